@@ -1,0 +1,50 @@
+# Two commands on a fresh machine:  make run  |  make test
+# Both bootstrap what they need (virtualenv, packages, front-end assets, database) and are idempotent.
+
+VENV   := .venv
+PY     := $(VENV)/bin/python
+FLASK  := $(VENV)/bin/flask --app wsgi
+PORT   ?= 5000
+PYTHON ?= python3
+
+.PHONY: run test bootstrap assets browser lint format clean-db
+
+$(VENV)/bin/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+
+$(VENV)/.run-installed: requirements.txt | $(VENV)/bin/activate
+	$(VENV)/bin/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.test-installed: requirements.txt requirements-dev.txt | $(VENV)/bin/activate
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.run-installed
+
+assets:
+	@scripts/assets.sh
+
+browser:
+	@scripts/browser.sh
+
+bootstrap: $(VENV)/.run-installed assets
+
+run: bootstrap
+	@THRIVING_ENV=development $(FLASK) db upgrade
+	@THRIVING_ENV=development $(FLASK) demo load
+	@echo
+	@THRIVING_ENV=development $(FLASK) users demo-list
+	@echo
+	@echo "Thriving Communities is at http://127.0.0.1:$(PORT)  (Ctrl-C to stop)"
+	@THRIVING_ENV=development exec $(VENV)/bin/gunicorn --workers 4 --threads 4 \
+	  --bind 127.0.0.1:$(PORT) --access-logfile - 'wsgi:create_app()'
+
+test: $(VENV)/.test-installed assets browser
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/python -m pytest
+
+lint:
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+format:
+	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .

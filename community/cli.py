@@ -1,0 +1,86 @@
+"""``flask db upgrade``, ``flask users create-admin|demo-code|demo-list`` and ``flask demo load``."""
+
+import click
+from flask.cli import AppGroup
+from sqlmodel import select
+
+from community import demo, migrate, services
+from community.db import get_engine, get_session
+from community.errors import DomainError
+from community.models import Membership, Team
+
+db_cli = AppGroup("db", help="Database schema.")
+users_cli = AppGroup("users", help="Accounts.")
+demo_cli = AppGroup("demo", help="Demo data.")
+
+
+@db_cli.command("upgrade")
+def db_upgrade():
+    """Apply every migration (safe to run again)."""
+    migrate.upgrade(get_engine())
+    click.echo("Database is up to date.")
+
+
+@users_cli.command("create-admin")
+@click.argument("email")
+@click.option("--name", prompt="Full name")
+@click.password_option("--password", prompt="Password", confirmation_prompt=True)
+def create_admin(email: str, name: str, password: str):
+    """Create the first admin (they set up two-factor at first sign-in)."""
+    session = get_session()
+    try:
+        services.create_admin(session, email=email, name=name, password=password)
+        session.commit()
+    except DomainError as error:
+        raise click.ClickException(error.message) from error
+    click.echo(f"Admin {email} created. Sign in at /sign-in and set up two-factor authentication.")
+
+
+@users_cli.command("demo-code")
+@click.argument("email")
+def demo_code(email: str):
+    """Print a demo account's current two-factor code (refused for real accounts)."""
+    try:
+        click.echo(services.demo_code(get_session(), email=email))
+    except DomainError as error:
+        raise click.ClickException(error.message) from error
+
+
+@users_cli.command("demo-list")
+def demo_list():
+    """Print the demo sign-ins: emails, the password and TOTP secrets."""
+    session = get_session()
+    roles = {}
+    for m, t in session.exec(select(Membership, Team).join(Team, Team.id == Membership.team_id)):
+        roles[m.person_id] = f"{m.role}, {t.name}"
+    accounts = demo.list_accounts(session)
+    if not accounts:
+        click.echo("No demo accounts (load them with: flask --app wsgi demo load).")
+        return
+    click.echo(f"Demo sign-ins (password for all: {demo.DEMO_PASSWORD})")
+    for p in accounts:
+        role = "admin" if p.is_admin else "finance" if p.is_finance else roles.get(p.id, "resident")
+        secret = f"  TOTP secret {p.totp_secret}" if p.totp_secret else ""
+        click.echo(f"  {p.email:<45} {role:<40}{secret}")
+    click.echo("Current code for a staff account: flask --app wsgi users demo-code EMAIL")
+
+
+@demo_cli.command("load")
+def demo_load():
+    """Load the demo places, teams, people (and, once the ledger exists, 13 months of history)."""
+    session = get_session()
+    result = demo.load(session)
+    if not result["created"]:
+        click.echo("Demo data already loaded.")
+        return
+    try:
+        from ledger.demo import load_demo_history
+    except ImportError:
+        load_demo_history = None
+    if load_demo_history is not None:
+        import datetime as dt
+
+        load_demo_history(session, teams=result["teams"], finance=result["finance"],
+                          members=result["members"], today=dt.date.today())
+    session.commit()
+    click.echo("Demo data loaded.")

@@ -1,0 +1,127 @@
+"""The database engine (one per app) and the database session (one per request, on ``g``).
+
+SQLite is the embedded default. It gets WAL, a busy timeout and foreign keys, and every
+transaction opened for a write (any non-GET request, any CLI command, any service test) starts
+with ``BEGIN IMMEDIATE`` so that read-then-write checks cannot interleave (security.md §5.4).
+PostgreSQL is production: services that read then write lock rows with ``SELECT … FOR UPDATE``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Flask, current_app, g, has_request_context, request
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.pool import NullPool
+from sqlalchemy.types import DateTime, TypeDecorator
+from sqlmodel import Session, create_engine
+
+_ENGINE_KEY = "thriving.engine"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def utcnow() -> dt.datetime:
+    """The current time, timezone-aware in UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores naive UTC, returns aware UTC: the same on SQLite and PostgreSQL."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are ambiguous; pass an aware UTC datetime")
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC)
+
+
+def normalise_url(url: str) -> str:
+    """Accept ``postgresql://`` and ``postgres://`` and use the psycopg 3 driver."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine with the settings this project relies on."""
+    url = normalise_url(url)
+    if make_url(url).get_backend_name() == "sqlite":
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def make_null_pool_engine(url: str) -> Engine:
+    """An engine that keeps no connections open (for scripts that drop databases)."""
+    return create_engine(normalise_url(url), poolclass=NullPool)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # Let SQLAlchemy's "begin" event issue BEGIN itself (the pysqlite recipe), so that
+        # we can choose IMMEDIATE for writes.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        if conn.get_execution_options().get("sqlite_write"):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+def is_sqlite(session: Session) -> bool:
+    """True when the session talks to SQLite."""
+    return session.get_bind().dialect.name == "sqlite"
+
+
+def init_app(app: Flask) -> None:
+    """Create the app's engine and close the request's session at teardown."""
+    app.extensions[_ENGINE_KEY] = make_engine(app.config["DATABASE_URL"])
+    app.teardown_appcontext(close_session)
+
+
+def get_engine(app: Flask | None = None) -> Engine:
+    """The app's engine."""
+    return (app or current_app).extensions[_ENGINE_KEY]
+
+
+def open_session(engine: Engine, *, write: bool) -> Session:
+    """A new session; ``write=True`` makes SQLite take the write lock at BEGIN."""
+    bind = engine.execution_options(sqlite_write=True) if write else engine
+    return Session(bind, expire_on_commit=False)
+
+
+def get_session() -> Session:
+    """The session of this request or command, created on first use."""
+    if "db_session" not in g:
+        write = not has_request_context() or request.method not in SAFE_METHODS
+        g.db_session = open_session(get_engine(), write=write)
+    return g.db_session
+
+
+def close_session(_exc: BaseException | None = None) -> None:
+    """Close the session; anything not committed is rolled back."""
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()

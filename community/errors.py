@@ -1,0 +1,38 @@
+"""Domain errors of the community domain: messages are safe to show to users."""
+
+
+class DomainError(Exception):
+    """Base of every domain error; ``field`` names the form field it belongs to, if any."""
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class NotFound(DomainError):
+    """The object does not exist, or the caller may not know that it does."""
+
+
+class Forbidden(DomainError):
+    """The caller may not do this."""
+
+
+class EmailTaken(DomainError):
+    pass
+
+
+class InvalidCredentials(DomainError):
+    pass
+
+
+class InvalidCode(DomainError):
+    pass
+
+
+class InvalidPostcode(DomainError):
+    pass
+
+
+class InvitationInvalid(DomainError):
+    pass

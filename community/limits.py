@@ -1,0 +1,18 @@
+"""Rate limits on sign-in, shared across workers when ``RATELIMIT_STORAGE_URI`` is Redis."""
+
+from flask import request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+def account_key() -> str:
+    """Rate-limit key for the account being signed in to (the submitted email)."""
+    return "account:" + (request.form.get("email") or "").strip().lower()[:254]
+
+
+# Documented thresholds (security.md A3): per address and per account, soft (429, then recovers).
+SIGN_IN_PER_ADDRESS = "20 per 5 minutes"
+SIGN_IN_PER_ACCOUNT = "5 per 5 minutes"
+CODE_PER_ADDRESS = "10 per 5 minutes"

@@ -1,0 +1,145 @@
+"""Places, Connected Teams, people, memberships, sign-in sessions, invitations and the audit log."""
+
+import datetime as dt
+import enum
+
+from sqlalchemy import CheckConstraint, Column, Index, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from community.db import UTCDateTime, utcnow
+
+
+def _utc_column(nullable: bool = False) -> Column:
+    return Column(UTCDateTime(), nullable=nullable)
+
+
+class Place(SQLModel, table=True):
+    """A neighbourhood the programme works in, e.g. Shirebrook in Bolsover district."""
+
+    __tablename__ = "place"
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=60, unique=True)
+    name: str = Field(max_length=120)
+    district: str = Field(max_length=120)  # the local authority district, e.g. "Bolsover"
+
+
+class PostcodeDistrict(SQLModel, table=True):
+    """An outward code (``NG20``) that belongs to exactly one place."""
+
+    __tablename__ = "postcode_district"
+
+    outward_code: str = Field(max_length=4, primary_key=True)
+    place_id: int = Field(foreign_key="place.id", index=True)
+
+
+class Team(SQLModel, table=True):
+    """A Connected Team working in one place."""
+
+    __tablename__ = "team"
+    __table_args__ = (
+        CheckConstraint("member_limit_pence >= 0", name="ck_team_member_limit"),
+        CheckConstraint("enabler_limit_pence >= member_limit_pence", name="ck_team_enabler_limit"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=60, unique=True)
+    name: str = Field(max_length=120)
+    place_id: int = Field(foreign_key="place.id", index=True)
+    cost_centre: str = Field(max_length=20)
+    # Quick-spend approval limits, set by the team's enabler (defaults £250 and £1,000).
+    member_limit_pence: int = Field(default=25_000)
+    enabler_limit_pence: int = Field(default=100_000)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc_column())
+
+
+class Person(SQLModel, table=True):
+    """Anyone with an account: a resident, or staff (member, enabler, finance, admin)."""
+
+    __tablename__ = "person"
+    __table_args__ = (CheckConstraint("length(email) <= 254", name="ck_person_email_length"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(sa_column=Column(String(254), nullable=False, unique=True))
+    name: str = Field(max_length=100)
+    password_hash: str | None = Field(default=None, max_length=255)
+    postcode: str | None = Field(default=None, max_length=8)
+    place_id: int | None = Field(default=None, foreign_key="place.id", index=True)
+    is_admin: bool = Field(default=False)
+    is_finance: bool = Field(default=False)
+    totp_secret: str | None = Field(default=None, max_length=64)
+    # The last TOTP time-step accepted: a code is never accepted twice.
+    totp_last_step: int = Field(default=0)
+    is_demo: bool = Field(default=False)
+    is_active: bool = Field(default=True)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc_column())
+
+    @property
+    def first_name(self) -> str:
+        return self.name.split()[0] if self.name.split() else self.name
+
+
+class TeamRole(enum.StrEnum):
+    MEMBER = "member"
+    ENABLER = "enabler"
+
+
+class Membership(SQLModel, table=True):
+    """A person's role in a team: member or enabler. One row per person and team."""
+
+    __tablename__ = "membership"
+    __table_args__ = (
+        UniqueConstraint("team_id", "person_id", name="uq_membership_team_person"),
+        CheckConstraint("role IN ('member', 'enabler')", name="ck_membership_role"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: int = Field(foreign_key="team.id", index=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    role: str = Field(max_length=10)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc_column())
+
+
+class AuthSession(SQLModel, table=True):
+    """A signed-in browser session, held on the server so that sign-out really revokes it.
+
+    The browser's cookie carries only ``token``; Flask-Login loads the person through it.
+    """
+
+    __tablename__ = "auth_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc_column())
+    second_factor: bool = Field(default=False)
+    revoked_at: dt.datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+
+
+class Invitation(SQLModel, table=True):
+    """An admin's invitation for a member of staff to create their account."""
+
+    __tablename__ = "invitation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    team_id: int | None = Field(default=None, foreign_key="team.id")
+    role: str = Field(max_length=10)  # member | enabler | finance | admin
+    invited_by_id: int = Field(foreign_key="person.id")
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc_column())
+    expires_at: dt.datetime = Field(sa_column=_utc_column())
+    accepted_at: dt.datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who did what to whom: role grants, invitations, sign-ins. Append-only."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_created", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    actor_id: int | None = Field(default=None, foreign_key="person.id")
+    action: str = Field(max_length=60)
+    subject: str = Field(max_length=200)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc_column())

@@ -1,0 +1,445 @@
+"""Use cases of the community domain: sign-up, sign-in, two-factor, teams, people and roles.
+
+Every function takes a keyword-only ``session``, may flush, and never commits: the view or
+command that called it commits once.
+"""
+
+import datetime as dt
+import re
+import secrets
+from dataclasses import dataclass
+
+import pyotp
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, func, select
+
+from community import passwords, postcodes
+from community.auth import token_hash
+from community.db import utcnow
+from community.errors import (
+    DomainError,
+    EmailTaken,
+    Forbidden,
+    InvalidCode,
+    InvalidCredentials,
+    InvalidPostcode,
+    InvitationInvalid,
+    NotFound,
+)
+from community.models import (
+    AuditEvent,
+    AuthSession,
+    Invitation,
+    Membership,
+    Person,
+    Place,
+    PostcodeDistrict,
+    Team,
+    TeamRole,
+)
+
+TOTP_ISSUER = "Thriving Communities"
+INVITATION_DAYS = 7
+STAFF_ROLES = ("member", "enabler", "finance", "admin")
+
+
+def audit(session: Session, *, actor_id: int | None, action: str, subject: str) -> None:
+    """Append an audit event."""
+    session.add(AuditEvent(actor_id=actor_id, action=action, subject=subject[:200]))
+
+
+# ---- places and teams -------------------------------------------------------------------
+
+
+def place_for_postcode(session: Session, *, postcode: str) -> Place | None:
+    """The place whose postcode districts include this (normalised) postcode, if any."""
+    row = session.get(PostcodeDistrict, postcodes.outward_code(postcode))
+    return session.get(Place, row.place_id) if row else None
+
+
+@dataclass(frozen=True)
+class TeamSummary:
+    team: Team
+    place: Place
+    districts: list[str]
+
+
+def list_teams(session: Session) -> list[TeamSummary]:
+    """Every team with its place and postcode districts, by name."""
+    rows = session.exec(
+        select(Team, Place).join(Place, Place.id == Team.place_id).order_by(Team.name)
+    ).all()
+    districts: dict[int, list[str]] = {}
+    for d in session.exec(select(PostcodeDistrict).order_by(PostcodeDistrict.outward_code)):
+        districts.setdefault(d.place_id, []).append(d.outward_code)
+    return [TeamSummary(t, p, districts.get(p.id, [])) for t, p in rows]
+
+
+def get_team(session: Session, *, slug: str) -> TeamSummary:
+    """One team by slug, or NotFound."""
+    row = session.exec(
+        select(Team, Place).join(Place, Place.id == Team.place_id).where(Team.slug == slug)
+    ).first()
+    if row is None:
+        raise NotFound("There is no such team.")
+    team, place = row
+    districts = session.exec(
+        select(PostcodeDistrict.outward_code).where(PostcodeDistrict.place_id == place.id)
+    ).all()
+    return TeamSummary(team, place, sorted(districts))
+
+
+@dataclass(frozen=True)
+class TeamMember:
+    first_name: str
+    role: str
+
+
+def list_team_members(session: Session, *, team_id: int) -> list[TeamMember]:
+    """Who is in the team, by first name and role (enablers first): safe to publish."""
+    rows = session.exec(
+        select(Person, Membership)
+        .join(Membership, Membership.person_id == Person.id)
+        .where(Membership.team_id == team_id, Person.is_active)
+        .order_by(Membership.role.desc(), Person.name)
+    ).all()
+    return [TeamMember(p.first_name, m.role) for p, m in rows]
+
+
+_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+def create_place(
+    session: Session, *, actor_id: int | None, name: str, slug: str, district: str,
+    outward_codes: list[str],
+) -> Place:
+    """Create a place with its postcode districts; each district belongs to one place only."""
+    if not _SLUG.match(slug):
+        raise DomainError("Use lower-case letters, numbers and hyphens only", field="slug")
+    codes = [c.strip().upper() for c in outward_codes if c.strip()]
+    for code in codes:
+        if not re.fullmatch(r"[A-Z]{1,2}[0-9][A-Z0-9]?", code):
+            raise DomainError(f"{code} is not a postcode district", field="districts")
+        if session.get(PostcodeDistrict, code):
+            raise DomainError(f"{code} already belongs to another place", field="districts")
+    place = Place(name=name.strip(), slug=slug, district=district.strip())
+    session.add(place)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise DomainError("A place with that short name exists", field="slug") from exc
+    for code in codes:
+        session.add(PostcodeDistrict(outward_code=code, place_id=place.id))
+    audit(session, actor_id=actor_id, action="place.create", subject=place.slug)
+    session.flush()
+    return place
+
+
+def create_team(
+    session: Session, *, actor_id: int | None, name: str, slug: str, place_id: int,
+    cost_centre: str,
+) -> Team:
+    """Create a Connected Team for a place."""
+    if not _SLUG.match(slug):
+        raise DomainError("Use lower-case letters, numbers and hyphens only", field="slug")
+    if session.get(Place, place_id) is None:
+        raise DomainError("Choose a place", field="place_id")
+    team = Team(name=name.strip(), slug=slug, place_id=place_id, cost_centre=cost_centre.strip())
+    session.add(team)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise DomainError("A team with that short name exists", field="slug") from exc
+    audit(session, actor_id=actor_id, action="team.create", subject=team.slug)
+    return team
+
+
+# ---- people and sign-in -----------------------------------------------------------------
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def sign_up_resident(
+    session: Session, *, name: str, email: str, password: str, postcode: str
+) -> Person:
+    """Create a resident account. The postcode decides the place (None if outside them all).
+
+    Raises InvalidPostcode, EmailTaken, or DomainError for a weak password.
+    """
+    normal = postcodes.normalise(postcode)
+    if normal is None:
+        raise InvalidPostcode("Enter a real postcode, like NG20 8AA", field="postcode")
+    problem = passwords.policy_problem(password)
+    if problem:
+        raise DomainError(problem, field="password")
+    place = place_for_postcode(session, postcode=normal)
+    person = Person(
+        name=name.strip(), email=normalise_email(email), postcode=normal,
+        place_id=place.id if place else None, password_hash=passwords.hash_password(password),
+    )
+    session.add(person)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        session.rollback()
+        raise EmailTaken(
+            "An account with this email already exists. Sign in instead.", field="email"
+        ) from exc
+    return person
+
+
+def authenticate(session: Session, *, email: str, password: str) -> Person:
+    """The person with this email and password; InvalidCredentials otherwise (same message)."""
+    person = session.exec(select(Person).where(Person.email == normalise_email(email))).first()
+    ok = passwords.verify_password(person.password_hash if person else None, password)
+    if not ok or person is None or not person.is_active:
+        raise InvalidCredentials("Enter a correct email address and password", field="email")
+    if passwords.needs_rehash(person.password_hash):
+        person.password_hash = passwords.hash_password(password)
+        session.add(person)
+    return person
+
+
+def is_staff(session: Session, *, person: Person) -> bool:
+    """Staff are admins, finance, and members or enablers of a team."""
+    if person.is_admin or person.is_finance:
+        return True
+    return session.exec(select(Membership.id).where(Membership.person_id == person.id)).first() is not None
+
+
+def needs_second_factor(session: Session, *, person: Person) -> bool:
+    """Staff must use TOTP; residents who enrolled use it too."""
+    return bool(person.totp_secret) or is_staff(session, person=person)
+
+
+def start_session(session: Session, *, person: Person, second_factor: bool) -> str:
+    """Record a new signed-in session and return its token (the cookie keeps only that)."""
+    token = secrets.token_urlsafe(32)
+    session.add(AuthSession(token_hash=token_hash(token), person_id=person.id, second_factor=second_factor))
+    audit(session, actor_id=person.id, action="session.start", subject=person.email)
+    session.flush()
+    return token
+
+
+def end_session(session: Session, *, token: str) -> None:
+    """Revoke one signed-in session: its cookie stops working everywhere."""
+    row = session.exec(select(AuthSession).where(AuthSession.token_hash == token_hash(token))).first()
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = utcnow()
+        session.add(row)
+
+
+def end_all_sessions(session: Session, *, person_id: int, except_token: str | None = None) -> None:
+    """Revoke every session of a person (password change, disabling an account)."""
+    keep = token_hash(except_token) if except_token else None
+    for row in session.exec(
+        select(AuthSession).where(AuthSession.person_id == person_id, AuthSession.revoked_at.is_(None))
+    ):
+        if row.token_hash != keep:
+            row.revoked_at = utcnow()
+            session.add(row)
+
+
+def change_password(session: Session, *, person: Person, current: str, new: str, token: str) -> None:
+    """Change the password after checking the current one; ends the person's other sessions."""
+    if not passwords.verify_password(person.password_hash, current):
+        raise InvalidCredentials("Your current password is not correct", field="current_password")
+    problem = passwords.policy_problem(new)
+    if problem:
+        raise DomainError(problem, field="new_password")
+    person.password_hash = passwords.hash_password(new)
+    session.add(person)
+    end_all_sessions(session, person_id=person.id, except_token=token)
+
+
+# ---- two-factor (TOTP) ------------------------------------------------------------------
+
+
+def new_totp_secret() -> str:
+    return pyotp.random_base32()
+
+
+def totp_uri(*, email: str, secret: str) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=TOTP_ISSUER)
+
+
+def _accept_code(person: Person, secret: str, code: str) -> int:
+    """The time-step the code matches (±1 step of drift), or raise InvalidCode."""
+    code = re.sub(r"\s", "", code or "")
+    if not re.fullmatch(r"\d{6}", code):
+        raise InvalidCode("Enter the 6-digit code from your authenticator app", field="code")
+    totp = pyotp.TOTP(secret)
+    now = utcnow()
+    step_now = totp.timecode(now)
+    for drift in (0, -1, 1):
+        step = step_now + drift
+        if secrets.compare_digest(totp.generate_otp(step), code):
+            if step <= person.totp_last_step:
+                raise InvalidCode("That code has been used. Wait for a new one", field="code")
+            return step
+    raise InvalidCode("The code is not correct. Check your app and try again", field="code")
+
+
+def verify_totp(session: Session, *, person: Person, code: str) -> None:
+    """Accept a TOTP code once: a code, once used, never works again."""
+    if not person.totp_secret:
+        raise InvalidCode("Set up two-factor authentication first", field="code")
+    person.totp_last_step = _accept_code(person, person.totp_secret, code)
+    session.add(person)
+
+
+def confirm_totp_enrolment(session: Session, *, person: Person, secret: str, code: str) -> None:
+    """Save the new secret once the person has typed a correct code from it."""
+    if not re.fullmatch(r"[A-Z2-7]{32}", secret or ""):
+        raise InvalidCode("Start the set-up again", field="code")
+    person.totp_last_step = _accept_code(person, secret, code)
+    person.totp_secret = secret
+    session.add(person)
+    audit(session, actor_id=person.id, action="totp.enrol", subject=person.email)
+
+
+def demo_code(session: Session, *, email: str) -> str:
+    """The current TOTP code of a demo account (refused for every other account)."""
+    person = session.exec(select(Person).where(Person.email == normalise_email(email))).first()
+    if person is None or not person.is_demo:
+        raise Forbidden("Only demo accounts have codes printed; this is not one.")
+    if not person.totp_secret:
+        raise Forbidden("This demo account has no second factor.")
+    return pyotp.TOTP(person.totp_secret).now()
+
+
+# ---- admins, invitations and roles ------------------------------------------------------
+
+
+def create_admin(session: Session, *, email: str, name: str, password: str) -> Person:
+    """Create an admin account (from the CLI). They enrol TOTP at first sign-in."""
+    problem = passwords.policy_problem(password)
+    if problem:
+        raise DomainError(problem, field="password")
+    existing = session.exec(select(Person).where(Person.email == normalise_email(email))).first()
+    if existing is not None:
+        raise EmailTaken("An account with this email already exists.", field="email")
+    person = Person(email=normalise_email(email), name=name.strip(), is_admin=True,
+                    password_hash=passwords.hash_password(password))
+    session.add(person)
+    session.flush()
+    audit(session, actor_id=None, action="admin.create", subject=person.email)
+    return person
+
+
+def invite_staff(
+    session: Session, *, actor_id: int, email: str, role: str, team_id: int | None
+) -> str:
+    """Invite someone to be staff; returns the one-time token to send them (stored hashed)."""
+    if role not in STAFF_ROLES:
+        raise DomainError("Choose a role", field="role")
+    if role in (TeamRole.MEMBER.value, TeamRole.ENABLER.value) and (
+        team_id is None or session.get(Team, team_id) is None
+    ):
+        raise DomainError("Choose the team", field="team_id")
+    token = secrets.token_urlsafe(32)
+    session.add(Invitation(
+        email=normalise_email(email), token_hash=token_hash(token),
+        team_id=team_id if role in ("member", "enabler") else None, role=role,
+        invited_by_id=actor_id, expires_at=utcnow() + dt.timedelta(days=INVITATION_DAYS),
+    ))
+    audit(session, actor_id=actor_id, action="invite", subject=f"{normalise_email(email)} as {role}")
+    session.flush()
+    return token
+
+
+def get_invitation(session: Session, *, token: str) -> Invitation:
+    """An unused, unexpired invitation, or InvitationInvalid."""
+    inv = session.exec(select(Invitation).where(Invitation.token_hash == token_hash(token))).first()
+    if inv is None or inv.accepted_at is not None or inv.expires_at < utcnow():
+        raise InvitationInvalid("This invitation link has expired or has been used. Ask for a new one.")
+    return inv
+
+
+def accept_invitation(session: Session, *, token: str, name: str, password: str) -> Person:
+    """Create (or upgrade) the invited person's account and give them the role. Single use."""
+    inv = get_invitation(session, token=token)
+    problem = passwords.policy_problem(password)
+    person = session.exec(select(Person).where(Person.email == inv.email)).first()
+    if person is None:
+        if problem:
+            raise DomainError(problem, field="password")
+        person = Person(email=inv.email, name=name.strip(), password_hash=passwords.hash_password(password))
+        session.add(person)
+        session.flush()
+    elif not passwords.verify_password(person.password_hash, password):
+        raise InvalidCredentials("You already have an account: enter its password", field="password")
+    inv.accepted_at = utcnow()
+    session.add(inv)
+    _grant(session, person=person, role=inv.role, team_id=inv.team_id)
+    audit(session, actor_id=person.id, action="invite.accept", subject=f"{person.email} as {inv.role}")
+    return person
+
+
+def _grant(session: Session, *, person: Person, role: str, team_id: int | None) -> None:
+    if role == "finance":
+        person.is_finance = True
+    elif role == "admin":
+        person.is_admin = True
+    else:
+        if team_id is None or session.get(Team, team_id) is None:
+            raise DomainError("Choose the team", field="team_id")
+        membership = session.exec(
+            select(Membership).where(Membership.team_id == team_id, Membership.person_id == person.id)
+        ).first()
+        if membership is None:
+            session.add(Membership(team_id=team_id, person_id=person.id, role=role))
+        else:
+            membership.role = role
+            session.add(membership)
+    session.add(person)
+    session.flush()
+
+
+def grant_role(session: Session, *, actor_id: int, person_id: int, role: str, team_id: int | None) -> None:
+    """Give a person a role: member or enabler of a team, finance, or admin."""
+    if role not in STAFF_ROLES:
+        raise DomainError("Choose a role", field="role")
+    person = session.get(Person, person_id)
+    if person is None:
+        raise NotFound("There is no such person.")
+    _grant(session, person=person, role=role, team_id=team_id)
+    audit(session, actor_id=actor_id, action="role.grant", subject=f"{person.email}: {role} {team_id or ''}")
+
+
+def revoke_role(session: Session, *, actor_id: int, person_id: int, role: str, team_id: int | None) -> None:
+    """Take a role away. An admin cannot remove their own admin role (someone must remain)."""
+    person = session.get(Person, person_id)
+    if person is None:
+        raise NotFound("There is no such person.")
+    if role == "admin":
+        if person_id == actor_id:
+            raise Forbidden("You cannot remove your own admin role.")
+        person.is_admin = False
+    elif role == "finance":
+        person.is_finance = False
+    else:
+        membership = session.exec(
+            select(Membership).where(Membership.team_id == team_id, Membership.person_id == person_id)
+        ).first()
+        if membership is None:
+            raise NotFound("They are not in that team.")
+        session.delete(membership)
+    session.add(person)
+    audit(session, actor_id=actor_id, action="role.revoke", subject=f"{person.email}: {role} {team_id or ''}")
+    session.flush()
+
+
+def list_people(session: Session, *, limit: int = 200) -> list[tuple[Person, list[tuple[Team, str]]]]:
+    """Staff and residents with their team roles, for the admin pages."""
+    people = session.exec(select(Person).order_by(Person.name).limit(limit)).all()
+    roles: dict[int, list[tuple[Team, str]]] = {}
+    for m, t in session.exec(select(Membership, Team).join(Team, Team.id == Membership.team_id)):
+        roles.setdefault(m.person_id, []).append((t, m.role))
+    return [(p, roles.get(p.id, [])) for p in people]
+
+
+def count_people(session: Session) -> int:
+    return session.exec(select(func.count()).select_from(Person)).one()

@@ -1,0 +1,419 @@
+"""Public pages, sign-up, sign-in with two-factor, account, and the admin pages."""
+
+import base64
+import io
+import time
+
+import qrcode
+import qrcode.image.svg
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import session as cookie
+from flask_login import current_user, login_user, logout_user
+from sqlalchemy import text
+
+from community import mail, services
+from community.auth import CurrentUser, admin_only, development_only, load_roles, public, signed_in, staff
+from community.db import get_session
+from community.errors import DomainError
+from community.forms import (
+    AcceptInvitationForm,
+    ChangePasswordForm,
+    CodeForm,
+    InviteForm,
+    PlaceForm,
+    RevokeForm,
+    RoleForm,
+    SignInForm,
+    SignUpForm,
+    TeamForm,
+)
+from community.limits import CODE_PER_ADDRESS, SIGN_IN_PER_ACCOUNT, SIGN_IN_PER_ADDRESS, account_key, limiter
+from community.models import Person
+
+bp = Blueprint("community", __name__)
+PENDING_SECONDS = 600
+
+
+def _form_error(form, error: DomainError) -> None:
+    """Show a domain error beside its field (or at the top of the form)."""
+    get_session().rollback()
+    field = getattr(form, error.field, None) if error.field else None
+    if field is not None:
+        field.errors = [*field.errors, error.message]
+    else:
+        form.form_errors.append(error.message)
+
+
+def _safe_next(default: str) -> str:
+    target = request.args.get("next", "")
+    return target if target.startswith("/") and not target.startswith("//") else default
+
+
+@bp.get("/")
+@public
+def home():
+    return render_template("community/home.html", teams=services.list_teams(get_session()))
+
+
+@bp.get("/teams/<slug>")
+@public
+def team(slug: str):
+    session = get_session()
+    try:
+        summary = services.get_team(session, slug=slug)
+    except DomainError:
+        abort(404)
+    members = services.list_team_members(session, team_id=summary.team.id)
+    return render_template("community/team.html", summary=summary, members=members)
+
+
+@bp.get("/healthz")
+@public
+def healthz():
+    try:
+        get_session().exec(text("SELECT 1")).one()
+    except Exception:  # noqa: BLE001 - any failure means the database is not reachable
+        return jsonify(status="error", database="unreachable"), 503
+    return jsonify(status="ok", database="reachable")
+
+
+@bp.route("/sign-up", methods=["GET", "POST"])
+@public
+def sign_up():
+    form = SignUpForm()
+    if form.validate_on_submit():
+        session = get_session()
+        try:
+            person = services.sign_up_resident(
+                session, name=form.name.data, email=form.email.data,
+                password=form.password.data, postcode=form.postcode.data)
+            token = services.start_session(session, person=person, second_factor=False)
+            session.commit()
+        except DomainError as error:
+            _form_error(form, error)
+        else:
+            _log_in(person, token, second_factor=False)
+            if person.place_id is None:
+                flash("Your account is ready. Your postcode is outside the places we work in "
+                      "today, so you cannot vote in a local round yet.", "info")
+            else:
+                flash("Your account is ready.", "success")
+            return redirect(url_for("community.account"))
+    return render_template("community/sign_up.html", form=form)
+
+
+def _log_in(person: Person, token: str, *, second_factor: bool) -> None:
+    cookie.clear()  # a fresh session on sign-in: nothing from before carries over
+    cookie.permanent = True
+    session = get_session()
+    from sqlmodel import select
+
+    from community.auth import token_hash
+    from community.models import AuthSession
+
+    auth = session.exec(select(AuthSession).where(AuthSession.token_hash == token_hash(token))).one()
+    login_user(CurrentUser(person, auth, token, load_roles(session, person.id)), fresh=True)
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+@public
+@limiter.limit(SIGN_IN_PER_ADDRESS, methods=["POST"])
+@limiter.limit(SIGN_IN_PER_ACCOUNT, methods=["POST"], key_func=account_key)
+def sign_in():
+    form = SignInForm()
+    if form.validate_on_submit():
+        session = get_session()
+        try:
+            person = services.authenticate(session, email=form.email.data, password=form.password.data)
+            second = services.needs_second_factor(session, person=person)
+            token = None if second else services.start_session(session, person=person, second_factor=False)
+            session.commit()
+        except DomainError as error:
+            _form_error(form, error)
+        else:
+            if token:
+                _log_in(person, token, second_factor=False)
+                return redirect(_safe_next(url_for("community.account")))
+            cookie.clear()
+            cookie["pending_person_id"] = person.id
+            cookie["pending_at"] = int(time.time())
+            cookie["pending_next"] = _safe_next(url_for("community.account"))
+            if person.totp_secret:
+                return redirect(url_for("community.sign_in_code"))
+            return redirect(url_for("community.two_factor_setup"))
+    return render_template("community/sign_in.html", form=form)
+
+
+def _pending_person() -> Person | None:
+    person_id = cookie.get("pending_person_id")
+    if not person_id or time.time() - cookie.get("pending_at", 0) > PENDING_SECONDS:
+        return None
+    return get_session().get(Person, person_id)
+
+
+@bp.route("/sign-in/code", methods=["GET", "POST"])
+@public
+@limiter.limit(CODE_PER_ADDRESS, methods=["POST"])
+def sign_in_code():
+    person = _pending_person()
+    if person is None or not person.totp_secret:
+        flash("Sign in again.", "info")
+        return redirect(url_for("community.sign_in"))
+    form = CodeForm()
+    if form.validate_on_submit():
+        session = get_session()
+        try:
+            services.verify_totp(session, person=person, code=form.code.data)
+            token = services.start_session(session, person=person, second_factor=True)
+            session.commit()
+        except DomainError as error:
+            _form_error(form, error)
+        else:
+            target = cookie.get("pending_next") or url_for("community.account")
+            _log_in(person, token, second_factor=True)
+            return redirect(target)
+    return render_template("community/sign_in_code.html", form=form)
+
+
+def _qr_svg(uri: str) -> str:
+    image = qrcode.make(uri, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
+    buffer = io.BytesIO()
+    image.save(buffer)
+    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+@bp.route("/two-factor/setup", methods=["GET", "POST"])
+@public
+@limiter.limit(CODE_PER_ADDRESS, methods=["POST"])
+def two_factor_setup():
+    person = _pending_person()
+    if person is None and current_user.is_authenticated:
+        person = current_user.person
+    if person is None:
+        return redirect(url_for("community.sign_in"))
+    secret = cookie.get("enrol_secret") or services.new_totp_secret()
+    cookie["enrol_secret"] = secret
+    form = CodeForm()
+    if form.validate_on_submit():
+        session = get_session()
+        person = session.get(Person, person.id)
+        try:
+            services.confirm_totp_enrolment(session, person=person, secret=secret, code=form.code.data)
+            token = services.start_session(session, person=person, second_factor=True)
+            if current_user.is_authenticated:
+                services.end_session(session, token=current_user.token)
+            session.commit()
+        except DomainError as error:
+            _form_error(form, error)
+        else:
+            target = cookie.get("pending_next") or _safe_next(url_for("community.account"))
+            _log_in(person, token, second_factor=True)
+            flash("Two-factor authentication is set up.", "success")
+            return redirect(target)
+    uri = services.totp_uri(email=person.email, secret=secret)
+    return render_template("community/two_factor_setup.html", form=form, secret=secret, qr=_qr_svg(uri))
+
+
+@bp.post("/sign-out")
+@signed_in
+def sign_out():
+    session = get_session()
+    services.end_session(session, token=current_user.token)
+    session.commit()
+    logout_user()
+    cookie.clear()
+    flash("You have signed out.", "success")
+    return redirect(url_for("community.home"))
+
+
+@bp.get("/account")
+@signed_in
+def account():
+    session = get_session()
+    place = None
+    if current_user.person.place_id:
+        from community.models import Place
+
+        place = session.get(Place, current_user.person.place_id)
+    teams = {s.team.id: s for s in services.list_teams(session)}
+    return render_template("community/account.html", place=place, teams=teams)
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@signed_in
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        session = get_session()
+        person = session.get(Person, current_user.id)
+        try:
+            services.change_password(session, person=person, current=form.current_password.data,
+                                     new=form.new_password.data, token=current_user.token)
+            session.commit()
+        except DomainError as error:
+            _form_error(form, error)
+        else:
+            flash("Your password has changed. You were signed out everywhere else.", "success")
+            return redirect(url_for("community.account"))
+    return render_template("community/change_password.html", form=form)
+
+
+@bp.route("/invitations/<token>", methods=["GET", "POST"])
+@public
+def accept_invitation(token: str):
+    session = get_session()
+    try:
+        invitation = services.get_invitation(session, token=token)
+    except DomainError as error:
+        return render_template("errors/error.html", code=404, title="Invitation not valid",
+                               message=error.message), 404
+    form = AcceptInvitationForm()
+    if form.validate_on_submit():
+        try:
+            person = services.accept_invitation(session, token=token, name=form.name.data,
+                                                password=form.password.data)
+            session.commit()
+        except DomainError as error:
+            _form_error(form, error)
+        else:
+            cookie.clear()
+            cookie["pending_person_id"] = person.id
+            cookie["pending_at"] = int(time.time())
+            flash("Welcome. Now set up two-factor authentication.", "success")
+            return redirect(url_for("community.sign_in_code" if person.totp_secret else "community.two_factor_setup"))
+    return render_template("community/accept_invitation.html", form=form, invitation=invitation)
+
+
+# ---- admin -----------------------------------------------------------------------------
+
+
+def _team_choices(session):
+    return [(0, "No team")] + [(s.team.id, s.team.name) for s in services.list_teams(session)]
+
+
+@bp.get("/admin")
+@admin_only
+def admin_home():
+    session = get_session()
+    return render_template("community/admin_home.html", teams=services.list_teams(session),
+                           people=services.list_people(session), role_form=RevokeForm())
+
+
+@bp.route("/admin/teams/new", methods=["GET", "POST"])
+@admin_only
+def admin_new_team():
+    session = get_session()
+    form = TeamForm()
+    from sqlmodel import select
+
+    from community.models import Place
+
+    form.place_id.choices = [(p.id, p.name) for p in session.exec(select(Place).order_by(Place.name))]
+    if form.validate_on_submit():
+        try:
+            services.create_team(session, actor_id=current_user.id, name=form.name.data,
+                                 slug=form.slug.data, place_id=form.place_id.data,
+                                 cost_centre=form.cost_centre.data)
+            session.commit()
+        except DomainError as error:
+            _form_error(form, error)
+        else:
+            flash("Team created.", "success")
+            return redirect(url_for("community.admin_home"))
+    return render_template("community/admin_form.html", form=form, title="Create a team")
+
+
+@bp.route("/admin/places/new", methods=["GET", "POST"])
+@admin_only
+def admin_new_place():
+    form = PlaceForm()
+    if form.validate_on_submit():
+        session = get_session()
+        try:
+            services.create_place(session, actor_id=current_user.id, name=form.name.data,
+                                  slug=form.slug.data, district=form.district.data,
+                                  outward_codes=form.districts.data.split(","))
+            session.commit()
+        except DomainError as error:
+            _form_error(form, error)
+        else:
+            flash("Place created.", "success")
+            return redirect(url_for("community.admin_home"))
+    return render_template("community/admin_form.html", form=form, title="Create a place")
+
+
+@bp.route("/admin/invite", methods=["GET", "POST"])
+@admin_only
+def admin_invite():
+    session = get_session()
+    form = InviteForm()
+    form.team_id.choices = _team_choices(session)
+    if form.validate_on_submit():
+        try:
+            token = services.invite_staff(session, actor_id=current_user.id, email=form.email.data,
+                                          role=form.role.data, team_id=form.team_id.data or None)
+            session.commit()
+        except DomainError as error:
+            _form_error(form, error)
+        else:
+            link = url_for("community.accept_invitation", token=token, _external=True)
+            mail.send(to=form.email.data, subject="You are invited to Thriving Communities",
+                      body=f"{current_user.name} has invited you to join Thriving Communities.\n\n"
+                           f"Accept within 7 days: {link}\n")
+            flash(f"Invitation sent to {form.email.data}.", "success")
+            return redirect(url_for("community.admin_home"))
+    return render_template("community/admin_form.html", form=form, title="Invite staff")
+
+
+@bp.route("/admin/people/<int:person_id>/roles", methods=["GET", "POST"])
+@admin_only
+def admin_roles(person_id: int):
+    session = get_session()
+    person = session.get(Person, person_id) or abort(404)
+    form = RoleForm()
+    form.team_id.choices = _team_choices(session)
+    if form.validate_on_submit():
+        try:
+            services.grant_role(session, actor_id=current_user.id, person_id=person_id,
+                                role=form.role.data, team_id=form.team_id.data or None)
+            session.commit()
+        except DomainError as error:
+            _form_error(form, error)
+        else:
+            flash(f"{person.name} now has that role.", "success")
+            return redirect(url_for("community.admin_home"))
+    return render_template("community/admin_form.html", form=form, title=f"Give {person.name} a role")
+
+
+@bp.post("/admin/people/<int:person_id>/roles/remove")
+@admin_only
+def admin_remove_role(person_id: int):
+    form = RevokeForm()
+    if not form.validate_on_submit():
+        abort(400)
+    session = get_session()
+    team_id = int(form.team_id.data) if (form.team_id.data or "").isdigit() else None
+    try:
+        services.revoke_role(session, actor_id=current_user.id, person_id=person_id,
+                             role=form.role.data, team_id=team_id)
+        session.commit()
+    except DomainError as error:
+        session.rollback()
+        flash(error.message, "error")
+    else:
+        flash("Role removed.", "success")
+    return redirect(url_for("community.admin_home"))
+
+
+@bp.get("/dev/outbox")
+@development_only
+def dev_outbox():
+    return render_template("community/outbox.html", messages=mail.list_outbox())
+
+
+@bp.get("/staff")
+@staff
+def staff_home():
+    session = get_session()
+    teams = {s.team.id: s for s in services.list_teams(session)}
+    return render_template("community/staff_home.html", teams=teams)

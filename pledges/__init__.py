@@ -1,0 +1,1 @@
+"""Pledges of money, time, goods and space, community pledges and their signatures."""

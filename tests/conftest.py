@@ -1,0 +1,111 @@
+"""Shared fixtures: a freshly migrated database per test on SQLite and, when
+``THRIVING_TEST_DATABASE_URL`` is set, on PostgreSQL too; the app, its client and runner."""
+
+import os
+import shutil
+import uuid
+
+import pytest
+from sqlalchemy import make_url, text
+
+from community.db import make_engine, make_null_pool_engine, open_session
+from community.migrate import upgrade
+from wsgi import create_app
+
+PG_URL = os.environ.get("THRIVING_TEST_DATABASE_URL")
+BACKENDS = ["sqlite", "postgresql"]
+TEST_SECRET = "test-secret-" + "x" * 40
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    """One migrated SQLite file; each test gets a copy (much faster than migrating each time)."""
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_template():
+    """One migrated PostgreSQL database used as the template for each test's database."""
+    if not PG_URL:
+        pytest.skip("PostgreSQL not configured: set THRIVING_TEST_DATABASE_URL to run these")
+    name = f"thriving_tpl_{uuid.uuid4().hex[:10]}"
+    admin = make_null_pool_engine(PG_URL).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    engine = make_null_pool_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    yield name
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, tmp_path):
+    """A fresh, migrated, empty database for one test."""
+    if request.param == "sqlite":
+        path = tmp_path / "test.sqlite3"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    template = request.getfixturevalue("pg_template")
+    name = f"thriving_t_{uuid.uuid4().hex[:12]}"
+    admin = make_null_pool_engine(PG_URL).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def app(database_url, tmp_path):
+    """The app on the test database. CSRF is off here so view tests can post plainly;
+    tests/community/test_csrf.py turns it back on to prove every form needs it."""
+    app = create_app(
+        {
+            "ENV_NAME": "testing",
+            "TESTING": True,
+            "SECRET_KEY": TEST_SECRET,
+            "DATABASE_URL": database_url,
+            "WTF_CSRF_ENABLED": False,
+            "RATELIMIT_ENABLED": False,
+            "OUTBOX_DIR": str(tmp_path / "outbox"),
+            "INSTANCE_UPLOADS": str(tmp_path / "uploads"),
+        }
+    )
+    yield app
+    from community.db import get_engine
+
+    get_engine(app).dispose()
+
+
+@pytest.fixture
+def engine(app):
+    from community.db import get_engine
+
+    return get_engine(app)
+
+
+@pytest.fixture
+def session(app, engine):
+    """A write session for service tests; the test commits when the use case would."""
+    with app.app_context():
+        s = open_session(engine, write=True)
+        yield s
+        s.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()

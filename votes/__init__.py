@@ -1,0 +1,1 @@
+"""Ideas, voting rounds, ballots (online and paper) and the tally."""
