@@ -115,8 +115,9 @@ def register_blueprints(app: Flask) -> None:
 def register_cli(app: Flask) -> None:
     """``flask db …``, ``flask users …``, ``flask demo …`` and each domain's commands."""
     from community.cli import db_cli, demo_cli, users_cli
+    from ledger.cli import ledger_cli
 
-    for group in (db_cli, users_cli, demo_cli):
+    for group in (db_cli, users_cli, demo_cli, ledger_cli):
         app.cli.add_command(group)
     try:
         from votes.cli import votes_cli

@@ -101,7 +101,7 @@ def list_team_members(session: Session, *, team_id: int) -> list[TeamMember]:
         select(Person, Membership)
         .join(Membership, Membership.person_id == Person.id)
         .where(Membership.team_id == team_id, Person.is_active)
-        .order_by(Membership.role.desc(), Person.name)
+        .order_by(Membership.role, Person.name)  # "enabler" sorts before "member"
     ).all()
     return [TeamMember(p.first_name, m.role) for p, m in rows]
 

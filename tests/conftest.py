@@ -94,11 +94,13 @@ def engine(app):
 
 @pytest.fixture
 def session(app, engine):
-    """A write session for service tests; the test commits when the use case would."""
-    with app.app_context():
-        s = open_session(engine, write=True)
-        yield s
-        s.close()
+    """A write session for service tests; the test commits when the use case would.
+
+    No app context is pushed here: requests made by ``client`` in the same test must get
+    their own context (and their own database session), as they would in production."""
+    s = open_session(engine, write=True)
+    yield s
+    s.close()
 
 
 @pytest.fixture

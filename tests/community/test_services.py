@@ -8,7 +8,15 @@ import time_machine
 from sqlmodel import select
 
 from community import passwords, services
-from community.errors import DomainError, EmailTaken, Forbidden, InvalidCode, InvalidCredentials, InvalidPostcode, InvitationInvalid
+from community.errors import (
+    DomainError,
+    EmailTaken,
+    Forbidden,
+    InvalidCode,
+    InvalidCredentials,
+    InvalidPostcode,
+    InvitationInvalid,
+)
 from community.models import AuthSession, Membership, Person
 
 from .conftest import PASSWORD

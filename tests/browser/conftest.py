@@ -1,0 +1,63 @@
+"""Browser tests: Debian's Chromium driven by Playwright against a live server on loopback."""
+
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from community.db import get_engine, open_session
+from tests.conftest import TEST_SECRET
+from wsgi import create_app
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium")
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+
+
+def pytest_collection_modifyitems(items):
+    if CHROMIUM:
+        return
+    for item in items:
+        if "tests/browser" in str(item.fspath):
+            item.add_marker(pytest.mark.skip(reason="Debian's chromium is not installed (make test installs it as root)"))
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": ["--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--no-first-run", "--disable-quic", "--disable-gpu", "--no-sandbox"],
+    }
+
+
+@pytest.fixture(scope="session")
+def live_server(sqlite_template, tmp_path_factory):
+    """The app with demo data on a SQLite file, served by Werkzeug in a thread."""
+    from community import demo
+
+    path = tmp_path_factory.mktemp("live") / "live.sqlite3"
+    shutil.copyfile(sqlite_template, path)
+    app = create_app({"ENV_NAME": "testing", "SECRET_KEY": TEST_SECRET, "DATABASE_URL": f"sqlite:///{path}",
+                      "RATELIMIT_ENABLED": False, "OUTBOX_DIR": str(path.parent / "outbox")})
+    with open_session(get_engine(app), write=True) as session:
+        demo.load(session)
+        session.commit()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield {"url": f"http://127.0.0.1:{server.server_port}", "app": app}
+    server.shutdown()
+
+
+@pytest.fixture
+def shot():
+    SCREENSHOTS.mkdir(exist_ok=True)
+
+    def take(page, name: str) -> None:
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+    return take

@@ -1,0 +1,64 @@
+"""A resident signs up; a team member signs in with TOTP; the pages have no axe violations."""
+
+import pyotp
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+
+from community.demo import DEMO_DOMAIN, DEMO_PASSWORD, _secret
+
+pytestmark = pytest.mark.browser
+PHONE = {"width": 390, "height": 844}
+
+
+def assert_accessible(page):
+    results = Axe().run(page)
+    assert results.violations_count == 0, results.generate_report()
+
+
+def test_resident_signs_up_on_a_phone(page, live_server, shot):
+    page.set_viewport_size(PHONE)
+    page.goto(live_server["url"] + "/")
+    assert page.get_by_role("link", name="Shirebrook Connected Team").is_visible()
+    assert_accessible(page)
+    shot(page, "01-home-phone")
+    page.get_by_role("button", name="Menu").click()  # the service navigation folds up on a phone
+    page.get_by_role("link", name="Create an account").click()
+    page.get_by_label("Full name").fill("Rita Browser")
+    page.get_by_label("Email address").fill("rita.browser@example.org")
+    page.get_by_label("Create a password", exact=True).fill("a long browser password")
+    page.get_by_label("Home postcode").fill("NG20 8XY")
+    page.get_by_label("Home postcode").fill("not a postcode")
+    page.get_by_role("button", name="Create account").click()
+    assert page.get_by_text("Enter a real postcode").first.is_visible()
+    assert_accessible(page)
+    shot(page, "02-sign-up-error")
+    page.get_by_label("Create a password", exact=True).fill("a long browser password")
+    page.get_by_label("Home postcode").fill("NG20 8XY")
+    page.get_by_role("button", name="Create account").click()
+    assert page.get_by_text("Shirebrook (Bolsover)").is_visible()
+    assert_accessible(page)
+    shot(page, "03-account")
+    page.get_by_role("button", name="Sign out").click()
+    assert page.get_by_text("You have signed out").is_visible()
+
+
+def test_team_member_signs_in_with_totp(page, live_server, shot):
+    email = f"ben.shirebrook@{DEMO_DOMAIN}"
+    page.goto(live_server["url"] + "/sign-in")
+    assert_accessible(page)
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password", exact=True).fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("Code").fill(pyotp.TOTP(_secret(email)).now())
+    assert_accessible(page)
+    shot(page, "04-totp-code")
+    page.get_by_role("button", name="Continue").click()
+    assert page.get_by_role("heading", name="Your account").is_visible()
+    page.get_by_role("link", name="Staff").click()
+    assert page.get_by_text("Shirebrook Connected Team").first.is_visible()
+    assert_accessible(page)
+    shot(page, "05-staff-home")
+    page.goto(live_server["url"] + "/teams/shirebrook")
+    assert page.get_by_role("listitem").filter(has_text="Ben").is_visible()
+    assert_accessible(page)
+    shot(page, "06-team-page")

@@ -1,0 +1,202 @@
+"""Views: status codes, redirects, permissions, and nothing written on a rejected request."""
+
+import re
+
+import pyotp
+import pytest
+from sqlmodel import func, select
+
+from community.db import open_session
+from community.models import AuthSession, Person
+
+from .conftest import PASSWORD
+
+
+def count(session, model):
+    """Rows in a table, read in a separate session (the test's own may hold stale objects)."""
+    with open_session(session.get_bind().engine, write=False) as reader:
+        return reader.exec(select(func.count()).select_from(model)).one()
+
+
+def test_home_lists_teams_with_place_and_districts(client, place_and_team):
+    body = client.get("/").get_data(as_text=True)
+    assert "Shirebrook Connected Team" in body and "Bolsover" in body and "NG20" in body
+
+
+def test_team_page_shows_members_by_first_name_and_role(client, make_person, place_and_team):
+    make_person("m@example.org", role="enabler", team=place_and_team[1])
+    body = client.get("/teams/shirebrook").get_data(as_text=True)
+    assert "Rita" in body and "Enabler" in body and "Morgan" not in body
+    assert client.get("/teams/nowhere").status_code == 404
+
+
+def test_healthz_says_the_database_is_reachable(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json == {"status": "ok", "database": "reachable"}
+
+
+def test_sign_up_creates_account_and_signs_in(client, session, place_and_team):
+    response = client.post("/sign-up", data={"name": "Rita Morgan", "email": "rita@example.org",
+                                              "password": PASSWORD, "postcode": "NG20 8AA"})
+    assert response.status_code == 302
+    assert "Shirebrook" in client.get("/account").get_data(as_text=True)
+
+
+def test_sign_up_outside_every_place_explains_it(client, place_and_team):
+    client.post("/sign-up", data={"name": "Rita", "email": "r@example.org", "password": PASSWORD,
+                                  "postcode": "SW1A 1AA"})
+    assert "outside the places" in client.get("/account").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"postcode": "NOT A CODE"}, "Enter a real postcode"),
+        ({"email": "not-an-email"}, "Enter an email address like"),
+        ({"name": "x" * 101}, "100 characters or fewer"),
+        ({"password": "short"}, "8 characters or more"),
+        ({"name": ""}, "Enter your name"),
+    ],
+)
+def test_bad_sign_up_shows_message_beside_field_and_writes_nothing(client, session, place_and_team, data, message):
+    form = {"name": "Rita", "email": "r@example.org", "password": PASSWORD, "postcode": "NG20 8AA", **data}
+    response = client.post("/sign-up", data=form)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert message in body and "govuk-error-summary" in body and "govuk-error-message" in body
+    assert count(session, Person) == 0
+
+
+def test_duplicate_email_on_sign_up_is_refused(client, session, make_person, place_and_team):
+    make_person("rita@example.org")
+    response = client.post("/sign-up", data={"name": "R", "email": "rita@example.org", "password": PASSWORD,
+                                             "postcode": "NG20 8AA"})
+    assert "already exists" in response.get_data(as_text=True)
+    assert count(session, Person) == 1
+
+
+def test_resident_signs_in_and_out_and_the_old_cookie_stops_working(app, client, make_person):
+    person = make_person()
+    client.post("/sign-in", data={"email": person.email, "password": PASSWORD})
+    assert client.get("/account").status_code == 200
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"]).value
+    client.post("/sign-out")
+    replay = app.test_client()
+    replay.set_cookie(app.config["SESSION_COOKIE_NAME"], cookie)
+    assert replay.get("/account").status_code == 302
+
+
+def test_sign_in_gives_a_fresh_session_cookie(app, client, make_person):
+    person = make_person()
+    client.get("/sign-in")
+    client.post("/sign-in", data={"email": "x@example.org", "password": "nope nope nope"})
+    before = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    client.post("/sign-in", data={"email": person.email, "password": PASSWORD})
+    after = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    assert after is not None and (before is None or before.value != after.value)
+
+
+def test_wrong_password_shows_an_error(client, make_person):
+    person = make_person()
+    response = client.post("/sign-in", data={"email": person.email, "password": "wrong wrong"})
+    assert "Enter a correct email address and password" in response.get_data(as_text=True)
+
+
+def test_staff_sign_in_needs_the_totp_code(client, session, make_person, place_and_team):
+    person = make_person("m@example.org", role="member", team=place_and_team[1])
+    response = client.post("/sign-in", data={"email": person.email, "password": PASSWORD})
+    assert response.headers["Location"].endswith("/sign-in/code")
+    assert client.get("/staff").status_code == 302  # not signed in yet
+    bad = client.post("/sign-in/code", data={"code": "12345"})
+    assert "6-digit" in bad.get_data(as_text=True)
+    ok = client.post("/sign-in/code", data={"code": pyotp.TOTP(person.totp_secret).now()})
+    assert ok.status_code == 302
+    assert client.get("/staff").status_code == 200
+
+
+def test_reused_totp_code_is_refused(client, session, make_person, place_and_team):
+    person = make_person("m@example.org", role="member", team=place_and_team[1])
+    code = pyotp.TOTP(person.totp_secret).now()
+    client.post("/sign-in", data={"email": person.email, "password": PASSWORD})
+    client.post("/sign-in/code", data={"code": code})
+    client.post("/sign-out")
+    client.post("/sign-in", data={"email": person.email, "password": PASSWORD})
+    response = client.post("/sign-in/code", data={"code": code})
+    assert "has been used" in response.get_data(as_text=True)
+
+
+def test_staff_without_second_factor_is_walked_through_enrolment(client, session, make_person, place_and_team):
+    person = make_person("m@example.org", role="member", team=place_and_team[1], totp=False)
+    response = client.post("/sign-in", data={"email": person.email, "password": PASSWORD})
+    assert response.headers["Location"].endswith("/two-factor/setup")
+    page = client.get("/two-factor/setup").get_data(as_text=True)
+    assert "data:image/svg+xml;base64," in page
+    secret = re.search(r'data-testid="totp-secret">([A-Z2-7]{32})<', page).group(1)
+    assert client.post("/two-factor/setup", data={"code": pyotp.TOTP(secret).now()}).status_code == 302
+    assert client.get("/staff").status_code == 200
+    with open_session(session.get_bind().engine, write=False) as reader:
+        assert reader.get(Person, person.id).totp_secret == secret
+
+
+def test_resident_gets_403_on_staff_and_admin_pages(client, make_person, sign_in):
+    sign_in(make_person())
+    assert client.get("/staff").status_code == 403
+    assert client.get("/admin").status_code == 403
+
+
+def test_anonymous_is_sent_to_sign_in_from_admin(client):
+    response = client.get("/admin")
+    assert response.status_code == 302 and "/sign-in" in response.headers["Location"]
+
+
+def test_admin_creates_team_invites_and_grants_roles(client, session, make_person, sign_in, place_and_team, app):
+    admin = make_person("admin@example.org", role="admin")
+    other = make_person("p@example.org")
+    sign_in(admin)
+    place, _ = place_and_team
+    response = client.post("/admin/teams/new", data={"name": "Second Team", "slug": "second", "place_id": place.id,
+                                                      "cost_centre": "TC9"})
+    assert response.status_code == 302
+    assert client.get("/teams/second").status_code == 200
+    response = client.post("/admin/invite", data={"email": "new@example.org", "role": "finance", "team_id": 0})
+    assert response.status_code == 302
+    from pathlib import Path
+
+    assert any(Path(app.config["OUTBOX_DIR"]).glob("*.eml"))
+    response = client.post(f"/admin/people/{other.id}/roles", data={"role": "member", "team_id": place_and_team[1].id})
+    assert response.status_code == 302
+    assert "member, Shirebrook Connected Team" in client.get("/admin").get_data(as_text=True)
+
+
+def test_bad_team_slug_is_refused_and_nothing_written(client, session, make_person, sign_in, place_and_team):
+    from community.models import Team
+
+    sign_in(make_person("admin@example.org", role="admin"))
+    response = client.post("/admin/teams/new", data={"name": "X", "slug": "Bad Slug!", "place_id": place_and_team[0].id,
+                                                      "cost_centre": "TC9"})
+    assert "lower-case letters" in response.get_data(as_text=True)
+    assert count(session, Team) == 1
+
+
+def test_invitation_link_creates_staff_account_then_enrolment(client, session, make_person, app):
+    from community import services
+
+    admin = make_person("admin@example.org", role="admin")
+    token = services.invite_staff(session, actor_id=admin.id, email="fin@example.org", role="finance", team_id=None)
+    session.commit()
+    response = client.post(f"/invitations/{token}", data={"name": "Fiona", "password": PASSWORD})
+    assert response.headers["Location"].endswith("/two-factor/setup")
+    assert client.get(f"/invitations/{token}").status_code == 404
+
+
+def test_dev_outbox_is_hidden_in_production(app, client):
+    assert client.get("/dev/outbox").status_code == 200
+    app.config["ENV_NAME"] = "production"
+    assert client.get("/dev/outbox").status_code == 404
+
+
+def test_sign_out_by_get_is_not_allowed(client, make_person, sign_in, session):
+    sign_in(make_person())
+    assert client.get("/sign-out").status_code == 405
+    with open_session(session.get_bind().engine, write=False) as reader:
+        assert reader.exec(select(AuthSession)).one().revoked_at is None

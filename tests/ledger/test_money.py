@@ -1,0 +1,38 @@
+import pytest
+
+from ledger.errors import InvalidAmount
+from ledger.money import format_gbp, parse_pence
+
+
+@pytest.mark.parametrize(
+    ("text", "pence"),
+    [("12.50", 1250), ("£1,234.50", 123450), ("1", 100), (" £ 7.05 ", 705), ("1,000,000", 100_000_000)],
+)
+def test_parses_pounds_and_pence(text, pence):
+    assert parse_pence(text) == pence
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("12.345", "two decimal places"),
+        ("-5", "more than £0"),
+        ("0", "more than £0"),
+        ("0.00", "more than £0"),
+        ("1e3", "pounds and pence"),
+        ("£", "Enter an amount"),
+        ("", "Enter an amount"),
+        (None, "Enter an amount"),
+        ("1,000,000.01", "£1,000,000 or less"),
+        ("NaN", "pounds and pence"),
+        ("1,23", "pounds and pence"),
+    ],
+)
+def test_refuses_bad_amounts_with_a_clear_message(text, message):
+    with pytest.raises(InvalidAmount, match=message):
+        parse_pence(text)
+
+
+def test_formats_pence_as_pounds():
+    assert format_gbp(123450) == "£1,234.50"
+    assert format_gbp(5) == "£0.05"
