@@ -1,5 +1,234 @@
-"""HTTP views of the ledger domain."""
+"""HTTP views of the ledger domain: a team's public ledger and the finance pages.
 
-from flask import Blueprint
+Each finance view follows the community pattern: parse the form → load or 404 → call ONE
+service → commit → flash → redirect; on a ledger DomainError roll back and show the message
+beside its field (or above the form). Nothing is written on any refusal.
+"""
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from community.auth import finance_only, public
+from community.db import get_session
+from community.formatting import gbp
+from community.models import Team
+from ledger import services
+from ledger.errors import (
+    DomainError,
+    IdempotencyConflict,
+    InsufficientFunds,
+    InvalidAmount,
+    NotFound,
+    PeriodClosed,
+    ReversalRefused,
+)
+from ledger.forms import AllocateForm, CloseMonthForm, ReverseForm, VirementForm, parse_date, parse_month
+from ledger.models import LedgerAccount
+from ledger.money import parse_pence
 
 bp = Blueprint("ledger", __name__)
+PER_PAGE = 50
+
+
+def _show_error(form, error: DomainError, field_for: dict[type, str]) -> None:
+    """Roll back and show a ledger error beside the field it concerns (or above the form)."""
+    get_session().rollback()
+    name = next((f for kind, f in field_for.items() if isinstance(error, kind)), None)
+    field = getattr(form, name, None) if name else None
+    message = str(error)
+    if isinstance(error, IdempotencyConflict):
+        message = ("This form was already submitted with different details, so nothing more was saved. "
+                   "Check the ledger, then start a fresh form if you still need to.")
+    if field is not None:
+        field.errors = [*field.errors, message]
+    else:
+        form.form_errors.append(message)
+
+
+def _teams(session) -> list[Team]:
+    return list(session.execute(select(Team).order_by(Team.name)).scalars())
+
+
+def _team_or_404(session, team_id: int) -> Team:
+    team = session.get(Team, team_id)
+    if team is None:
+        abort(404)
+    return team
+
+
+def _sees_detail(team: Team) -> bool:
+    """Team members of this team and finance (signed in with their second factor)."""
+    if not current_user.is_authenticated or not current_user.has_second_factor:
+        return False
+    return bool(current_user.person.is_finance or current_user.role_in(team.id))
+
+
+def _has_budget(session, team: Team) -> bool:
+    """Whether the team has a budget account yet (a GET must not create one)."""
+    code = f"team:{team.id}:budget"
+    return session.execute(select(LedgerAccount.id).where(LedgerAccount.code == code)).first() is not None
+
+
+# --------------------------------------------------------------------------- public
+
+
+@bp.get("/teams/<slug>/ledger")
+@public
+def team_ledger(slug: str):
+    session = get_session()
+    team = session.execute(select(Team).where(Team.slug == slug)).scalar_one_or_none()
+    if team is None:
+        abort(404)
+    page_number = request.args.get("page", "1")
+    page_number = int(page_number) if page_number.isdigit() and 0 < int(page_number) < 1_000_000 else 1
+    if _has_budget(session, team):
+        page = services.list_entries(session=session, team=team, page=page_number, per_page=PER_PAGE)
+    else:
+        page = services.LedgerPage(rows=[], page=page_number, per_page=PER_PAGE, has_next=False,
+                                   balance_pence=0, available_pence=0)
+    if page_number > 1 and not page.rows:
+        abort(404)
+    pagination = None
+    if page.page > 1 or page.has_next:
+        pagination = {"items": [{"number": page.page, "current": True,
+                                 "href": url_for("ledger.team_ledger", slug=slug, page=page.page)}]}
+        if page.page > 1:
+            pagination["previous"] = {"href": url_for("ledger.team_ledger", slug=slug, page=page.page - 1)}
+        if page.has_next:
+            pagination["next"] = {"href": url_for("ledger.team_ledger", slug=slug, page=page.page + 1)}
+    detail = _sees_detail(team)
+    is_finance = detail and current_user.person.is_finance
+    return render_template("ledger/team_ledger.html", team=team, page=page, pagination=pagination,
+                           detail=detail, is_finance=is_finance)
+
+
+# --------------------------------------------------------------------------- finance
+
+
+@bp.get("/finance")
+@finance_only
+def finance_home():
+    session = get_session()
+    rows = []
+    for team in _teams(session):
+        if _has_budget(session, team):
+            balance = services.balance_of(session=session, team=team)
+            available = services.available_of(session=session, team=team)
+        else:
+            balance = available = 0
+        rows.append({"team": team, "balance": balance, "available": available})
+    return render_template("ledger/finance_home.html", rows=rows)
+
+
+@bp.route("/finance/allocate", methods=["GET", "POST"])
+@finance_only
+def allocate():
+    session = get_session()
+    teams = _teams(session)
+    form = AllocateForm()
+    form.team_id.choices = [(t.id, t.name) for t in teams]
+    if request.method == "GET" and request.args.get("team"):
+        chosen = next((t for t in teams if t.slug == request.args["team"]), None)
+        if chosen is not None:
+            form.team_id.data = chosen.id
+    if form.validate_on_submit():
+        team = _team_or_404(session, form.team_id.data)
+        try:
+            amount = parse_pence(form.amount.data)
+            entry = services.allocate(
+                session=session, team=team, amount_pence=amount,
+                actor_id=current_user.id, effective_date=parse_date(form.effective_date.data),
+                idempotency_key=form.idempotency_key.data or "",
+                description=form.description.data.strip(),
+                cost_centre=(form.cost_centre.data or "").strip() or None,
+                gl_code=(form.gl_code.data or "").strip() or None)
+            session.commit()
+        except DomainError as error:
+            _show_error(form, error, {InvalidAmount: "amount", PeriodClosed: "effective_date"})
+        else:
+            flash(f"Allocated {gbp(amount)} to {team.name} (entry L{entry.id:06d}).", "success")
+            return redirect(url_for("ledger.team_ledger", slug=team.slug))
+    form.ensure_key()
+    form.ensure_date()
+    return render_template("ledger/allocate.html", form=form, title="Allocate money to a team")
+
+
+@bp.route("/finance/virement", methods=["GET", "POST"])
+@finance_only
+def virement():
+    session = get_session()
+    teams = _teams(session)
+    form = VirementForm()
+    form.from_team_id.choices = [(t.id, t.name) for t in teams]
+    form.to_team_id.choices = [(t.id, t.name) for t in teams]
+    if form.validate_on_submit():
+        from_team = _team_or_404(session, form.from_team_id.data)
+        to_team = _team_or_404(session, form.to_team_id.data)
+        try:
+            amount = parse_pence(form.amount.data)
+            entry = services.transfer(
+                session=session, from_team=from_team, to_team=to_team,
+                amount_pence=amount, reason=form.reason.data,
+                actor_id=current_user.id, effective_date=parse_date(form.effective_date.data),
+                idempotency_key=form.idempotency_key.data or "")
+            session.commit()
+        except DomainError as error:
+            if str(error).startswith("Choose two different teams"):
+                _show_error(form, error, {DomainError: "to_team_id"})
+            else:
+                _show_error(form, error, {InvalidAmount: "amount", InsufficientFunds: "amount",
+                                          PeriodClosed: "effective_date"})
+        else:
+            flash(f"Moved {gbp(amount)} from {from_team.name} to {to_team.name} "
+                  f"(entry L{entry.id:06d}).", "success")
+            return redirect(url_for("ledger.finance_home"))
+    form.ensure_key()
+    form.ensure_date()
+    return render_template("ledger/virement.html", form=form, title="Move money between teams")
+
+
+@bp.route("/finance/reverse", methods=["GET", "POST"])
+@finance_only
+def reverse():
+    session = get_session()
+    form = ReverseForm()
+    if request.method == "GET" and request.args.get("entry", "").isdigit():
+        form.entry_id.data = int(request.args["entry"])
+    if form.validate_on_submit():
+        try:
+            entry = services.reverse(
+                session=session, entry_id=form.entry_id.data, reason=form.reason.data,
+                actor_id=current_user.id, effective_date=parse_date(form.effective_date.data),
+                idempotency_key=form.idempotency_key.data or "")
+            session.commit()
+        except DomainError as error:
+            _show_error(form, error, {NotFound: "entry_id", ReversalRefused: "entry_id",
+                                      InsufficientFunds: "entry_id", PeriodClosed: "effective_date"})
+        else:
+            team = session.get(Team, entry.team_id) if entry.team_id else None
+            flash(f"Entry {entry.reverses_entry_id} was reversed by entry L{entry.id:06d}.", "success")
+            if team is not None:
+                return redirect(url_for("ledger.team_ledger", slug=team.slug))
+            return redirect(url_for("ledger.finance_home"))
+    form.ensure_key()
+    form.ensure_date()
+    return render_template("ledger/reverse.html", form=form, title="Reverse an entry")
+
+
+@bp.route("/finance/close-month", methods=["GET", "POST"])
+@finance_only
+def close_month():
+    session = get_session()
+    form = CloseMonthForm()
+    if form.validate_on_submit():
+        try:
+            period = services.close_month(session=session, month=parse_month(form.month.data),
+                                          actor_id=current_user.id)
+            session.commit()
+        except DomainError as error:
+            _show_error(form, error, {PeriodClosed: "month"})
+        else:
+            flash(f"{period.month_start:%B %Y} and every month before it are closed.", "success")
+            return redirect(url_for("ledger.finance_home"))
+    return render_template("ledger/close_month.html", form=form, title="Close a month")

@@ -1,0 +1,127 @@
+"""Forms of the ledger domain: shape only; money and dates are parsed at the edge, rules live
+in ``ledger.services``. Money-moving forms carry a hidden idempotency key."""
+
+import datetime as dt
+import re
+import uuid
+
+from flask_wtf import FlaskForm
+from govuk_frontend_wtf.wtforms_widgets import GovCheckboxInput, GovSelect, GovSubmitInput, GovTextInput
+from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField, SubmitField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+
+from ledger.errors import InvalidAmount
+from ledger.money import parse_pence
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_MONTH = re.compile(r"^\d{4}-\d{2}$")
+
+
+def parse_date(text: str | None) -> dt.date:
+    """``YYYY-MM-DD`` → date; ValueError with a user-safe message otherwise."""
+    raw = (text or "").strip()
+    if not _DATE.match(raw):
+        raise ValueError("Enter the date as year-month-day, like 2026-04-01.")
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise ValueError("Enter a real date, like 2026-04-01.") from None
+
+
+def parse_month(text: str | None) -> dt.date:
+    """``YYYY-MM`` → the first day of that month; ValueError with a user-safe message otherwise."""
+    raw = (text or "").strip()
+    if not _MONTH.match(raw):
+        raise ValueError("Enter the month as year-month, like 2026-03.")
+    try:
+        return dt.date.fromisoformat(f"{raw}-01")
+    except ValueError:
+        raise ValueError("Enter a real month, like 2026-03.") from None
+
+
+def _amount(_form, field) -> None:
+    try:
+        parse_pence(field.data)
+    except InvalidAmount as error:
+        raise ValidationError(str(error)) from None
+
+
+def _date(_form, field) -> None:
+    try:
+        parse_date(field.data)
+    except ValueError as error:
+        raise ValidationError(str(error)) from None
+
+
+def _month(_form, field) -> None:
+    try:
+        parse_month(field.data)
+    except ValueError as error:
+        raise ValidationError(str(error)) from None
+
+
+class MoneyForm(FlaskForm):
+    """A form that moves money: a fresh idempotency key when first shown, re-posted on error."""
+
+    idempotency_key = HiddenField(validators=[Length(max=100)])
+
+    def ensure_key(self) -> None:
+        if not self.idempotency_key.data:
+            self.idempotency_key.data = uuid.uuid4().hex
+
+    def ensure_date(self) -> None:
+        if not self.effective_date.data:
+            self.effective_date.data = dt.date.today().isoformat()
+
+
+def _amount_field(label: str = "Amount in pounds") -> StringField:
+    return StringField(label, widget=GovTextInput(), validators=[Length(max=30), _amount])
+
+
+def _date_field() -> StringField:
+    return StringField("Effective date (year-month-day, like 2026-04-01)", widget=GovTextInput(),
+                       validators=[Length(max=10), _date])
+
+
+class AllocateForm(MoneyForm):
+    team_id = SelectField("Team", widget=GovSelect(), coerce=int, validators=[InputRequired("Choose a team")])
+    amount = _amount_field()
+    effective_date = _date_field()
+    cost_centre = StringField("Cost centre (leave empty for the team's own)", widget=GovTextInput(),
+                              validators=[Optional(), Length(max=20)])
+    gl_code = StringField("GL code", widget=GovTextInput(), validators=[Optional(), Length(max=20)])
+    description = StringField("Description", widget=GovTextInput(), default="Budget allocation",
+                              validators=[DataRequired("Enter a description"), Length(max=500)])
+    submit = SubmitField("Allocate money", widget=GovSubmitInput())
+
+
+class VirementForm(MoneyForm):
+    from_team_id = SelectField("From team", widget=GovSelect(), coerce=int,
+                               validators=[InputRequired("Choose a team")])
+    to_team_id = SelectField("To team", widget=GovSelect(), coerce=int,
+                             validators=[InputRequired("Choose a team")])
+    amount = _amount_field()
+    reason = StringField("Reason", widget=GovTextInput(),
+                         validators=[DataRequired("Give a reason for the virement"), Length(max=500)])
+    effective_date = _date_field()
+    submit = SubmitField("Move money", widget=GovSubmitInput())
+
+
+class ReverseForm(MoneyForm):
+    entry_id = IntegerField("Entry number", widget=GovTextInput(),
+                            validators=[InputRequired("Enter the entry number"),
+                                        NumberRange(min=1, message="Enter the entry number")])
+    reason = StringField("Reason", widget=GovTextInput(),
+                         validators=[DataRequired("Give a reason for the reversal"), Length(max=500)])
+    effective_date = _date_field()
+    submit = SubmitField("Reverse entry", widget=GovSubmitInput())
+
+
+class CloseMonthForm(FlaskForm):
+    month = StringField("Month to close (year-month, like 2026-03)", widget=GovTextInput(),
+                        validators=[Length(max=7), _month])
+    confirm = BooleanField("I understand that no entry can be dated in this month or any earlier month "
+                           "once it is closed",
+                           widget=GovCheckboxInput(),
+                           validators=[DataRequired("Confirm that you want to close the month")])
+    submit = SubmitField("Close month", widget=GovSubmitInput())
