@@ -104,11 +104,12 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     """One blueprint per domain."""
     from community.views import bp as community_bp
+    from ledger.statement_views import statements_bp
     from ledger.views import bp as ledger_bp
     from pledges.views import bp as pledges_bp
     from votes.views import bp as votes_bp
 
-    for bp in (community_bp, ledger_bp, votes_bp, pledges_bp):
+    for bp in (community_bp, ledger_bp, statements_bp, votes_bp, pledges_bp):
         app.register_blueprint(bp)
 
 
@@ -116,8 +117,9 @@ def register_cli(app: Flask) -> None:
     """``flask db …``, ``flask users …``, ``flask demo …`` and each domain's commands."""
     from community.cli import db_cli, demo_cli, users_cli
     from ledger.cli import ledger_cli
+    from ledger.statement_cli import statements_cli
 
-    for group in (db_cli, users_cli, demo_cli, ledger_cli):
+    for group in (db_cli, users_cli, demo_cli, ledger_cli, statements_cli):
         app.cli.add_command(group)
     try:
         from votes.cli import votes_cli

@@ -1,0 +1,227 @@
+"""Monthly statements: figures equal the ledger's, the CSV agrees, the PDF shows the balances,
+hostile text is printed as text with nothing fetched, and only the right people download."""
+
+import csv
+import datetime as dt
+import io
+import subprocess
+import uuid
+from decimal import Decimal
+
+import pytest
+import weasyprint
+
+from community.models import Team
+from ledger import services, statements
+from ledger.models import PeriodBalance
+from tests.community.conftest import make_person, place_and_team, sign_in  # noqa: F401 - fixtures
+
+TODAY = dt.date.today()
+THIS_MONTH = TODAY.replace(day=1)
+LAST_MONTH = THIS_MONTH - dt.timedelta(days=1)
+HOSTILE = '<img src="file:///etc/passwd"> see http://evil.example/x.png'
+
+
+def _key() -> str:
+    return uuid.uuid4().hex
+
+
+def pdf_text(pdf: bytes) -> str:
+    result = subprocess.run(  # noqa: S603 - fixed arguments, our own bytes on stdin
+        ["pdftotext", "-layout", "-", "-"],  # noqa: S607
+        input=pdf,
+        capture_output=True,
+        check=True,
+    )
+    return result.stdout.decode("utf-8")
+
+
+@pytest.fixture
+def team(place_and_team):  # noqa: F811
+    return place_and_team[1]
+
+
+@pytest.fixture
+def history(session, team, make_person):  # noqa: F811
+    """Last month: an allocation. This month: allocation, paid spend with and without a receipt
+    (one over £500 with no approver), a reversal, an open hold, and a hostile payee."""
+    fran = make_person("fran@example.org", role="finance")
+    services.allocate(session=session, team=team, amount_pence=100_000, actor_id=fran.id,
+                      effective_date=LAST_MONTH, idempotency_key=_key())
+    services.allocate(session=session, team=team, amount_pence=50_000, actor_id=fran.id,
+                      effective_date=TODAY, idempotency_key=_key(), gl_code="4100")
+
+    def spend(pence, category, description, payee, receipt=None, approver=None, individual=False):
+        held = services.hold(session=session, team=team, amount_pence=pence, category=category,
+                             description=description, actor_id=fran.id, idempotency_key=_key(),
+                             payee=payee, payee_is_individual=individual)
+        return services.settle_hold(session=session, hold_id=held.id, actual_pence=pence, actor_id=fran.id,
+                                    effective_date=TODAY, idempotency_key=_key(), method="p-card",
+                                    receipt_ref=receipt, gl_code="5200", proposer_id=fran.id,
+                                    approver_id=approver)
+
+    spend(2_500, "equipment", "Litter pickers", "Jo Bloggs", receipt="R-1", approver=fran.id, individual=True)
+    big = spend(60_000, "venue", "Hall hire for the year", "Village Hall", approver=None)
+    spend(1_234, "printing", HOSTILE, HOSTILE, receipt="R-3", approver=fran.id)
+    services.reverse(session=session, entry_id=big.id, reason="Booked twice", actor_id=fran.id,
+                     effective_date=TODAY, idempotency_key=_key())
+    services.hold(session=session, team=team, amount_pence=3_000, category="venue",
+                  description="Room for the AGM", actor_id=fran.id, idempotency_key=_key())
+    session.commit()
+    return fran
+
+
+def test_statement_figures_equal_the_ledger(app, session, team, history):
+    st = statements.build_statement(session=session, team=team, month=TODAY)
+    balance = services.balance_of(session=session, team=team)
+    available = services.available_of(session=session, team=team)
+    assert st.opening_pence == 100_000
+    assert st.closing_pence == balance == 100_000 + 50_000 - 2_500 - 60_000 - 1_234 + 60_000
+    assert st.available_pence == available == balance - 3_000
+    assert (st.commitments_count, st.commitments_pence) == (1, 3_000)
+    assert st.allocations_pence == 50_000
+    assert st.payments_out_pence == -(2_500 + 60_000 + 1_234)
+    assert (st.reversals_count, st.reversals_pence) == (1, 60_000)
+    assert st.opening_pence + sum(line.amount_pence for line in st.lines) == st.closing_pence
+    assert st.lines[-1].balance_after_pence == st.closing_pence
+    assert st.ytd_net_pence == balance if LAST_MONTH.month != 3 else True
+    assert not st.closed and st.status == "OPEN"
+    assert st.verify_ok and st.chain_head_entry_id == len(st.lines) + 1
+    payees = {line.payee for line in st.lines}
+    assert services.WITHHELD in payees and "Jo Bloggs" not in payees
+    assert [line.description for line in st.no_receipt] == ["Hall hire for the year"]
+    assert [line.description for line in st.over_500_one_approval] == ["Hall hire for the year"]
+    assert {bar.category: bar.amount_pence for bar in st.by_category} == {"equipment": 2_500, "printing": 1_234}
+
+
+def test_financial_period_numbers_start_in_april():
+    assert statements.financial_period(dt.date(2026, 4, 1))[:2] == ("2026/27", 1)
+    assert statements.financial_period(dt.date(2026, 11, 1))[:2] == ("2026/27", 8)
+    assert statements.financial_period(dt.date(2027, 3, 1))[:2] == ("2026/27", 12)
+
+
+def test_csv_parses_and_its_totals_equal_the_statement(app, session, team, history):
+    st = statements.build_statement(session=session, team=team, month=TODAY)
+    text = statements.render_csv(st)
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert list(rows[0].keys())[:8] == ["Body", "Service area", "Date", "Transaction number", "Amount",
+                                        "Supplier", "Category", "GL code"]
+    assert len(rows) == len(st.lines)
+    pence = [int(Decimal(row["Amount"]) * 100) for row in rows]
+    assert sum(pence) == st.closing_pence - st.opening_pence
+    spend = sum(p for p, row in zip(pence, rows, strict=True) if row["Entry kind"] == "spend")
+    assert spend == st.payments_out_pence
+    assert int(Decimal(rows[-1]["Running balance"]) * 100) == st.closing_pence
+    assert {row["Body"] for row in rows} == {"Derbyshire County Council"}
+    assert "Jo Bloggs" not in text
+
+
+def test_pdf_shows_opening_and_closing_balances_and_draft(app, session, team, history):
+    st = statements.build_statement(session=session, team=team, month=TODAY)
+    with app.test_request_context():
+        text = pdf_text(statements.render_pdf(st))
+    assert "£1,000.00" in text  # opening
+    assert "£1,462.66" in text  # closing
+    assert "DRAFT" in text and "Page 1 of" in text and "OPEN" in text
+    assert "Derbyshire County Council" in text and st.statement_id in text
+
+
+def test_hostile_text_is_printed_as_text_and_nothing_is_fetched(app, session, team, history):
+    st = statements.build_statement(session=session, team=team, month=TODAY)
+    with app.test_request_context():
+        fetcher = statements.SafeURLFetcher(app.static_folder)
+        text = pdf_text(statements.render_pdf(st, fetcher=fetcher))
+    assert fetcher.requested == []
+    assert '<img src="file:///etc/passwd">' in text.replace("\n", " ")
+    assert "http://evil.example/x.png" in text
+
+
+def test_fetcher_refuses_everything_but_static_css(app, tmp_path):
+    fetcher = statements.SafeURLFetcher(tmp_path)
+    (tmp_path / "ok.css").write_text("body { color: red }")
+    for url in ("file:///etc/passwd", "http://evil.example/x.png", "https://evil.example/a.css",
+                (tmp_path / ".." / "x.css").as_uri(), "data:text/css,body{}"):
+        with pytest.raises(statements.StatementFetchRefused):
+            fetcher.fetch(url)
+    assert fetcher.fetch((tmp_path / "ok.css").as_uri()).read() == b"body { color: red }"
+    # Wired into WeasyPrint: raw markup asking for files is refused, and the PDF still renders.
+    html = '<img src="file:///etc/passwd"><link rel="stylesheet" href="http://evil.example/a.css">'
+    weasyprint.HTML(string=html, base_url=tmp_path.as_uri() + "/", url_fetcher=fetcher).write_pdf()
+    assert "file:///etc/passwd" in fetcher.refused
+    assert "http://evil.example/a.css" in fetcher.refused
+
+
+def test_closed_month_opens_at_the_sealed_closing_balance(app, session, team, history):
+    period = services.close_month(session=session, month=LAST_MONTH, actor_id=history.id)
+    session.commit()
+    budget = services.budget_account_id(session=session, team=team)
+    sealed = session.get(PeriodBalance, 1) and session.exec(
+        PeriodBalance.__table__.select().where(PeriodBalance.account_id == budget,
+                                               PeriodBalance.month_start == period.month_start)
+    ).one().balance_pence
+    last = statements.build_statement(session=session, team=team, month=LAST_MONTH)
+    this = statements.build_statement(session=session, team=team, month=TODAY)
+    assert last.closed and last.status == "CLOSED"
+    assert last.closing_pence == sealed == this.opening_pence
+    with app.test_request_context():
+        text = pdf_text(statements.render_pdf(last))
+    assert "DRAFT" not in text and "CLOSED" in text
+
+
+# ---- views --------------------------------------------------------------------------------
+
+
+def _other_team(session, team) -> Team:
+    other = Team(slug="elsewhere", name="Elsewhere Connected Team", place_id=team.place_id, cost_centre="TC9")
+    session.add(other)
+    session.commit()
+    return other
+
+
+def test_finance_lists_teams_and_downloads_pdf_and_csv(client, session, team, history, sign_in):  # noqa: F811
+    month = TODAY.strftime("%Y-%m")
+    assert sign_in(history).status_code == 302
+    page = client.get(f"/finance/statements?month={month}")
+    assert page.status_code == 200
+    assert f"/finance/statements/{team.slug}/{month}.pdf" in page.get_data(as_text=True)
+    pdf = client.get(f"/finance/statements/{team.slug}/{month}.pdf")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
+    csv_response = client.get(f"/finance/statements/{team.slug}/{month}.csv")
+    assert csv_response.status_code == 200 and csv_response.data.startswith(b"Body,")
+    assert client.get(f"/finance/statements/{team.slug}/2026-13.pdf").status_code == 404
+    assert client.get("/finance/statements/nobody/2026-01.pdf").status_code == 404
+
+
+def test_members_download_their_own_team_only(client, session, team, history, make_person, sign_in):  # noqa: F811
+    other = _other_team(session, team)
+    member = make_person("mo@example.org", role="member", team=team)
+    month = TODAY.strftime("%Y-%m")
+    assert sign_in(member).status_code == 302
+    own = client.get(f"/teams/{team.slug}/statements/{month}.pdf")
+    assert own.status_code == 200 and own.data.startswith(b"%PDF")
+    assert client.get(f"/teams/{team.slug}/statements/{month}.csv").status_code == 200
+    assert client.get(f"/teams/{other.slug}/statements/{month}.pdf").status_code == 404
+    assert client.get(f"/finance/statements?month={month}").status_code == 403
+    assert client.get(f"/finance/statements/{team.slug}/{month}.pdf").status_code == 403
+
+
+def test_residents_and_anonymous_are_refused(client, session, team, history, make_person, sign_in):  # noqa: F811
+    month = TODAY.strftime("%Y-%m")
+    urls = (f"/teams/{team.slug}/statements/{month}.pdf", f"/finance/statements?month={month}",
+            f"/finance/statements/{team.slug}/{month}.csv")
+    for url in urls:
+        assert client.get(url).status_code == 302  # anonymous: to sign-in
+    resident = make_person("rita@example.org")
+    sign_in(resident)
+    for url in urls:
+        assert client.get(url).status_code in (403, 404)
+
+
+def test_cli_builds_pdf_and_csv(app, runner, session, team, history, tmp_path):
+    month = TODAY.strftime("%Y-%m")
+    result = runner.invoke(args=["statements", "build", "--month", month, "--team", team.slug,
+                                 "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / f"statement-{team.slug}-{month}.pdf").read_bytes().startswith(b"%PDF")
+    assert (tmp_path / f"statement-{team.slug}-{month}.csv").read_text(encoding="utf-8").startswith("Body,")
+    assert runner.invoke(args=["statements", "build", "--month", "nope", "--out", str(tmp_path)]).exit_code != 0
