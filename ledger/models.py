@@ -32,6 +32,7 @@ class AccountKind(enum.StrEnum):
     BUDGET = "budget"  # a team's spendable money
     SPEND = "spend"  # what a team has paid out, one account per category
     RESTRICTED = "restricted"  # money received for a pledge, one account per pledge
+    CONTRIBUTIONS = "contributions"  # outside money received for a team's pledges (goes negative)
 
 
 class EntryKind(enum.StrEnum):

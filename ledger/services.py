@@ -229,6 +229,77 @@ def open_restricted_fund(*, session: Session, team: Team, label: str) -> LedgerA
     return account
 
 
+def contributions_account_id(*, session: Session, team: Team) -> int:
+    """The id of the team's outside-contributions account: where received pledge money comes
+    from in the double entry (it goes negative by what outsiders have given)."""
+    return _account_id(
+        session, f"team:{team.id}:contributions", AccountKind.CONTRIBUTIONS, team.id,
+        f"{team.name} contributions received",
+    )
+
+
+def receive_into_fund(
+    *,
+    session: Session,
+    team: Team,
+    account_id: int,
+    amount_pence: int,
+    actor_id: int,
+    effective_date: dt.date,
+    idempotency_key: str,
+    description: str,
+    payee: str | None = None,
+    payee_is_individual: bool = False,
+    method: str | None = None,
+    receipt_ref: str | None = None,
+) -> JournalEntry:
+    """Record money actually received (e.g. a money pledge paid) into one of the team's
+    restricted funds. Promises never reach the ledger; only this does.
+
+    ``payee`` here is who the money came from. Raises InvalidAmount, InvalidRequest, NotFound,
+    PeriodClosed, IdempotencyConflict.
+    """
+    _check_amount(amount_pence)
+    _check_key(idempotency_key)
+    description = (description or "").strip()
+    if not description:
+        raise InvalidRequest("Say what the money is for.")
+    request_hash = _request_hash(
+        "receive",
+        dict(
+            team=team.id, account=account_id, amount=amount_pence, actor=actor_id,
+            date=effective_date, description=description, payee=payee,
+            individual=payee_is_individual, method=method, receipt=receipt_ref,
+        ),
+    )
+    if (first := _replay(session, idempotency_key, "receive", request_hash)) is not None:
+        return first
+    fund = session.get(LedgerAccount, account_id)
+    if fund is None or fund.team_id != team.id or fund.kind != AccountKind.RESTRICTED.value:
+        raise NotFound("That restricted fund does not belong to this team.")
+    source = contributions_account_id(session=session, team=team)
+    entry = _append_entry(
+        session,
+        dict(
+            effective_date=effective_date,
+            kind=EntryKind.RESTRICTED_RECEIPT.value,
+            actor_id=actor_id,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+            team_id=team.id,
+            description=description[:500],
+            payee=payee,
+            payee_is_individual=payee_is_individual,
+            cost_centre=team.cost_centre,
+            method=method,
+            receipt_ref=receipt_ref,
+        ),
+        [(source, -amount_pence), (fund.id, amount_pence)],
+    )
+    _record_request(session, idempotency_key, "receive", request_hash, entry_id=entry.id)
+    return entry
+
+
 def _lock_accounts(session: Session, account_ids) -> None:
     """Lock account rows FOR UPDATE in id order on PostgreSQL (SQLite: BEGIN IMMEDIATE)."""
     if not _LOCKING or is_sqlite(session) or not account_ids:
@@ -284,18 +355,50 @@ def balance_of(*, session: Session, team: Team | None = None, account_id: int | 
     return _balance(session, account_id)
 
 
-def _open_holds(session: Session, team_id: int) -> int:
+def _open_holds(session: Session, account_id: int) -> int:
+    """Money committed (open holds) against one budget or restricted account."""
     total = session.execute(
         select(func.coalesce(func.sum(Hold.amount_pence), 0)).where(
-            Hold.team_id == team_id, Hold.status == HoldStatus.OPEN.value
+            Hold.account_id == account_id, Hold.status == HoldStatus.OPEN.value
         )
     ).scalar_one()
     return int(total)
 
 
 def available_of(*, session: Session, team: Team) -> int:
-    """What the team can still commit: budget balance minus open holds, in pence."""
-    return balance_of(session=session, team=team) - _open_holds(session, team.id)
+    """What the team can still commit from its budget: balance minus open holds, in pence."""
+    budget = budget_account_id(session=session, team=team)
+    return _balance(session, budget) - _open_holds(session, budget)
+
+
+def available_in(*, session: Session, account_id: int) -> int:
+    """What can still be committed from one budget or restricted account, in pence."""
+    return _balance(session, account_id) - _open_holds(session, account_id)
+
+
+def restricted_funds(*, session: Session, team: Team) -> list[LedgerAccount]:
+    """The team's restricted funds (one per pledge received), oldest first."""
+    return list(
+        session.execute(
+            select(LedgerAccount)
+            .where(LedgerAccount.team_id == team.id, LedgerAccount.kind == AccountKind.RESTRICTED.value)
+            .order_by(LedgerAccount.id)
+        ).scalars()
+    )
+
+
+def _funding_account(session: Session, team: Team, account_id: int | None) -> int:
+    """The team's budget, or one of its own restricted funds (NotFound for anything else)."""
+    if account_id is None:
+        return budget_account_id(session=session, team=team)
+    account = session.get(LedgerAccount, account_id)
+    if (
+        account is None
+        or account.team_id != team.id
+        or account.kind not in (AccountKind.BUDGET.value, AccountKind.RESTRICTED.value)
+    ):
+        raise NotFound("That fund does not belong to this team.")
+    return account.id
 
 
 def _guard_outflows(session: Session, postings: list[tuple[int, int]]) -> None:
@@ -313,9 +416,7 @@ def _guard_outflows(session: Session, postings: list[tuple[int, int]]) -> None:
     guarded = [a for a in accounts if a.kind in (AccountKind.BUDGET, AccountKind.RESTRICTED)]
     _lock_accounts(session, [a.id for a in guarded])
     for account in guarded:
-        spendable = _balance(session, account.id)
-        if account.kind == AccountKind.BUDGET:
-            spendable -= _open_holds(session, account.team_id)
+        spendable = _balance(session, account.id) - _open_holds(session, account.id)
         if spendable + outflows[account.id] < 0:
             raise InsufficientFunds(
                 f"{account.label} has {format_gbp(max(spendable, 0))} available, "
@@ -504,8 +605,10 @@ def hold(
     payee: str | None = None,
     payee_is_individual: bool = False,
     expires_at: dt.datetime | None = None,
+    account_id: int | None = None,
 ) -> Hold:
-    """Commit money for approved spend: the hold must fit the team's available balance.
+    """Commit money for approved spend: the hold must fit what is available in the funding
+    account — the team's budget by default, or one of its restricted funds (``account_id``).
 
     Locking assumption: the check and the insert run in one transaction. On PostgreSQL the
     team's budget account row is locked ``FOR UPDATE`` before available is read, so two holds
@@ -530,22 +633,25 @@ def hold(
             payee=payee,
             individual=payee_is_individual,
             expires=expires_at,
+            # Only when given, so keys recorded before restricted funds existed still replay.
+            **({"account": account_id} if account_id is not None else {}),
         ),
     )
     if (first := _replay(session, idempotency_key, "hold", request_hash)) is not None:
         return first
-    budget = budget_account_id(session=session, team=team)
-    _lock_accounts(session, [budget])
-    available = available_of(session=session, team=team)
+    source = _funding_account(session, team, account_id)
+    _lock_accounts(session, [source])
+    available = available_in(session=session, account_id=source)
     _pause()
     if available < amount_pence:
+        label = team.name if account_id is None else session.get(LedgerAccount, source).label
         raise InsufficientFunds(
-            f"{team.name} has {format_gbp(max(available, 0))} available, "
+            f"{label} has {format_gbp(max(available, 0))} available, "
             f"not enough for {format_gbp(amount_pence)}."
         )
     commitment = Hold(
         team_id=team.id,
-        account_id=budget,
+        account_id=source,
         amount_pence=amount_pence,
         category=category,
         description=description,
@@ -832,7 +938,7 @@ def list_entries(*, session: Session, team: Team, page: int = 1, per_page: int =
     per_page = min(max(int(per_page), 1), 200)
     budget = budget_account_id(session=session, team=team)
     balance = _balance(session, budget)
-    available = balance - _open_holds(session, team.id)
+    available = balance - _open_holds(session, budget)
     offset = (page - 1) * per_page
     order = (Posting.effective_date.desc(), Posting.entry_id.desc(), Posting.id.desc())
     running = balance

@@ -138,7 +138,7 @@ def upgrade() -> None:
         sa.Column("label", sa.String(120), nullable=False),
         _created_at(),
         sa.CheckConstraint(
-            "kind IN ('council_fund', 'budget', 'spend', 'restricted')", name="ck_account_kind"
+            "kind IN ('council_fund', 'budget', 'spend', 'restricted', 'contributions')", name="ck_account_kind"
         ),
     )
     op.create_index("ix_ledger_account_team_id", "ledger_account", ["team_id"])
