@@ -417,6 +417,7 @@ def _guard_outflows(session: Session, postings: list[tuple[int, int]]) -> None:
     _lock_accounts(session, [a.id for a in guarded])
     for account in guarded:
         spendable = _balance(session, account.id) - _open_holds(session, account.id)
+        _pause()
         if spendable + outflows[account.id] < 0:
             raise InsufficientFunds(
                 f"{account.label} has {format_gbp(max(spendable, 0))} available, "
