@@ -30,6 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -192,10 +194,17 @@ def _account_id(session: Session, code: str, kind: AccountKind, team_id, label: 
     found = session.execute(select(LedgerAccount.id).where(LedgerAccount.code == code)).scalar_one_or_none()
     if found is not None:
         return found
-    account = LedgerAccount(code=code, kind=kind.value, team_id=team_id, label=label)
-    session.add(account)
-    session.flush()
-    return account.id
+    # Created on first use by whichever request gets there first. Concurrent first uses (two
+    # virements into a team with no budget account yet) must not fail on the unique code, so
+    # insert-or-ignore, then read back the row (PostgreSQL waits for the other writer's commit).
+    dialect = session.get_bind().dialect.name
+    insert_row = sqlite_insert if dialect == "sqlite" else postgresql_insert
+    session.execute(
+        insert_row(LedgerAccount)
+        .values(code=code, kind=kind.value, team_id=team_id, label=label, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["code"])
+    )
+    return session.execute(select(LedgerAccount.id).where(LedgerAccount.code == code)).scalar_one()
 
 
 def council_fund_id(*, session: Session) -> int:
