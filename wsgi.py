@@ -121,6 +121,10 @@ def register_cli(app: Flask) -> None:
 
     for group in (db_cli, users_cli, demo_cli, ledger_cli, statements_cli):
         app.cli.add_command(group)
+    from community.backup import backup_command, restore_command
+
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
     try:
         from votes.cli import votes_cli
     except ImportError:  # pragma: no cover - the tally arrives with the votes issue
