@@ -69,10 +69,10 @@ class Served:
     def url(self) -> str:
         return self.server.url
 
-    def browser(self, role: str | None):
-        """A browser signed in (with second factor) as the actor playing ``role``."""
+    def browser(self, role: str | None, *, second_factor: bool | None = None):
+        """A browser signed in (with second factor, unless told) as the actor playing ``role``."""
         actor = None if role in (None, "anonymous") else self.world.actors[role]
-        return minted_browser(self.url, self.database_url, actor)
+        return minted_browser(self.url, self.database_url, actor, second_factor=second_factor)
 
 
 def serve(make_db, tmp_path_factory, **server_options) -> Served:

@@ -419,7 +419,8 @@ def _app_for(database_url: str):
         return _local_app
 
 
-def minted_browser(base_url: str, database_url: str, actor: Actor | None) -> Browser:
+def minted_browser(base_url: str, database_url: str, actor: Actor | None, *,
+                   second_factor: bool | None = None) -> Browser:
     """A browser already signed in as ``actor`` (with second factor), without the HTTP sign-in.
 
     The session row is created by ``services.start_session`` and the cookie is signed exactly
@@ -441,7 +442,9 @@ def minted_browser(base_url: str, database_url: str, actor: Actor | None) -> Bro
     with app.test_request_context("/", method="POST"):
         s = get_session()
         person = s.get(Person, actor.person_id)
-        token = services.start_session(s, person=person, second_factor=bool(person.totp_secret))
+        if second_factor is None:
+            second_factor = bool(person.totp_secret)
+        token = services.start_session(s, person=person, second_factor=second_factor)
         s.commit()
         auth = s.execute(select(AuthSession).order_by(AuthSession.id.desc()).limit(1)).scalar_one()
         cookie.permanent = True
