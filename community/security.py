@@ -1,6 +1,7 @@
 """CSRF everywhere, security headers, and error pages that never leak internals."""
 
-from flask import Flask, render_template
+from flask import Flask, render_template, request
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 csrf = CSRFProtect()
@@ -23,6 +24,10 @@ def init_app(app: Flask) -> None:
         response.headers["Referrer-Policy"] = "same-origin"
         response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
         response.headers["Permissions-Policy"] = "camera=(self), geolocation=(), microphone=()"
+        if request.endpoint != "static" and current_user and current_user.is_authenticated:
+            # A signed-in page may show names, amounts and team detail: never keep it in a
+            # shared or back-button cache (security.md G2, ASVS 14.3.2).
+            response.headers["Cache-Control"] = "no-store"
         if app.config["ENV_NAME"] == "production":
             response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
         return response
