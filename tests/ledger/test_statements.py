@@ -28,7 +28,7 @@ def _key() -> str:
 
 def pdf_text(pdf: bytes) -> str:
     result = subprocess.run(  # noqa: S603 - fixed arguments, our own bytes on stdin
-        ["pdftotext", "-layout", "-", "-"],  # noqa: S607
+        ["pdftotext", "-layout", "-", "-"],  # noqa: S607 - Debian poppler-utils found on PATH
         input=pdf,
         capture_output=True,
         check=True,
