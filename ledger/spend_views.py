@@ -27,7 +27,7 @@ from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from community import mail
-from community.auth import staff, team_staff
+from community.auth import signed_in, team_staff
 from community.db import get_session
 from community.formatting import gbp
 from community.limits import CODE_PER_ADDRESS, limiter
@@ -371,12 +371,15 @@ def pay(team: Team, request_id: int):
 
 
 @spend_bp.get("/teams/<slug>/spend/<int:request_id>/receipt")
-@staff
+@signed_in
 def receipt(slug: str, request_id: int):
-    """The receipt, for the team's members and finance only (404 for anyone else)."""
+    """The receipt, for the team's members and finance signed in with their second factor;
+    404 for everyone else (residents included), so its existence is not revealed."""
     session = get_session()
     team = session.execute(select(Team).where(Team.slug == slug)).scalar_one_or_none()
-    if team is None or not (current_user.person.is_finance or current_user.role_in(team.id)):
+    if team is None or not current_user.has_second_factor:
+        abort(404)
+    if not (current_user.person.is_finance or current_user.role_in(team.id)):
         abort(404)
     spend_request = _request_or_404(team, request_id)
     path = spend.receipt_path(receipts_dir(), spend_request.receipt_ref)
