@@ -104,12 +104,13 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     """One blueprint per domain."""
     from community.views import bp as community_bp
+    from ledger.spend_views import spend_bp
     from ledger.statement_views import statements_bp
     from ledger.views import bp as ledger_bp
     from pledges.views import bp as pledges_bp
     from votes.views import bp as votes_bp
 
-    for bp in (community_bp, ledger_bp, statements_bp, votes_bp, pledges_bp):
+    for bp in (community_bp, ledger_bp, statements_bp, votes_bp, pledges_bp, spend_bp):
         app.register_blueprint(bp)
 
 
@@ -117,9 +118,10 @@ def register_cli(app: Flask) -> None:
     """``flask db …``, ``flask users …``, ``flask demo …`` and each domain's commands."""
     from community.cli import db_cli, demo_cli, users_cli
     from ledger.cli import ledger_cli
+    from ledger.spend_cli import spend_cli
     from ledger.statement_cli import statements_cli
 
-    for group in (db_cli, users_cli, demo_cli, ledger_cli, statements_cli):
+    for group in (db_cli, users_cli, demo_cli, ledger_cli, statements_cli, spend_cli):
         app.cli.add_command(group)
     from community.backup import backup_command, restore_command
 

@@ -82,5 +82,8 @@ def demo_load():
 
         load_demo_history(session, teams=result["teams"], finance=result["finance"],
                           members=result["members"], today=dt.date.today())
+        from ledger.spend_demo import load_spend_demo
+
+        load_spend_demo(session, teams=result["teams"], members=result["members"], today=dt.date.today())
     session.commit()
     click.echo("Demo data loaded.")

@@ -113,6 +113,8 @@ class AuthSession(SQLModel, table=True):
     person_id: int = Field(foreign_key="person.id", index=True)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc_column())
     second_factor: bool = Field(default=False)
+    # Set when the person confirms their password and code again (quick-spend approvals).
+    reauthenticated_at: dt.datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
     revoked_at: dt.datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
 
 

@@ -1,0 +1,611 @@
+"""Quick spend: request → approve (a ledger hold) or reject → pay (settle the hold) with a receipt.
+
+Rules (issue #4), all checked here, inside the caller's write transaction:
+
+* Only members and enablers of the team take part; finance can neither request nor approve.
+* The requester never approves (or rejects) their own request.
+* A member approves up to ``Team.member_limit_pence``, the enabler up to
+  ``Team.enabler_limit_pence``; above that the spend needs a resident vote (:func:`ideas_path`).
+* Approving above ``FRESH_ABOVE_PENCE`` needs a sign-in (or identity confirmation) in the last
+  ``FRESH_MINUTES`` minutes.
+* Approval re-reads the request (locked), the approver's membership, the team's limits and the
+  money available, and writes the hold in the same transaction, so two approvers clicking at
+  once produce one approval. Locking assumption as in ``ledger.services``: on PostgreSQL the
+  request row is locked ``FOR UPDATE``; on SQLite the session is a write session
+  (``BEGIN IMMEDIATE``).
+
+Functions take ``session`` keyword-only, flush but never commit, and raise
+:class:`ledger.errors.DomainError` subclasses whose messages are safe to show.
+"""
+
+import datetime as dt
+import re
+import secrets
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import filetype
+from sqlalchemy import select, update
+from sqlmodel import Session
+
+from community import passwords
+from community.db import is_sqlite, utcnow
+from community.errors import DomainError as CommunityError
+from community.models import AuditEvent, AuthSession, Membership, Person, Team, TeamRole
+from community.services import verify_totp
+from ledger import services as ledger
+from ledger.errors import DomainError, InvalidAmount, NotFound
+from ledger.models import AccountKind, LedgerAccount, LedgerRequest
+from ledger.money import format_gbp
+from ledger.spend_models import CATEGORIES, METHODS, SpendRequest, SpendStatus
+
+# Test seams, as in ledger.services: the race test turns the request lock (and the
+# conditional state write) off to show the test can fail, and may pause between read and write.
+_LOCKING = True
+_BETWEEN_READ_AND_WRITE: Callable[[], None] | None = None
+
+FRESH_ABOVE_PENCE = 25_000
+FRESH_MINUTES = 15
+RECEIPT_MAX_BYTES = 10 * 1024 * 1024
+RECEIPT_TYPES = {"image/jpeg": "jpg", "image/png": "png", "application/pdf": "pdf"}
+_RECEIPT_REF = re.compile(r"^[0-9a-f]{32}$")
+CATEGORY_CODES = {code for code, _ in CATEGORIES}
+METHOD_CODES = {code for code, _ in METHODS}
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class SpendError(DomainError):
+    """A refused quick-spend action; ``field`` names the form field it belongs to, if any."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class NotAllowed(SpendError):
+    """This person may not do this (own request, finance, not in the team)."""
+
+
+class WrongState(SpendError):
+    """The request is no longer in a state that allows this (already approved, paid, …)."""
+
+
+class OverLimit(SpendError):
+    """Above what this person (or anyone in the team) may approve: it needs a resident vote."""
+
+    def __init__(self, message: str, *, needs_vote: bool, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.needs_vote = needs_vote
+
+
+class NeedsFreshSignIn(SpendError):
+    """Confirm your identity (password and code) before approving this much."""
+
+
+class InvalidReceipt(SpendError):
+    """The receipt file is empty, too big, or not a JPEG, PNG or PDF."""
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def ideas_path(team: Team) -> str:
+    """Where residents propose an idea for a vote (built on the ideas branch; url_for later)."""
+    return f"/teams/{team.slug}/ideas/new"
+
+
+def idea_choices(session: Session, team: Team) -> list[tuple[int, str]]:
+    """Ideas this spend may deliver, as (id, title). Empty for now: wired to votes on merge."""
+    return []
+
+
+def _pause() -> None:
+    if _BETWEEN_READ_AND_WRITE is not None:
+        _BETWEEN_READ_AND_WRITE()
+
+
+def _role(session: Session, team: Team, person: Person) -> str | None:
+    return session.execute(
+        select(Membership.role).where(Membership.team_id == team.id, Membership.person_id == person.id)
+    ).scalar_one_or_none()
+
+
+def _require_member(session: Session, team: Team, person: Person, doing: str) -> str:
+    if person.is_finance:
+        raise NotAllowed(f"Finance staff cannot {doing} quick spend.")
+    role = _role(session, team, person)
+    if role is None:
+        raise NotFound("That request does not exist.")
+    return role
+
+
+def _load(session: Session, team: Team, request_id: int, *, lock: bool = True) -> SpendRequest:
+    """The team's request (NotFound for another team's); locked FOR UPDATE on PostgreSQL."""
+    query = select(SpendRequest).where(SpendRequest.id == request_id, SpendRequest.team_id == team.id)
+    if lock and _LOCKING and not is_sqlite(session):
+        query = query.with_for_update()
+    found = session.execute(query.execution_options(populate_existing=True)).scalar_one_or_none()
+    if found is None:
+        raise NotFound("That request does not exist.")
+    return found
+
+
+def get_request(*, session: Session, team: Team, request_id: int) -> SpendRequest:
+    """One of the team's requests, for display (NotFound for another team's)."""
+    return _load(session, team, request_id, lock=False)
+
+
+def _move(session: Session, request: SpendRequest, expected: str, **values) -> None:
+    """Change the request's state from ``expected``; refuse if someone else got there first."""
+    if _LOCKING:
+        result = session.execute(
+            update(SpendRequest)
+            .where(SpendRequest.id == request.id, SpendRequest.status == expected)
+            .values(**values)
+        )
+        if result.rowcount != 1:
+            raise WrongState("Someone else changed this request just now. Reload the page to see it.")
+        session.refresh(request)
+    else:
+        for name, value in values.items():
+            setattr(request, name, value)
+        session.add(request)
+        session.flush()
+
+
+def _name(session: Session, person_id: int | None) -> str:
+    person = session.get(Person, person_id) if person_id else None
+    return person.name if person else "someone"
+
+
+def _state_message(session: Session, request: SpendRequest) -> str:
+    who = _name(session, request.decided_by_id or request.closed_by_id)
+    return {
+        SpendStatus.APPROVED: f"This request was already approved by {who}. Nothing more was committed.",
+        SpendStatus.REJECTED: f"This request was already rejected by {who}.",
+        SpendStatus.WITHDRAWN: "This request was withdrawn.",
+        SpendStatus.EXPIRED: "This request expired without a decision.",
+        SpendStatus.PAID: "This request has already been paid.",
+        SpendStatus.CANCELLED: f"This approval was cancelled by {who}.",
+        SpendStatus.PENDING: "This request is still waiting for approval.",
+    }[SpendStatus(request.status)]
+
+
+def is_fresh(auth_session: AuthSession | None, *, now: dt.datetime | None = None,
+             minutes: int = FRESH_MINUTES) -> bool:
+    """Whether the sign-in (or the last identity confirmation) is within ``minutes``."""
+    if auth_session is None:
+        return False
+    now = now or utcnow()
+    last = max(t for t in (auth_session.created_at, auth_session.reauthenticated_at) if t is not None)
+    return now - last <= dt.timedelta(minutes=minutes)
+
+
+# --------------------------------------------------------------------------- money sources
+
+
+@dataclass(frozen=True)
+class Fund:
+    """Where quick spend can come from: the team budget (account_id None) or a restricted fund."""
+
+    account_id: int | None
+    label: str
+    available_pence: int
+
+
+def _budget_id_if_any(session: Session, team: Team) -> int | None:
+    return session.execute(
+        select(LedgerAccount.id).where(LedgerAccount.code == f"team:{team.id}:budget")
+    ).scalar_one_or_none()
+
+
+def funds(*, session: Session, team: Team) -> list[Fund]:
+    """The team budget and each restricted fund, with what is available now (no writes)."""
+    budget = _budget_id_if_any(session, team)
+    result = [Fund(None, "Team budget", ledger.available_in(session=session, account_id=budget) if budget else 0)]
+    for account in ledger.restricted_funds(session=session, team=team):
+        result.append(Fund(account.id, account.label, ledger.available_in(session=session, account_id=account.id)))
+    return result
+
+
+def funding_choices(*, session: Session, team: Team) -> list[Fund]:
+    """The sources a new request may name: the budget, and restricted funds with money in."""
+    return [f for f in funds(session=session, team=team) if f.account_id is None or f.available_pence > 0]
+
+
+# --------------------------------------------------------------------------- requesting
+
+
+def request_spend(
+    *,
+    session: Session,
+    team: Team,
+    requester: Person,
+    amount_pence: int,
+    payee: str,
+    payee_is_individual: bool,
+    purpose: str,
+    category: str,
+    account_id: int | None = None,
+    idea_id: int | None = None,
+) -> SpendRequest:
+    """A team member asks to spend. Raises NotAllowed, InvalidAmount, InvalidRequest, OverLimit,
+    NotFound (funding source or idea not the team's)."""
+    _require_member(session, team, requester, "request")
+    ledger._check_amount(amount_pence)
+    payee = (payee or "").strip()
+    purpose = (purpose or "").strip()
+    if payee_is_individual:
+        payee = payee or "Individual"
+    if not payee:
+        raise SpendError("Enter who will be paid, or choose “an individual”.", field="payee")
+    if not purpose:
+        raise SpendError("Say in plain words what the money is for.", field="purpose")
+    if category not in CATEGORY_CODES:
+        raise SpendError("Choose a category from the list.", field="category")
+    if len(payee) > 200 or len(purpose) > 500:
+        raise SpendError("Keep the payee under 200 and the purpose under 500 characters.", field="purpose")
+    if amount_pence > team.enabler_limit_pence:
+        raise OverLimit(
+            f"{format_gbp(amount_pence)} is more than the team can approve "
+            f"({format_gbp(team.enabler_limit_pence)}): it needs a resident vote.",
+            needs_vote=True, field="amount",
+        )
+    if account_id is not None:
+        choices = {f.account_id for f in funding_choices(session=session, team=team)}
+        if account_id not in choices:
+            raise SpendError("Choose the team budget or a fund that has money in it.", field="account_id")
+    if idea_id is not None and idea_id not in {i for i, _ in idea_choices(session, team)}:
+        raise SpendError("Choose an idea from the list.", field="idea_id")
+    request = SpendRequest(
+        team_id=team.id, requester_id=requester.id, amount_pence=amount_pence, payee=payee,
+        payee_is_individual=bool(payee_is_individual), purpose=purpose, category=category,
+        account_id=account_id, idea_id=idea_id,
+    )
+    session.add(request)
+    session.flush()
+    return request
+
+
+def withdraw(*, session: Session, team: Team, request_id: int, actor: Person) -> SpendRequest:
+    """The requester withdraws a request that is still waiting."""
+    request = _load(session, team, request_id)
+    _require_member(session, team, actor, "withdraw")
+    if request.requester_id != actor.id:
+        raise NotAllowed("Only the person who asked can withdraw a request.")
+    if request.status != SpendStatus.PENDING:
+        raise WrongState(_state_message(session, request))
+    _move(session, request, SpendStatus.PENDING, status=SpendStatus.WITHDRAWN.value,
+          closed_at=utcnow(), closed_by_id=actor.id)
+    return request
+
+
+# --------------------------------------------------------------------------- deciding
+
+
+def _limit_for(team: Team, role: str) -> int:
+    return team.enabler_limit_pence if role == TeamRole.ENABLER else team.member_limit_pence
+
+
+def _decision_checks(session: Session, team: Team, request: SpendRequest, approver: Person, doing: str) -> str:
+    role = _require_member(session, team, approver, doing)
+    if request.requester_id == approver.id:
+        raise NotAllowed(f"You cannot {doing} your own request: another member of the team must.")
+    return role
+
+
+def _replayed_approval(session: Session, request: SpendRequest, idempotency_key: str) -> bool:
+    if request.status not in (SpendStatus.APPROVED, SpendStatus.PAID, SpendStatus.CANCELLED):
+        return False
+    row = session.get(LedgerRequest, idempotency_key)
+    return row is not None and row.hold_id == request.hold_id
+
+
+def approve(
+    *,
+    session: Session,
+    team: Team,
+    request_id: int,
+    approver: Person,
+    auth_session: AuthSession | None,
+    idempotency_key: str,
+    now: dt.datetime | None = None,
+    fresh_above_pence: int = FRESH_ABOVE_PENCE,
+    fresh_minutes: int = FRESH_MINUTES,
+) -> SpendRequest:
+    """Approve and commit the money (a ledger hold) in one transaction.
+
+    The same idempotency key returns the first approval. Raises NotFound, NotAllowed,
+    WrongState (already decided: no second hold), OverLimit, NeedsFreshSignIn,
+    InsufficientFunds (the caller records :func:`record_overspend_refused` after rolling back).
+    """
+    ledger._check_key(idempotency_key)
+    request = _load(session, team, request_id)
+    if _replayed_approval(session, request, idempotency_key):
+        return request
+    role = _decision_checks(session, team, request, approver, "approve")
+    if request.status != SpendStatus.PENDING:
+        raise WrongState(_state_message(session, request))
+    session.refresh(team)  # the limits as they are now, not when the page was loaded
+    limit = _limit_for(team, role)
+    if request.amount_pence > limit:
+        if request.amount_pence > team.enabler_limit_pence:
+            message = (f"{format_gbp(request.amount_pence)} is more than the team can approve "
+                       f"({format_gbp(team.enabler_limit_pence)}): it needs a resident vote.")
+        else:
+            message = (f"Members can approve up to {format_gbp(limit)}. The team’s enabler can approve "
+                       f"up to {format_gbp(team.enabler_limit_pence)}.")
+        raise OverLimit(message, needs_vote=request.amount_pence > team.enabler_limit_pence)
+    if request.amount_pence > fresh_above_pence and not is_fresh(auth_session, now=now, minutes=fresh_minutes):
+        raise NeedsFreshSignIn(
+            f"To approve more than {format_gbp(fresh_above_pence)}, confirm it is you "
+            "(you have not signed in for a while)."
+        )
+    _pause()
+    commitment = ledger.hold(
+        session=session, team=team, amount_pence=request.amount_pence, category=request.category,
+        description=request.purpose, actor_id=approver.id, idempotency_key=idempotency_key,
+        payee=request.payee, payee_is_individual=request.payee_is_individual,
+        account_id=request.account_id,
+    )
+    _move(session, request, SpendStatus.PENDING, status=SpendStatus.APPROVED.value,
+          decided_at=now or utcnow(), decided_by_id=approver.id, hold_id=commitment.id)
+    return request
+
+
+def record_overspend_refused(*, session: Session, team: Team, request_id: int, actor_id: int,
+                             amount_pence: int) -> None:
+    """Log a refused approval for lack of money; statements list these as exceptions.
+
+    Call it after rolling back the refused approval, then commit."""
+    session.add(AuditEvent(
+        actor_id=actor_id, action="ledger.overspend_refused",
+        subject=f"{team.name}: {format_gbp(amount_pence)} for spend request {request_id}"[:200],
+    ))
+    session.flush()
+
+
+def reject(*, session: Session, team: Team, request_id: int, approver: Person, reason: str) -> SpendRequest:
+    """Another member rejects a waiting request, with a reason the requester will see."""
+    request = _load(session, team, request_id)
+    _decision_checks(session, team, request, approver, "reject")
+    reason = (reason or "").strip()
+    if not reason:
+        raise SpendError("Give a reason, so the person who asked knows why.", field="reason")
+    if request.status != SpendStatus.PENDING:
+        raise WrongState(_state_message(session, request))
+    _move(session, request, SpendStatus.PENDING, status=SpendStatus.REJECTED.value,
+          decided_at=utcnow(), decided_by_id=approver.id, rejection_reason=reason[:500])
+    return request
+
+
+def cancel(*, session: Session, team: Team, request_id: int, actor: Person, idempotency_key: str) -> SpendRequest:
+    """Cancel an approved, unpaid commitment: the hold is voided and the money released."""
+    request = _load(session, team, request_id)
+    _require_member(session, team, actor, "cancel")
+    if request.status != SpendStatus.APPROVED:
+        raise WrongState(_state_message(session, request))
+    ledger.void_hold(session=session, hold_id=request.hold_id, actor_id=actor.id, idempotency_key=idempotency_key)
+    _move(session, request, SpendStatus.APPROVED, status=SpendStatus.CANCELLED.value,
+          closed_at=utcnow(), closed_by_id=actor.id)
+    return request
+
+
+# --------------------------------------------------------------------------- paying
+
+
+def sniff_receipt(data: bytes) -> str:
+    """The receipt's content type judged by its bytes (never its name); InvalidReceipt otherwise."""
+    if not data:
+        raise InvalidReceipt("The receipt file is empty. Choose the photo or PDF again.", field="receipt")
+    if len(data) > RECEIPT_MAX_BYTES:
+        raise InvalidReceipt("The receipt must be 10 MB or smaller.", field="receipt")
+    kind = filetype.guess(data[:8192])
+    if kind is None or kind.mime not in RECEIPT_TYPES:
+        raise InvalidReceipt("The receipt must be a photo (JPEG or PNG) or a PDF.", field="receipt")
+    return kind.mime
+
+
+def store_receipt(directory: str | Path, data: bytes) -> tuple[str, str]:
+    """Check and store a receipt under a random name; returns (reference, content type)."""
+    content_type = sniff_receipt(data)
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    ref = secrets.token_hex(16)
+    path = folder / ref
+    with path.open("xb") as handle:
+        handle.write(data)
+    path.chmod(0o600)
+    return ref, content_type
+
+
+def receipt_path(directory: str | Path, ref: str | None) -> Path | None:
+    """The stored file of a receipt reference (None for anything that is not one)."""
+    if not ref or not _RECEIPT_REF.fullmatch(ref):
+        return None
+    path = Path(directory) / ref
+    return path if path.is_file() else None
+
+
+def discard_receipt(directory: str | Path, ref: str) -> None:
+    """Remove a stored receipt whose payment was refused (nothing else refers to it)."""
+    path = receipt_path(directory, ref)
+    if path is not None:
+        path.unlink(missing_ok=True)
+
+
+def record_payment(
+    *,
+    session: Session,
+    team: Team,
+    request_id: int,
+    actor: Person,
+    actual_pence: int,
+    paid_on: dt.date,
+    method: str,
+    receipt_ref: str,
+    receipt_content_type: str,
+    idempotency_key: str,
+    today: dt.date | None = None,
+) -> SpendRequest:
+    """Pay an approved request: settle the hold for the actual amount (≤ approved; the rest is
+    released) with proposer, approver and receipt on the ledger entry."""
+    ledger._check_key(idempotency_key)
+    request = _load(session, team, request_id)
+    if request.status == SpendStatus.PAID:
+        row = session.get(LedgerRequest, idempotency_key)
+        if row is not None and row.entry_id == request.paid_entry_id:
+            return request
+    _require_member(session, team, actor, "pay")
+    if request.status != SpendStatus.APPROVED:
+        raise WrongState(_state_message(session, request))
+    ledger._check_amount(actual_pence)
+    if actual_pence > request.amount_pence:
+        raise InvalidAmount(
+            f"{format_gbp(actual_pence)} is more than the {format_gbp(request.amount_pence)} approved. "
+            "Pay at most the approved amount, or ask for a new approval for the difference."
+        )
+    if paid_on > (today or dt.date.today()):
+        raise SpendError("The payment date cannot be in the future.", field="paid_on")
+    if method not in METHOD_CODES:
+        raise SpendError("Choose how it was paid.", field="method")
+    if not receipt_ref or not _RECEIPT_REF.fullmatch(receipt_ref) or receipt_content_type not in RECEIPT_TYPES:
+        raise InvalidReceipt("Upload the receipt: a photo or a PDF.", field="receipt")
+    entry = ledger.settle_hold(
+        session=session, hold_id=request.hold_id, actual_pence=actual_pence, actor_id=actor.id,
+        effective_date=paid_on, idempotency_key=idempotency_key, method=method, receipt_ref=receipt_ref,
+        proposer_id=request.requester_id, approver_id=request.decided_by_id,
+    )
+    _move(session, request, SpendStatus.APPROVED, status=SpendStatus.PAID.value, paid_entry_id=entry.id,
+          paid_pence=actual_pence, paid_on=paid_on, method=method, receipt_ref=receipt_ref,
+          receipt_content_type=receipt_content_type, closed_at=utcnow(), closed_by_id=actor.id)
+    return request
+
+
+# --------------------------------------------------------------------------- limits and identity
+
+
+def set_limits(*, session: Session, team: Team, actor: Person, member_limit_pence: int,
+               enabler_limit_pence: int) -> Team:
+    """The team's enabler sets how much a member and the enabler may approve."""
+    if _role(session, team, actor) != TeamRole.ENABLER:
+        raise NotAllowed("Only the team’s enabler can change the approval limits.")
+    for value, field in ((member_limit_pence, "member_limit"), (enabler_limit_pence, "enabler_limit")):
+        try:
+            ledger._check_amount(value)
+        except InvalidAmount as error:
+            raise SpendError(str(error), field=field) from None
+    if enabler_limit_pence < member_limit_pence:
+        raise SpendError("The enabler’s limit must be at least the members’ limit.", field="enabler_limit")
+    team.member_limit_pence = member_limit_pence
+    team.enabler_limit_pence = enabler_limit_pence
+    session.add(team)
+    session.add(AuditEvent(
+        actor_id=actor.id, action="spend.limits",
+        subject=f"{team.name}: members {format_gbp(member_limit_pence)}, enabler {format_gbp(enabler_limit_pence)}",
+    ))
+    session.flush()
+    return team
+
+
+def confirm_identity(*, session: Session, person: Person, auth_session: AuthSession, password: str,
+                     code: str) -> None:
+    """Password and a new TOTP code again: the session counts as a fresh sign-in from now."""
+    if not passwords.verify_password(person.password_hash, password or ""):
+        raise SpendError("Your password is not correct.", field="password")
+    try:
+        verify_totp(session, person=person, code=code)
+    except CommunityError as error:
+        raise SpendError(error.message, field="code") from None
+    row = session.get(AuthSession, auth_session.id)
+    row.reauthenticated_at = utcnow()
+    session.add(row)
+    session.add(AuditEvent(actor_id=person.id, action="session.reauthenticate", subject=person.email))
+    session.flush()
+
+
+# --------------------------------------------------------------------------- housekeeping
+
+
+def expire(*, session: Session, now: dt.datetime | None = None, pending_days: int = 14,
+           unpaid_days: int = 30) -> dict[str, int]:
+    """Expire requests waiting longer than ``pending_days``; flag approvals unpaid after
+    ``unpaid_days`` (they stay committed until someone pays or cancels them)."""
+    now = now or utcnow()
+    expired = session.execute(
+        update(SpendRequest)
+        .where(SpendRequest.status == SpendStatus.PENDING.value,
+               SpendRequest.created_at < now - dt.timedelta(days=pending_days))
+        .values(status=SpendStatus.EXPIRED.value, closed_at=now)
+    ).rowcount
+    flagged = session.execute(
+        update(SpendRequest)
+        .where(SpendRequest.status == SpendStatus.APPROVED.value, SpendRequest.flagged_at.is_(None),
+               SpendRequest.decided_at < now - dt.timedelta(days=unpaid_days))
+        .values(flagged_at=now)
+    ).rowcount
+    return {"expired": int(expired or 0), "flagged": int(flagged or 0)}
+
+
+# --------------------------------------------------------------------------- the dashboard
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    funds: list[Fund]
+    pending: list[tuple[SpendRequest, dt.timedelta]]
+    approved: list[SpendRequest]
+    recent: list[SpendRequest]
+    closed: list[SpendRequest]
+    median_decision: dt.timedelta | None
+    names: dict[int, str]
+
+
+def dashboard(*, session: Session, team: Team, now: dt.datetime | None = None) -> Dashboard:
+    """Money available, requests waiting (with how long), approvals to pay, recent spend, and
+    the median time from request to decision this month."""
+    now = now or utcnow()
+    rows = list(session.execute(
+        select(SpendRequest).where(SpendRequest.team_id == team.id).order_by(SpendRequest.id.desc())
+    ).scalars())
+    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    durations = [
+        (r.decided_at - r.created_at).total_seconds()
+        for r in rows
+        if r.decided_at is not None and r.decided_at >= month_start
+    ]
+    median = dt.timedelta(seconds=statistics.median(durations)) if durations else None
+    people = {r.requester_id for r in rows} | {r.decided_by_id for r in rows if r.decided_by_id}
+    names = {p.id: p.name for p in session.execute(select(Person).where(Person.id.in_(people))).scalars()}
+    return Dashboard(
+        funds=funds(session=session, team=team),
+        pending=[(r, now - r.created_at) for r in reversed(rows) if r.status == SpendStatus.PENDING],
+        approved=[r for r in rows if r.status == SpendStatus.APPROVED],
+        recent=[r for r in rows if r.status == SpendStatus.PAID][:10],
+        closed=[r for r in rows if r.status in (SpendStatus.REJECTED, SpendStatus.WITHDRAWN,
+                                                SpendStatus.EXPIRED, SpendStatus.CANCELLED)][:10],
+        median_decision=median,
+        names=names,
+    )
+
+
+def approvers_of(*, session: Session, team: Team, request: SpendRequest) -> list[Person]:
+    """Who should hear about a new request: the team's other members and enabler."""
+    return list(session.execute(
+        select(Person)
+        .join(Membership, Membership.person_id == Person.id)
+        .where(Membership.team_id == team.id, Person.id != request.requester_id, Person.is_active,
+               Person.is_finance.is_(False))
+    ).scalars())
+
+
+def fund_label(session: Session, request: SpendRequest) -> str:
+    if request.account_id is None:
+        return "Team budget"
+    account = session.get(LedgerAccount, request.account_id)
+    return account.label if account is not None and account.kind == AccountKind.RESTRICTED else "Team budget"
+

@@ -1,0 +1,86 @@
+"""Forms of quick spend: shape only; money, dates and receipts are checked at the edge, the
+rules live in ``ledger.spend``. Money-moving forms carry a hidden idempotency key."""
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from govuk_frontend_wtf.wtforms_widgets import (
+    GovCheckboxInput,
+    GovFileInput,
+    GovPasswordInput,
+    GovRadioInput,
+    GovSelect,
+    GovSubmitInput,
+    GovTextArea,
+    GovTextInput,
+)
+from wtforms import (
+    BooleanField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length
+
+from community.passwords import MAX_LENGTH
+from ledger.forms import MoneyForm, _amount, _amount_field, _date
+from ledger.spend_models import CATEGORIES, METHODS
+
+BUDGET = "budget"
+
+
+class RequestForm(FlaskForm):
+    amount = StringField("How much, in pounds", widget=GovTextInput(), validators=[Length(max=30), _amount])
+    payee = StringField("Who will be paid (a shop, supplier or organisation)", widget=GovTextInput(),
+                        validators=[Length(max=200)])
+    payee_is_individual = BooleanField("The money goes to an individual person (their name is never published)",
+                                       widget=GovCheckboxInput())
+    purpose = TextAreaField("What is it for? Plain words that can be published; no need to name the person helped",
+                            widget=GovTextArea(),
+                            validators=[DataRequired("Say in plain words what the money is for"), Length(max=500)])
+    category = RadioField("Category", widget=GovRadioInput(), choices=list(CATEGORIES),
+                          validators=[InputRequired("Choose a category")])
+    account_id = SelectField("Pay from", widget=GovSelect(), validators=[InputRequired("Choose where the money comes from")])
+    idea_id = SelectField("The resident idea it delivers (optional)", widget=GovSelect(), choices=[("", "None")])
+    submit = SubmitField("Send for approval", widget=GovSubmitInput())
+
+
+class ActionForm(MoneyForm):
+    """Approve, withdraw or cancel: a button with a CSRF token and an idempotency key."""
+
+    submit = SubmitField("Confirm", widget=GovSubmitInput())
+
+
+class RejectForm(FlaskForm):
+    reason = TextAreaField("Reason for rejecting (the person who asked will see it)", widget=GovTextArea(),
+                           validators=[DataRequired("Give a reason, so the person who asked knows why"),
+                                       Length(max=500)])
+    submit = SubmitField("Reject request", widget=GovSubmitInput())
+
+
+class PayForm(MoneyForm):
+    amount = _amount_field("Amount actually paid, in pounds")
+    effective_date = StringField("Date paid (year-month-day, like 2026-04-01)", widget=GovTextInput(),
+                                 validators=[Length(max=10), _date])
+    method = RadioField("How it was paid", widget=GovRadioInput(), choices=list(METHODS),
+                        validators=[InputRequired("Choose how it was paid")])
+    receipt = FileField("Receipt: a photo (JPEG or PNG) or a PDF, up to 10 MB", widget=GovFileInput())
+    submit = SubmitField("Record payment", widget=GovSubmitInput())
+
+
+class LimitsForm(FlaskForm):
+    member_limit = StringField("A member may approve up to (pounds)", widget=GovTextInput(),
+                               validators=[Length(max=30), _amount])
+    enabler_limit = StringField("The enabler may approve up to (pounds)", widget=GovTextInput(),
+                                validators=[Length(max=30), _amount])
+    submit = SubmitField("Save limits", widget=GovSubmitInput())
+
+
+class ConfirmIdentityForm(FlaskForm):
+    password = PasswordField("Password", widget=GovPasswordInput(),
+                             validators=[InputRequired("Enter your password"), Length(max=MAX_LENGTH)])
+    code = StringField("Code from your authenticator app", widget=GovTextInput(),
+                       validators=[DataRequired("Enter the 6-digit code"), Length(max=10)])
+    submit = SubmitField("Confirm it is me", widget=GovSubmitInput())

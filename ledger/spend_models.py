@@ -1,0 +1,103 @@
+"""Quick-spend requests: a team member asks, another approves (a ledger hold), someone pays.
+
+State machine (enforced by a trigger in ``migrations/versions/0003_spend.py`` as well):
+
+    pending → approved | rejected | withdrawn | expired
+    approved → paid | cancelled
+
+``idea_id`` names the resident idea the spend delivers; it has no foreign key yet because the
+ideas table lives on another branch (the lead adds the key on merge).
+"""
+
+import datetime as dt
+import enum
+
+from sqlalchemy import BigInteger, CheckConstraint, Column, Date, Index, Integer, String
+from sqlmodel import Field, SQLModel
+
+from community.db import UTCDateTime, utcnow
+
+CATEGORIES = (
+    ("food", "Food"),
+    ("travel", "Travel"),
+    ("equipment", "Equipment"),
+    ("venue", "Venue"),
+    ("activity materials", "Activity materials"),
+    ("crisis support", "Crisis support"),
+    ("other", "Other"),
+)
+METHODS = (
+    ("purchase card", "Purchase card"),
+    ("invoice", "Invoice"),
+    ("petty cash", "Petty cash"),
+)
+
+
+class SpendStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+    EXPIRED = "expired"
+    PAID = "paid"
+    CANCELLED = "cancelled"
+
+
+def _in(column: str, values) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+_STATUSES = tuple(s.value for s in SpendStatus)
+_CATEGORY_CODES = tuple(c for c, _ in CATEGORIES)
+_METHOD_CODES = tuple(m for m, _ in METHODS)
+
+
+class SpendRequest(SQLModel, table=True):
+    """One request to spend team money, from request to payment."""
+
+    __tablename__ = "spend_request"
+    __table_args__ = (
+        CheckConstraint("amount_pence > 0", name="ck_spend_amount_positive"),
+        CheckConstraint(_in("status", _STATUSES), name="ck_spend_status"),
+        CheckConstraint(_in("category", _CATEGORY_CODES), name="ck_spend_category"),
+        CheckConstraint(f"method IS NULL OR {_in('method', _METHOD_CODES)}", name="ck_spend_method"),
+        CheckConstraint("decided_by_id IS NULL OR decided_by_id <> requester_id", name="ck_spend_not_own"),
+        CheckConstraint(
+            "status NOT IN ('approved', 'paid', 'cancelled') OR (hold_id IS NOT NULL AND decided_by_id IS NOT NULL)",
+            name="ck_spend_approved_has_hold",
+        ),
+        CheckConstraint(
+            "status <> 'paid' OR (paid_entry_id IS NOT NULL AND paid_pence IS NOT NULL "
+            "AND paid_pence > 0 AND paid_pence <= amount_pence AND receipt_ref IS NOT NULL)",
+            name="ck_spend_paid",
+        ),
+        CheckConstraint("status <> 'rejected' OR rejection_reason IS NOT NULL", name="ck_spend_rejected_reason"),
+        Index("ix_spend_request_team_status", "team_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: int = Field(foreign_key="team.id")
+    requester_id: int = Field(foreign_key="person.id")
+    amount_pence: int = Field(sa_column=Column(BigInteger, nullable=False))
+    payee: str = Field(max_length=200)
+    payee_is_individual: bool = Field(default=False)
+    purpose: str = Field(max_length=500)
+    category: str = Field(max_length=30)
+    # None: the team budget; otherwise one of the team's restricted funds.
+    account_id: int | None = Field(default=None, foreign_key="ledger_account.id")
+    idea_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    status: str = Field(default=SpendStatus.PENDING.value, max_length=12)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    decided_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    decided_by_id: int | None = Field(default=None, foreign_key="person.id")
+    rejection_reason: str | None = Field(default=None, max_length=500)
+    hold_id: int | None = Field(default=None, foreign_key="ledger_hold.id", unique=True)
+    closed_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    closed_by_id: int | None = Field(default=None, foreign_key="person.id")
+    flagged_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    paid_entry_id: int | None = Field(default=None, foreign_key="journal_entry.id", unique=True)
+    paid_pence: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    paid_on: dt.date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    method: str | None = Field(default=None, max_length=20)
+    receipt_ref: str | None = Field(default=None, sa_column=Column(String(64), nullable=True, unique=True))
+    receipt_content_type: str | None = Field(default=None, max_length=40)

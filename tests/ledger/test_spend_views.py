@@ -1,0 +1,416 @@
+"""Quick spend views: permissions, every refusal shown clearly with nothing written, receipts,
+the confirm-identity step, emails, the dashboard, limits and the expire command."""
+
+import datetime as dt
+import io
+import re
+import time
+import uuid
+from pathlib import Path
+
+import pyotp
+import pytest
+from sqlalchemy import func, select, update
+
+from community.db import open_session, utcnow
+from community.models import AuditEvent, AuthSession, Person, Team
+from ledger import services as ledger
+from ledger.models import Hold, JournalEntry
+from ledger.spend_demo import tiny_png
+from ledger.spend_models import SpendRequest
+from tests.community.conftest import PASSWORD, make_person, place_and_team  # noqa: F401 - fixtures
+
+from .test_spend_services import HTML, PDF
+
+TODAY = dt.date.today()
+
+
+def count(engine, model) -> int:
+    with open_session(engine, write=False) as reader:
+        return reader.execute(select(func.count()).select_from(model)).scalar_one()
+
+
+def read(engine, model, ident):
+    with open_session(engine, write=False) as reader:
+        return reader.get(model, ident)
+
+
+def key_on(page: str) -> str:
+    return re.search(r'name="idempotency_key"[^>]*value="([^"]*)"', page).group(1)
+
+
+def login(app, engine, person, *, at=None):
+    """A new browser (test client) signed in as ``person`` with password and TOTP."""
+    client = app.test_client()
+    response = client.post("/sign-in", data={"email": person.email, "password": PASSWORD})
+    if response.headers.get("Location", "").endswith("/sign-in/code"):
+        with open_session(engine, write=False) as reader:
+            secret = reader.get(Person, person.id).totp_secret
+        code = pyotp.TOTP(secret).at(at or time.time())
+        response = client.post("/sign-in/code", data={"code": code})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client
+
+
+@pytest.fixture
+def w(app, engine, session, place_and_team, make_person):  # noqa: F811
+    place, team = place_and_team
+    other = Team(slug="gamesley", name="Gamesley Connected Team", place_id=place.id, cost_centre="TC1002")
+    session.add(other)
+    session.commit()
+    people = {
+        "asha": make_person("asha@example.org", role="member", team=team),
+        "ben": make_person("ben@example.org", role="member", team=team),
+        "erin": make_person("erin@example.org", role="enabler", team=team),
+        "olu": make_person("olu@example.org", role="member", team=other),
+        "fran": make_person("fran@example.org", role="finance"),
+        "rita": make_person("rita@example.org"),
+    }
+    ledger.allocate(session=session, team=team, amount_pence=100_000, actor_id=people["fran"].id,
+                    effective_date=TODAY, idempotency_key="fund")
+    session.commit()
+    clients = {}
+
+    def as_(name):
+        if name not in clients:
+            clients[name] = login(app, engine, people[name])
+        return clients[name]
+
+    return {"team": team, "other": other, "as": as_, "app": app, "engine": engine, **people}
+
+
+def new_request(w, amount="45.00", who="asha", **extra):
+    data = {"amount": amount, "payee": "Stagecoach", "purpose": "Bus pass for an apprentice", "category": "travel",
+            "account_id": "budget", "idea_id": "", **extra}
+    response = w["as"](who).post("/teams/shirebrook/spend/new", data=data)
+    return response
+
+
+def make_request(w, amount="45.00", who="asha") -> int:
+    response = new_request(w, amount, who)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return int(response.headers["Location"].rsplit("/", 1)[1])
+
+
+def post_action(w, who, request_id, action, slug="shirebrook", follow=True):
+    client = w["as"](who)
+    page = client.get(f"/teams/{slug}/spend/{request_id}")
+    found = re.search(r'name="idempotency_key"[^>]*value="([^"]*)"', page.get_data(as_text=True))
+    key = found.group(1) if found else uuid.uuid4().hex  # a hand-made post where no button is shown
+    return client.post(f"/teams/{slug}/spend/{request_id}/{action}", data={"idempotency_key": key},
+                       follow_redirects=follow)
+
+
+def approve(w, request_id, who="ben", **kw):
+    return post_action(w, who, request_id, "approve", **kw)
+
+
+def outbox(app) -> list[str]:
+    folder = Path(app.config["OUTBOX_DIR"])
+    return [p.read_text() for p in folder.glob("*.eml")] if folder.is_dir() else []
+
+
+def receipts(app) -> list[Path]:
+    folder = Path(app.config["INSTANCE_UPLOADS"]) / "receipts"
+    return list(folder.iterdir()) if folder.is_dir() else []
+
+
+def pay(w, request_id, data=b"", filename="receipt.png", amount="42.00", who="asha", **extra):
+    client = w["as"](who)
+    page = client.get(f"/teams/shirebrook/spend/{request_id}/pay").get_data(as_text=True)
+    found = re.search(r'name="idempotency_key"[^>]*value="([^"]*)"', page)
+    form = {"amount": amount, "effective_date": TODAY.isoformat(), "method": "purchase card",
+            "idempotency_key": found.group(1) if found else uuid.uuid4().hex, **extra}
+    if data is not None:
+        form["receipt"] = (io.BytesIO(data), filename)
+    return client.post(f"/teams/shirebrook/spend/{request_id}/pay", data=form,
+                       content_type="multipart/form-data")
+
+
+# --------------------------------------------------------------------------- permissions
+
+
+def test_only_the_teams_members_see_quick_spend(w, app):
+    assert app.test_client().get("/teams/shirebrook/spend").status_code == 302
+    assert w["as"]("olu").get("/teams/shirebrook/spend").status_code == 404
+    assert w["as"]("fran").get("/teams/shirebrook/spend").status_code == 404
+    assert w["as"]("rita").get("/teams/shirebrook/spend").status_code == 403
+    page = w["as"]("asha").get("/teams/shirebrook/spend")
+    assert page.status_code == 200 and "£1,000.00" in page.get_data(as_text=True)
+
+
+# --------------------------------------------------------------------------- the whole path
+
+
+def test_request_approve_pay_and_the_public_ledger(w, app, engine):
+    form = w["as"]("asha").get("/teams/shirebrook/spend/new").get_data(as_text=True)
+    assert "Team budget (£1,000.00 available)" in form
+    assert "resident idea" not in form  # no idea choices yet: the select is not shown
+    request_id = make_request(w)
+    mails = outbox(app)
+    assert len(mails) == 2 and all("Bus pass for an apprentice" in m for m in mails)  # Ben and Erin
+    assert "Your request for £45.00 was sent" in w["as"]("asha").get(f"/teams/shirebrook/spend/{request_id}").get_data(as_text=True)
+
+    page = approve(w, request_id).get_data(as_text=True)
+    assert "Approved: £45.00 is committed" in page
+    assert read(engine, SpendRequest, request_id).status == "approved"
+    assert any("approved your request" in m and "To: asha@example.org" in m for m in outbox(app))
+
+    response = pay(w, request_id, tiny_png(), amount="42.00")
+    assert response.status_code == 302
+    paid = read(engine, SpendRequest, request_id)
+    assert (paid.status, paid.paid_pence, paid.receipt_content_type) == ("paid", 4_200, "image/png")
+    entry = read(engine, JournalEntry, paid.paid_entry_id)
+    assert (entry.proposer_id, entry.approver_id, entry.receipt_ref) == (w["asha"].id, w["ben"].id, paid.receipt_ref)
+    assert [p.name for p in receipts(app)] == [paid.receipt_ref]
+
+    public = app.test_client().get("/teams/shirebrook/ledger").get_data(as_text=True)
+    assert "Bus pass for an apprentice" in public and "-£42.00" in public.replace("−", "-")
+
+    download = w["as"]("asha").get(f"/teams/shirebrook/spend/{request_id}/receipt")
+    assert download.status_code == 200 and download.data == tiny_png()
+    assert download.headers["Cache-Control"] == "no-store"
+    assert download.headers["Content-Disposition"].startswith("attachment;")
+    assert download.headers["Content-Type"] == "image/png"
+    assert w["as"]("fran").get(f"/teams/shirebrook/spend/{request_id}/receipt").status_code == 200
+    assert w["as"]("olu").get(f"/teams/shirebrook/spend/{request_id}/receipt").status_code == 404
+    assert w["as"]("olu").get(f"/teams/gamesley/spend/{request_id}/receipt").status_code == 404
+    assert w["as"]("rita").get(f"/teams/shirebrook/spend/{request_id}/receipt").status_code == 404
+    assert app.test_client().get(f"/teams/shirebrook/spend/{request_id}/receipt").status_code == 302
+    assert app.test_client().get(f"/static/../instance/receipts/{paid.receipt_ref}").status_code == 404
+
+
+# --------------------------------------------------------------------------- requesting
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [({"amount": "abc"}, "Enter the amount in pounds and pence"),
+     ({"amount": "0"}, "more than £0"),
+     ({"amount": "12.345"}, "two decimal places"),
+     ({"category": "grants"}, "Not a valid choice"),
+     ({"purpose": ""}, "Say in plain words"),
+     ({"payee": ""}, "who will be paid"),
+     ({"account_id": "99"}, "Not a valid choice")],
+)
+def test_bad_requests_say_why_and_write_nothing(w, engine, extra, message):
+    response = new_request(w, **extra)
+    assert response.status_code == 200
+    assert message in response.get_data(as_text=True)
+    assert count(engine, SpendRequest) == 0
+
+
+def test_above_the_enablers_limit_links_to_proposing_an_idea(w, engine):
+    page = new_request(w, amount="1,000.01").get_data(as_text=True)
+    assert "needs a resident vote" in page and 'href="/teams/shirebrook/ideas/new"' in page
+    assert count(engine, SpendRequest) == 0
+
+
+def test_finance_cannot_request(w, engine):
+    assert new_request(w, who="fran").status_code == 404
+    assert count(engine, SpendRequest) == 0
+
+
+# --------------------------------------------------------------------------- approving
+
+
+def test_the_requester_cannot_approve_their_own(w, engine):
+    request_id = make_request(w)
+    page = approve(w, request_id, who="asha").get_data(as_text=True)
+    assert "You cannot approve your own request" in page
+    assert count(engine, Hold) == 0
+
+
+def test_approving_twice_gives_a_clear_message_and_no_second_hold(w, engine):
+    request_id = make_request(w)
+    approve(w, request_id)
+    page = approve(w, request_id, who="erin").get_data(as_text=True)
+    assert "already approved by" in page and "Nothing more was committed" in page
+    assert count(engine, Hold) == 1
+
+
+def test_the_same_approval_form_sent_twice_commits_once(w, engine):
+    request_id = make_request(w)
+    client = w["as"]("ben")
+    key = key_on(client.get(f"/teams/shirebrook/spend/{request_id}").get_data(as_text=True))
+    for _ in range(2):
+        assert client.post(f"/teams/shirebrook/spend/{request_id}/approve", data={"idempotency_key": key}).status_code == 302
+    assert count(engine, Hold) == 1
+
+
+def test_another_teams_request_is_404(w, engine):
+    request_id = make_request(w)
+    assert approve(w, request_id, who="olu", slug="gamesley", follow=False).status_code == 404
+    assert approve(w, request_id, who="olu", follow=False).status_code == 404
+    assert w["as"]("olu").get(f"/teams/gamesley/spend/{request_id}").status_code == 404
+    assert w["as"]("olu").get(f"/teams/gamesley/spend/{request_id}/pay").status_code == 404
+    assert count(engine, Hold) == 0
+
+
+def test_a_member_cannot_approve_above_their_limit(w, engine):
+    request_id = make_request(w, amount="300.00")
+    page = approve(w, request_id).get_data(as_text=True)
+    assert "Members can approve up to £250.00" in page
+    assert count(engine, Hold) == 0
+
+
+def test_above_250_needs_a_fresh_sign_in(w, app, engine):
+    request_id = make_request(w, amount="300.00")
+    erin = w["as"]("erin")
+    with open_session(engine, write=True) as s:
+        s.execute(update(AuthSession).where(AuthSession.person_id == w["erin"].id)
+                  .values(created_at=utcnow() - dt.timedelta(minutes=16)))
+        s.commit()
+    response = approve(w, request_id, who="erin", follow=False)
+    assert response.status_code == 302 and "/spend/confirm-identity" in response.headers["Location"]
+    assert count(engine, Hold) == 0
+    confirm = response.headers["Location"]
+    assert "password and a new code" in erin.get(confirm).get_data(as_text=True)
+    with open_session(engine, write=False) as s:
+        secret = s.get(Person, w["erin"].id).totp_secret
+    bad = erin.post(confirm, data={"password": "wrong password", "code": "123456"})
+    assert bad.status_code == 200 and "Your password is not correct" in bad.get_data(as_text=True)
+    good = erin.post(confirm, data={"password": PASSWORD, "code": pyotp.TOTP(secret).at(time.time() + 30)})
+    assert good.status_code == 302 and good.headers["Location"].endswith(f"/teams/shirebrook/spend/{request_id}")
+    assert "Approved: £300.00" in approve(w, request_id, who="erin").get_data(as_text=True)
+    assert count(engine, Hold) == 1
+
+
+def test_confirm_identity_ignores_an_offsite_next(w):
+    response = w["as"]("erin").get("/teams/shirebrook/spend/confirm-identity?next=//evil.example")
+    assert response.status_code == 200
+
+
+def test_not_enough_money_refuses_and_logs_an_exception(w, engine):
+    big = make_request(w, amount="900.00")
+    approve(w, big, who="erin")
+    small = make_request(w, amount="200.00", who="ben")
+    page = approve(w, small, who="asha").get_data(as_text=True)
+    assert "Not approved" in page and "not enough for £200.00" in page
+    assert count(engine, Hold) == 1
+    with open_session(engine, write=False) as s:
+        events = s.execute(select(AuditEvent).where(AuditEvent.action == "ledger.overspend_refused")).scalars().all()
+    assert len(events) == 1 and "£200.00" in events[0].subject and "Shirebrook" in events[0].subject
+
+
+# --------------------------------------------------------------------------- rejecting, withdrawing, cancelling
+
+
+def test_rejecting_needs_a_reason_and_tells_the_requester(w, app, engine):
+    request_id = make_request(w)
+    client = w["as"]("ben")
+    response = client.post(f"/teams/shirebrook/spend/{request_id}/reject", data={"reason": ""})
+    assert response.status_code == 400 and "Give a reason" in response.get_data(as_text=True)
+    assert read(engine, SpendRequest, request_id).status == "pending"
+    response = client.post(f"/teams/shirebrook/spend/{request_id}/reject", data={"reason": "Try the food bank"})
+    assert response.status_code == 302
+    assert read(engine, SpendRequest, request_id).status == "rejected"
+    assert any("Try the food bank" in m and "To: asha@example.org" in m for m in outbox(app))
+
+
+def test_withdraw_and_cancel(w, engine):
+    first = make_request(w)
+    assert "only the person who asked" in post_action(w, "ben", first, "withdraw").get_data(as_text=True).lower()
+    assert "was withdrawn" in post_action(w, "asha", first, "withdraw").get_data(as_text=True)
+    second = make_request(w)
+    approve(w, second)
+    assert "money released" in post_action(w, "asha", second, "cancel").get_data(as_text=True)
+    assert read(engine, SpendRequest, second).status == "cancelled"
+    with open_session(engine, write=False) as s:
+        assert ledger.available_of(session=s, team=s.get(Team, w["team"].id)) == 100_000
+
+
+# --------------------------------------------------------------------------- paying
+
+
+@pytest.fixture
+def approved(w):
+    request_id = make_request(w)
+    approve(w, request_id)
+    return request_id
+
+
+@pytest.mark.parametrize(
+    ("data", "filename", "message"),
+    [(HTML, "receipt.jpg", "must be a photo (JPEG or PNG) or a PDF"),
+     (b"", "receipt.png", "The receipt file is empty"),
+     (None, "", "Upload the receipt"),
+     (b"\x89PNG\r\n\x1a\n" + b"\x00" * (10 * 1024 * 1024), "big.png", "10 MB or smaller")],
+)
+def test_bad_receipts_are_refused_clearly(w, app, engine, approved, data, filename, message):
+    response = pay(w, approved, data, filename)
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    assert read(engine, SpendRequest, approved).status == "approved"
+    assert count(engine, JournalEntry) == 1 and receipts(app) == []
+
+
+def test_a_50_mb_file_gets_a_form_error_not_a_bare_413(w, app, engine, approved):
+    response = pay(w, approved, b"\xff\xd8\xff" + b"\x00" * (50 * 1024 * 1024), "huge.jpg")
+    assert response.status_code == 302 and "too_large=1" in response.headers["Location"]
+    page = w["as"]("asha").get(response.headers["Location"])
+    assert page.status_code == 400
+    assert "The receipt must be 10 MB or smaller" in page.get_data(as_text=True)
+    assert 'name="receipt"' in page.get_data(as_text=True)
+    assert read(engine, SpendRequest, approved).status == "approved" and receipts(app) == []
+
+
+def test_paying_more_than_approved_is_refused(w, app, engine, approved):
+    response = pay(w, approved, PDF, "receipt.pdf", amount="45.01")
+    assert response.status_code == 400
+    assert "more than the £45.00 approved" in response.get_data(as_text=True)
+    assert read(engine, SpendRequest, approved).status == "approved"
+    assert receipts(app) == []  # the stored file is removed again
+
+
+def test_a_pdf_receipt_and_the_difference_is_released(w, engine, approved):
+    assert pay(w, approved, PDF, "till.pdf", amount="40.00", method="invoice").status_code == 302
+    with open_session(engine, write=False) as s:
+        assert ledger.available_of(session=s, team=s.get(Team, w["team"].id)) == 100_000 - 4_000
+    download = w["as"]("ben").get(f"/teams/shirebrook/spend/{approved}/receipt")
+    assert download.headers["Content-Type"] == "application/pdf"
+    assert "sandbox" in download.headers["Content-Security-Policy"]
+
+
+def test_paying_a_pending_request_is_refused(w, engine):
+    request_id = make_request(w)
+    response = pay(w, request_id, tiny_png())
+    assert response.status_code == 400 and "waiting for approval" in response.get_data(as_text=True)
+    assert count(engine, JournalEntry) == 1
+
+
+# --------------------------------------------------------------------------- dashboard, limits, cron
+
+
+def test_the_dashboard_shows_money_waiting_and_decisions(w):
+    first = make_request(w)
+    make_request(w, amount="12.00", who="ben")
+    approve(w, first)
+    page = w["as"]("erin").get("/teams/shirebrook/spend").get_data(as_text=True)
+    assert "£955.00" in page  # available after the £45 commitment
+    assert "waiting less than a minute" in page
+    assert "half of all requests were decided within" in page
+    assert "Change the limits" in page
+
+
+def test_only_the_enabler_sets_limits(w, app):
+    assert w["as"]("ben").get("/teams/shirebrook/spend/limits").status_code == 403
+    erin = w["as"]("erin")
+    assert "250.00" in erin.get("/teams/shirebrook/spend/limits").get_data(as_text=True)
+    bad = erin.post("/teams/shirebrook/spend/limits", data={"member_limit": "500", "enabler_limit": "400"})
+    assert "at least the members’ limit" in bad.get_data(as_text=True)
+    assert erin.post("/teams/shirebrook/spend/limits",
+                     data={"member_limit": "100", "enabler_limit": "600"}).status_code == 302
+    request_id = make_request(w, amount="150.00")
+    assert "Members can approve up to £100.00" in approve(w, request_id).get_data(as_text=True)
+
+
+def test_expire_command(w, runner, engine):
+    request_id = make_request(w)
+    with open_session(engine, write=True) as s:
+        s.execute(update(SpendRequest).values(created_at=utcnow() - dt.timedelta(days=15)))
+        s.commit()
+    result = runner.invoke(args=["spend", "expire"])
+    assert result.exit_code == 0, result.output
+    assert "expired 1 request(s) waiting over 14 days" in result.output
+    assert read(engine, SpendRequest, request_id).status == "expired"
