@@ -62,7 +62,7 @@ def _round(session, team: Team, round_id: int) -> Round:
         with open_session(get_engine(), write=True) as writer:
             services.close_if_due(session=writer, rnd=writer.get(Round, rnd.id))
             writer.commit()
-        session.expire_all()
+        session.rollback()  # end the read snapshot taken before the close
         rnd = session.get(Round, round_id)
     return rnd
 
