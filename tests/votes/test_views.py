@@ -161,8 +161,8 @@ def test_staff_cannot_see_how_a_named_person_voted(client, session, world, sign_
 
 def test_results_close_on_page_load_and_explain(client, session, world, engine):
     slug = world["team"].slug
-    from votes import services
     from tests.votes.conftest import SECRET
+    from votes import services
 
     ideas = [feasible_idea(session, world, "Bench", 100_000), feasible_idea(session, world, "Garden", 60_000),
              feasible_idea(session, world, "Mural", 40_000)]
