@@ -414,21 +414,27 @@ class CheckedBallot:
     total_pence: int
 
 
-def check_ballot(*, session: Session, rnd: Round, idea_ids: Iterable[int]) -> CheckedBallot:
-    """Refuse unknown ideas, too many ideas (approval up to k) and knapsack ballots over budget."""
+def check_ballot(*, session: Session, rnd: Round, idea_ids: Iterable[int], with_ideas: bool = True) -> CheckedBallot:
+    """Refuse unknown ideas, too many ideas (approval up to k) and knapsack ballots over budget.
+    ``with_ideas=False`` skips loading the ideas themselves (casting needs only ids and costs)."""
     chosen = sorted(set(idea_ids))
-    on_ballot = {idea.id: (ri, idea) for ri, idea in round_ideas(session=session, round_id=rnd.id)}
-    if any(i not in on_ballot for i in chosen):
+    costs = dict(session.execute(
+        select(RoundIdea.idea_id, RoundIdea.cost_pence).where(RoundIdea.round_id == rnd.id)
+    ).tuples().all())
+    if any(i not in costs for i in chosen):
         raise VotesError("Choose only ideas that are on this ballot.")
     if not chosen:
         raise VotesError("Choose at least one idea.")
-    rows = [on_ballot[i] for i in chosen]
-    total = sum(ri.cost_pence for ri, _ in rows)
+    total = sum(costs[i] for i in chosen)
     if rnd.ballot_type == BallotType.APPROVAL_K and len(chosen) > (rnd.max_choices or 0):
         raise VotesError(f"Choose no more than {rnd.max_choices} ideas; you chose {len(chosen)}.")
     if rnd.ballot_type == BallotType.KNAPSACK and total > rnd.budget_pence:
         raise OverBudget(f"Your choices cost {gbp(total)}, more than the budget of {gbp(rnd.budget_pence)}. "
                          "Remove an idea and try again.")
+    rows = []
+    if with_ideas:
+        wanted = set(chosen)
+        rows = [r for r in round_ideas(session=session, round_id=rnd.id) if r[1].id in wanted]
     return CheckedBallot(chosen, rows, total)
 
 
@@ -450,7 +456,7 @@ def cast_ballot(*, session: Session, rnd_id: int, person: Person, secret: str, i
     if not is_open_for_voting(rnd, now):
         raise RoundClosed("This round is closed." if rnd.status == "closed" or now >= rnd.closes_at
                           else "This round is not open for voting yet.")
-    checked = check_ballot(session=session, rnd=rnd, idea_ids=idea_ids)
+    checked = check_ballot(session=session, rnd=rnd, idea_ids=idea_ids, with_ideas=False)
     key = voter_key(secret, rnd.id, person.id)
     encoded = _encode(checked.idea_ids)
     for _attempt in range(3):
