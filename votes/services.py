@@ -685,11 +685,15 @@ def close_round(*, session: Session, round_id: int, actor_id: int, now: dt.datet
 
 
 def _plain_english(text: str) -> str:
-    """The engine speaks of 'votes' and 'supporters'; in the app they are the same words.
-    Strip the engine's zero-padded ids if it mentions any."""
+    """Adjust the engine's reason to the app: its +1 increase is counted in pence, its MES
+    "round" is a step (not our voting round), and zero-padded tally ids become idea numbers."""
     import re
 
-    return re.sub(r"\b0{2,}(\d+)\b", r"idea \1", text)
+    text = re.sub(r"plus ([\d,]+), the first increase",
+                  lambda m: f"plus {gbp(int(m.group(1).replace(',', '')))}, the first increase", text)
+    text = re.sub(r"funded in round (\d+):", r"funded at step \1 of Equal Shares:", text)
+    return re.sub(r"\b0+(\d+)\b(?=\D|$)", lambda m: f"idea {int(m.group(0))}" if len(m.group(0)) == 9
+                  else m.group(0), text)
 
 
 def close_due(*, session: Session, actor_id: int, now: dt.datetime | None = None) -> list[int]:
