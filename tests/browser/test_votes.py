@@ -37,7 +37,7 @@ def test_propose_review_vote_on_a_phone_close_and_results(browser, live_server, 
         tom = s.execute(select(Person).where(Person.email == f"tom@{DEMO_DOMAIN}")).scalar_one()
         ledger.allocate(session=s, team=team, amount_pence=300_000, actor_id=finance.id,
                         effective_date=dt.date.today(), idempotency_key="browser-votes-alloc")
-        for title, cost in (("Bulbs for the rec", 30_000), ("Youth club kit", 50_000)):
+        for title, cost in (("Litter pickers", 30_000), ("Defibrillator cabinet", 50_000)):
             services.propose_idea(session=s, team=team, proposer=tom, title=title,
                                   description=f"{title}: for everyone", estimated_cost_pence=cost)
         s.commit()
@@ -47,9 +47,9 @@ def test_propose_review_vote_on_a_phone_close_and_results(browser, live_server, 
     _sign_in(resident, url, f"rita@{DEMO_DOMAIN}")
     resident.goto(url + "/teams/shirebrook/ideas")
     resident.get_by_role("link", name="Propose an idea").click()
-    resident.get_by_label("Title").fill("Planters on Main Street")
-    resident.get_by_label("What it is and who it helps").fill("Flower planters outside the shops, looked after "
-                                                               "by the school garden club.")
+    resident.get_by_label("Title").fill("Street library box")
+    resident.get_by_label("What it is and who it helps").fill("A weatherproof box of books to borrow, "
+                                                               "outside the community centre.")
     resident.get_by_label("Estimated cost in pounds").fill("300")
     assert_accessible(resident)
     shot(resident, "50-votes-propose-phone")
@@ -61,12 +61,14 @@ def test_propose_review_vote_on_a_phone_close_and_results(browser, live_server, 
     member = browser.new_context().new_page()
     _sign_in(member, url, f"carol.shirebrook@{DEMO_DOMAIN}", totp=True)
     with open_session(engine, write=False) as s:
-        ideas = {i.title: i.id for i in s.execute(select(Idea).where(Idea.team_id == team.id)).scalars()}
-    for title, cost in (("Planters on Main Street", "350"), ("Bulbs for the rec", "300"), ("Youth club kit", "500")):
+        mine = ("Street library box", "Litter pickers", "Defibrillator cabinet")
+        ideas = {i.title: i.id for i in s.execute(select(Idea).where(Idea.team_id == team.id)).scalars()
+                 if i.title in mine}
+    for title, cost in (("Street library box", "350"), ("Litter pickers", "300"), ("Defibrillator cabinet", "500")):
         member.goto(f"{url}/teams/shirebrook/ideas/{ideas[title]}/review")
         member.get_by_label("Feasible: can go on a ballot").check()
         member.get_by_label("The team's cost estimate in pounds").fill(cost)
-        if title == "Planters on Main Street":
+        if title == "Street library box":
             assert_accessible(member)
             shot(member, "52-votes-review")
         member.get_by_role("button", name="Save review").click()
@@ -95,7 +97,7 @@ def test_propose_review_vote_on_a_phone_close_and_results(browser, live_server, 
     shot(resident, "54-votes-ballot-over-phone")
     resident.get_by_role("button", name="Review my choices").click()
     assert resident.get_by_text("more than the budget of £800.00").first.is_visible()  # the server's check
-    resident.get_by_label("Youth club kit", exact=False).uncheck()
+    resident.get_by_label("Defibrillator cabinet", exact=False).uncheck()
     assert resident.get_by_text("£150.00 of the budget left").is_visible()
     assert_accessible(resident)
     shot(resident, "55-votes-ballot-phone")
@@ -112,7 +114,7 @@ def test_propose_review_vote_on_a_phone_close_and_results(browser, live_server, 
         rnd = s.execute(select(Round).where(Round.title == "Spring 2027 round")).scalar_one()
         tom = s.execute(select(Person).where(Person.email == f"tom@{DEMO_DOMAIN}")).scalar_one()
         services.cast_ballot(session=s, rnd_id=rnd.id, person=tom, secret=app.config["SECRET_KEY"],
-                             idea_ids=[ideas["Youth club kit"], ideas["Bulbs for the rec"]])
+                             idea_ids=[ideas["Defibrillator cabinet"], ideas["Litter pickers"]])
         # 4. Time passes: the closing time is reached.
         s.execute(update(Round).where(Round.id == rnd.id).values(closes_at=utcnow() - dt.timedelta(seconds=1)))
         s.commit()
@@ -125,7 +127,7 @@ def test_propose_review_vote_on_a_phone_close_and_results(browser, live_server, 
     assert resident.get_by_text("Ties:").is_visible()
     assert_accessible(resident)
     shot(resident, "58-votes-results-phone")
-    resident.get_by_role("link", name="Bulbs for the rec").click()
+    resident.get_by_role("link", name="Litter pickers").click()
     assert resident.get_by_text("Funded").first.is_visible()
     shot(resident, "59-votes-funded-idea-phone")
 
