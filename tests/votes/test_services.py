@@ -247,3 +247,16 @@ def test_delivery_moves_one_step_at_a_time(session, world):
     assert session.get(Idea, idea.id).status == "done"
     assert [u.status for u in services.updates_of(session=session, idea_id=idea.id)][-2:] == ["in_delivery", "done"]
     assert services.spend_for_idea(session, idea.id) == []
+
+
+@pytest.mark.parametrize("rule", ["greedy", "mes-add1-greedy"])
+def test_ties_go_to_the_idea_proposed_first_as_the_page_says(session, world, rule):
+    ideas = [feasible_idea(session, world, f"Idea {n}", 10_000) for n in range(1, 11)]
+    nine, ten = ideas[8], ideas[9]
+    assert (nine.id, ten.id) == (9, 10)  # as strings, "10" < "9": padding makes 9 win
+    rnd = open_round(session, world, [ten, nine], budget=10_000, rule=rule)
+    _cast(session, rnd, world["residents"][0], [nine])
+    _cast(session, rnd, world["residents"][1], [ten])
+    services.close_round(session=session, round_id=rnd.id, actor_id=world["member"].id, now=rnd.closes_at)
+    funded = [idea.id for ri, idea in services.results(session=session, rnd=rnd) if ri.funded]
+    assert funded == [9]

@@ -213,3 +213,44 @@ def test_paper_pages(client, session, world, sign_in, make_person, engine):
     client.post("/sign-out")
     sign_in(world["residents"][0])
     assert client.get(url).status_code == 403
+
+
+def test_proposer_edits_after_needs_changes_and_team_posts_delivery(client, session, world, sign_in, engine):
+    from tests.votes.conftest import SECRET
+    from votes import services
+
+    slug = world["team"].slug
+    proposer = world["residents"][0]
+    idea = services.propose_idea(session=session, team=world["team"], proposer=proposer, title="Bench",
+                                 description="Sit", estimated_cost_pence=10_000)
+    services.review_idea(session=session, team=world["team"], idea_id=idea.id, reviewer_id=world["member"].id,
+                         decision="needs_changes", note="Where exactly?")
+    session.commit()
+    sign_in(world["residents"][1])
+    assert client.get(f"/teams/{slug}/ideas/{idea.id}/edit").status_code == 404
+    client.post("/sign-out")
+    sign_in(proposer)
+    assert "Where exactly?" in client.get(f"/teams/{slug}/ideas/{idea.id}").get_data(as_text=True)
+    form = client.get(f"/teams/{slug}/ideas/{idea.id}/edit").get_data(as_text=True)
+    assert 'value="100.00"' in form
+    client.post(f"/teams/{slug}/ideas/{idea.id}/edit", data={"title": "Bench by the pond", "description": "Sit",
+                                                             "estimated_cost": "120"})
+    with open_session(engine, write=False) as s:
+        got = s.get(Idea, idea.id)
+        assert (got.title, got.status, got.estimated_cost_pence) == ("Bench by the pond", "proposed", 12_000)
+    assert client.post(f"/teams/{slug}/ideas/{idea.id}/delivery",
+                       data={"status": "in_delivery", "text": "x"}).status_code == 403
+    client.post("/sign-out")
+    with open_session(engine, write=True) as s:
+        services.review_idea(session=s, team=world["team"], idea_id=idea.id, reviewer_id=world["member"].id,
+                             decision="feasible", team_cost_pence=12_000)
+        rnd = open_round(s, world, [s.get(Idea, idea.id)])
+        services.cast_ballot(session=s, rnd_id=rnd.id, person=s.get(type(proposer), proposer.id), secret=SECRET,
+                             idea_ids=[idea.id])
+        services.close_round(session=s, round_id=rnd.id, actor_id=world["member"].id, now=rnd.closes_at)
+        s.commit()
+    sign_in(world["member"])
+    client.post(f"/teams/{slug}/ideas/{idea.id}/delivery", data={"status": "in_delivery",
+                                                                 "text": "Ordered from the joiner"})
+    page = client.get(f"/teams/{slug}/ideas/{idea.id}").get_data(as_text=True)
+    assert "In delivery" in page and "Ordered from the joiner" in page and "No spend has been charged" in page
