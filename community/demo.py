@@ -83,6 +83,7 @@ def load(session: Session) -> dict:
         email = f"{name.split()[0].lower()}@{DEMO_DOMAIN}"
         person(name, email, postcode=postcode, place_id=district.place_id if district else None)
     session.flush()
+    __import__("votes.demo").demo.load(session)  # demo ideas (votes domain)
     return {"created": True, "teams": teams, "members": members, "finance": finance}
 
 

@@ -59,3 +59,59 @@ def tally_command(file: Path, rule: str, explain: bool) -> None:
 
 
 # --- More ``flask votes`` commands (import, export, ...) go below this line. ---
+
+
+@votes_cli.command("close-due")
+def close_due_command() -> None:
+    """Close and tally every round whose closing time has passed (run it from cron)."""
+    from community.db import get_session
+    from votes import services
+
+    session = get_session()
+    closed = services.close_due(session=session, actor_id=services.system_actor_id(session))
+    session.commit()
+    for round_id in closed:
+        click.echo(f"closed round {round_id}")
+    if not closed:
+        click.echo("no round was due")
+
+
+@votes_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--team", "slug", required=True, help="The team (slug) that gets the round.")
+@click.option("--rule", default="greedy", type=click.Choice(["greedy", "mes-add1-greedy"]), show_default=True)
+def import_command(file: Path, slug: str, rule: str) -> None:
+    """Load a Pabulib approval election as a closed round with anonymous ballots (for demos)."""
+    from community.db import get_session
+    from votes import transfer
+
+    session = get_session()
+    try:
+        election = read_pb(file)
+        rnd = transfer.import_election(session=session, election=election, team_slug=slug, rule=rule,
+                                       source=file.name)
+        session.commit()
+    except (OSError, UnicodeDecodeError, PabulibError, transfer.TransferError) as exc:
+        session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"imported round {rnd.id}: {rnd.title} ({rnd.online_ballots} ballots)")
+
+
+@votes_cli.command("export")
+@click.argument("round_id", type=int)
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def export_command(round_id: int, out: Path) -> None:
+    """Write a round in Pabulib format; voters are keyed by ballot reference, never by person."""
+    from community.db import get_session
+    from votes import transfer
+
+    session = get_session()
+    try:
+        election = transfer.export_election(session=session, round_id=round_id)
+    except transfer.TransferError as exc:
+        raise click.ClickException(str(exc)) from exc
+    with out.open("w", encoding="utf-8", newline="") as handle:
+        from votes.pabulib import write_pb
+
+        write_pb(election, handle)
+    click.echo(f"wrote {out} ({len(election.ballots)} ballots, {len(election.projects)} ideas)")

@@ -1,1 +1,235 @@
-"""Tables of the votes domain."""
+"""Tables of the votes domain: ideas, supports, delivery updates, rounds, the ideas on a
+round's ballot, ballots (online, paper, imported) and paper-ballot keyings.
+
+Invariants the database enforces (see ``migrations/versions/0004_votes.py``): one support per
+person per idea; one ballot per voter per round (``voter_key`` is an HMAC of person and round,
+never the person id, so no table links a named person to their choices); one counted paper
+ballot per serial per round; each paper ballot keyed at most once per pass; statuses and
+ballot types from fixed lists; positive costs and budgets.
+"""
+
+import datetime as dt
+import enum
+
+from sqlalchemy import BigInteger, CheckConstraint, Column, Index, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from community.db import UTCDateTime, utcnow
+
+
+def _utc(nullable: bool = False) -> Column:
+    return Column(UTCDateTime(), nullable=nullable)
+
+
+class IdeaStatus(enum.StrEnum):
+    PROPOSED = "proposed"  # waiting for the team's review
+    NEEDS_CHANGES = "needs_changes"  # back with the proposer, with a note
+    FEASIBLE = "feasible"  # can go on a ballot, with the team's cost estimate
+    NOT_FEASIBLE = "not_feasible"  # with a reason the proposer sees
+    HIDDEN = "hidden"  # abusive: hidden from everyone but the proposer and the team
+    FUNDED = "funded"  # won a round
+    IN_DELIVERY = "in_delivery"
+    DONE = "done"
+
+
+IDEA_STATUSES = tuple(s.value for s in IdeaStatus)
+
+STATUS_LABELS = {
+    "proposed": "Waiting for review",
+    "needs_changes": "Needs changes",
+    "feasible": "Feasible",
+    "not_feasible": "Not feasible",
+    "hidden": "Hidden",
+    "funded": "Funded",
+    "in_delivery": "In delivery",
+    "done": "Done",
+}
+
+
+class BallotType(enum.StrEnum):
+    APPROVAL = "approval"  # choose any number
+    APPROVAL_K = "approval_k"  # choose up to k
+    KNAPSACK = "knapsack"  # choose ideas whose costs fit the budget
+
+
+class RoundRule(enum.StrEnum):
+    GREEDY = "greedy"
+    EQUAL_SHARES = "mes-add1-greedy"
+
+
+RULE_LABELS = {
+    "greedy": "Greedy by votes: most votes first, skipping any idea that no longer fits",
+    "mes-add1-greedy": "Method of Equal Shares with completion",
+}
+BALLOT_LABELS = {
+    "approval": "Choose as many ideas as you like",
+    "approval_k": "Choose up to a number of ideas",
+    "knapsack": "Choose ideas whose costs add up to no more than the budget",
+}
+
+
+def _in(column: str, values) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Idea(SQLModel, table=True):
+    """A resident's idea for their place."""
+
+    __tablename__ = "vote_idea"
+    __table_args__ = (
+        CheckConstraint(_in("status", IDEA_STATUSES), name="ck_vote_idea_status"),
+        CheckConstraint("estimated_cost_pence > 0", name="ck_vote_idea_estimate"),
+        CheckConstraint("team_cost_pence IS NULL OR team_cost_pence > 0", name="ck_vote_idea_team_cost"),
+        CheckConstraint("status <> 'feasible' OR team_cost_pence IS NOT NULL", name="ck_vote_idea_feasible_cost"),
+        Index("ix_vote_idea_team_status", "team_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: int = Field(foreign_key="team.id")
+    proposer_id: int | None = Field(default=None, foreign_key="person.id")
+    title: str = Field(max_length=120)
+    description: str = Field(sa_column=Column(Text, nullable=False))
+    estimated_cost_pence: int = Field(sa_column=Column(BigInteger, nullable=False))
+    status: str = Field(default=IdeaStatus.PROPOSED.value, max_length=20)
+    team_cost_pence: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    review_note: str | None = Field(default=None, max_length=1000)
+    reviewed_by_id: int | None = Field(default=None, foreign_key="person.id")
+    reviewed_at: dt.datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    funded_round_id: int | None = Field(default=None)
+    hold_id: int | None = Field(default=None, foreign_key="ledger_hold.id")
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc())
+    updated_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc())
+
+
+class IdeaSupport(SQLModel, table=True):
+    """One resident's support for an idea before a vote (withdrawable)."""
+
+    __tablename__ = "vote_idea_support"
+    __table_args__ = (UniqueConstraint("idea_id", "person_id", name="uq_vote_support_idea_person"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    idea_id: int = Field(foreign_key="vote_idea.id", index=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc())
+
+
+class IdeaUpdate(SQLModel, table=True):
+    """A short delivery update on a funded idea (or a review decision), shown on its page."""
+
+    __tablename__ = "vote_idea_update"
+
+    id: int | None = Field(default=None, primary_key=True)
+    idea_id: int = Field(foreign_key="vote_idea.id", index=True)
+    author_id: int | None = Field(default=None, foreign_key="person.id")
+    status: str = Field(max_length=20)
+    text: str = Field(max_length=1000)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc())
+
+
+class Round(SQLModel, table=True):
+    """A voting round of one team: budget, dates, ballot type, rule; open then closed."""
+
+    __tablename__ = "vote_round"
+    __table_args__ = (
+        CheckConstraint("budget_pence > 0", name="ck_vote_round_budget"),
+        CheckConstraint(_in("ballot_type", [b.value for b in BallotType]), name="ck_vote_round_ballot"),
+        CheckConstraint(_in("rule", [r.value for r in RoundRule]), name="ck_vote_round_rule"),
+        CheckConstraint("status IN ('open', 'closed')", name="ck_vote_round_status"),
+        CheckConstraint("closes_at > opens_at", name="ck_vote_round_dates"),
+        CheckConstraint("ballot_type <> 'approval_k' OR max_choices >= 1", name="ck_vote_round_k"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: int = Field(foreign_key="team.id", index=True)
+    title: str = Field(max_length=120)
+    budget_pence: int = Field(sa_column=Column(BigInteger, nullable=False))
+    opens_at: dt.datetime = Field(sa_column=_utc())
+    closes_at: dt.datetime = Field(sa_column=_utc())
+    ballot_type: str = Field(max_length=20)
+    max_choices: int | None = Field(default=None)
+    rule: str = Field(max_length=30)
+    status: str = Field(default="open", max_length=10)
+    hold_id: int | None = Field(default=None, foreign_key="ledger_hold.id")
+    created_by_id: int | None = Field(default=None, foreign_key="person.id")
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc())
+    closed_at: dt.datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    imported_from: str | None = Field(default=None, max_length=200)
+    online_ballots: int = Field(default=0)
+    paper_ballots: int = Field(default=0)
+    spent_pence: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+
+
+class RoundIdea(SQLModel, table=True):
+    """An idea on a round's ballot at a fixed cost, and its result once the round closes."""
+
+    __tablename__ = "vote_round_idea"
+    __table_args__ = (
+        UniqueConstraint("round_id", "idea_id", name="uq_vote_round_idea"),
+        CheckConstraint("cost_pence > 0", name="ck_vote_round_idea_cost"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="vote_round.id", index=True)
+    idea_id: int = Field(foreign_key="vote_idea.id", index=True)
+    cost_pence: int = Field(sa_column=Column(BigInteger, nullable=False))
+    votes: int | None = Field(default=None)
+    funded: bool | None = Field(default=None)
+    funded_order: int | None = Field(default=None)
+    explanation: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class Ballot(SQLModel, table=True):
+    """One counted ballot. ``voter_key`` is HMAC(app secret, round id, person id) for online
+    ballots, ``paper:SERIAL`` for paper ballots and ``import:ID`` for imported ones, so the
+    unique constraint gives one ballot per voter per round without storing who voted how."""
+
+    __tablename__ = "vote_ballot"
+    __table_args__ = (
+        UniqueConstraint("round_id", "voter_key", name="uq_vote_ballot_round_voter"),
+        CheckConstraint("source IN ('online', 'paper', 'imported')", name="ck_vote_ballot_source"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="vote_round.id", index=True)
+    voter_key: str = Field(sa_column=Column(String(80), nullable=False))
+    source: str = Field(max_length=10)
+    # Comma-separated idea ids, in ascending order ("" for an empty ballot).
+    choices: str = Field(sa_column=Column(Text, nullable=False))
+    # Public receipt reference (random): shown to the voter, and the voter id in exports.
+    reference: str = Field(sa_column=Column(String(20), nullable=False, unique=True))
+    cast_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc())
+
+
+class PaperKeying(SQLModel, table=True):
+    """One keying of a paper ballot: pass 1 and pass 2 by different team members."""
+
+    __tablename__ = "vote_paper_keying"
+    __table_args__ = (
+        UniqueConstraint("round_id", "serial", "pass_no", name="uq_vote_paper_pass"),
+        UniqueConstraint("round_id", "serial", "keyed_by_id", name="uq_vote_paper_keyer"),
+        CheckConstraint("pass_no IN (1, 2)", name="ck_vote_paper_pass"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="vote_round.id", index=True)
+    serial: str = Field(max_length=30)
+    pass_no: int
+    keyed_by_id: int = Field(foreign_key="person.id")
+    choices: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc())
+
+
+class PaperDecision(SQLModel, table=True):
+    """A team decision on a mismatched paper ballot: count one keying, or reject it."""
+
+    __tablename__ = "vote_paper_decision"
+    __table_args__ = (UniqueConstraint("round_id", "serial", name="uq_vote_paper_decision"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="vote_round.id")
+    serial: str = Field(max_length=30)
+    decision: str = Field(max_length=10)  # count | reject
+    choices: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    reason: str = Field(max_length=500)
+    decided_by_id: int = Field(foreign_key="person.id")
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc())

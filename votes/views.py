@@ -1,5 +1,427 @@
-"""HTTP views of the votes domain."""
+"""HTTP views of the votes domain: ideas (propose, support, review, delivery), rounds (open,
+vote, review, receipt, paper ballots, results).
 
-from flask import Blueprint
+Pattern (as in ``ledger.views``): parse → load or 404 → ONE service call → commit → flash →
+redirect; a ``VotesError``/ledger ``DomainError`` rolls back and is shown beside the form.
+Rounds close on page load when their time has passed (and by ``flask votes close-due``).
+"""
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from community import mail
+from community.auth import public, signed_in, team_staff
+from community.db import get_engine, get_session, open_session
+from community.formatting import gbp
+from community.models import Person, Team
+from ledger.errors import DomainError
+from ledger.money import parse_pence
+from votes import services
+from votes.forms import DecisionForm, DeliveryForm, IdeaForm, ReviewForm, RoundForm, parse_london
+from votes.models import BALLOT_LABELS, RULE_LABELS, STATUS_LABELS, Idea, IdeaStatus, Round
 
 bp = Blueprint("votes", __name__)
+
+
+@bp.app_context_processor
+def _labels():
+    return {"idea_status_labels": STATUS_LABELS, "rule_labels": RULE_LABELS, "ballot_labels": BALLOT_LABELS}
+
+
+def _team(session, slug: str) -> Team:
+    team = session.execute(select(Team).where(Team.slug == slug)).scalar_one_or_none()
+    if team is None:
+        abort(404)
+    return team
+
+
+def _is_team_staff(team: Team) -> bool:
+    return bool(current_user.is_authenticated and current_user.has_second_factor and current_user.role_in(team.id))
+
+
+def _me() -> Person | None:
+    return current_user.person if current_user.is_authenticated else None
+
+
+def _idea(session, team: Team, idea_id: int) -> Idea:
+    idea = session.get(Idea, idea_id)
+    if idea is None or idea.team_id != team.id:
+        abort(404)
+    if idea.status == IdeaStatus.HIDDEN and not (_is_team_staff(team) or (_me() and _me().id == idea.proposer_id)):
+        abort(404)
+    return idea
+
+
+def _round(session, team: Team, round_id: int) -> Round:
+    rnd = session.get(Round, round_id)
+    if rnd is None or rnd.team_id != team.id:
+        abort(404)
+    if rnd.status == "open" and services.utcnow() >= rnd.closes_at:
+        # Close on page load, in a write session of its own (a GET's session is read-only).
+        with open_session(get_engine(), write=True) as writer:
+            services.close_if_due(session=writer, rnd=writer.get(Round, rnd.id))
+            writer.commit()
+        session.rollback()  # end the read snapshot taken before the close
+        rnd = session.get(Round, round_id)
+    return rnd
+
+
+def _error(form, error: DomainError, field=None) -> None:
+    get_session().rollback()
+    if field is not None:
+        field.errors = [*field.errors, str(error)]
+    else:
+        form.form_errors.append(str(error))
+
+
+# --------------------------------------------------------------------------- ideas
+
+
+@bp.get("/teams/<slug>/ideas")
+@public
+def ideas(slug: str):
+    session = get_session()
+    team = _team(session, slug)
+    rows = services.visible_ideas(session=session, team=team)
+    counts = services.support_counts(session=session, idea_ids=[i.id for i in rows])
+    open_rounds = [r for r in services.rounds_of(session=session, team=team) if r.status == "open"]
+    return render_template("votes/ideas.html", team=team, ideas=rows, counts=counts, open_rounds=open_rounds,
+                           is_team_staff=_is_team_staff(team), can_propose=services.is_resident(_me(), team))
+
+
+@bp.route("/teams/<slug>/ideas/new", methods=["GET", "POST"])
+@signed_in
+def propose(slug: str):
+    session = get_session()
+    team = _team(session, slug)
+    form = IdeaForm()
+    eligible = services.is_resident(_me(), team)
+    if eligible and form.validate_on_submit():
+        try:
+            idea = services.propose_idea(session=session, team=team, proposer=_me(), title=form.title.data,
+                                         description=form.description.data,
+                                         estimated_cost_pence=parse_pence(form.estimated_cost.data))
+            session.commit()
+        except DomainError as error:
+            _error(form, error)
+        else:
+            flash("Thank you. Your idea was sent to the team for review.", "success")
+            return redirect(url_for("votes.idea", slug=slug, idea_id=idea.id))
+    return render_template("votes/propose.html", form=form, team=team, eligible=eligible,
+                           title=f"Propose an idea for {team.name}")
+
+
+@bp.get("/teams/<slug>/ideas/<int:idea_id>")
+@public
+def idea(slug: str, idea_id: int):
+    session = get_session()
+    team = _team(session, slug)
+    item = _idea(session, team, idea_id)
+    me = _me()
+    return render_template(
+        "votes/idea.html", team=team, idea=item,
+        supports=services.support_count(session=session, idea_id=item.id),
+        i_support=services.supports(session=session, idea_id=item.id, person=me),
+        can_support=services.is_resident(me, team) and item.status in ("proposed", "needs_changes", "feasible"),
+        is_proposer=bool(me and me.id == item.proposer_id),
+        is_team_staff=_is_team_staff(team),
+        updates=services.updates_of(session=session, idea_id=item.id),
+        spend=services.spend_for_idea(session, item.id),
+        delivery_form=DeliveryForm() if item.status in services.DELIVERY_NEXT else None,
+    )
+
+
+@bp.post("/teams/<slug>/ideas/<int:idea_id>/support")
+@signed_in
+def support(slug: str, idea_id: int):
+    session = get_session()
+    team = _team(session, slug)
+    _idea(session, team, idea_id)
+    withdraw = request.form.get("action") == "withdraw"
+    try:
+        if withdraw:
+            services.unsupport(session=session, idea_id=idea_id, person=_me())
+        else:
+            services.support(session=session, idea_id=idea_id, person=_me())
+        session.commit()
+    except DomainError as error:
+        session.rollback()
+        flash(str(error), "error")
+    else:
+        flash("You withdrew your support." if withdraw else "You support this idea.", "success")
+    return redirect(url_for("votes.idea", slug=slug, idea_id=idea_id))
+
+
+@bp.route("/teams/<slug>/ideas/<int:idea_id>/edit", methods=["GET", "POST"])
+@signed_in
+def edit_idea(slug: str, idea_id: int):
+    session = get_session()
+    team = _team(session, slug)
+    item = _idea(session, team, idea_id)
+    if item.proposer_id != _me().id or item.status not in ("proposed", "needs_changes"):
+        abort(404)
+    form = IdeaForm(obj=None if request.method == "POST" else item)
+    if request.method == "GET":
+        form.estimated_cost.data = f"{item.estimated_cost_pence / 100:.2f}"
+    form.submit.label.text = "Send changes for review"
+    if form.validate_on_submit():
+        try:
+            services.edit_idea(session=session, idea_id=item.id, person=_me(), title=form.title.data,
+                               description=form.description.data,
+                               estimated_cost_pence=parse_pence(form.estimated_cost.data))
+            session.commit()
+        except DomainError as error:
+            _error(form, error)
+        else:
+            flash("Your changes were sent to the team for review.", "success")
+            return redirect(url_for("votes.idea", slug=slug, idea_id=idea_id))
+    return render_template("votes/propose.html", form=form, team=team, eligible=True, title=f"Change “{item.title}”")
+
+
+@bp.route("/teams/<slug>/ideas/<int:idea_id>/review", methods=["GET", "POST"])
+@team_staff
+def review(team: Team, idea_id: int):
+    session = get_session()
+    item = _idea(session, team, idea_id)
+    form = ReviewForm()
+    if request.method == "GET" and item.team_cost_pence:
+        form.team_cost.data = f"{item.team_cost_pence / 100:.2f}"
+    if form.validate_on_submit():
+        try:
+            cost = parse_pence(form.team_cost.data) if (form.team_cost.data or "").strip() else None
+            services.review_idea(session=session, team=team, idea_id=item.id, reviewer_id=current_user.id,
+                                 decision=form.decision.data, team_cost_pence=cost, note=form.note.data)
+            session.commit()
+        except DomainError as error:
+            field = form.team_cost if form.decision.data == "feasible" else form.note
+            _error(form, error, field)
+        else:
+            flash(f"Review saved: {STATUS_LABELS[form.decision.data]}.", "success")
+            return redirect(url_for("votes.idea", slug=team.slug, idea_id=item.id))
+    return render_template("votes/review.html", form=form, team=team, idea=item,
+                           supports=services.support_count(session=session, idea_id=item.id),
+                           title=f"Review “{item.title}”")
+
+
+@bp.post("/teams/<slug>/ideas/<int:idea_id>/delivery")
+@team_staff
+def delivery(team: Team, idea_id: int):
+    session = get_session()
+    item = _idea(session, team, idea_id)
+    form = DeliveryForm()
+    if form.validate_on_submit():
+        try:
+            services.add_delivery_update(session=session, team=team, idea_id=item.id, author_id=current_user.id,
+                                         status=form.status.data, text=form.text.data)
+            session.commit()
+        except DomainError as error:
+            session.rollback()
+            flash(str(error), "error")
+        else:
+            flash("Update posted.", "success")
+    else:
+        flash("Choose a status and write a short update.", "error")
+    return redirect(url_for("votes.idea", slug=team.slug, idea_id=item.id))
+
+
+# --------------------------------------------------------------------------- rounds
+
+
+@bp.get("/teams/<slug>/rounds")
+@public
+def rounds(slug: str):
+    session = get_session()
+    team = _team(session, slug)
+    rows = [_round(session, team, r.id) for r in services.rounds_of(session=session, team=team)]
+    return render_template("votes/rounds.html", team=team, rounds=rows, is_team_staff=_is_team_staff(team))
+
+
+@bp.route("/teams/<slug>/rounds/new", methods=["GET", "POST"])
+@team_staff
+def new_round(team: Team):
+    session = get_session()
+    feasible = list(session.execute(
+        select(Idea).where(Idea.team_id == team.id, Idea.status == IdeaStatus.FEASIBLE.value).order_by(Idea.id)
+    ).scalars())
+    form = RoundForm()
+    form.ideas.choices = [(i.id, f"{i.title} ({gbp(i.team_cost_pence)})") for i in feasible]
+    if form.validate_on_submit():
+        try:
+            rnd = services.open_round(
+                session=session, team=team, actor_id=current_user.id, title=form.title.data,
+                budget_pence=parse_pence(form.budget.data), opens_at=parse_london(form.opens_at.data),
+                closes_at=parse_london(form.closes_at.data), idea_ids=form.ideas.data,
+                ballot_type=form.ballot_type.data, rule=form.rule.data, max_choices=form.max_choices.data,
+                idempotency_key=form.idempotency_key.data or "")
+            session.commit()
+        except DomainError as error:
+            message = str(error)
+            field = (form.budget if "available" in message or "budget" in message
+                     else form.closes_at if "closing" in message
+                     else form.max_choices if "how many" in message else None)
+            _error(form, error, field)
+        else:
+            flash(f"Round “{rnd.title}” is open; {gbp(rnd.budget_pence)} is held on the team's ledger.", "success")
+            return redirect(url_for("votes.round_page", slug=team.slug, round_id=rnd.id))
+    form.ensure_key()
+    return render_template("votes/new_round.html", form=form, team=team, feasible=feasible,
+                           title="Open a voting round")
+
+
+def _ballot_context(session, team, rnd, chosen=(), error=None):
+    me = _me()
+    mine = None
+    if me is not None and rnd.status == "open":
+        mine = services.my_ballot(session=session, rnd=rnd, person=me, secret=current_app.config["SECRET_KEY"])
+    if mine is not None and not chosen:
+        chosen = services.decode(mine.choices)
+    return dict(team=team, rnd=rnd, rows=services.round_ideas(session=session, round_id=rnd.id),
+                chosen=set(chosen), error=error, mine=mine, eligible=services.is_resident(me, team),
+                voting_open=services.is_open_for_voting(rnd), is_team_staff=_is_team_staff(team))
+
+
+@bp.get("/teams/<slug>/rounds/<int:round_id>")
+@public
+def round_page(slug: str, round_id: int):
+    session = get_session()
+    team = _team(session, slug)
+    rnd = _round(session, team, round_id)
+    if rnd.status == "closed":
+        return redirect(url_for("votes.results", slug=slug, round_id=rnd.id))
+    return render_template("votes/ballot.html", **_ballot_context(session, team, rnd))
+
+
+def _chosen_ids() -> list[int]:
+    return [int(v) for v in request.form.getlist("idea") if v.isdigit() and len(v) < 10]
+
+
+@bp.post("/teams/<slug>/rounds/<int:round_id>/review")
+@signed_in
+def review_ballot(slug: str, round_id: int):
+    """The review page: the server computes the total (a knapsack over budget is refused)."""
+    session = get_session()
+    team = _team(session, slug)
+    rnd = _round(session, team, round_id)
+    chosen = _chosen_ids()
+    try:
+        if not services.is_resident(_me(), team):
+            raise services.NotEligible("Only residents of this team's place can vote in this round.")
+        if not services.is_open_for_voting(rnd):
+            raise services.RoundClosed("This round is not open for voting.")
+        checked = services.check_ballot(session=session, rnd=rnd, idea_ids=chosen)
+    except DomainError as error:
+        return render_template("votes/ballot.html", **_ballot_context(session, team, rnd, chosen, str(error))), 400
+    return render_template("votes/review_ballot.html", team=team, rnd=rnd, checked=checked)
+
+
+@bp.post("/teams/<slug>/rounds/<int:round_id>/ballot")
+@signed_in
+def cast(slug: str, round_id: int):
+    session = get_session()
+    team = _team(session, slug)
+    rnd = _round(session, team, round_id)
+    if request.form.get("action") == "change":
+        return render_template("votes/ballot.html", **_ballot_context(session, team, rnd, _chosen_ids()))
+    try:
+        ballot = services.cast_ballot(session=session, rnd_id=rnd.id, person=_me(),
+                                      secret=current_app.config["SECRET_KEY"], idea_ids=_chosen_ids())
+        checked = services.check_ballot(session=session, rnd=rnd, idea_ids=services.decode(ballot.choices))
+        session.commit()
+    except DomainError as error:
+        session.rollback()
+        return render_template("votes/ballot.html",
+                               **_ballot_context(session, team, rnd, _chosen_ids(), str(error))), 400
+    body = (f"Thank you for voting in {rnd.title} ({team.name}).\n\nYou chose:\n"
+            + "".join(f"- {idea.title} ({gbp(ri.cost_pence)})\n" for ri, idea in checked.ideas)
+            + f"\nReceipt reference: {ballot.reference}\n"
+            + "You can change your vote until the round closes; only your last vote counts.\n"
+            + url_for("votes.receipt", slug=slug, round_id=rnd.id, _external=True) + "\n")
+    try:
+        mail.send(to=_me().email, subject=f"Your vote in {rnd.title}", body=body)
+    except OSError:
+        current_app.logger.exception("vote receipt email failed")
+    flash("Your vote was recorded.", "success")
+    return redirect(url_for("votes.receipt", slug=slug, round_id=rnd.id))
+
+
+@bp.get("/teams/<slug>/rounds/<int:round_id>/receipt")
+@signed_in
+def receipt(slug: str, round_id: int):
+    session = get_session()
+    team = _team(session, slug)
+    rnd = _round(session, team, round_id)
+    mine = services.my_ballot(session=session, rnd=rnd, person=_me(), secret=current_app.config["SECRET_KEY"])
+    if mine is None:
+        abort(404)
+    rows = [r for r in services.round_ideas(session=session, round_id=rnd.id)
+            if r[1].id in set(services.decode(mine.choices))]
+    return render_template("votes/receipt.html", team=team, rnd=rnd, ballot=mine, rows=rows,
+                           total=sum(ri.cost_pence for ri, _ in rows))
+
+
+@bp.get("/teams/<slug>/rounds/<int:round_id>/results")
+@public
+def results(slug: str, round_id: int):
+    session = get_session()
+    team = _team(session, slug)
+    rnd = _round(session, team, round_id)
+    if rnd.status != "closed":
+        return redirect(url_for("votes.round_page", slug=slug, round_id=rnd.id))
+    return render_template("votes/results.html", team=team, rnd=rnd,
+                           rows=services.results(session=session, rnd=rnd),
+                           turnout=services.turnout(session=session, round_id=rnd.id),
+                           tie_break=services.TIE_BREAK_TEXT)
+
+
+@bp.route("/teams/<slug>/rounds/<int:round_id>/paper", methods=["GET", "POST"])
+@team_staff
+def paper(team: Team, round_id: int):
+    session = get_session()
+    rnd = _round(session, team, round_id)
+    error = None
+    serial = ""
+    if request.method == "POST":
+        serial = request.form.get("serial", "")[:40]
+        try:
+            outcome = services.key_paper_ballot(session=session, rnd_id=rnd.id, serial=serial,
+                                                keyer_id=current_user.id, idea_ids=_chosen_ids())
+            session.commit()
+        except DomainError as error_:
+            session.rollback()
+            error = str(error_)
+        else:
+            flash({"waiting": "Keyed. A different team member must now key the same ballot again.",
+                   "counted": "Both keyings match: the ballot counts.",
+                   "mismatch": "The two keyings differ: the ballot is listed below for a decision."}[outcome],
+                  "success" if outcome != "mismatch" else "error")
+            return redirect(url_for("votes.paper", slug=team.slug, round_id=rnd.id))
+    titles = {idea.id: idea.title for _, idea in services.round_ideas(session=session, round_id=rnd.id)}
+    return render_template("votes/paper.html", team=team, rnd=rnd, error=error, serial=serial,
+                           rows=services.round_ideas(session=session, round_id=rnd.id), titles=titles,
+                           status=services.paper_status(session=session, round_id=rnd.id),
+                           voting_open=services.is_open_for_voting(rnd), decision_form=DecisionForm()), \
+        (400 if error else 200)
+
+
+@bp.post("/teams/<slug>/rounds/<int:round_id>/paper/decide")
+@team_staff
+def paper_decide(team: Team, round_id: int):
+    session = get_session()
+    rnd = _round(session, team, round_id)
+    form = DecisionForm()
+    if not form.validate_on_submit():
+        flash("Choose a decision and give the reason.", "error")
+    else:
+        try:
+            services.decide_mismatch(session=session, rnd_id=rnd.id, serial=request.form.get("serial", "")[:40],
+                                     decider_id=current_user.id,
+                                     accept_pass=int(form.accept.data) if form.accept.data in ("1", "2") else None,
+                                     reason=form.reason.data)
+            session.commit()
+        except DomainError as error:
+            session.rollback()
+            flash(str(error), "error")
+        else:
+            flash("Decision recorded.", "success")
+    return redirect(url_for("votes.paper", slug=team.slug, round_id=rnd.id))

@@ -1,0 +1,256 @@
+"""Pages of the votes domain: permissions, forms, the ballot flow without JavaScript, results."""
+
+import datetime as dt
+import re
+from pathlib import Path
+
+from sqlalchemy import select, update
+
+from community.db import open_session, utcnow
+from ledger.models import Hold
+from tests.votes.conftest import feasible_idea, open_round
+from votes.models import Ballot, Idea, Round
+
+
+def _ids(session, world):
+    return world["team"].slug
+
+
+def test_propose_support_review_and_the_proposer_sees_the_reason(client, session, world, sign_in, engine):
+    slug = world["team"].slug
+    resident, other = world["residents"][0], world["residents"][1]
+    sign_in(resident)
+    assert client.get(f"/teams/{slug}/ideas/new").status_code == 200
+    bad = client.post(f"/teams/{slug}/ideas/new", data={"title": "", "description": "x", "estimated_cost": "abc"})
+    assert bad.status_code == 200 and "Enter a title" in bad.get_data(as_text=True)
+    response = client.post(f"/teams/{slug}/ideas/new", data={"title": "Bench by the pond",
+                                                              "description": "Somewhere to sit",
+                                                              "estimated_cost": "400"})
+    assert response.status_code == 302
+    with open_session(engine, write=False) as s:
+        idea = s.execute(select(Idea)).scalar_one()
+    assert idea.estimated_cost_pence == 40_000
+    client.post("/sign-out")
+    sign_in(other)
+    client.post(f"/teams/{slug}/ideas/{idea.id}/support", data={"action": "support"})
+    client.post(f"/teams/{slug}/ideas/{idea.id}/support", data={"action": "support"})
+    page = client.get(f"/teams/{slug}/ideas/{idea.id}").get_data(as_text=True)
+    assert "You support this idea" in page and re.search(r"Supporters</dt><dd[^>]*>1<", page)
+    # A resident cannot review.
+    assert client.get(f"/teams/{slug}/ideas/{idea.id}/review").status_code == 403
+    client.post("/sign-out")
+    sign_in(world["member"])
+    refused = client.post(f"/teams/{slug}/ideas/{idea.id}/review", data={"decision": "not_feasible", "note": ""})
+    assert "Enter the reason it is not feasible" in refused.get_data(as_text=True)
+    client.post(f"/teams/{slug}/ideas/{idea.id}/review",
+                data={"decision": "not_feasible", "note": "The pond is on private land"})
+    client.post("/sign-out")
+    sign_in(resident)
+    page = client.get(f"/teams/{slug}/ideas/{idea.id}").get_data(as_text=True)
+    assert "Not feasible" in page and "The pond is on private land" in page
+
+
+def test_outsiders_cannot_propose_and_other_teams_get_404(client, session, world, sign_in, make_person):
+    from community import services as community
+
+    slug = world["team"].slug
+    sign_in(world["outsider"])
+    page = client.get(f"/teams/{slug}/ideas/new").get_data(as_text=True)
+    assert "Only residents" in page
+    assert client.post(f"/teams/{slug}/ideas/new", data={"title": "x", "description": "y",
+                                                         "estimated_cost": "1"}).status_code == 200
+    with open_session(session.get_bind(), write=False) as s:
+        assert s.execute(select(Idea)).first() is None
+    client.post("/sign-out")
+    other_team = community.create_team(session, actor_id=None, name="Other", slug="other",
+                                       place_id=world["place"].id, cost_centre="TC9")
+    session.commit()
+    stranger = make_person("stranger@example.org", role="member", team=other_team)
+    idea = feasible_idea(session, world, "Bench", 10_000)
+    session.commit()
+    sign_in(stranger)
+    assert client.get(f"/teams/{slug}/ideas/{idea.id}/review").status_code == 404
+    assert client.get(f"/teams/{slug}/rounds/new").status_code == 404
+
+
+def test_hidden_idea_is_404_for_the_public(client, session, world):
+    idea = feasible_idea(session, world, "Rude", 100)
+    from votes import services
+
+    services.review_idea(session=session, team=world["team"], idea_id=idea.id, reviewer_id=world["member"].id,
+                         decision="hidden", note="Abuse")
+    session.commit()
+    assert client.get(f"/teams/{world['team'].slug}/ideas/{idea.id}").status_code == 404
+    assert "Rude" not in client.get(f"/teams/{world['team'].slug}/ideas").get_data(as_text=True)
+
+
+def test_team_opens_a_round_and_over_available_is_refused(client, session, world, sign_in, engine):
+    slug = world["team"].slug
+    a, b = feasible_idea(session, world, "Bench", 100_000), feasible_idea(session, world, "Mural", 40_000)
+    session.commit()
+    sign_in(world["member"])
+    now = utcnow() + dt.timedelta(hours=1)
+    data = {"title": "Spring round", "budget": "6000", "opens_at": "2026-01-01 09:00",
+            "closes_at": (now + dt.timedelta(days=7)).strftime("%Y-%m-%d %H:%M"),
+            "ideas": [a.id, b.id], "ballot_type": "knapsack", "rule": "greedy", "idempotency_key": "k1"}
+    refused = client.post(f"/teams/{slug}/rounds/new", data=data)
+    assert "has £5,000.00 available, not enough for £6,000.00" in refused.get_data(as_text=True)
+    response = client.post(f"/teams/{slug}/rounds/new", data={**data, "budget": "1500", "idempotency_key": "k2"})
+    assert response.status_code == 302
+    with open_session(engine, write=False) as s:
+        rnd = s.execute(select(Round)).scalar_one()
+        assert s.get(Hold, rnd.hold_id).amount_pence == 150_000
+
+
+def test_vote_review_submit_receipt_change_and_email(client, session, world, sign_in, engine, app):
+    slug = world["team"].slug
+    ideas = [feasible_idea(session, world, "Bench", 100_000), feasible_idea(session, world, "Garden", 60_000),
+             feasible_idea(session, world, "Mural", 40_000)]
+    rnd = open_round(session, world, ideas, budget=150_000, ballot_type="knapsack")
+    session.commit()
+    voter = world["residents"][2]
+    sign_in(voter)
+    page = client.get(f"/teams/{slug}/rounds/{rnd.id}").get_data(as_text=True)
+    assert "Review my choices" in page and 'data-cost="100000"' in page
+    over = client.post(f"/teams/{slug}/rounds/{rnd.id}/review", data={"idea": [ideas[0].id, ideas[1].id]})
+    assert over.status_code == 400 and "more than the budget of £1,500.00" in over.get_data(as_text=True)
+    review = client.post(f"/teams/{slug}/rounds/{rnd.id}/review", data={"idea": [ideas[0].id, ideas[2].id]})
+    text = review.get_data(as_text=True)
+    assert "Check your vote" in text and "£1,400.00" in text
+    # Over budget is refused at submission too, not only on the review page.
+    assert client.post(f"/teams/{slug}/rounds/{rnd.id}/ballot",
+                       data={"idea": [ideas[0].id, ideas[1].id], "action": "submit"}).status_code == 400
+    done = client.post(f"/teams/{slug}/rounds/{rnd.id}/ballot",
+                       data={"idea": [ideas[0].id, ideas[2].id], "action": "submit"})
+    assert done.status_code == 302 and done.headers["Location"].endswith("/receipt")
+    receipt = client.get(done.headers["Location"]).get_data(as_text=True)
+    assert "Bench" in receipt and "Mural" in receipt and "Garden" not in receipt
+    outbox = list(Path(app.config["OUTBOX_DIR"]).glob("*.eml"))
+    assert any("Your vote in Spring round" in p.read_text() and "Mural" in p.read_text() for p in outbox)
+    client.post(f"/teams/{slug}/rounds/{rnd.id}/ballot", data={"idea": [ideas[1].id], "action": "submit"})
+    with open_session(engine, write=False) as s:
+        assert [b.choices for b in s.execute(select(Ballot)).scalars()] == [str(ideas[1].id)]
+    client.post("/sign-out")
+    sign_in(world["outsider"])
+    refused = client.post(f"/teams/{slug}/rounds/{rnd.id}/ballot", data={"idea": [ideas[1].id], "action": "submit"})
+    assert refused.status_code == 400 and "Only residents" in refused.get_data(as_text=True)
+    assert client.get(f"/teams/{slug}/rounds/{rnd.id}/receipt").status_code == 404
+
+
+def test_staff_cannot_see_how_a_named_person_voted(client, session, world, sign_in):
+    slug = world["team"].slug
+    ideas = [feasible_idea(session, world, "Bench", 100_000), feasible_idea(session, world, "Secret garden", 60_000)]
+    rnd = open_round(session, world, ideas)
+    session.commit()
+    sign_in(world["residents"][3])
+    client.post(f"/teams/{slug}/rounds/{rnd.id}/ballot", data={"idea": [ideas[1].id], "action": "submit"})
+    client.post("/sign-out")
+    sign_in(world["enabler"])
+    # The staff member's own receipt page shows only their own ballot (they have none).
+    assert client.get(f"/teams/{slug}/rounds/{rnd.id}/receipt").status_code == 404
+    for path in (f"/teams/{slug}/rounds/{rnd.id}", f"/teams/{slug}/rounds", f"/teams/{slug}/ideas",
+                 f"/teams/{slug}/rounds/{rnd.id}/paper"):
+        body = client.get(path).get_data(as_text=True)
+        assert world["residents"][3].name not in body.replace("Signed in as " + world["enabler"].name, "")
+        assert world["residents"][3].email not in body
+    # Nothing in the ballot table points at a person.
+    with open_session(session.get_bind(), write=False) as s:
+        ballot = s.execute(select(Ballot)).scalar_one()
+    assert str(world["residents"][3].id) != ballot.voter_key and len(ballot.voter_key) == 64
+
+
+def test_results_close_on_page_load_and_explain(client, session, world, engine):
+    slug = world["team"].slug
+    from tests.votes.conftest import SECRET
+    from votes import services
+
+    ideas = [feasible_idea(session, world, "Bench", 100_000), feasible_idea(session, world, "Garden", 60_000),
+             feasible_idea(session, world, "Mural", 40_000)]
+    rnd = open_round(session, world, ideas)
+    r = world["residents"]
+    for who, chosen in ((r[0], [0]), (r[1], [0, 1]), (r[2], [1, 2]), (r[3], [2]), (r[4], [0])):
+        services.cast_ballot(session=session, rnd_id=rnd.id, person=who, secret=SECRET,
+                             idea_ids=[ideas[i].id for i in chosen])
+    session.execute(update(Round).where(Round.id == rnd.id).values(closes_at=utcnow() - dt.timedelta(seconds=1)))
+    session.commit()
+    response = client.get(f"/teams/{slug}/rounds/{rnd.id}")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/results")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "funded: 3 votes, fitted in the £1,500.00 left" in page
+    assert "not funded: 2 votes, cost £600.00 but only £500.00 was left" in page
+    assert "proposed first" in page and "5 people voted" in page
+
+
+def test_close_due_command(runner, session, world):
+    ideas = [feasible_idea(session, world, "Bench", 100_000)]
+    rnd = open_round(session, world, ideas)
+    session.execute(update(Round).where(Round.id == rnd.id).values(closes_at=utcnow() - dt.timedelta(seconds=1)))
+    session.commit()
+    session.close()
+    result = runner.invoke(args=["votes", "close-due"])
+    assert result.exit_code == 0, result.output
+    assert f"closed round {rnd.id}" in result.output
+    assert "no round was due" in runner.invoke(args=["votes", "close-due"]).output
+
+
+def test_paper_pages(client, session, world, sign_in, make_person, engine):
+    slug = world["team"].slug
+    ideas = [feasible_idea(session, world, "Bench", 100_000), feasible_idea(session, world, "Mural", 40_000)]
+    rnd = open_round(session, world, ideas)
+    session.commit()
+    url = f"/teams/{slug}/rounds/{rnd.id}/paper"
+    sign_in(world["member"])
+    client.post(url, data={"serial": "A1", "idea": [ideas[0].id]})
+    assert client.post(url, data={"serial": "A1", "idea": [ideas[0].id]}).status_code == 400
+    client.post("/sign-out")
+    sign_in(world["enabler"])
+    client.post(url, data={"serial": "A1", "idea": [ideas[1].id]})
+    page = client.get(url).get_data(as_text=True)
+    assert "Ballot A1" in page and "Mismatches" in page
+    client.post(f"{url}/decide", data={"serial": "A1", "accept": "1", "reason": "Cross on Bench"})
+    page = client.get(url).get_data(as_text=True)
+    assert "Paper ballots counted so far: <strong>1</strong>" in page
+    client.post("/sign-out")
+    sign_in(world["residents"][0])
+    assert client.get(url).status_code == 403
+
+
+def test_proposer_edits_after_needs_changes_and_team_posts_delivery(client, session, world, sign_in, engine):
+    from tests.votes.conftest import SECRET
+    from votes import services
+
+    slug = world["team"].slug
+    proposer = world["residents"][0]
+    idea = services.propose_idea(session=session, team=world["team"], proposer=proposer, title="Bench",
+                                 description="Sit", estimated_cost_pence=10_000)
+    services.review_idea(session=session, team=world["team"], idea_id=idea.id, reviewer_id=world["member"].id,
+                         decision="needs_changes", note="Where exactly?")
+    session.commit()
+    sign_in(world["residents"][1])
+    assert client.get(f"/teams/{slug}/ideas/{idea.id}/edit").status_code == 404
+    client.post("/sign-out")
+    sign_in(proposer)
+    assert "Where exactly?" in client.get(f"/teams/{slug}/ideas/{idea.id}").get_data(as_text=True)
+    form = client.get(f"/teams/{slug}/ideas/{idea.id}/edit").get_data(as_text=True)
+    assert 'value="100.00"' in form
+    client.post(f"/teams/{slug}/ideas/{idea.id}/edit", data={"title": "Bench by the pond", "description": "Sit",
+                                                             "estimated_cost": "120"})
+    with open_session(engine, write=False) as s:
+        got = s.get(Idea, idea.id)
+        assert (got.title, got.status, got.estimated_cost_pence) == ("Bench by the pond", "proposed", 12_000)
+    assert client.post(f"/teams/{slug}/ideas/{idea.id}/delivery",
+                       data={"status": "in_delivery", "text": "x"}).status_code == 403
+    client.post("/sign-out")
+    with open_session(engine, write=True) as s:
+        services.review_idea(session=s, team=world["team"], idea_id=idea.id, reviewer_id=world["member"].id,
+                             decision="feasible", team_cost_pence=12_000)
+        rnd = open_round(s, world, [s.get(Idea, idea.id)])
+        services.cast_ballot(session=s, rnd_id=rnd.id, person=s.get(type(proposer), proposer.id), secret=SECRET,
+                             idea_ids=[idea.id])
+        services.close_round(session=s, round_id=rnd.id, actor_id=world["member"].id, now=rnd.closes_at)
+        s.commit()
+    sign_in(world["member"])
+    client.post(f"/teams/{slug}/ideas/{idea.id}/delivery", data={"status": "in_delivery",
+                                                                 "text": "Ordered from the joiner"})
+    page = client.get(f"/teams/{slug}/ideas/{idea.id}").get_data(as_text=True)
+    assert "In delivery" in page and "Ordered from the joiner" in page and "No spend has been charged" in page

@@ -1,0 +1,131 @@
+"""Forms of the votes domain: shape only; money and dates are parsed at the edge, the rules
+live in ``votes.services``. The ballot itself is a plain list of checkboxes (see the templates)."""
+
+import datetime as dt
+import re
+import uuid
+from zoneinfo import ZoneInfo
+
+from flask_wtf import FlaskForm
+from govuk_frontend_wtf.wtforms_widgets import (
+    GovCheckboxesInput,
+    GovRadioInput,
+    GovSubmitInput,
+    GovTextArea,
+    GovTextInput,
+)
+from wtforms import (
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+
+from ledger.errors import InvalidAmount
+from ledger.money import parse_pence
+
+LONDON = ZoneInfo("Europe/London")
+_DATETIME = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[ T](\d{1,2}):(\d{2}))?$")
+
+
+def parse_london(text: str | None) -> dt.datetime:
+    """``YYYY-MM-DD HH:MM`` in Europe/London (time optional: midnight) → aware UTC datetime."""
+    match = _DATETIME.match((text or "").strip())
+    if not match:
+        raise ValueError("Enter the date and time like 2026-12-01 18:00.")
+    try:
+        day = dt.date.fromisoformat(match.group(1))
+        hour, minute = int(match.group(2) or 0), int(match.group(3) or 0)
+        local = dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=LONDON)
+    except ValueError:
+        raise ValueError("Enter a real date and time, like 2026-12-01 18:00.") from None
+    return local.astimezone(dt.UTC)
+
+
+def _money(_form, field) -> None:
+    try:
+        parse_pence(field.data)
+    except InvalidAmount as error:
+        raise ValidationError(str(error)) from None
+
+
+def _when(_form, field) -> None:
+    try:
+        parse_london(field.data)
+    except ValueError as error:
+        raise ValidationError(str(error)) from None
+
+
+class IdeaForm(FlaskForm):
+    title = StringField("Title", widget=GovTextInput(),
+                        validators=[DataRequired("Enter a title"), Length(max=120)])
+    description = TextAreaField("What it is and who it helps", widget=GovTextArea(),
+                                validators=[DataRequired("Say what it is and who it helps"), Length(max=4000)])
+    estimated_cost = StringField("Estimated cost in pounds", widget=GovTextInput(),
+                                 validators=[Length(max=30), _money])
+    submit = SubmitField("Propose idea", widget=GovSubmitInput())
+
+
+class ReviewForm(FlaskForm):
+    decision = RadioField("Decision", widget=GovRadioInput(), choices=[
+        ("feasible", "Feasible: can go on a ballot"),
+        ("needs_changes", "Needs changes: send it back to the proposer with a note"),
+        ("not_feasible", "Not feasible: give the reason the proposer will see"),
+        ("hidden", "Hide it (abusive): give the reason"),
+    ], validators=[InputRequired("Choose a decision")])
+    team_cost = StringField("The team's cost estimate in pounds (for feasible ideas)", widget=GovTextInput(),
+                            validators=[Optional(), Length(max=30), _money])
+    note = TextAreaField("Note or reason (the proposer sees it)", widget=GovTextArea(),
+                         validators=[Optional(), Length(max=1000)])
+    submit = SubmitField("Save review", widget=GovSubmitInput())
+
+
+class RoundForm(FlaskForm):
+    idempotency_key = HiddenField(validators=[Length(max=100)])
+    title = StringField("Title", widget=GovTextInput(), validators=[DataRequired("Enter a title"), Length(max=120)])
+    budget = StringField("Budget in pounds", widget=GovTextInput(), validators=[Length(max=30), _money])
+    opens_at = StringField("Opens (year-month-day hour:minute, UK time)", widget=GovTextInput(),
+                           validators=[Length(max=20), _when])
+    closes_at = StringField("Closes (year-month-day hour:minute, UK time)", widget=GovTextInput(),
+                            validators=[Length(max=20), _when])
+    ideas = SelectMultipleField("Feasible ideas on the ballot", widget=GovCheckboxesInput(), coerce=int,
+                                validators=[InputRequired("Choose at least one idea")])
+    ballot_type = RadioField("Ballot type", widget=GovRadioInput(), choices=[
+        ("approval", "Approval: choose as many ideas as you like"),
+        ("approval_k", "Approval up to a number of ideas (give the number below)"),
+        ("knapsack", "Knapsack: choose ideas whose costs fit the budget"),
+    ], validators=[InputRequired("Choose a ballot type")])
+    max_choices = IntegerField("Most ideas a voter may choose (approval up to a number)", widget=GovTextInput(),
+                               validators=[Optional(), NumberRange(min=1, max=100)])
+    rule = RadioField("How the votes are counted", widget=GovRadioInput(), choices=[
+        ("greedy", "Greedy by votes: most votes first, skipping ideas that no longer fit"),
+        ("mes-add1-greedy", "Method of Equal Shares with completion: each voter gets an equal share "
+                            "of the budget to spend on the ideas they chose"),
+    ], validators=[InputRequired("Choose how the votes are counted")])
+    submit = SubmitField("Open round and hold its budget", widget=GovSubmitInput())
+
+    def ensure_key(self) -> None:
+        if not self.idempotency_key.data:
+            self.idempotency_key.data = uuid.uuid4().hex
+
+
+class DeliveryForm(FlaskForm):
+    status = RadioField("Status", widget=GovRadioInput(), choices=[
+        ("funded", "Funded"), ("in_delivery", "In delivery"), ("done", "Done")],
+        validators=[InputRequired("Choose a status")])
+    text = TextAreaField("Short update", widget=GovTextArea(),
+                         validators=[DataRequired("Write a short update"), Length(max=1000)])
+    submit = SubmitField("Post update", widget=GovSubmitInput())
+
+
+class DecisionForm(FlaskForm):
+    accept = RadioField("Decision", widget=GovRadioInput(), choices=[
+        ("1", "Count the first keying"), ("2", "Count the second keying"), ("reject", "Reject the ballot")],
+        validators=[InputRequired("Choose a decision")])
+    reason = StringField("Reason (what the paper shows)", widget=GovTextInput(),
+                         validators=[DataRequired("Give a reason"), Length(max=500)])
+    submit = SubmitField("Record decision", widget=GovSubmitInput())

@@ -1,0 +1,732 @@
+"""Use cases of the votes domain: ideas, supports, review, rounds, ballots, paper ballots,
+closing and tallying a round, delivery tracking.
+
+Rules every function here follows (as in ``ledger.services``): ``session`` is keyword-only;
+functions may flush but never commit (the caller commits once); refusals raise a
+:class:`VotesError` whose message is safe to show. Money is integer pence.
+
+Secrecy of the ballot: an online ballot row holds ``voter_key = HMAC(app secret, "round:person")``
+and the choices, never the person id. Only the voter (who knows their own id) can find their
+ballot again, to show it on their receipt page or replace it. No page or query lists ballots
+per person; the team and the results page only see totals.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from fractions import Fraction
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from community.db import utcnow
+from community.formatting import gbp
+from community.models import Person, Team
+from ledger import services as ledger
+from ledger.errors import DomainError
+from votes.models import (
+    Ballot,
+    BallotType,
+    Idea,
+    IdeaStatus,
+    IdeaSupport,
+    IdeaUpdate,
+    PaperDecision,
+    PaperKeying,
+    Round,
+    RoundIdea,
+    RoundRule,
+)
+from votes.tally import tally
+
+MAX_PENCE = 10**11
+HOLD_CATEGORY = "participatory budget"
+
+# Test seam: a pause between reading a voter's ballot and writing the replacement.
+_BETWEEN_READ_AND_WRITE: Callable[[], None] | None = None
+
+
+class VotesError(DomainError):
+    """A refusal of the votes domain; the message is safe to show."""
+
+
+class NotEligible(VotesError):
+    """The person may not vote in (or propose for, or support in) this place."""
+
+
+class RoundClosed(VotesError):
+    """The round is closed (or not open yet)."""
+
+
+class OverBudget(VotesError):
+    """A knapsack ballot whose ideas cost more than the round's budget."""
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _clean(text: str | None, limit: int, what: str, *, required: bool = True) -> str:
+    value = " ".join((text or "").split()) if limit <= 200 else (text or "").strip()
+    if required and not value:
+        raise VotesError(f"Enter {what}.")
+    if len(value) > limit:
+        raise VotesError(f"{what[0].upper()}{what[1:]} must be {limit} characters or fewer.")
+    return value
+
+
+def _check_pence(amount: int | None, what: str) -> int:
+    if amount is None or not isinstance(amount, int) or amount <= 0:
+        raise VotesError(f"Enter {what} of more than £0.")
+    if amount > MAX_PENCE:
+        raise VotesError(f"{what[0].upper()}{what[1:]} is too large.")
+    return amount
+
+
+def is_resident(person: Person | None, team: Team) -> bool:
+    """Eligibility: the person's home place is the team's place."""
+    return person is not None and person.place_id is not None and person.place_id == team.place_id
+
+
+def _require_resident(person: Person, team: Team, doing: str) -> None:
+    if not is_resident(person, team):
+        raise NotEligible(
+            f"Only residents of this team's place can {doing}. Your account's postcode "
+            "is not in this place (change it on your account page if you have moved)."
+        )
+
+
+def _audit(session: Session, actor_id: int | None, action: str, subject: str) -> None:
+    from community.models import AuditEvent
+
+    session.add(AuditEvent(actor_id=actor_id, action=action, subject=subject[:200]))
+
+
+def _lock_idea(session: Session, idea_id: int) -> Idea:
+    idea = session.execute(select(Idea).where(Idea.id == idea_id).with_for_update()).scalar_one_or_none()
+    if idea is None:
+        raise VotesError("That idea does not exist.")
+    return idea
+
+
+def _lock_round(session: Session, round_id: int) -> Round:
+    rnd = session.execute(select(Round).where(Round.id == round_id).with_for_update()).scalar_one_or_none()
+    if rnd is None:
+        raise VotesError("That round does not exist.")
+    return rnd
+
+
+# --------------------------------------------------------------------------- ideas
+
+
+def propose_idea(
+    *, session: Session, team: Team, proposer: Person, title: str, description: str, estimated_cost_pence: int
+) -> Idea:
+    """A resident proposes an idea for their place."""
+    _require_resident(proposer, team, "propose ideas here")
+    idea = Idea(
+        team_id=team.id,
+        proposer_id=proposer.id,
+        title=_clean(title, 120, "a title"),
+        description=_clean(description, 4000, "what it is and who it helps"),
+        estimated_cost_pence=_check_pence(estimated_cost_pence, "an estimated cost"),
+    )
+    session.add(idea)
+    session.flush()
+    return idea
+
+
+def edit_idea(
+    *, session: Session, idea_id: int, person: Person, title: str, description: str, estimated_cost_pence: int
+) -> Idea:
+    """The proposer changes an idea the team sent back; it goes back for review."""
+    idea = _lock_idea(session, idea_id)
+    if idea.proposer_id != person.id:
+        raise VotesError("Only the person who proposed this idea can change it.")
+    if idea.status not in (IdeaStatus.PROPOSED, IdeaStatus.NEEDS_CHANGES):
+        raise VotesError("This idea has been reviewed and can no longer be changed.")
+    idea.title = _clean(title, 120, "a title")
+    idea.description = _clean(description, 4000, "what it is and who it helps")
+    idea.estimated_cost_pence = _check_pence(estimated_cost_pence, "an estimated cost")
+    idea.status = IdeaStatus.PROPOSED.value
+    idea.updated_at = utcnow()
+    session.flush()
+    return idea
+
+
+def support(*, session: Session, idea_id: int, person: Person) -> bool:
+    """Support an idea (idempotent). Returns True when a support was added."""
+    idea = session.get(Idea, idea_id)
+    if idea is None or idea.status == IdeaStatus.HIDDEN:
+        raise VotesError("That idea does not exist.")
+    team = session.get(Team, idea.team_id)
+    _require_resident(person, team, "support ideas here")
+    if idea.status not in (IdeaStatus.PROPOSED, IdeaStatus.NEEDS_CHANGES, IdeaStatus.FEASIBLE):
+        raise VotesError("This idea can no longer be supported.")
+    exists = session.execute(
+        select(IdeaSupport.id).where(IdeaSupport.idea_id == idea_id, IdeaSupport.person_id == person.id)
+    ).first()
+    if exists:
+        return False
+    try:
+        with session.begin_nested():
+            session.add(IdeaSupport(idea_id=idea_id, person_id=person.id))
+            session.flush()
+    except IntegrityError:  # a concurrent click: the database keeps one
+        return False
+    return True
+
+
+def unsupport(*, session: Session, idea_id: int, person: Person) -> bool:
+    """Withdraw a support. Returns True when one was removed."""
+    result = session.execute(
+        delete(IdeaSupport).where(IdeaSupport.idea_id == idea_id, IdeaSupport.person_id == person.id)
+    )
+    return bool(result.rowcount)
+
+
+def support_count(*, session: Session, idea_id: int) -> int:
+    return session.execute(select(func.count()).where(IdeaSupport.idea_id == idea_id)).scalar_one()
+
+
+def supports(*, session: Session, idea_id: int, person: Person | None) -> bool:
+    if person is None:
+        return False
+    return session.execute(
+        select(IdeaSupport.id).where(IdeaSupport.idea_id == idea_id, IdeaSupport.person_id == person.id)
+    ).first() is not None
+
+
+REVIEW_DECISIONS = ("feasible", "needs_changes", "not_feasible", "hidden")
+
+
+def review_idea(
+    *,
+    session: Session,
+    team: Team,
+    idea_id: int,
+    reviewer_id: int,
+    decision: str,
+    team_cost_pence: int | None = None,
+    note: str | None = None,
+) -> Idea:
+    """The team's review: feasible (with its cost estimate), needs changes (note), not
+    feasible (reason) or hidden (reason). Ideas already on a ballot or funded are final."""
+    idea = _lock_idea(session, idea_id)
+    if idea.team_id != team.id:
+        raise VotesError("That idea does not exist.")
+    if decision not in REVIEW_DECISIONS:
+        raise VotesError("Choose a decision.")
+    if idea.status in (IdeaStatus.FUNDED, IdeaStatus.IN_DELIVERY, IdeaStatus.DONE):
+        raise VotesError("This idea has been funded; its review can no longer change.")
+    if _on_open_ballot(session, idea.id):
+        raise VotesError("This idea is on the ballot of an open round; its review can no longer change.")
+    note = _clean(note, 1000, "a note", required=False) or None
+    if decision == "feasible":
+        idea.team_cost_pence = _check_pence(team_cost_pence, "the team's cost estimate")
+    elif not note:
+        what = {"needs_changes": "a note saying what needs to change",
+                "not_feasible": "the reason it is not feasible",
+                "hidden": "the reason for hiding it"}[decision]
+        raise VotesError(f"Enter {what}.")
+    idea.status = decision
+    idea.review_note = note
+    idea.reviewed_by_id = reviewer_id
+    idea.reviewed_at = idea.updated_at = utcnow()
+    session.add(IdeaUpdate(idea_id=idea.id, author_id=reviewer_id, status=decision,
+                           text=note or f"Feasible; the team estimates it costs {gbp(idea.team_cost_pence)}."))
+    if decision == "hidden":
+        _audit(session, reviewer_id, "idea.hidden", f"idea {idea.id}: {note}")
+    session.flush()
+    return idea
+
+
+def _on_open_ballot(session: Session, idea_id: int) -> bool:
+    return session.execute(
+        select(RoundIdea.id).join(Round, Round.id == RoundIdea.round_id)
+        .where(RoundIdea.idea_id == idea_id, Round.status == "open")
+    ).first() is not None
+
+
+def visible_ideas(*, session: Session, team: Team) -> list[Idea]:
+    """Every idea of the team except hidden ones, newest first."""
+    return list(session.execute(
+        select(Idea).where(Idea.team_id == team.id, Idea.status != IdeaStatus.HIDDEN.value)
+        .order_by(Idea.created_at.desc(), Idea.id.desc())
+    ).scalars())
+
+
+def support_counts(*, session: Session, idea_ids: Iterable[int]) -> dict[int, int]:
+    ids = list(idea_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(IdeaSupport.idea_id, func.count()).where(IdeaSupport.idea_id.in_(ids)).group_by(IdeaSupport.idea_id)
+    ).all()
+    return {idea_id: count for idea_id, count in rows}
+
+
+# --------------------------------------------------------------------------- delivery
+
+DELIVERY_NEXT = {"funded": ("funded", "in_delivery"), "in_delivery": ("in_delivery", "done"), "done": ("done",)}
+
+
+def add_delivery_update(*, session: Session, team: Team, idea_id: int, author_id: int, status: str, text: str) -> IdeaUpdate:
+    """A short update on a funded idea, optionally moving it funded → in delivery → done."""
+    idea = _lock_idea(session, idea_id)
+    if idea.team_id != team.id:
+        raise VotesError("That idea does not exist.")
+    if idea.status not in DELIVERY_NEXT:
+        raise VotesError("Only funded ideas have delivery updates.")
+    if status not in DELIVERY_NEXT[idea.status]:
+        raise VotesError("An idea moves from funded to in delivery to done, one step at a time.")
+    update_row = IdeaUpdate(idea_id=idea.id, author_id=author_id, status=status,
+                            text=_clean(text, 1000, "a short update"))
+    idea.status = status
+    idea.updated_at = utcnow()
+    session.add(update_row)
+    session.flush()
+    return update_row
+
+
+def spend_for_idea(session: Session, idea_id: int) -> list:
+    """The spend charged to a funded idea (from quick spend).
+
+    PLACEHOLDER: quick spend is built in another branch; on merge this returns its spend rows
+    (date, payee, amount) charged against the idea's hold. Until then it returns ``[]``.
+    """
+    return []
+
+
+def updates_of(*, session: Session, idea_id: int) -> list[IdeaUpdate]:
+    return list(session.execute(
+        select(IdeaUpdate).where(IdeaUpdate.idea_id == idea_id).order_by(IdeaUpdate.created_at, IdeaUpdate.id)
+    ).scalars())
+
+
+# --------------------------------------------------------------------------- rounds
+
+
+def open_round(
+    *,
+    session: Session,
+    team: Team,
+    actor_id: int,
+    title: str,
+    budget_pence: int,
+    opens_at: dt.datetime,
+    closes_at: dt.datetime,
+    idea_ids: Iterable[int],
+    ballot_type: str,
+    rule: str,
+    max_choices: int | None = None,
+    idempotency_key: str,
+) -> Round:
+    """Open a round and hold its budget on the team's ledger (refused if over available)."""
+    title = _clean(title, 120, "a title")
+    budget_pence = _check_pence(budget_pence, "a budget")
+    if ballot_type not in {b.value for b in BallotType}:
+        raise VotesError("Choose a ballot type.")
+    if rule not in {r.value for r in RoundRule}:
+        raise VotesError("Choose a rule.")
+    if ballot_type == BallotType.APPROVAL_K:
+        if not max_choices or max_choices < 1:
+            raise VotesError("Enter how many ideas each voter may choose (1 or more).")
+    else:
+        max_choices = None
+    if closes_at <= opens_at:
+        raise VotesError("The closing time must be after the opening time.")
+    if closes_at <= utcnow():
+        raise VotesError("The closing time must be in the future.")
+    ids = sorted(set(idea_ids))
+    if not ids:
+        raise VotesError("Choose at least one feasible idea for the ballot.")
+    ideas = list(session.execute(select(Idea).where(Idea.id.in_(ids)).with_for_update()).scalars())
+    if len(ideas) != len(ids) or any(i.team_id != team.id or i.status != IdeaStatus.FEASIBLE for i in ideas):
+        raise VotesError("Only this team's feasible ideas can go on the ballot.")
+    busy = [i.title for i in ideas if _on_open_ballot(session, i.id)]
+    if busy:
+        raise VotesError(f"Already on the ballot of an open round: {', '.join(busy)}.")
+    rnd = Round(team_id=team.id, title=title, budget_pence=budget_pence, opens_at=opens_at,
+                closes_at=closes_at, ballot_type=ballot_type, rule=rule, max_choices=max_choices,
+                created_by_id=actor_id)
+    session.add(rnd)
+    session.flush()
+    for idea in ideas:
+        session.add(RoundIdea(round_id=rnd.id, idea_id=idea.id, cost_pence=idea.team_cost_pence))
+    commitment = ledger.hold(session=session, team=team, amount_pence=budget_pence, category=HOLD_CATEGORY,
+                             description=f"Voting round: {title}", actor_id=actor_id,
+                             idempotency_key=idempotency_key)
+    rnd.hold_id = commitment.id
+    _audit(session, actor_id, "round.opened", f"round {rnd.id}: {title} ({gbp(budget_pence)})")
+    session.flush()
+    return rnd
+
+
+def round_ideas(*, session: Session, round_id: int) -> list[tuple[RoundIdea, Idea]]:
+    rows = session.execute(
+        select(RoundIdea, Idea).join(Idea, Idea.id == RoundIdea.idea_id)
+        .where(RoundIdea.round_id == round_id).order_by(Idea.id)
+    ).all()
+    return [(ri, idea) for ri, idea in rows]
+
+
+def rounds_of(*, session: Session, team: Team) -> list[Round]:
+    return list(session.execute(
+        select(Round).where(Round.team_id == team.id).order_by(Round.closes_at.desc(), Round.id.desc())
+    ).scalars())
+
+
+def is_open_for_voting(rnd: Round, now: dt.datetime | None = None) -> bool:
+    now = now or utcnow()
+    return rnd.status == "open" and rnd.opens_at <= now < rnd.closes_at
+
+
+# --------------------------------------------------------------------------- ballots
+
+
+def voter_key(secret: str | bytes, round_id: int, person_id: int) -> str:
+    """HMAC-SHA256 of (round, person) under the app secret: the ballot's key, never the id."""
+    key = secret.encode() if isinstance(secret, str) else secret
+    return hmac.new(key, f"ballot:{round_id}:{person_id}".encode(), hashlib.sha256).hexdigest()
+
+
+def _encode(choices: Iterable[int]) -> str:
+    return ",".join(str(i) for i in sorted(set(choices)))
+
+
+def decode(choices: str) -> list[int]:
+    return [int(c) for c in choices.split(",") if c]
+
+
+@dataclass
+class CheckedBallot:
+    """A ballot checked against the round's rules: the chosen ideas and their total cost."""
+
+    idea_ids: list[int]
+    ideas: list[tuple[RoundIdea, Idea]]
+    total_pence: int
+
+
+def check_ballot(*, session: Session, rnd: Round, idea_ids: Iterable[int], with_ideas: bool = True) -> CheckedBallot:
+    """Refuse unknown ideas, too many ideas (approval up to k) and knapsack ballots over budget.
+    ``with_ideas=False`` skips loading the ideas themselves (casting needs only ids and costs)."""
+    chosen = sorted(set(idea_ids))
+    costs = dict(session.execute(
+        select(RoundIdea.idea_id, RoundIdea.cost_pence).where(RoundIdea.round_id == rnd.id)
+    ).tuples().all())
+    if any(i not in costs for i in chosen):
+        raise VotesError("Choose only ideas that are on this ballot.")
+    if not chosen:
+        raise VotesError("Choose at least one idea.")
+    total = sum(costs[i] for i in chosen)
+    if rnd.ballot_type == BallotType.APPROVAL_K and len(chosen) > (rnd.max_choices or 0):
+        raise VotesError(f"Choose no more than {rnd.max_choices} ideas; you chose {len(chosen)}.")
+    if rnd.ballot_type == BallotType.KNAPSACK and total > rnd.budget_pence:
+        raise OverBudget(f"Your choices cost {gbp(total)}, more than the budget of {gbp(rnd.budget_pence)}. "
+                         "Remove an idea and try again.")
+    rows = []
+    if with_ideas:
+        wanted = set(chosen)
+        rows = [r for r in round_ideas(session=session, round_id=rnd.id) if r[1].id in wanted]
+    return CheckedBallot(chosen, rows, total)
+
+
+def _new_reference() -> str:
+    return secrets.token_hex(5).upper()
+
+
+def cast_ballot(*, session: Session, rnd_id: int, person: Person, secret: str, idea_ids: Iterable[int],
+                now: dt.datetime | None = None) -> Ballot:
+    """Cast or replace the person's ballot. The replacement is one statement on the row keyed
+    by (round, voter key), so two submissions at once leave exactly one ballot (the database's
+    unique constraint refuses a second row; the loser retries as a replacement)."""
+    now = now or utcnow()
+    rnd = session.get(Round, rnd_id)
+    if rnd is None:
+        raise VotesError("That round does not exist.")
+    team = session.get(Team, rnd.team_id)
+    _require_resident(person, team, "vote in this round")
+    if not is_open_for_voting(rnd, now):
+        raise RoundClosed("This round is closed." if rnd.status == "closed" or now >= rnd.closes_at
+                          else "This round is not open for voting yet.")
+    checked = check_ballot(session=session, rnd=rnd, idea_ids=idea_ids, with_ideas=False)
+    key = voter_key(secret, rnd.id, person.id)
+    encoded = _encode(checked.idea_ids)
+    for _attempt in range(3):
+        existing = session.execute(
+            select(Ballot).where(Ballot.round_id == rnd.id, Ballot.voter_key == key)
+        ).scalar_one_or_none()
+        if _BETWEEN_READ_AND_WRITE is not None:
+            _BETWEEN_READ_AND_WRITE()
+        if existing is not None:
+            session.execute(update(Ballot).where(Ballot.id == existing.id)
+                            .values(choices=encoded, cast_at=now))
+            session.refresh(existing)
+            return existing
+        try:
+            with session.begin_nested():
+                ballot = Ballot(round_id=rnd.id, voter_key=key, source="online", choices=encoded,
+                                reference=_new_reference(), cast_at=now)
+                session.add(ballot)
+                session.flush()
+            return ballot
+        except IntegrityError:
+            continue  # another submission created it first: replace it instead
+    raise VotesError("Your vote could not be saved. Try again.")
+
+
+def my_ballot(*, session: Session, rnd: Round, person: Person, secret: str) -> Ballot | None:
+    """The person's own ballot (only they can look it up: the key needs their id and the secret)."""
+    return session.execute(
+        select(Ballot).where(Ballot.round_id == rnd.id, Ballot.voter_key == voter_key(secret, rnd.id, person.id))
+    ).scalar_one_or_none()
+
+
+def turnout(*, session: Session, round_id: int) -> dict[str, int]:
+    rows = session.execute(
+        select(Ballot.source, func.count()).where(Ballot.round_id == round_id).group_by(Ballot.source)
+    ).all()
+    counts = {"online": 0, "paper": 0, "imported": 0}
+    counts.update({source: n for source, n in rows})
+    counts["total"] = sum(counts.values())
+    return counts
+
+
+# --------------------------------------------------------------------------- paper ballots
+
+
+def _clean_serial(serial: str) -> str:
+    serial = " ".join((serial or "").split()).upper()
+    if not serial:
+        raise VotesError("Enter the serial number printed on the paper ballot.")
+    if len(serial) > 30:
+        raise VotesError("The serial number must be 30 characters or fewer.")
+    return serial
+
+
+def key_paper_ballot(*, session: Session, rnd_id: int, serial: str, keyer_id: int, idea_ids: Iterable[int],
+                     now: dt.datetime | None = None) -> str:
+    """Key one paper ballot. The first keying waits for a second, independent keying by a
+    different team member; if both agree the ballot counts, otherwise it is listed for a
+    decision. Returns "waiting", "counted" or "mismatch"."""
+    rnd = _lock_round(session, rnd_id)
+    if not is_open_for_voting(rnd, now):
+        raise RoundClosed("This round is closed; paper ballots can no longer be entered.")
+    serial = _clean_serial(serial)
+    ids = sorted(set(idea_ids))
+    on_ballot = {idea.id for _, idea in round_ideas(session=session, round_id=rnd.id)}
+    if any(i not in on_ballot for i in ids):
+        raise VotesError("Choose only ideas that are on this ballot.")
+    keyings = list(session.execute(
+        select(PaperKeying).where(PaperKeying.round_id == rnd.id, PaperKeying.serial == serial)
+    ).scalars())
+    if any(k.keyed_by_id == keyer_id for k in keyings):
+        raise VotesError(f"You already keyed ballot {serial}; a different team member must key it again.")
+    if len(keyings) >= 2:
+        raise VotesError(f"Ballot {serial} has already been keyed twice.")
+    encoded = _encode(ids)
+    session.add(PaperKeying(round_id=rnd.id, serial=serial, pass_no=len(keyings) + 1, keyed_by_id=keyer_id,
+                            choices=encoded))
+    session.flush()
+    if not keyings:
+        return "waiting"
+    if keyings[0].choices == encoded:
+        session.add(Ballot(round_id=rnd.id, voter_key=f"paper:{serial}", source="paper", choices=encoded,
+                           reference=_new_reference(), cast_at=now or utcnow()))
+        session.flush()
+        return "counted"
+    return "mismatch"
+
+
+@dataclass
+class PaperStatus:
+    waiting: list[str]
+    counted: int
+    mismatches: list[tuple[str, list[int], list[int]]]
+    decided: list[PaperDecision]
+
+
+def paper_status(*, session: Session, round_id: int) -> PaperStatus:
+    keyings = list(session.execute(
+        select(PaperKeying).where(PaperKeying.round_id == round_id).order_by(PaperKeying.serial, PaperKeying.pass_no)
+    ).scalars())
+    decided = list(session.execute(select(PaperDecision).where(PaperDecision.round_id == round_id)).scalars())
+    decided_serials = {d.serial for d in decided}
+    by_serial: dict[str, list[PaperKeying]] = {}
+    for k in keyings:
+        by_serial.setdefault(k.serial, []).append(k)
+    waiting, mismatches, counted = [], [], 0
+    for serial, ks in by_serial.items():
+        if len(ks) == 1:
+            waiting.append(serial)
+        elif ks[0].choices == ks[1].choices:
+            counted += 1
+        elif serial not in decided_serials:
+            mismatches.append((serial, decode(ks[0].choices), decode(ks[1].choices)))
+    counted += sum(1 for d in decided if d.decision == "count")
+    return PaperStatus(waiting, counted, mismatches, decided)
+
+
+def decide_mismatch(*, session: Session, rnd_id: int, serial: str, decider_id: int, accept_pass: int | None,
+                    reason: str, now: dt.datetime | None = None) -> PaperDecision:
+    """Resolve a mismatched paper ballot: count keying 1 or 2 (after checking the paper), or reject it."""
+    rnd = _lock_round(session, rnd_id)
+    if not is_open_for_voting(rnd, now):
+        raise RoundClosed("This round is closed.")
+    serial = _clean_serial(serial)
+    keyings = {k.pass_no: k for k in session.execute(
+        select(PaperKeying).where(PaperKeying.round_id == rnd.id, PaperKeying.serial == serial)).scalars()}
+    if len(keyings) != 2 or keyings[1].choices == keyings[2].choices:
+        raise VotesError(f"Ballot {serial} is not a mismatch.")
+    reason = _clean(reason, 500, "the reason for the decision")
+    choices = keyings[accept_pass].choices if accept_pass in (1, 2) else None
+    decision = PaperDecision(round_id=rnd.id, serial=serial, decision="count" if choices is not None else "reject",
+                             choices=choices, reason=reason, decided_by_id=decider_id)
+    session.add(decision)
+    if choices is not None:
+        session.add(Ballot(round_id=rnd.id, voter_key=f"paper:{serial}", source="paper", choices=choices,
+                           reference=_new_reference(), cast_at=now or utcnow()))
+    try:
+        session.flush()
+    except IntegrityError:
+        raise VotesError(f"Ballot {serial} was already decided.") from None
+    _audit(session, decider_id, "paper.decided", f"round {rnd.id} ballot {serial}: {decision.decision}")
+    return decision
+
+
+# --------------------------------------------------------------------------- close and tally
+
+
+def tally_id(idea_id: int) -> str:
+    """The project id given to the tally: zero-padded so that pabutools' tie-break (smallest id
+    as a string) means "the idea proposed first" (lowest idea number)."""
+    return f"{idea_id:09d}"
+
+
+TIE_BREAK_TEXT = ("When two ideas are exactly tied, the one proposed first (the lower idea number) "
+                  "goes first.")
+
+
+def _format_pence(amount) -> str:
+    return gbp(int(round(Fraction(amount))))
+
+
+@dataclass
+class _Project:
+    id: str
+    cost: int
+    name: str
+
+
+def _election(session: Session, rnd: Round):
+    from types import SimpleNamespace
+
+    rows = round_ideas(session=session, round_id=rnd.id)
+    projects = [_Project(tally_id(idea.id), ri.cost_pence, idea.title) for ri, idea in rows]
+    ballots = [tuple(tally_id(i) for i in decode(choices))
+               for (choices,) in session.execute(select(Ballot.choices).where(Ballot.round_id == rnd.id))]
+    return SimpleNamespace(budget=rnd.budget_pence, vote_type="approval", projects=projects, ballots=ballots), rows
+
+
+def close_round(*, session: Session, round_id: int, actor_id: int, now: dt.datetime | None = None,
+                force: bool = False) -> Round:
+    """Close a round at (or after) its closing time: tally it, record every idea's votes and
+    reason, void the round's hold and hold each funded idea's cost — one transaction."""
+    now = now or utcnow()
+    rnd = _lock_round(session, round_id)
+    if rnd.status == "closed":
+        return rnd
+    if now < rnd.closes_at and not force:
+        raise VotesError("This round closes at its closing time.")
+    election, rows = _election(session, rnd)
+    result = tally(election, rnd.rule, format_money=_format_pence)
+    votes = Counter(pid for ballot in election.ballots for pid in ballot)
+    order = {pid: n for n, pid in enumerate(result.selected, start=1)}
+    team = session.get(Team, rnd.team_id)
+    counts = turnout(session=session, round_id=rnd.id)
+    rnd.status = "closed"
+    rnd.closed_at = now
+    rnd.online_ballots = counts["online"] + counts["imported"]
+    rnd.paper_ballots = counts["paper"]
+    session.flush()  # the trigger now refuses further ballots
+    if rnd.hold_id is not None:
+        ledger.void_hold(session=session, hold_id=rnd.hold_id, actor_id=actor_id,
+                         idempotency_key=f"votes:round:{rnd.id}:release")
+    spent = 0
+    for ri, idea in rows:
+        pid = tally_id(idea.id)
+        ri.votes = votes.get(pid, 0)
+        ri.funded = pid in order
+        ri.funded_order = order.get(pid)
+        ri.explanation = _plain_english(result.explanations.get(pid, ""))
+        if ri.funded:
+            spent += ri.cost_pence
+            if rnd.hold_id is not None:
+                commitment = ledger.hold(session=session, team=team, amount_pence=ri.cost_pence,
+                                         category=HOLD_CATEGORY, description=f"Funded idea: {idea.title}",
+                                         actor_id=actor_id, idempotency_key=f"votes:round:{rnd.id}:idea:{idea.id}")
+                idea.hold_id = commitment.id
+            idea.status = IdeaStatus.FUNDED.value
+            idea.funded_round_id = rnd.id
+            idea.updated_at = now
+            session.add(IdeaUpdate(idea_id=idea.id, author_id=actor_id, status="funded",
+                                   text=f"Funded in {rnd.title}: {ri.explanation}"))
+    rnd.spent_pence = spent
+    _audit(session, actor_id, "round.closed", f"round {rnd.id}: {len(order)} ideas funded, {gbp(spent)}")
+    session.flush()
+    return rnd
+
+
+def _plain_english(text: str) -> str:
+    """Adjust the engine's reason to the app: its +1 increase is counted in pence, its MES
+    "round" is a step (not our voting round), and zero-padded tally ids become idea numbers."""
+    import re
+
+    text = re.sub(r"plus ([\d,]+), the first increase",
+                  lambda m: f"plus {gbp(int(m.group(1).replace(',', '')))}, the first increase", text)
+    text = re.sub(r"funded in round (\d+):", r"funded at step \1 of Equal Shares:", text)
+    return re.sub(r"\b0+(\d+)\b(?=\D|$)", lambda m: f"idea {int(m.group(0))}" if len(m.group(0)) == 9
+                  else m.group(0), text)
+
+
+def close_due(*, session: Session, actor_id: int, now: dt.datetime | None = None) -> list[int]:
+    """Close every open round whose closing time has passed. Returns their ids."""
+    now = now or utcnow()
+    due = list(session.execute(
+        select(Round.id).where(Round.status == "open", Round.closes_at <= now).order_by(Round.id)
+    ).scalars())
+    for round_id in due:
+        close_round(session=session, round_id=round_id, actor_id=actor_id, now=now)
+    return due
+
+
+def system_actor_id(session: Session) -> int:
+    """The person recorded as actor of automatic closes: the round's opener is used instead
+    when known; this is the fallback (the first admin)."""
+    person_id = session.execute(select(Person.id).where(Person.is_admin.is_(True)).order_by(Person.id)).scalar()
+    if person_id is None:
+        person_id = session.execute(select(Person.id).order_by(Person.id)).scalar()
+    return person_id
+
+
+def close_if_due(*, session: Session, rnd: Round, now: dt.datetime | None = None) -> bool:
+    """Used on page load: close the round if its time has passed. Returns True if it closed."""
+    now = now or utcnow()
+    if rnd.status != "open" or now < rnd.closes_at:
+        return False
+    close_round(session=session, round_id=rnd.id, actor_id=rnd.created_by_id or system_actor_id(session), now=now)
+    return True
+
+
+def results(*, session: Session, rnd: Round) -> list[tuple[RoundIdea, Idea]]:
+    """Every idea of a closed round: funded ones in funding order, then the rest by votes."""
+    rows = round_ideas(session=session, round_id=rnd.id)
+    return sorted(rows, key=lambda r: (not r[0].funded, r[0].funded_order or 0, -(r[0].votes or 0), r[1].id))
+
