@@ -118,8 +118,9 @@ def register_cli(app: Flask) -> None:
     from community.cli import db_cli, demo_cli, users_cli
     from ledger.cli import ledger_cli
     from ledger.statement_cli import statements_cli
+    from pledges.cli import pledges_cli
 
-    for group in (db_cli, users_cli, demo_cli, ledger_cli, statements_cli):
+    for group in (db_cli, users_cli, demo_cli, ledger_cli, statements_cli, pledges_cli):
         app.cli.add_command(group)
     try:
         from votes.cli import votes_cli
