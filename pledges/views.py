@@ -136,11 +136,14 @@ def _hours(text: str) -> int:
 def _lapse_if_due(team: Team) -> None:
     """Lapse the team's pledges whose date has passed, in a short write transaction of its own."""
     session = get_session()
-    if not services.has_lapse_due(session, team.id, today()):
+    team_id, day = team.id, today()
+    if not services.has_lapse_due(session, team_id, day):
         return
-    session.rollback()  # end the read snapshot so the lapses are seen afterwards
+    # End the read snapshot first (and touch nothing of it until the writer has committed), so
+    # the rest of this page sees the lapses.
+    session.rollback()
     with open_session(get_engine(), write=True) as writer:
-        services.lapse_due(session=writer, today=today(), team_id=team.id)
+        services.lapse_due(session=writer, today=day, team_id=team_id)
         writer.commit()
 
 
