@@ -207,7 +207,7 @@ def make_pledge(
     session.add(pledge)
     session.flush()
     session.add(PledgeEvent(pledge_id=pledge.id, action="made", actor_id=made_by.id,
-                            reason=f"Made by {made_by.name}" if on_behalf_name else None))
+                            reason=f"Recorded by {made_by.name} on their behalf" if on_behalf_name else None))
     session.flush()
     return pledge
 
