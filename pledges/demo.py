@@ -38,8 +38,8 @@ def load_demo_pledges(session: Session, *, teams: list[Team], members: dict[int,
     services.make_pledge(
         session=session, team=team, made_by=staff, kind="goods", today=today,
         description="A fridge for the community café", on_behalf_name="A local family",
-        visibility="public_anonymous", quantity=1, estimated_value_pence=25_000,
-        due_on=today + dt.timedelta(days=14))
+        visibility="public_anonymous", contact_email="fridge.family@example.org", quantity=1,
+        estimated_value_pence=25_000, due_on=today + dt.timedelta(days=6))
     services.make_pledge(
         session=session, team=team, made_by=staff, kind="space", today=today,
         description="The church hall on Fridays for the youth club", on_behalf_name="St Mary’s Church",

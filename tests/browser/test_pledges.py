@@ -81,3 +81,10 @@ def test_a_team_member_records_money_received(page, live_server, shot):
     assert page.get_by_text("Fulfilled").first.is_visible()
     assert_accessible(page)
     shot(page, "25-money-received-phone")
+    page.goto(url + "/teams/shirebrook/pledges/reminders")
+    assert page.get_by_role("heading", name="Pledges due").is_visible()
+    assert page.get_by_text("A fridge for the community café").is_visible()  # due within the week
+    page.get_by_role("button", name="Remind A local family").click()
+    assert page.get_by_text("A polite reminder about pledge").is_visible()
+    assert_accessible(page)
+    shot(page, "26-reminders-phone")
