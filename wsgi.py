@@ -120,8 +120,9 @@ def register_cli(app: Flask) -> None:
     from ledger.cli import ledger_cli
     from ledger.spend_cli import spend_cli
     from ledger.statement_cli import statements_cli
+    from pledges.cli import pledges_cli
 
-    for group in (db_cli, users_cli, demo_cli, ledger_cli, statements_cli, spend_cli):
+    for group in (db_cli, users_cli, demo_cli, ledger_cli, statements_cli, spend_cli, pledges_cli):
         app.cli.add_command(group)
     from community.backup import backup_command, restore_command
 

@@ -10,6 +10,8 @@ from sqlmodel import Session, select
 
 from community import passwords
 from community.models import Membership, Person, Place, PostcodeDistrict, Team
+from pledges.demo import load_demo_pledges
+from votes.demo import load as load_demo_ideas
 
 DEMO_PASSWORD = "thriving-demo-2026"  # noqa: S105 - printed on purpose: demo accounts only
 DEMO_DOMAIN = "demo.thriving.example.org"
@@ -83,7 +85,8 @@ def load(session: Session) -> dict:
         email = f"{name.split()[0].lower()}@{DEMO_DOMAIN}"
         person(name, email, postcode=postcode, place_id=district.place_id if district else None)
     session.flush()
-    __import__("votes.demo").demo.load(session)  # demo ideas (votes domain)
+    load_demo_ideas(session)
+    load_demo_pledges(session, teams=teams, members=members)
     return {"created": True, "teams": teams, "members": members, "finance": finance}
 
 

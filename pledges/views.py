@@ -1,5 +1,486 @@
-"""HTTP views of the pledges domain."""
+"""HTTP views of the pledges domain: the team's pledge wall, making a pledge, recording its
+fulfilment, withdrawing, reminders, community pledges and signatures, finance's hourly rate.
 
-from flask import Blueprint
+Pattern (as in ``ledger.views``): parse the form → load or 404 → call ONE service → commit →
+flash → redirect; on a DomainError roll back and show the message beside its field. Nothing is
+written on any refusal.
+"""
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from community import mail
+from community.auth import finance_only, public, signed_in, team_staff
+from community.db import get_engine, get_session, open_session
+from community.formatting import gbp
+from community.models import AuditEvent, Team
+from ledger.errors import DomainError, InvalidAmount, NotFound
+from ledger.forms import parse_date
+from ledger.money import parse_pence
+from pledges import services
+from pledges.forms import (
+    CommunityPledgeForm,
+    DeliveryForm,
+    HoursForm,
+    MoneyReceivedForm,
+    PledgeForm,
+    RateForm,
+    ReminderForm,
+    SignForm,
+    UnsignForm,
+    WithdrawForm,
+)
+from pledges.models import CommunityPledge, Pledge, PledgeKind, Visibility
 
 bp = Blueprint("pledges", __name__)
+
+KIND_LABELS = {
+    "money": ("Money", "An amount of money, for example £200 towards the youth space."),
+    "time": ("Time", "Hours you will give, once or every week or month, for example 2 hours a week at the café."),
+    "goods": ("Goods or services", "Something you will give or do, for example a fridge."),
+    "space": ("A room or space", "The use of a room or hall, for example the church hall on Fridays."),
+}
+KIND_FIELDS = {
+    "money": {"amount"},
+    "time": {"hours", "frequency"},
+    "goods": {"quantity", "estimated_value"},
+    "space": {"room", "when_text", "estimated_value"},
+}
+ALL_KIND_FIELDS = {"amount", "hours", "frequency", "quantity", "room", "when_text", "estimated_value"}
+STAFF_FIELDS = {"on_behalf_name", "on_behalf_is_organisation", "contact_email"}
+
+
+def today() -> dt.date:
+    """Today in Europe/London."""
+    return dt.datetime.now(ZoneInfo("Europe/London")).date()
+
+
+def _team(session, slug: str) -> Team:
+    team = session.execute(select(Team).where(Team.slug == slug)).scalar_one_or_none()
+    if team is None:
+        abort(404)
+    return team
+
+
+def _is_team_staff(team: Team) -> bool:
+    return bool(current_user.is_authenticated and current_user.has_second_factor
+                and current_user.role_in(team.id))
+
+
+def _can_see(pledge: Pledge, team_view: bool) -> bool:
+    if pledge.visibility != Visibility.PRIVATE or team_view:
+        return True
+    return current_user.is_authenticated and pledge.pledger_person_id == current_user.id
+
+
+def _show_error(form, error: DomainError, default_field: str | None = None) -> None:
+    """Roll back and show the error beside its field (or above the form)."""
+    get_session().rollback()
+    name = getattr(error, "field", None) or default_field
+    field = getattr(form, name, None) if name else None
+    if field is not None:
+        field.errors = [*field.errors, str(error)]
+    else:
+        form.form_errors.append(str(error))
+
+
+def _field_error(form, name: str, message: str) -> None:
+    field = getattr(form, name)
+    field.errors = [*field.errors, message]
+
+
+def _parse(form, name: str, parser, *, optional: bool = False):
+    """Parse one field; on error put the message beside it and return None."""
+    field = getattr(form, name, None)
+    if field is None:
+        return None
+    raw = (field.data or "").strip() if isinstance(field.data, str | None) else field.data
+    if optional and not raw:
+        return None
+    try:
+        return parser(raw)
+    except (DomainError, ValueError) as error:
+        _field_error(form, name, str(error))
+        return None
+
+
+def _whole_number(text: str) -> int:
+    text = (text or "").strip().replace(",", "")
+    if not text:
+        raise ValueError("Enter a number, like 1.")
+    if text.startswith("-"):
+        raise ValueError("The number must be 1 or more.")
+    if not text.isdigit():
+        raise ValueError("Enter a whole number, like 1.")
+    value = int(text)
+    if value <= 0:
+        raise ValueError("The number must be 1 or more.")
+    return value
+
+
+def _idea_number(text: str) -> int:
+    try:
+        return _whole_number(text)
+    except ValueError:
+        raise ValueError("Enter the idea number, like 12.") from None
+
+
+def _hours(text: str) -> int:
+    return services.parse_hours(text)
+
+
+def _lapse_if_due(team: Team) -> None:
+    """Lapse the team's pledges whose date has passed, in a short write transaction of its own."""
+    session = get_session()
+    team_id, day = team.id, today()
+    if not services.has_lapse_due(session, team_id, day):
+        return
+    # End the read snapshot first (and touch nothing of it until the writer has committed), so
+    # the rest of this page sees the lapses.
+    session.rollback()
+    with open_session(get_engine(), write=True) as writer:
+        services.lapse_due(session=writer, today=day, team_id=team_id)
+        writer.commit()
+
+
+# --------------------------------------------------------------------------- the wall
+
+
+@bp.get("/teams/<slug>/pledges")
+@public
+def wall(slug: str):
+    session = get_session()
+    team = _team(session, slug)
+    _lapse_if_due(team)
+    team_view = _is_team_staff(team)
+    result = services.wall(session=session, team=team, include_private=team_view)
+    due = services.reminders(session=session, team=team, today=today()) if team_view else None
+    return render_template("pledges/wall.html", team=team, wall=result, team_view=team_view, due=due,
+                           community=services.community_pledges(session, team), kinds=KIND_LABELS,
+                           public_name=services.public_name, hours=services.hours_text)
+
+
+# --------------------------------------------------------------------------- making a pledge
+
+
+@bp.get("/teams/<slug>/pledges/new")
+@signed_in
+def choose_kind(slug: str):
+    team = _team(get_session(), slug)
+    return render_template("pledges/choose_kind.html", team=team, kinds=KIND_LABELS,
+                           idea=request.args.get("idea", ""))
+
+
+@bp.route("/teams/<slug>/pledges/new/<kind>", methods=["GET", "POST"])
+@signed_in
+def new_pledge(slug: str, kind: str):
+    session = get_session()
+    team = _team(session, slug)
+    if kind not in KIND_LABELS:
+        abort(404)
+    staff_here = _is_team_staff(team)
+    form = PledgeForm()
+    for name in ALL_KIND_FIELDS - KIND_FIELDS[kind]:
+        delattr(form, name)
+    if not staff_here:
+        for name in STAFF_FIELDS:
+            delattr(form, name)
+    if kind == "time":
+        form.due_on.label.text = "Until when? (year-month-day, like 2026-12-31; needed for weekly or monthly)"
+    if kind == "goods":
+        form.estimated_value.label.text = "Estimated value in total, in pounds (optional)"
+    if kind == "space":
+        form.estimated_value.label.text = "Estimated value each time it is used, in pounds (optional)"
+    if request.method == "GET" and request.args.get("idea", "").isdigit():
+        form.idea_id.data = request.args["idea"]
+    if form.validate_on_submit():
+        values = dict(
+            amount_pence=_parse(form, "amount", parse_pence),
+            minutes=_parse(form, "hours", _hours),
+            quantity=_parse(form, "quantity", _whole_number),
+            estimated_value_pence=_parse(form, "estimated_value", parse_pence, optional=True),
+            due_on=_parse(form, "due_on", parse_date, optional=True),
+            idea_id=_parse(form, "idea_id", _idea_number, optional=True),
+        )
+        if not any(f.errors for f in form):
+            try:
+                pledge = services.make_pledge(
+                    session=session, team=team, made_by=current_user.person, kind=kind,
+                    description=form.description.data, today=today(), visibility=form.visibility.data,
+                    on_behalf_name=form.on_behalf_name.data if staff_here else None,
+                    on_behalf_is_organisation=bool(staff_here and form.on_behalf_is_organisation.data),
+                    contact_email=form.contact_email.data if staff_here else None,
+                    contact_phone=form.contact_phone.data,
+                    frequency=form.frequency.data if kind == "time" else None,
+                    room=form.room.data if kind == "space" else None,
+                    when_text=form.when_text.data if kind == "space" else None,
+                    **values)
+                if pledge.pledger_person_id is None:
+                    session.add(AuditEvent(actor_id=current_user.id, action="pledge_on_behalf",
+                                           subject=f"{pledge.reference} for {pledge.pledger_name}"[:200]))
+                session.commit()
+            except DomainError as error:
+                _show_error(form, error)
+            else:
+                flash(f"Thank you. Pledge {pledge.reference} to {team.name} is recorded.", "success")
+                return redirect(url_for("pledges.pledge", slug=team.slug, pledge_id=pledge.id))
+    return render_template("pledges/pledge_form.html", form=form, team=team, staff_here=staff_here,
+                           title=f"Pledge {KIND_LABELS[kind][0].lower()} to {team.name}",
+                           hint=KIND_LABELS[kind][1])
+
+
+# --------------------------------------------------------------------------- one pledge
+
+
+@bp.get("/teams/<slug>/pledges/<int:pledge_id>")
+@public
+def pledge(slug: str, pledge_id: int):
+    session = get_session()
+    team = _team(session, slug)
+    team_view = _is_team_staff(team)
+    try:
+        item = services.team_pledge(session, team, pledge_id)
+    except NotFound:
+        abort(404)
+    if not _can_see(item, team_view):
+        abort(404)
+    line = services.PledgeLine(pledge=item, received_pence=services.received_pence(session, item.id),
+                               given_minutes=services.given_minutes(session, item.id),
+                               promised_minutes=services.promised_minutes(item))
+    line.deliveries, line.delivered_quantity = services.delivered(session, item.id)
+    is_pledger = current_user.is_authenticated and item.pledger_person_id == current_user.id
+    name = item.pledger_name if (team_view or is_pledger) else services.public_name(item)
+    return render_template("pledges/pledge.html", team=team, line=line, p=item, name=name, team_view=team_view,
+                           is_pledger=is_pledger, fulfilments=services.fulfilments(session, item.id),
+                           events=services.events(session, item.id) if team_view or is_pledger else [],
+                           remind_form=ReminderForm(), hours=services.hours_text, kinds=KIND_LABELS)
+
+
+@bp.route("/teams/<slug>/pledges/<int:pledge_id>/fulfil", methods=["GET", "POST"])
+@team_staff
+def fulfil(pledge_id: int, team: Team):
+    session = get_session()
+    try:
+        item = services.team_pledge(session, team, pledge_id)
+    except NotFound:
+        abort(404)
+    form = {PledgeKind.MONEY: MoneyReceivedForm, PledgeKind.TIME: HoursForm}.get(item.kind, DeliveryForm)()
+    if item.kind == PledgeKind.SPACE:
+        delattr(form, "quantity")
+    if form.validate_on_submit():
+        effective_date = _parse(form, "effective_date", parse_date)
+        amount = _parse(form, "amount", parse_pence)
+        minutes = _parse(form, "hours", _hours)
+        quantity = _parse(form, "quantity", _whole_number)
+        if not any(f.errors for f in form):
+            common = dict(session=session, team=team, pledge_id=item.id, effective_date=effective_date,
+                          actor_id=current_user.id, idempotency_key=form.idempotency_key.data or "",
+                          today=today())
+            try:
+                if item.kind == PledgeKind.MONEY:
+                    rows = services.record_money(**common, amount_pence=amount, method=form.method.data,
+                                                 receipt_ref=form.receipt_ref.data,
+                                                 extra_as_gift=form.extra_as_gift.data)
+                    message = "Recorded " + " and ".join(gbp(r.amount_pence) for r in rows) + " received"
+                    if len(rows) > 1 or rows[0].pledge_id != item.id:
+                        message += " (the extra as a separate gift)"
+                elif item.kind == PledgeKind.TIME:
+                    row = services.record_hours(**common, minutes=minutes, given_by=form.given_by.data,
+                                                note=form.note.data, completes=form.completes.data)
+                    message = f"Recorded {services.hours_text(row.minutes)} hours given"
+                else:
+                    services.record_delivery(**common, quantity=quantity, note=form.note.data,
+                                             completes=form.completes.data)
+                    message = "Recorded the delivery"
+                session.commit()
+            except DomainError as error:
+                _show_error(form, error, "amount" if isinstance(error, InvalidAmount) else None)
+            else:
+                flash(f"{message} for pledge {item.reference}.", "success")
+                return redirect(url_for("pledges.pledge", slug=team.slug, pledge_id=item.id))
+    form.ensure_key()
+    if not form.effective_date.data:
+        form.effective_date.data = today().isoformat()
+    return render_template("pledges/fulfil.html", form=form, team=team, p=item,
+                           title=f"Record fulfilment of pledge {item.reference}")
+
+
+@bp.route("/teams/<slug>/pledges/<int:pledge_id>/withdraw", methods=["GET", "POST"])
+@signed_in
+def withdraw(slug: str, pledge_id: int):
+    session = get_session()
+    team = _team(session, slug)
+    staff_here = _is_team_staff(team)
+    try:
+        item = services.team_pledge(session, team, pledge_id)
+    except NotFound:
+        abort(404)
+    if not staff_here and item.pledger_person_id != current_user.id:
+        abort(404)
+    form = WithdrawForm()
+    if form.validate_on_submit():
+        try:
+            services.withdraw(session=session, team=team, pledge_id=item.id, actor=current_user.person,
+                              reason=form.reason.data, is_team_staff=staff_here)
+            session.commit()
+        except NotFound:
+            abort(404)
+        except DomainError as error:
+            _show_error(form, error, "reason")
+        else:
+            flash(f"Pledge {item.reference} is withdrawn. Anything already given stays recorded.", "success")
+            return redirect(url_for("pledges.pledge", slug=team.slug, pledge_id=item.id))
+    return render_template("pledges/simple_form.html", form=form, team=team,
+                           title=f"Withdraw pledge {item.reference}",
+                           back=url_for("pledges.pledge", slug=team.slug, pledge_id=item.id))
+
+
+@bp.post("/teams/<slug>/pledges/<int:pledge_id>/remind")
+@team_staff
+def remind(pledge_id: int, team: Team):
+    session = get_session()
+    form = ReminderForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        item = services.send_reminder(session=session, team=team, pledge_id=pledge_id, actor_id=current_user.id,
+                                      send=mail.send)
+        session.commit()
+    except NotFound:
+        abort(404)
+    except DomainError as error:
+        session.rollback()
+        flash(str(error), "error")
+        return redirect(url_for("pledges.pledge", slug=team.slug, pledge_id=pledge_id))
+    flash(f"A polite reminder about pledge {item.reference} was emailed to {item.pledger_name}.", "success")
+    if request.form.get("next_page") == "reminders":
+        return redirect(url_for("pledges.reminders", slug=team.slug))
+    return redirect(url_for("pledges.pledge", slug=team.slug, pledge_id=pledge_id))
+
+
+@bp.get("/teams/<slug>/pledges/reminders")
+@team_staff
+def reminders(team: Team):
+    session = get_session()
+    _lapse_if_due(team)
+    due = services.reminders(session=session, team=team, today=today())
+    return render_template("pledges/reminders.html", team=team, due=due, remind_form=ReminderForm(),
+                           public_name=services.public_name)
+
+
+# --------------------------------------------------------------------------- community pledges
+
+
+@bp.route("/teams/<slug>/community-pledges/new", methods=["GET", "POST"])
+@signed_in
+def new_community_pledge(slug: str):
+    session = get_session()
+    team = _team(session, slug)
+    form = CommunityPledgeForm()
+    if form.validate_on_submit():
+        try:
+            item = services.create_community_pledge(session=session, team=team, author=current_user.person,
+                                                    title=form.title.data, promise=form.promise.data)
+            session.commit()
+        except DomainError as error:
+            _show_error(form, error)
+        else:
+            flash(f"“{item.title}” is ready for people to sign.", "success")
+            return redirect(url_for("pledges.community_pledge", slug=team.slug, cp_id=item.id))
+    return render_template("pledges/simple_form.html", form=form, team=team,
+                           title=f"Start a community pledge in {team.name}",
+                           back=url_for("pledges.wall", slug=team.slug))
+
+
+def _community_pledge(session, team: Team, cp_id: int) -> CommunityPledge:
+    item = session.get(CommunityPledge, cp_id)
+    if item is None or item.team_id != team.id:
+        abort(404)
+    return item
+
+
+@bp.get("/teams/<slug>/community-pledges/<int:cp_id>")
+@public
+def community_pledge(slug: str, cp_id: int):
+    session = get_session()
+    team = _team(session, slug)
+    item = _community_pledge(session, team, cp_id)
+    mine = (services.standing_signature(session, item.id, current_user.id)
+            if current_user.is_authenticated else None)
+    return render_template("pledges/community_pledge.html", team=team, cp=item, mine=mine,
+                           count=services.signature_count(session, item.id),
+                           names=services.named_signers(session, item.id),
+                           sign_form=SignForm(), unsign_form=UnsignForm())
+
+
+@bp.post("/teams/<slug>/community-pledges/<int:cp_id>/sign")
+@signed_in
+def sign(slug: str, cp_id: int):
+    session = get_session()
+    team = _team(session, slug)
+    item = _community_pledge(session, team, cp_id)
+    form = SignForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        services.sign(session=session, community_pledge=item, person=current_user.person,
+                      anonymous=bool(form.anonymous.data))
+        session.commit()
+    except DomainError as error:
+        session.rollback()
+        flash(str(error), "error")
+    else:
+        flash(f"Thank you for signing “{item.title}”.", "success")
+    return redirect(url_for("pledges.community_pledge", slug=team.slug, cp_id=item.id))
+
+
+@bp.post("/teams/<slug>/community-pledges/<int:cp_id>/unsign")
+@signed_in
+def unsign(slug: str, cp_id: int):
+    session = get_session()
+    team = _team(session, slug)
+    item = _community_pledge(session, team, cp_id)
+    if not UnsignForm().validate_on_submit():
+        abort(400)
+    try:
+        services.withdraw_signature(session=session, community_pledge=item, person=current_user.person)
+        session.commit()
+    except DomainError as error:
+        session.rollback()
+        flash(str(error), "error")
+    else:
+        flash("Your signature is withdrawn.", "success")
+    return redirect(url_for("pledges.community_pledge", slug=team.slug, cp_id=item.id))
+
+
+# --------------------------------------------------------------------------- finance
+
+
+@bp.route("/finance/pledges/rate", methods=["GET", "POST"])
+@finance_only
+def hourly_rate():
+    session = get_session()
+    form = RateForm()
+    current = services.hourly_rate_pence(session)
+    if form.validate_on_submit():
+        pence = _parse(form, "rate", parse_pence)
+        if pence is not None:
+            try:
+                services.set_hourly_rate(session=session, hourly_pence=pence, actor=current_user.person)
+                session.add(AuditEvent(actor_id=current_user.id, action="social_value_rate",
+                                       subject=f"{gbp(pence)} an hour"))
+                session.commit()
+            except DomainError as error:
+                _show_error(form, error, "rate")
+            else:
+                flash(f"Time given is now valued at {gbp(pence)} an hour (social value only, never cash).",
+                      "success")
+                return redirect(url_for("pledges.hourly_rate"))
+    if not form.rate.data:
+        form.rate.data = f"{current / 100:.2f}"
+    return render_template("pledges/rate.html", form=form, current=current,
+                           title="Hourly rate for social value")

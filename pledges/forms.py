@@ -1,0 +1,111 @@
+"""Forms of the pledges domain: shape only. Money, hours, quantities and dates are parsed at the
+edge (``parse_*`` in the views); the rules live in ``pledges.services``."""
+
+from flask_wtf import FlaskForm
+from govuk_frontend_wtf.wtforms_widgets import (
+    GovCheckboxInput,
+    GovRadioInput,
+    GovSelect,
+    GovSubmitInput,
+    GovTextArea,
+    GovTextInput,
+)
+from wtforms import BooleanField, RadioField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from ledger.forms import MoneyForm
+
+DATE_HINT = "year-month-day, like 2026-12-31"
+
+VISIBILITY_CHOICES = [
+    ("public_named", "Public, with the name"),
+    ("public_anonymous", "Public, as “anonymous”"),
+    ("private", "Private: only the team can see it"),
+]
+FREQUENCY_CHOICES = [("once", "Once"), ("week", "Every week"), ("month", "Every month")]
+METHOD_CHOICES = [("bank transfer", "Bank transfer"), ("cheque", "Cheque"), ("cash", "Cash"),
+                  ("card", "Card"), ("other", "Other")]
+
+
+def _text(label: str, length: int, *validators) -> StringField:
+    return StringField(label, widget=GovTextInput(), validators=[*validators, Length(max=length)])
+
+
+class PledgeForm(FlaskForm):
+    """Every field of every kind; the view removes the ones that do not apply."""
+
+    description = _text("What are you pledging?", 500, DataRequired("Say what you are pledging"))
+    amount = _text("Amount in pounds", 30)
+    hours = _text("Hours each time", 10)
+    frequency = RadioField("How often?", widget=GovRadioInput(), choices=FREQUENCY_CHOICES, default="once",
+                           validators=[DataRequired("Choose once, every week or every month")])
+    quantity = _text("How many?", 10)
+    room = _text("Which room or hall?", 200)
+    when_text = _text("When is it available? (for example, Fridays 6pm to 9pm)", 200)
+    estimated_value = _text("Estimated value in pounds (optional)", 30)
+    due_on = _text(f"By when? (optional, {DATE_HINT})", 10)
+    idea_id = _text("Towards idea number (optional)", 10)
+    visibility = RadioField("Who can see this pledge?", widget=GovRadioInput(), choices=VISIBILITY_CHOICES,
+                            default="public_named", validators=[DataRequired("Choose who can see this pledge")])
+    on_behalf_name = _text("On behalf of (the organisation or person pledging; leave empty if it is you)", 200)
+    on_behalf_is_organisation = BooleanField("This is an organisation", widget=GovCheckboxInput())
+    contact_email = _text("Their email address (only the team sees it)", 254, Optional())
+    contact_phone = _text("Phone number (optional, only the team sees it)", 40, Optional())
+    submit = SubmitField("Make pledge", widget=GovSubmitInput())
+
+
+class MoneyReceivedForm(MoneyForm):
+    amount = _text("Amount received in pounds", 30)
+    effective_date = _text(f"Date received ({DATE_HINT})", 10)
+    method = SelectField("How was it paid?", widget=GovSelect(), choices=METHOD_CHOICES)
+    receipt_ref = _text("Receipt or bank reference", 200, DataRequired("Enter the receipt or bank reference"))
+    extra_as_gift = BooleanField("If this is more than was promised, record the extra as a separate gift",
+                                 widget=GovCheckboxInput())
+    submit = SubmitField("Record money received", widget=GovSubmitInput())
+
+
+class HoursForm(MoneyForm):
+    hours = _text("Hours given on the day", 10)
+    effective_date = _text(f"Date ({DATE_HINT})", 10)
+    given_by = _text("Given by (leave empty for the pledger)", 200)
+    note = _text("Note (optional)", 500)
+    completes = BooleanField("This completes the pledge", widget=GovCheckboxInput())
+    submit = SubmitField("Record hours given", widget=GovSubmitInput())
+
+
+class DeliveryForm(MoneyForm):
+    quantity = _text("How many were delivered?", 10)
+    effective_date = _text(f"Date ({DATE_HINT})", 10)
+    note = _text("Note (optional)", 500)
+    completes = BooleanField("This completes the pledge", widget=GovCheckboxInput())
+    submit = SubmitField("Record delivery", widget=GovSubmitInput())
+
+
+class WithdrawForm(FlaskForm):
+    reason = _text("Why is the pledge being withdrawn?", 500, DataRequired("Say why the pledge is being withdrawn"))
+    submit = SubmitField("Withdraw pledge", widget=GovSubmitInput())
+
+
+class CommunityPledgeForm(FlaskForm):
+    title = _text("Short name, like “Being Kind in Shirebrook”", 120, DataRequired("Give the pledge a short name"))
+    promise = TextAreaField("The promise people will sign", widget=GovTextArea(),
+                            validators=[DataRequired("Write the promise people will sign"), Length(max=1000)])
+    submit = SubmitField("Create community pledge", widget=GovSubmitInput())
+
+
+class SignForm(FlaskForm):
+    anonymous = BooleanField("Sign anonymously (your name is not shown)", widget=GovCheckboxInput())
+    submit = SubmitField("Sign this pledge", widget=GovSubmitInput())
+
+
+class UnsignForm(FlaskForm):
+    submit = SubmitField("Withdraw my signature", widget=GovSubmitInput())
+
+
+class ReminderForm(FlaskForm):
+    submit = SubmitField("Email a polite reminder", widget=GovSubmitInput())
+
+
+class RateForm(FlaskForm):
+    rate = _text("Notional hourly rate in pounds", 30)
+    submit = SubmitField("Save hourly rate", widget=GovSubmitInput())
