@@ -684,7 +684,7 @@ def _fill_commitments(session, st: Statement, team: Team, budget: int | None, st
         .order_by(Hold.created_at, Hold.id)
     ).scalars().all()
     names.load(h.actor_id for h in holds)
-    month_end = end - dt.timedelta(days=1)
+    as_of = min(end - dt.timedelta(days=1), dt.date.today())  # an open month's holds age until today
     for h in holds:
         created = h.created_at.date()
         st.commitments.append(
@@ -696,34 +696,31 @@ def _fill_commitments(session, st: Statement, team: Team, budget: int | None, st
                 amount_pence=int(h.amount_pence),
                 approved_by=names(h.actor_id),
                 created=created,
-                age_days=max((month_end - created).days, 0),
+                age_days=max((as_of - created).days, 0),
                 expires=h.expires_at.date() if h.expires_at else None,
             )
         )
     st.commitments_count = len(st.commitments)
     st.commitments_pence = sum(c.amount_pence for c in st.commitments)
-    resolved = session.execute(
-        select(Hold)
-        .where(Hold.account_id == budget, Hold.resolved_at >= start_at, Hold.resolved_at < end_at)
-        .order_by(Hold.resolved_at, Hold.id)
+    # Released in the month: voided in it, or paid (settlement dated in it) for less than held.
+    voided = session.execute(
+        select(Hold).where(
+            Hold.account_id == budget,
+            Hold.status == HoldStatus.VOIDED.value,
+            Hold.resolved_at >= start_at,
+            Hold.resolved_at < end_at,
+        )
     ).scalars().all()
-    paid = {}
-    settled_ids = [h.settled_entry_id for h in resolved if h.settled_entry_id]
-    if settled_ids:
-        paid = {
-            entry_id: -int(amount)
-            for entry_id, amount in session.execute(
-                select(Posting.entry_id, Posting.amount_pence).where(
-                    Posting.entry_id.in_(settled_ids), Posting.account_id == budget
-                )
-            ).all()
-        }
-    for h in resolved:
+    settled = session.execute(
+        select(Hold, Posting.amount_pence, JournalEntry.effective_date)
+        .join(JournalEntry, JournalEntry.id == Hold.settled_entry_id)
+        .join(Posting, (Posting.entry_id == JournalEntry.id) & (Posting.account_id == budget))
+        .where(Hold.account_id == budget, JournalEntry.effective_date >= start, JournalEntry.effective_date < end)
+    ).all()
+    released = [(h, 0, "voided (cancelled)", h.resolved_at.date()) for h in voided]
+    released += [(h, -int(amount), "paid for less than held", day) for h, amount, day in settled]
+    for h, amount_paid, reason, day in sorted(released, key=lambda r: (r[3], r[0].id)):
         held = int(h.amount_pence)
-        if h.status == HoldStatus.VOIDED.value:
-            amount_paid, reason = 0, "voided (cancelled)"
-        else:
-            amount_paid, reason = paid.get(h.settled_entry_id, held), "paid for less than held"
         if amount_paid < held:
             st.released.append(
                 Released(
@@ -733,7 +730,7 @@ def _fill_commitments(session, st: Statement, team: Team, budget: int | None, st
                     paid_pence=amount_paid,
                     released_pence=held - amount_paid,
                     reason=reason,
-                    resolved=h.resolved_at.date(),
+                    resolved=day,
                 )
             )
 
