@@ -325,3 +325,29 @@ def test_cli_builds_pdf_and_csv(app, runner, session, team, history, tmp_path):
     assert (tmp_path / f"statement-{team.slug}-{month}.pdf").read_bytes().startswith(b"%PDF")
     assert (tmp_path / f"statement-{team.slug}-{month}.csv").read_text(encoding="utf-8").startswith("Body,")
     assert runner.invoke(args=["statements", "build", "--month", "nope", "--out", str(tmp_path)]).exit_code != 0
+
+
+def test_prior_period_adjustments_and_released_holds(app, session, team, make_person):  # noqa: F811
+    fran = make_person("fran@example.org", role="finance")
+    services.allocate(session=session, team=team, amount_pence=100_000, actor_id=fran.id,
+                      effective_date=LAST_MONTH, idempotency_key=_key())
+    held = services.hold(session=session, team=team, amount_pence=9_000, category="venue", description="Hall",
+                         actor_id=fran.id, idempotency_key=_key())
+    paid = services.settle_hold(session=session, hold_id=held.id, actual_pence=8_000, actor_id=fran.id,
+                                effective_date=LAST_MONTH, idempotency_key=_key(), method="invoice",
+                                receipt_ref="R-9", proposer_id=fran.id, approver_id=fran.id)
+    services.reverse(session=session, entry_id=paid.id, reason="Refunded", actor_id=fran.id,
+                     effective_date=TODAY, idempotency_key=_key())
+    cancelled = services.hold(session=session, team=team, amount_pence=2_000, category="food",
+                              description="Buffet", actor_id=fran.id, idempotency_key=_key())
+    services.void_hold(session=session, hold_id=cancelled.id, actor_id=fran.id, idempotency_key=_key())
+    session.commit()
+    this = statements.build_statement(session=session, team=team, month=TODAY)
+    last = statements.build_statement(session=session, team=team, month=LAST_MONTH)
+    assert [(line.reverses_entry_id, line.prior_period) for line in this.reversals] == [(paid.id, True)]
+    assert [(r.hold_id, r.released_pence, r.reason) for r in this.released] == [
+        (cancelled.id, 2_000, "voided (cancelled)")]
+    assert [(r.hold_id, r.paid_pence, r.released_pence) for r in last.released] == [(held.id, 8_000, 1_000)]
+    with app.test_request_context():
+        text = pdf_text(statements.render_pdf(this))
+    assert "(prior-period adjustment)" in text and "Holds released this month" in text
