@@ -1,17 +1,25 @@
-"""HTTP views of monthly statements: finance's list of teams for a month, and PDF / CSV
-downloads for finance (any team) and for a team's own members and enablers (others 404)."""
+"""HTTP views of monthly statements: finance's page for a month (every team, the county pack,
+the SHA-256 of frozen files), PDF / CSV downloads for finance (any team, the pack) and for a
+team's own members and enablers (others 404), and a team's list of its statements.
+
+A closed month serves the stored, frozen bytes (frozen now if the month was closed before
+freezing existed); an open month is built on request with a DRAFT watermark.
+"""
 
 import datetime as dt
 
-from flask import Blueprint, Response, abort, render_template, request
-from sqlalchemy import select
+from flask import Blueprint, Response, abort, current_app, render_template, request
+from sqlalchemy import func, select
 
 from community.auth import finance_only, team_staff
-from community.db import get_session
+from community.db import get_engine, get_session
 from community.models import Team
 from ledger import statements
+from ledger.models import JournalEntry
+from ledger.statement_models import COUNTY_SCOPE, team_scope
 
 statements_bp = Blueprint("statements", __name__)
+MONTHS_LISTED = 24
 
 
 def _month_or_404(text: str) -> dt.date:
@@ -21,16 +29,28 @@ def _month_or_404(text: str) -> dt.date:
         abort(404)
 
 
-def _download(team: Team, month: str, fmt: str) -> Response:
-    statement = statements.build_statement(session=get_session(), team=team, month=_month_or_404(month))
+def _respond(files: statements.Files, fmt: str) -> Response:
     if fmt == "pdf":
-        body, mimetype = statements.render_pdf(statement), "application/pdf"
+        body, mimetype, digest = files.pdf, "application/pdf", files.pdf_sha256
     else:
-        body, mimetype = statements.render_csv(statement).encode("utf-8"), "text/csv; charset=utf-8"
+        body, mimetype, digest = files.csv, "text/csv; charset=utf-8", files.csv_sha256
     response = Response(body, mimetype=mimetype)
-    response.headers["Content-Disposition"] = f'attachment; filename="{statement.filename}.{fmt}"'
+    response.headers["Content-Disposition"] = f'attachment; filename="{files.filename}.{fmt}"'
     response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-SHA256"] = digest
+    response.headers["X-Statement-Id"] = files.statement_id
+    response.headers["X-Statement-Status"] = "frozen" if files.frozen else "draft"
     return response
+
+
+def _download(team: Team, month: str, fmt: str) -> Response:
+    month_start = _month_or_404(month)
+    try:
+        files = statements.get_team_files(get_engine(), get_session(), team, month_start)
+    except statements.FrozenStatementCorrupt:
+        current_app.logger.error("frozen statement of %s for %s fails its SHA-256", team.slug, month)
+        abort(500)
+    return _respond(files, fmt)
 
 
 @statements_bp.get("/finance/statements")
@@ -40,13 +60,18 @@ def finance_statements():
     default = (today.replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
     month_text = request.args.get("month") or default
     month = _month_or_404(month_text)
-    teams = get_session().execute(select(Team).order_by(Team.name)).scalars().all()
+    session = get_session()
+    teams = session.execute(select(Team).order_by(Team.name)).scalars().all()
+    closed = statements.is_closed(session, month)
+    frozen = statements.frozen_hashes(session, month) if closed else {}
+    rows = [{"team": t, "frozen": frozen.get(team_scope(t.id))} for t in teams]
     return render_template(
         "statements/finance_list.html",
-        teams=teams,
+        rows=rows,
         month=month_text,
         month_start=month,
-        closed=statements.is_closed(get_session(), month),
+        closed=closed,
+        pack=frozen.get(COUNTY_SCOPE),
     )
 
 
@@ -57,6 +82,41 @@ def finance_download(slug: str, month: str, fmt: str):
     if team is None:
         abort(404)
     return _download(team, month, fmt)
+
+
+@statements_bp.get("/finance/county-pack/<month>.<any(pdf, csv):fmt>")
+@finance_only
+def county_pack_download(month: str, fmt: str):
+    month_start = _month_or_404(month)
+    try:
+        files = statements.get_pack_files(get_engine(), get_session(), month_start)
+    except statements.FrozenStatementCorrupt:
+        current_app.logger.error("frozen county pack for %s fails its SHA-256", month)
+        abort(500)
+    return _respond(files, fmt)
+
+
+@statements_bp.get("/teams/<slug>/statements")
+@team_staff
+def team_statements(team: Team):
+    """The team's months (newest first) with their status and, once frozen, their SHA-256."""
+    session = get_session()
+    first = session.execute(
+        select(func.min(JournalEntry.effective_date)).where(JournalEntry.team_id == team.id)
+    ).scalar_one()
+    this_month = dt.date.today().replace(day=1)
+    start = (first or this_month).replace(day=1)
+    months = []
+    month = this_month
+    while month >= start and len(months) < MONTHS_LISTED:
+        months.append(month)
+        month = (month - dt.timedelta(days=1)).replace(day=1)
+    rows = []
+    for m in months:
+        closed = statements.is_closed(session, m)
+        frozen = statements.frozen_hashes(session, m).get(team_scope(team.id)) if closed else None
+        rows.append({"month": m, "text": m.strftime("%Y-%m"), "closed": closed, "frozen": frozen})
+    return render_template("statements/team_list.html", team=team, rows=rows)
 
 
 @statements_bp.get("/teams/<slug>/statements/<month>.<any(pdf, csv):fmt>")

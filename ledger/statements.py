@@ -1,16 +1,23 @@
-"""Monthly team statements: the figures (computed here from ledger queries, never in the
-template), the PDF (WeasyPrint with a deny-by-default URL fetcher) and the CSV (Local
-Government Transparency Code columns plus our references).
+"""Monthly team statements and the county pack: the figures (computed here from ledger
+queries, never in the template), the PDF (WeasyPrint with a deny-by-default URL fetcher), the
+CSV (Local Government Transparency Code columns plus our references), and freezing.
 
-Amounts are int pence as seen by the team's budget account: money in is positive, money out
-negative. Reading only: nothing here writes, and a GET never creates a budget account.
+Amounts are int pence as seen by the team's accounts: money in is positive, money out
+negative. Building reads only; the one write is :func:`store_frozen`, which keeps a closed
+month's bytes (PDF and CSV with their SHA-256) for ever in ``statement_frozen``.
+
+Open month: built on request, DRAFT watermark. Closed month: built once (at closing, or on the
+first request for months closed before freezing existed), stored, and every later download
+serves the stored bytes, byte-identical.
 """
 
 import csv
 import datetime as dt
+import hashlib
 import io
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -18,12 +25,15 @@ from urllib.parse import unquote, urlsplit
 import weasyprint
 from flask import current_app, render_template
 from sqlalchemy import func, or_, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from community.db import utcnow
-from community.models import Person, Team
+from community.db import open_session, utcnow
+from community.models import AuditEvent, Membership, Person, Team
 from ledger import services
 from ledger.models import (
+    AccountKind,
     ChainHead,
     EntryKind,
     Hold,
@@ -33,11 +43,24 @@ from ledger.models import (
     LedgerPeriod,
     Posting,
 )
+from ledger.statement_models import COUNTY_SCOPE, FrozenStatement, team_scope
 
 COUNCIL = "Derbyshire County Council"
 PROGRAMME = "Thriving Communities"
+SYSTEM_VERSION = "Thriving Communities ledger statements 1.1"
 FLAG_OVER_PENCE = 50_000  # the transparency threshold: £500
 MISSING = "missing"
+NOT_NEEDED = "n/a"
+PCARD_METHODS = {"p-card", "pcard", "purchase card", "procurement card"}
+OVERSPEND_REFUSED = "ledger.overspend_refused"
+METHOD_LABELS = {
+    "invoice": "supplier invoice (AP)",
+    "p-card": "purchase card (P-card)",
+    "imprest": "imprest / petty cash",
+    "petty-cash": "imprest / petty cash",
+    "grant": "grant to VCSE",
+    "unspecified": "method not recorded",
+}
 CSV_COLUMNS = (
     "Body",
     "Service area",
@@ -48,8 +71,14 @@ CSV_COLUMNS = (
     "Category",
     "GL code",
     "Cost centre",
+    "Fund",
     "Entry kind",
+    "Payment method",
+    "Card transaction",
+    "Over 500",
     "Description",
+    "Proposer",
+    "Approver",
     "Receipt reference",
     "Reverses entry",
     "Running balance",
@@ -57,9 +86,17 @@ CSV_COLUMNS = (
 )
 CHART_WIDTH = 300  # px of the longest bar in the spend-by-category chart
 
+# Test seam: called after a statement is built and before it is stored, so a race test can
+# make two first requests both build before either stores.
+_BEFORE_STORE: Callable[[], None] | None = None
+
 
 class StatementFetchRefused(ValueError):
     """The statement fetcher refused a URL (anything but our own static CSS)."""
+
+
+class FrozenStatementCorrupt(RuntimeError):
+    """Stored bytes no longer match their stored SHA-256."""
 
 
 class SafeURLFetcher(weasyprint.URLFetcher):
@@ -88,26 +125,37 @@ class SafeURLFetcher(weasyprint.URLFetcher):
         raise StatementFetchRefused(f"refused to fetch {url}")
 
 
+# --------------------------------------------------------------------------- the figures
+
+
 @dataclass(frozen=True)
 class Line:
-    """One posting against the team's budget account in the month."""
+    """One posting against one of the team's accounts (budget or a restricted fund)."""
 
     date: dt.date
     entry_id: int
     reference: str
     kind: str
+    fund: str
     description: str
     payee: str
     category: str
     gl_code: str
     cost_centre: str
+    method: str
     proposer: str
     approver: str
     receipt: str
     reverses_entry_id: int | None
     amount_pence: int
     over_500: bool
+    p_card: bool
     balance_after_pence: int
+    prior_period: bool = False  # a reversal of an entry dated in an earlier month
+
+    @property
+    def flags(self) -> str:
+        return " ".join(f for f, on in ((">£500", self.over_500), ("P-card", self.p_card)) if on)
 
 
 @dataclass(frozen=True)
@@ -117,9 +165,61 @@ class Commitment:
     payee: str
     category: str
     amount_pence: int
+    approved_by: str
     created: dt.date
     age_days: int
     expires: dt.date | None
+
+
+@dataclass(frozen=True)
+class Released:
+    """A hold resolved in the month that released money: voided, or paid for less."""
+
+    hold_id: int
+    description: str
+    held_pence: int
+    paid_pence: int
+    released_pence: int
+    reason: str
+    resolved: dt.date
+
+
+@dataclass(frozen=True)
+class RestrictedFund:
+    """One restricted fund (money received for a pledge) over the month."""
+
+    label: str
+    opening_pence: int
+    received_pence: int
+    spent_pence: int  # negative
+    other_pence: int
+    closing_pence: int
+    commitments_pence: int
+    available_pence: int
+
+
+@dataclass(frozen=True)
+class RefusedAttempt:
+    """A spend refused because it would have overspent (an audit event)."""
+
+    when: dt.datetime
+    actor: str
+    subject: str
+
+
+@dataclass(frozen=True)
+class PledgeMemorandum:
+    """Pledges over the month, in memorandum only: never added into any cash total."""
+
+    money_promised_pence: int = 0
+    money_received_pence: int = 0
+    hours_promised: Decimal = Decimal(0)
+    hours_given: Decimal = Decimal(0)
+    goods_count: int = 0
+    goods_value_pence: int = 0
+    space_count: int = 0
+    space_value_pence: int = 0
+    social_value_pence: int = 0
 
 
 @dataclass(frozen=True)
@@ -137,6 +237,7 @@ class Statement:
     statement_id: str
     council: str
     programme: str
+    team_id: int
     team_name: str
     team_slug: str
     cost_centre: str
@@ -146,6 +247,14 @@ class Statement:
     period_number: int
     closed: bool
     generated_at: dt.datetime
+    system_version: str = SYSTEM_VERSION
+    budget_holders: list[str] = field(default_factory=list)
+    default_gl_codes: list[str] = field(default_factory=list)
+    closed_at: dt.datetime | None = None
+    closed_by: str = ""
+    seal_chain_head_entry_id: int | None = None
+    seal_chain_head_hash: str = ""
+    # Budget account
     opening_pence: int = 0
     allocations_pence: int = 0
     virements_in_pence: int = 0
@@ -155,24 +264,44 @@ class Statement:
     reversals_count: int = 0
     reversals_pence: int = 0
     other_pence: int = 0
+    money_in_pence: int = 0
+    money_out_pence: int = 0  # negative
     closing_pence: int = 0
     commitments_count: int = 0
     commitments_pence: int = 0
     available_pence: int = 0
+    # Restricted funds (money pledges actually received)
+    pledges_received_pence: int = 0
+    restricted: list[RestrictedFund] = field(default_factory=list)
+    restricted_closing_pence: int = 0
+    restricted_available_pence: int = 0
+    # Year to date (financial year start to the end of this month), budget account
+    ytd_allocations_pence: int = 0
+    ytd_virements_pence: int = 0
+    ytd_spend_pence: int = 0  # negative, net of reversals
+    ytd_other_pence: int = 0
     ytd_in_pence: int = 0
     ytd_out_pence: int = 0
     ytd_net_pence: int = 0
     lines: list[Line] = field(default_factory=list)
+    restricted_lines: list[Line] = field(default_factory=list)
     commitments: list[Commitment] = field(default_factory=list)
+    released: list[Released] = field(default_factory=list)
     no_receipt: list[Line] = field(default_factory=list)
     reversals: list[Line] = field(default_factory=list)
     over_500_one_approval: list[Line] = field(default_factory=list)
+    overspend_refused: list[RefusedAttempt] = field(default_factory=list)
+    pledges: PledgeMemorandum | None = None
     by_category: list[Bar] = field(default_factory=list)
     chart_height: int = 0
+    entries_count: int = 0
+    debits_pence: int = 0
+    credits_pence: int = 0
     chain_head_entry_id: int = 0
     chain_head_hash: str = ""
     verify_ok: bool = False
     verify_summary: str = ""
+    csv_sha256: str = ""  # of the CSV companion; printed on the PDF (a file can't hold its own hash)
 
     @property
     def status(self) -> str:
@@ -185,6 +314,10 @@ class Statement:
     @property
     def filename(self) -> str:
         return f"statement-{self.team_slug}-{self.month_start:%Y-%m}"
+
+    @property
+    def has_exceptions(self) -> bool:
+        return bool(self.no_receipt or self.over_500_one_approval or self.reversals or self.overspend_refused)
 
 
 def parse_month(text: str) -> dt.date:
@@ -203,6 +336,17 @@ def financial_period(month_start: dt.date) -> tuple[str, int, dt.date]:
     """(``"2026/27"``, period number with April = P1, first day of the financial year)."""
     year = month_start.year if month_start.month >= 4 else month_start.year - 1
     return f"{year}/{(year + 1) % 100:02d}", (month_start.month - 4) % 12 + 1, dt.date(year, 4, 1)
+
+
+def statement_id_for(team_id: int, start: dt.date, closed: bool, now: dt.datetime) -> str:
+    """Stable for a closed month (``TCS-0003-202610``); a draft also carries its build time."""
+    base = f"TCS-{team_id:04d}-{start:%Y%m}"
+    return base if closed else f"{base}-DRAFT-{now:%Y%m%d%H%M%S}"
+
+
+def pack_id_for(start: dt.date, closed: bool, now: dt.datetime) -> str:
+    base = f"TCP-{start:%Y%m}"
+    return base if closed else f"{base}-DRAFT-{now:%Y%m%d%H%M%S}"
 
 
 def _budget_id(session: Session, team: Team) -> int | None:
@@ -225,18 +369,37 @@ def is_closed(session: Session, month_start: dt.date) -> bool:
     return boundary is not None and month_start < boundary
 
 
+def _pledge_memorandum(session: Session, team: Team, start: dt.date, end: dt.date) -> PledgeMemorandum | None:
+    """Seam: the pledges domain's memorandum for the team and month (``end`` exclusive).
+
+    None until the pledges domain lands; the lead wires this to ``pledges.services.memorandum``
+    on merge. The statement then says "No pledges recorded".
+    """
+    return None
+
+
 def build_statement(
-    *, session: Session, team: Team, month: dt.date, now: dt.datetime | None = None
+    *,
+    session: Session,
+    team: Team,
+    month: dt.date,
+    now: dt.datetime | None = None,
+    verify_report: services.VerifyReport | None = None,
 ) -> Statement:
-    """The team's statement for the month containing ``month``, computed from the ledger."""
+    """The team's statement for the month containing ``month``, computed from the ledger.
+
+    ``verify_report`` lets a caller building many statements run ``ledger verify`` once.
+    """
     start = month.replace(day=1)
     end = _next_month(start)
     fy_label, period_number, fy_start = financial_period(start)
     now = now or utcnow()
+    closed = is_closed(session, start)
     st = Statement(
-        statement_id=f"TCS-{team.id:04d}-{start:%Y%m}-{now:%Y%m%d%H%M%S}",
+        statement_id=statement_id_for(team.id, start, closed, now),
         council=COUNCIL,
         programme=PROGRAMME,
+        team_id=team.id,
         team_name=team.name,
         team_slug=team.slug,
         cost_centre=team.cost_centre,
@@ -244,58 +407,151 @@ def build_statement(
         month_end=end - dt.timedelta(days=1),
         financial_year=fy_label,
         period_number=period_number,
-        closed=is_closed(session, start),
+        closed=closed,
         generated_at=now,
     )
+    _fill_control(session, st, team, start, end)
+    names = _NameCache(session)
     budget = _budget_id(session, team)
     if budget is not None:
-        _fill_money(session, st, budget, start, end, fy_start)
-    _fill_commitments(session, st, team, end)
+        _fill_money(session, st, budget, start, end, fy_start, names)
+    _fill_restricted(session, st, team, start, end, names)
+    _fill_commitments(session, st, team, budget, start, end, names)
     st.available_pence = st.closing_pence - st.commitments_pence
+    _fill_refused(session, st, team, start, end, names)
+    st.pledges = _pledge_memorandum(session, team, start, end)
     head = session.execute(select(ChainHead.entry_id, ChainHead.hash)).first()
     if head is not None:
         st.chain_head_entry_id, st.chain_head_hash = head.entry_id, head.hash
-    report = services.verify(session=session)
+    report = verify_report or services.verify(session=session)
     st.verify_ok, st.verify_summary = report.ok, report.summary()
     return st
 
 
-def _fill_money(session, st: Statement, budget: int, start, end, fy_start) -> None:
-    st.opening_pence = _sum_before(session, budget, start)
-    rows = session.execute(
+class _NameCache:
+    """Person id → name, loaded on demand."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self.names: dict[int, str] = {}
+
+    def load(self, ids) -> None:
+        wanted = {i for i in ids if i is not None and i not in self.names}
+        if wanted:
+            self.names.update(
+                self.session.execute(select(Person.id, Person.name).where(Person.id.in_(wanted))).all()
+            )
+
+    def __call__(self, person_id: int | None) -> str:
+        if person_id is None:
+            return ""
+        self.load([person_id])
+        return self.names.get(person_id, "")
+
+
+def _fill_control(session: Session, st: Statement, team: Team, start: dt.date, end: dt.date) -> None:
+    """Header and control: budget holders, GL codes, the period's seal, control totals."""
+    st.budget_holders = list(
+        session.execute(
+            select(Person.name)
+            .join(Membership, Membership.person_id == Person.id)
+            .where(Membership.team_id == team.id, Membership.role == "enabler")
+            .order_by(Person.name)
+        ).scalars()
+    )
+    st.default_gl_codes = sorted(
+        c
+        for c in session.execute(
+            select(JournalEntry.gl_code)
+            .where(JournalEntry.team_id == team.id, JournalEntry.gl_code.is_not(None))
+            .distinct()
+        ).scalars()
+        if c
+    )
+    seal = session.execute(
+        select(LedgerPeriod).where(LedgerPeriod.month_start >= start).order_by(LedgerPeriod.month_start).limit(1)
+    ).scalar_one_or_none()
+    if st.closed and seal is not None:
+        st.closed_at = seal.closed_at
+        st.closed_by = session.get(Person, seal.closed_by_id).name if seal.closed_by_id else ""
+        st.seal_chain_head_entry_id, st.seal_chain_head_hash = seal.chain_head_entry_id, seal.chain_head_hash
+    entries = (
+        select(JournalEntry.id)
+        .where(JournalEntry.team_id == team.id, JournalEntry.effective_date >= start, JournalEntry.effective_date < end)
+        .scalar_subquery()
+    )
+    count, debits, credits = session.execute(
+        select(
+            func.count(func.distinct(Posting.entry_id)),
+            func.coalesce(func.sum(Posting.amount_pence).filter(Posting.amount_pence > 0), 0),
+            func.coalesce(func.sum(Posting.amount_pence).filter(Posting.amount_pence < 0), 0),
+        ).where(Posting.entry_id.in_(entries))
+    ).one()
+    st.entries_count, st.debits_pence, st.credits_pence = int(count), int(debits), -int(credits)
+
+
+def _line(entry: JournalEntry, amount: int, running: int, fund: str, st: Statement, names) -> Line:
+    spend = entry.kind == EntryKind.SPEND.value
+    method = entry.method or ("unspecified" if spend else "")
+    return Line(
+        date=entry.effective_date,
+        entry_id=entry.id,
+        reference=f"L{entry.id:06d}",
+        kind=entry.kind,
+        fund=fund,
+        description=entry.description,
+        payee=services.WITHHELD if entry.payee_is_individual else (entry.payee or ""),
+        category=entry.category or "",
+        gl_code=entry.gl_code or "",
+        cost_centre=entry.cost_centre or st.cost_centre,
+        method=method,
+        proposer=names(entry.proposer_id),
+        approver=names(entry.approver_id),
+        receipt=entry.receipt_ref or (MISSING if spend else NOT_NEEDED),
+        reverses_entry_id=entry.reverses_entry_id,
+        amount_pence=amount,
+        over_500=abs(amount) > FLAG_OVER_PENCE,
+        p_card=(entry.method or "").strip().lower() in PCARD_METHODS,
+        balance_after_pence=running,
+    )
+
+
+def _rows(session: Session, account_id: int, start: dt.date, end: dt.date):
+    return session.execute(
         select(Posting.amount_pence, JournalEntry)
         .join(JournalEntry, JournalEntry.id == Posting.entry_id)
-        .where(Posting.account_id == budget, Posting.effective_date >= start, Posting.effective_date < end)
+        .where(Posting.account_id == account_id, Posting.effective_date >= start, Posting.effective_date < end)
         .order_by(Posting.effective_date, Posting.entry_id, Posting.id)
     ).all()
-    people_ids = {e.proposer_id for _, e in rows} | {e.approver_id for _, e in rows}
-    people_ids.discard(None)
-    names = dict(session.execute(select(Person.id, Person.name).where(Person.id.in_(people_ids))).all())
+
+
+def _reversal_originals(session: Session, rows) -> dict[int, dt.date]:
+    ids = {e.reverses_entry_id for _, e in rows if e.reverses_entry_id}
+    if not ids:
+        return {}
+    return dict(session.execute(select(JournalEntry.id, JournalEntry.effective_date).where(JournalEntry.id.in_(ids))).all())
+
+
+def _fill_money(session, st: Statement, budget: int, start, end, fy_start, names: _NameCache) -> None:
+    st.opening_pence = _sum_before(session, budget, start)
+    rows = _rows(session, budget, start, end)
+    names.load({e.proposer_id for _, e in rows} | {e.approver_id for _, e in rows})
+    originals = _reversal_originals(session, rows)
     running = st.opening_pence
     by_category: dict[str, int] = defaultdict(int)
     by_method: dict[str, int] = defaultdict(int)
     for amount, entry in rows:
         amount = int(amount)
         running += amount
-        line = Line(
-            date=entry.effective_date,
-            entry_id=entry.id,
-            reference=f"L{entry.id:06d}",
-            kind=entry.kind,
-            description=entry.description,
-            payee=services.WITHHELD if entry.payee_is_individual else (entry.payee or ""),
-            category=entry.category or "",
-            gl_code=entry.gl_code or "",
-            cost_centre=entry.cost_centre or st.cost_centre,
-            proposer=names.get(entry.proposer_id, ""),
-            approver=names.get(entry.approver_id, ""),
-            receipt=entry.receipt_ref or MISSING,
-            reverses_entry_id=entry.reverses_entry_id,
-            amount_pence=amount,
-            over_500=abs(amount) > FLAG_OVER_PENCE,
-            balance_after_pence=running,
-        )
+        line = _line(entry, amount, running, "budget", st, names)
+        if entry.kind == EntryKind.REVERSAL.value:
+            original_date = originals.get(entry.reverses_entry_id)
+            line = replace(line, prior_period=original_date is not None and original_date < start)
         st.lines.append(line)
+        if amount > 0:
+            st.money_in_pence += amount
+        else:
+            st.money_out_pence += amount
         if entry.kind == EntryKind.ALLOCATION.value:
             st.allocations_pence += amount
         elif entry.kind == EntryKind.VIREMENT.value:
@@ -305,11 +561,11 @@ def _fill_money(session, st: Statement, budget: int, start, end, fy_start) -> No
                 st.virements_out_pence += amount
         elif entry.kind == EntryKind.SPEND.value:
             st.payments_out_pence += amount
-            by_method[entry.method or "unspecified"] += amount
+            by_method[line.method] += amount
             by_category[line.category or "uncategorised"] -= amount
             if line.receipt == MISSING:
                 st.no_receipt.append(line)
-            if line.over_500 and not entry.approver_id:
+            if line.over_500 and (entry.approver_id is None or entry.approver_id == entry.proposer_id):
                 st.over_500_one_approval.append(line)
         elif entry.kind == EntryKind.REVERSAL.value:
             st.reversals_count += 1
@@ -322,14 +578,83 @@ def _fill_money(session, st: Statement, budget: int, start, end, fy_start) -> No
     st.closing_pence = running
     st.payments_by_method = dict(sorted(by_method.items()))
     _fill_chart(st, by_category)
-    ytd = session.execute(
+    ytd = dict(
+        session.execute(
+            select(JournalEntry.kind, func.sum(Posting.amount_pence))
+            .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+            .where(Posting.account_id == budget, Posting.effective_date >= fy_start, Posting.effective_date < end)
+            .group_by(JournalEntry.kind)
+        ).all()
+    )
+    ytd = {k: int(v) for k, v in ytd.items()}
+    st.ytd_allocations_pence = ytd.pop(EntryKind.ALLOCATION.value, 0)
+    st.ytd_virements_pence = ytd.pop(EntryKind.VIREMENT.value, 0)
+    st.ytd_spend_pence = ytd.pop(EntryKind.SPEND.value, 0) + ytd.pop(EntryKind.REVERSAL.value, 0)
+    st.ytd_other_pence = sum(ytd.values())
+    inout = session.execute(
         select(
             func.coalesce(func.sum(Posting.amount_pence).filter(Posting.amount_pence > 0), 0),
             func.coalesce(func.sum(Posting.amount_pence).filter(Posting.amount_pence < 0), 0),
         ).where(Posting.account_id == budget, Posting.effective_date >= fy_start, Posting.effective_date < end)
     ).one()
-    st.ytd_in_pence, st.ytd_out_pence = int(ytd[0]), int(ytd[1])
+    st.ytd_in_pence, st.ytd_out_pence = int(inout[0]), int(inout[1])
     st.ytd_net_pence = st.ytd_in_pence + st.ytd_out_pence
+
+
+def _fill_restricted(session, st: Statement, team: Team, start, end, names: _NameCache) -> None:
+    """The team's restricted funds: money pledges actually received, and what was spent from them."""
+    funds = session.execute(
+        select(LedgerAccount)
+        .where(LedgerAccount.team_id == team.id, LedgerAccount.kind == AccountKind.RESTRICTED.value)
+        .order_by(LedgerAccount.id)
+    ).scalars().all()
+    end_at = dt.datetime.combine(end, dt.time(), tzinfo=dt.UTC)
+    for fund in funds:
+        opening = _sum_before(session, fund.id, start)
+        rows = _rows(session, fund.id, start, end)
+        if not rows and not opening:
+            continue
+        names.load({e.proposer_id for _, e in rows} | {e.approver_id for _, e in rows})
+        running, received, spent, other = opening, 0, 0, 0
+        for amount, entry in rows:
+            amount = int(amount)
+            running += amount
+            line = _line(entry, amount, running, f"restricted: {fund.label}", st, names)
+            st.restricted_lines.append(line)
+            if entry.kind == EntryKind.RESTRICTED_RECEIPT.value:
+                received += amount
+            elif entry.kind == EntryKind.SPEND.value:
+                spent += amount
+                if line.receipt == MISSING:
+                    st.no_receipt.append(line)
+            else:
+                other += amount
+                if entry.kind == EntryKind.REVERSAL.value:
+                    st.reversals.append(line)
+        committed = int(
+            session.execute(
+                select(func.coalesce(func.sum(Hold.amount_pence), 0)).where(
+                    Hold.account_id == fund.id,
+                    Hold.created_at < end_at,
+                    or_(Hold.status == HoldStatus.OPEN.value, Hold.resolved_at >= end_at),
+                )
+            ).scalar_one()
+        )
+        st.restricted.append(
+            RestrictedFund(
+                label=fund.label,
+                opening_pence=opening,
+                received_pence=received,
+                spent_pence=spent,
+                other_pence=other,
+                closing_pence=running,
+                commitments_pence=committed,
+                available_pence=running - committed,
+            )
+        )
+    st.pledges_received_pence = sum(f.received_pence for f in st.restricted)
+    st.restricted_closing_pence = sum(f.closing_pence for f in st.restricted)
+    st.restricted_available_pence = sum(f.available_pence for f in st.restricted)
 
 
 def _fill_chart(st: Statement, by_category: dict[str, int]) -> None:
@@ -342,19 +667,24 @@ def _fill_chart(st: Statement, by_category: dict[str, int]) -> None:
     st.chart_height = len(items) * 22
 
 
-def _fill_commitments(session, st: Statement, team: Team, end: dt.date) -> None:
-    """Holds open at the end of the month: made before it, not resolved before it."""
+def _fill_commitments(session, st: Statement, team: Team, budget: int | None, start, end, names) -> None:
+    """Budget holds open at the end of the month (made before it, not resolved before it),
+    and holds resolved in the month that released money."""
+    if budget is None:
+        return
     end_at = dt.datetime.combine(end, dt.time(), tzinfo=dt.UTC)
+    start_at = dt.datetime.combine(start, dt.time(), tzinfo=dt.UTC)
     holds = session.execute(
         select(Hold)
         .where(
-            Hold.team_id == team.id,
+            Hold.account_id == budget,
             Hold.created_at < end_at,
             or_(Hold.status == HoldStatus.OPEN.value, Hold.resolved_at >= end_at),
         )
         .order_by(Hold.created_at, Hold.id)
-    ).scalars()
-    month_end = end - dt.timedelta(days=1)
+    ).scalars().all()
+    names.load(h.actor_id for h in holds)
+    as_of = min(end - dt.timedelta(days=1), dt.date.today())  # an open month's holds age until today
     for h in holds:
         created = h.created_at.date()
         st.commitments.append(
@@ -364,30 +694,193 @@ def _fill_commitments(session, st: Statement, team: Team, end: dt.date) -> None:
                 payee=services.WITHHELD if h.payee_is_individual else (h.payee or ""),
                 category=h.category,
                 amount_pence=int(h.amount_pence),
+                approved_by=names(h.actor_id),
                 created=created,
-                age_days=max((month_end - created).days, 0),
+                age_days=max((as_of - created).days, 0),
                 expires=h.expires_at.date() if h.expires_at else None,
             )
         )
     st.commitments_count = len(st.commitments)
     st.commitments_pence = sum(c.amount_pence for c in st.commitments)
+    # Released in the month: voided in it, or paid (settlement dated in it) for less than held.
+    voided = session.execute(
+        select(Hold).where(
+            Hold.account_id == budget,
+            Hold.status == HoldStatus.VOIDED.value,
+            Hold.resolved_at >= start_at,
+            Hold.resolved_at < end_at,
+        )
+    ).scalars().all()
+    settled = session.execute(
+        select(Hold, Posting.amount_pence, JournalEntry.effective_date)
+        .join(JournalEntry, JournalEntry.id == Hold.settled_entry_id)
+        .join(Posting, (Posting.entry_id == JournalEntry.id) & (Posting.account_id == budget))
+        .where(Hold.account_id == budget, JournalEntry.effective_date >= start, JournalEntry.effective_date < end)
+    ).all()
+    released = [(h, 0, "voided (cancelled)", h.resolved_at.date()) for h in voided]
+    released += [(h, -int(amount), "paid for less than held", day) for h, amount, day in settled]
+    for h, amount_paid, reason, day in sorted(released, key=lambda r: (r[3], r[0].id)):
+        held = int(h.amount_pence)
+        if amount_paid < held:
+            st.released.append(
+                Released(
+                    hold_id=h.id,
+                    description=h.description,
+                    held_pence=held,
+                    paid_pence=amount_paid,
+                    released_pence=held - amount_paid,
+                    reason=reason,
+                    resolved=day,
+                )
+            )
+
+
+def _subject_is_team(subject: str, team: Team) -> bool:
+    """Audit subjects name a team as ``team:<id>`` or its slug, optionally followed by more."""
+    subject = (subject or "").strip()
+    for name in (f"team:{team.id}", team.slug):
+        if subject == name or subject.startswith((name + ":", name + " ", name + "/")):
+            return True
+    return False
+
+
+def _fill_refused(session, st: Statement, team: Team, start, end, names: _NameCache) -> None:
+    start_at = dt.datetime.combine(start, dt.time(), tzinfo=dt.UTC)
+    end_at = dt.datetime.combine(end, dt.time(), tzinfo=dt.UTC)
+    events = session.execute(
+        select(AuditEvent)
+        .where(AuditEvent.action == OVERSPEND_REFUSED, AuditEvent.created_at >= start_at, AuditEvent.created_at < end_at)
+        .order_by(AuditEvent.created_at, AuditEvent.id)
+    ).scalars().all()
+    for event in events:
+        if _subject_is_team(event.subject, team):
+            st.overspend_refused.append(
+                RefusedAttempt(when=event.created_at, actor=names(event.actor_id), subject=event.subject)
+            )
+
+
+# --------------------------------------------------------------------------- county pack
+
+
+@dataclass(frozen=True)
+class CountyRow:
+    team_name: str
+    team_slug: str
+    cost_centre: str
+    statement_id: str
+    opening_pence: int
+    money_in_pence: int
+    money_out_pence: int
+    closing_pence: int
+    commitments_pence: int
+    available_pence: int
+    restricted_closing_pence: int
+    csv_sha256: str
+
+
+@dataclass
+class CountyPack:
+    """The county's month: a summary row per team, then each team's statement."""
+
+    statement_id: str
+    council: str
+    programme: str
+    month_start: dt.date
+    month_end: dt.date
+    financial_year: str
+    period_number: int
+    closed: bool
+    generated_at: dt.datetime
+    statements: list[Statement]
+    rows: list[CountyRow] = field(default_factory=list)
+    totals: dict[str, int] = field(default_factory=dict)
+    csv_sha256: str = ""
+    system_version: str = SYSTEM_VERSION
+
+    @property
+    def status(self) -> str:
+        return "CLOSED" if self.closed else "OPEN"
+
+    @property
+    def period_label(self) -> str:
+        return f"{self.month_start:%B %Y} (P{self.period_number} of {self.financial_year})"
+
+    @property
+    def filename(self) -> str:
+        return f"county-pack-{self.month_start:%Y-%m}"
+
+
+def build_county_pack(statements: list[Statement], *, month: dt.date, closed: bool, now: dt.datetime) -> CountyPack:
+    """The pack over already-built team statements (each with its ``csv_sha256``)."""
+    start = month.replace(day=1)
+    fy_label, period_number, _ = financial_period(start)
+    pack = CountyPack(
+        statement_id=pack_id_for(start, closed, now),
+        council=COUNCIL,
+        programme=PROGRAMME,
+        month_start=start,
+        month_end=_next_month(start) - dt.timedelta(days=1),
+        financial_year=fy_label,
+        period_number=period_number,
+        closed=closed,
+        generated_at=now,
+        statements=sorted(statements, key=lambda s: (s.team_name, s.team_slug)),
+    )
+    for st in pack.statements:
+        pack.rows.append(
+            CountyRow(
+                team_name=st.team_name,
+                team_slug=st.team_slug,
+                cost_centre=st.cost_centre,
+                statement_id=st.statement_id,
+                opening_pence=st.opening_pence,
+                money_in_pence=st.money_in_pence,
+                money_out_pence=st.money_out_pence,
+                closing_pence=st.closing_pence,
+                commitments_pence=st.commitments_pence,
+                available_pence=st.available_pence,
+                restricted_closing_pence=st.restricted_closing_pence,
+                csv_sha256=st.csv_sha256,
+            )
+        )
+    for name in (
+        "opening_pence",
+        "money_in_pence",
+        "money_out_pence",
+        "closing_pence",
+        "commitments_pence",
+        "available_pence",
+        "restricted_closing_pence",
+    ):
+        pack.totals[name] = sum(getattr(r, name) for r in pack.rows)
+    return pack
 
 
 # --------------------------------------------------------------------------- output
 
 
 def render_html(statement: Statement) -> str:
-    return render_template("statements/statement.html", st=statement)
+    return render_template("statements/statement.html", st=statement, method_labels=METHOD_LABELS)
+
+
+def render_pack_html(pack: CountyPack) -> str:
+    return render_template("statements/county_pack.html", pack=pack, method_labels=METHOD_LABELS)
+
+
+def _pdf(html: str, fetcher: SafeURLFetcher | None) -> bytes:
+    static_root = Path(current_app.static_folder)
+    fetcher = fetcher or SafeURLFetcher(static_root)
+    document = weasyprint.HTML(string=html, base_url=static_root.as_uri() + "/", url_fetcher=fetcher)
+    return document.write_pdf()
 
 
 def render_pdf(statement: Statement, fetcher: SafeURLFetcher | None = None) -> bytes:
     """The statement as PDF bytes; only our static CSS may be fetched."""
-    static_root = Path(current_app.static_folder)
-    fetcher = fetcher or SafeURLFetcher(static_root)
-    document = weasyprint.HTML(
-        string=render_html(statement), base_url=static_root.as_uri() + "/", url_fetcher=fetcher
-    )
-    return document.write_pdf()
+    return _pdf(render_html(statement), fetcher)
+
+
+def render_pack_pdf(pack: CountyPack, fetcher: SafeURLFetcher | None = None) -> bytes:
+    return _pdf(render_pack_html(pack), fetcher)
 
 
 def pounds(pence: int) -> str:
@@ -395,32 +888,50 @@ def pounds(pence: int) -> str:
     return str(Decimal(int(pence)).scaleb(-2).quantize(Decimal("0.01")))
 
 
-def render_csv(statement: Statement) -> str:
-    """One row per transaction line, UTF-8 with a header row."""
+def _csv_rows(statement: Statement):
+    for line in (*statement.lines, *statement.restricted_lines):
+        yield (
+            statement.council,
+            f"{statement.programme}: {statement.team_name}",
+            line.date.isoformat(),
+            line.reference,
+            pounds(line.amount_pence),
+            _csv_safe(line.payee),
+            _csv_safe(line.category),
+            _csv_safe(line.gl_code),
+            _csv_safe(line.cost_centre),
+            _csv_safe(line.fund),
+            line.kind,
+            _csv_safe(line.method),
+            "Y" if line.p_card else "N",
+            "Y" if line.over_500 else "N",
+            _csv_safe(line.description),
+            _csv_safe(line.proposer),
+            _csv_safe(line.approver),
+            _csv_safe(line.receipt),
+            f"L{line.reverses_entry_id:06d}" if line.reverses_entry_id else "",
+            pounds(line.balance_after_pence),
+            statement.statement_id,
+        )
+
+
+def _write_csv(statements: list[Statement]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
-    for line in statement.lines:
-        writer.writerow(
-            (
-                statement.council,
-                f"{statement.programme}: {statement.team_name}",
-                line.date.isoformat(),
-                line.reference,
-                pounds(line.amount_pence),
-                _csv_safe(line.payee),
-                _csv_safe(line.category),
-                line.gl_code,
-                line.cost_centre,
-                line.kind,
-                _csv_safe(line.description),
-                _csv_safe(line.receipt),
-                f"L{line.reverses_entry_id:06d}" if line.reverses_entry_id else "",
-                pounds(line.balance_after_pence),
-                statement.statement_id,
-            )
-        )
+    for statement in statements:
+        writer.writerows(_csv_rows(statement))
     return out.getvalue()
+
+
+def render_csv(statement: Statement) -> str:
+    """One row per posting against the team's budget, then its restricted funds; UTF-8, header row."""
+    return _write_csv([statement])
+
+
+def render_pack_csv(pack: CountyPack) -> str:
+    """Every team's rows in one CSV (same columns as a team's)."""
+    return _write_csv(pack.statements)
 
 
 def _csv_safe(text: str) -> str:
@@ -428,3 +939,217 @@ def _csv_safe(text: str) -> str:
     if text and text[0] in "=+-@\t\r":
         return "'" + text
     return text
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# --------------------------------------------------------------------------- files and freezing
+
+
+@dataclass(frozen=True)
+class Files:
+    """A statement's two files as served: PDF and CSV bytes with their SHA-256."""
+
+    statement_id: str
+    filename: str
+    pdf: bytes
+    csv: bytes
+    pdf_sha256: str
+    csv_sha256: str
+    generated_at: dt.datetime
+    frozen: bool = False  # served from the frozen store
+    frozen_at_close: bool = False
+
+
+def team_files(statement: Statement) -> Files:
+    """Render a built statement: CSV first, so the PDF can print the CSV's SHA-256."""
+    csv_bytes = render_csv(statement).encode("utf-8")
+    statement.csv_sha256 = sha256(csv_bytes)
+    pdf = render_pdf(statement)
+    return Files(
+        statement_id=statement.statement_id,
+        filename=statement.filename,
+        pdf=pdf,
+        csv=csv_bytes,
+        pdf_sha256=sha256(pdf),
+        csv_sha256=statement.csv_sha256,
+        generated_at=statement.generated_at,
+    )
+
+
+def pack_files(pack: CountyPack) -> Files:
+    csv_bytes = render_pack_csv(pack).encode("utf-8")
+    pack.csv_sha256 = sha256(csv_bytes)
+    pdf = render_pack_pdf(pack)
+    return Files(
+        statement_id=pack.statement_id,
+        filename=pack.filename,
+        pdf=pdf,
+        csv=csv_bytes,
+        pdf_sha256=sha256(pdf),
+        csv_sha256=pack.csv_sha256,
+        generated_at=pack.generated_at,
+    )
+
+
+def files_of(row: FrozenStatement, filename: str) -> Files:
+    pdf, csv_bytes = bytes(row.pdf), bytes(row.csv)
+    if sha256(pdf) != row.pdf_sha256 or sha256(csv_bytes) != row.csv_sha256:
+        raise FrozenStatementCorrupt(f"frozen statement {row.statement_id} does not match its SHA-256")
+    return Files(
+        statement_id=row.statement_id,
+        filename=filename,
+        pdf=pdf,
+        csv=csv_bytes,
+        pdf_sha256=row.pdf_sha256,
+        csv_sha256=row.csv_sha256,
+        generated_at=row.generated_at,
+        frozen=True,
+        frozen_at_close=row.frozen_at_close,
+    )
+
+
+def frozen_row(session: Session, month: dt.date, scope: str) -> FrozenStatement | None:
+    return session.execute(
+        select(FrozenStatement).where(FrozenStatement.month_start == month.replace(day=1), FrozenStatement.scope == scope)
+    ).scalar_one_or_none()
+
+
+def frozen_hashes(session: Session, month: dt.date) -> dict[str, tuple[str, str, str]]:
+    """scope → (statement id, PDF SHA-256, CSV SHA-256) of the month's frozen statements."""
+    return {
+        scope: (sid, pdf_hash, csv_hash)
+        for scope, sid, pdf_hash, csv_hash in session.execute(
+            select(
+                FrozenStatement.scope,
+                FrozenStatement.statement_id,
+                FrozenStatement.pdf_sha256,
+                FrozenStatement.csv_sha256,
+            ).where(FrozenStatement.month_start == month.replace(day=1))
+        ).all()
+    }
+
+
+def store_frozen(
+    engine: Engine, *, month: dt.date, scope: str, team_id: int | None, files: Files, at_close: bool
+) -> Files:
+    """Store a closed month's files once; returns what is stored (the first writer's bytes).
+
+    Race-safe: the UNIQUE(month, scope) constraint lets one writer win; a loser rolls back and
+    serves the winner's row.
+    """
+    if _BEFORE_STORE is not None:
+        _BEFORE_STORE()
+    start = month.replace(day=1)
+    with open_session(engine, write=True) as s:
+        existing = frozen_row(s, start, scope)
+        if existing is None:
+            s.add(
+                FrozenStatement(
+                    month_start=start,
+                    scope=scope,
+                    team_id=team_id,
+                    statement_id=files.statement_id,
+                    pdf=files.pdf,
+                    pdf_sha256=files.pdf_sha256,
+                    pdf_size=len(files.pdf),
+                    csv=files.csv,
+                    csv_sha256=files.csv_sha256,
+                    csv_size=len(files.csv),
+                    frozen_at_close=at_close,
+                    generated_at=files.generated_at,
+                )
+            )
+            try:
+                s.commit()
+            except IntegrityError:
+                s.rollback()
+            else:
+                return files_of(frozen_row(s, start, scope), files.filename)
+            existing = frozen_row(s, start, scope)
+        return files_of(existing, files.filename)
+
+
+def get_team_files(engine: Engine, session: Session, team: Team, month: dt.date) -> Files:
+    """What a download serves: an open month built now (DRAFT); a closed month's stored bytes,
+    frozen now if the month was closed before freezing existed."""
+    start = month.replace(day=1)
+    if not is_closed(session, start):
+        return team_files(build_statement(session=session, team=team, month=start))
+    row = frozen_row(session, start, team_scope(team.id))
+    filename = f"statement-{team.slug}-{start:%Y-%m}"
+    if row is not None:
+        return files_of(row, filename)
+    files = team_files(build_statement(session=session, team=team, month=start))
+    return store_frozen(engine, month=start, scope=team_scope(team.id), team_id=team.id, files=files, at_close=False)
+
+
+def _all_teams(session: Session) -> list[Team]:
+    return list(session.execute(select(Team).order_by(Team.name, Team.slug)).scalars())
+
+
+def get_pack_files(engine: Engine, session: Session, month: dt.date) -> Files:
+    """The county pack: built now for an open month; stored bytes for a closed one (frozen now,
+    with every team's statement, if not yet frozen)."""
+    start = month.replace(day=1)
+    if not is_closed(session, start):
+        now = utcnow()
+        report = services.verify(session=session)
+        statements = [
+            build_statement(session=session, team=t, month=start, now=now, verify_report=report)
+            for t in _all_teams(session)
+        ]
+        for st in statements:
+            st.csv_sha256 = sha256(render_csv(st).encode("utf-8"))
+        return pack_files(build_county_pack(statements, month=start, closed=False, now=now))
+    row = frozen_row(session, start, COUNTY_SCOPE)
+    if row is not None:
+        return files_of(row, f"county-pack-{start:%Y-%m}")
+    return freeze_month(engine, month=start, at_close=False, session=session)
+
+
+def freeze_month(
+    engine: Engine,
+    *,
+    month: dt.date,
+    at_close: bool,
+    session: Session | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Files:
+    """Build and store every team's statement and the county pack for a closed month (those
+    not yet stored); returns the stored county pack. Team statements are stored first and the
+    pack is built from the same figures, so the pack's rows match the team files."""
+    start = month.replace(day=1)
+    own = session is None
+    session = session or open_session(engine, write=False)
+    try:
+        if not is_closed(session, start):
+            raise ValueError(f"{start:%B %Y} is not closed")
+        now = utcnow()
+        report = services.verify(session=session)
+        statements = []
+        for team in _all_teams(session):
+            st = build_statement(session=session, team=team, month=start, now=now, verify_report=report)
+            scope = team_scope(team.id)
+            row = frozen_row(session, start, scope)
+            if row is None:
+                row = store_frozen(
+                    engine, month=start, scope=scope, team_id=team.id, files=team_files(st), at_close=at_close
+                )
+            # The pack names the hash of the team's stored CSV, the one its statement prints.
+            st.csv_sha256 = row.csv_sha256
+            statements.append(st)
+            if progress:
+                progress(team.slug)
+        existing = frozen_row(session, start, COUNTY_SCOPE)
+        if existing is not None:
+            return files_of(existing, f"county-pack-{start:%Y-%m}")
+        files = pack_files(build_county_pack(statements, month=start, closed=True, now=now))
+        return store_frozen(engine, month=start, scope=COUNTY_SCOPE, team_id=None, files=files, at_close=at_close)
+    finally:
+        if own:
+            session.close()
+
+

@@ -5,15 +5,15 @@ service → commit → flash → redirect; on a ledger DomainError roll back and
 beside its field (or above the form). Nothing is written on any refusal.
 """
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from community.auth import finance_only, public
-from community.db import get_session
+from community.db import get_engine, get_session
 from community.formatting import gbp
 from community.models import Team
-from ledger import services
+from ledger import services, statements
 from ledger.errors import (
     DomainError,
     IdempotencyConflict,
@@ -229,6 +229,17 @@ def close_month():
         except DomainError as error:
             _show_error(form, error, {PeriodClosed: "month"})
         else:
-            flash(f"{period.month_start:%B %Y} and every month before it are closed.", "success")
+            # Freeze the month's statements now: every team's PDF + CSV and the county pack,
+            # stored once with their SHA-256. Should it fail, they freeze on first download.
+            session.close()
+            try:
+                statements.freeze_month(get_engine(), month=period.month_start, at_close=True)
+            except Exception:  # the month is closed either way; frozen rows are all-or-nothing each
+                current_app.logger.exception("freezing statements for %s failed", period.month_start)
+                flash(f"{period.month_start:%B %Y} and every month before it are closed. Its statements "
+                      "could not be built now; they will be built on first download.", "warning")
+            else:
+                flash(f"{period.month_start:%B %Y} and every month before it are closed; its statements "
+                      "are frozen.", "success")
             return redirect(url_for("ledger.finance_home"))
     return render_template("ledger/close_month.html", form=form, title="Close a month")
