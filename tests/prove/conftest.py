@@ -24,14 +24,14 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "prove_heavy: starts its own gunicorn or kills one (tests/prove)")
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
+@pytest.fixture(scope="session", params=BACKENDS)
 def backend(request):
     if request.param == "postgresql" and not PG_URL:
         pytest.skip("PostgreSQL not configured: set THRIVING_TEST_DATABASE_URL to run these")
     return request.param
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def make_db(backend, request, tmp_path_factory):
     """A factory of fresh migrated databases on this module's backend (dropped afterwards)."""
     made: list[str] = []
@@ -83,9 +83,18 @@ def serve(make_db, tmp_path_factory, **server_options) -> Served:
     return Served(server, world, url, workdir)
 
 
+@pytest.fixture(scope="session")
+def shared_served(make_db, tmp_path_factory):
+    """One server per backend for the whole run, shared by the tests that change nothing that
+    the others rely on (matrix, CSRF, headers, sessions): gunicorn's start is the slow part."""
+    running = serve(make_db, tmp_path_factory)
+    yield running
+    running.server.stop()
+
+
 @pytest.fixture(scope="module")
 def served(make_db, tmp_path_factory):
-    """One server per module and backend, shared by read-mostly tests."""
+    """A server of the module's own, for tests that change the world (fuzzing, restores)."""
     running = serve(make_db, tmp_path_factory)
     yield running
     running.server.stop()

@@ -198,3 +198,9 @@ def test_development_pages_are_404_in_production(served):
     for rule in dev:
         url, _ = build(served, rule)
         assert client.get(url, base_url="https://localhost").status_code == 404, url
+
+
+@pytest.fixture
+def served(shared_served):
+    """This module only reads, or changes its own sessions: the shared server will do."""
+    return shared_served

@@ -2,6 +2,8 @@
 posted by a role allowed on it, is refused with 400 without a token and with another session's
 token; the session's own token gets past the check (so the refusals are the CSRF check's)."""
 
+import pytest
+
 from tests.prove.harness import ROLES
 from tests.prove.test_access import ALLOWED, STATE_CHANGING, build, expected, rules
 
@@ -55,3 +57,9 @@ def test_get_never_changes_state(served):
         for browser in browsers.values():
             assert browser.get(url).status_code < 500, url
     assert writes_excluding_sessions(before, table_counts(served.database_url)) == {}
+
+
+@pytest.fixture
+def served(shared_served):
+    """This module only reads, or changes its own sessions: the shared server will do."""
+    return shared_served

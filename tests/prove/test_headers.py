@@ -68,3 +68,9 @@ def test_hsts_and_secure_cookie_in_production_mode(served):
     assert cookie.startswith("__Host-session=") and "Secure" in cookie and "HttpOnly" in cookie
     assert "Domain=" not in cookie
     assert check(response, "/sign-in (production)") == []
+
+
+@pytest.fixture
+def served(shared_served):
+    """This module only reads, or changes its own sessions: the shared server will do."""
+    return shared_served

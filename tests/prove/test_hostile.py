@@ -171,8 +171,8 @@ def test_hostile_input_through_every_form(served):
 
 
 def test_no_injected_markup_on_any_page_afterwards(served):
-    """Stored XSS: whatever the fuzzing stored, every page as every role shows it escaped."""
-    test_hostile_input_through_every_form(served) if not _fuzzed(served) else None
+    """Stored XSS: whatever the fuzzing (the test above, same server) stored, every page as every
+    role shows escaped. Admin forms fuzzed above may have changed roles, so this only crawls."""
     all_rules, _ = rules(served)
     problems = []
     for role in ROLES:
@@ -185,10 +185,3 @@ def test_no_injected_markup_on_any_page_afterwards(served):
                 problems.append(f"{url} as {role}: {bad}")
     assert problems == [], "\n".join(problems[:40])
 
-
-def _fuzzed(served) -> bool:
-    from sqlalchemy import text
-
-    from tests.prove.harness import scalar
-
-    return scalar(served.database_url, text("SELECT COUNT(*) FROM person WHERE email LIKE '%@%'")) > 7

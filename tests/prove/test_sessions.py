@@ -112,3 +112,9 @@ def test_no_session_cookie_reaches_another_host(served):
     browser.sign_in(served.world.actors["member"])
     prepared = browser.http.prepare_request(requests.Request("GET", f"http://localhost:{served.server.port}/"))
     assert COOKIE not in (prepared.headers.get("Cookie") or "")
+
+
+@pytest.fixture
+def served(shared_served):
+    """This module only reads, or changes its own sessions: the shared server will do."""
+    return shared_served
