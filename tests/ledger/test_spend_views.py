@@ -81,7 +81,7 @@ def w(app, engine, session, place_and_team, make_person):  # noqa: F811
 
 def new_request(w, amount="45.00", who="asha", **extra):
     data = {"amount": amount, "payee": "Stagecoach", "purpose": "Bus pass for an apprentice", "category": "travel",
-            "account_id": "budget", "idea_id": "", **extra}
+            "account_id": "budget", **extra}
     response = w["as"](who).post("/teams/shirebrook/spend/new", data=data)
     return response
 
