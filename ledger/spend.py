@@ -157,6 +157,11 @@ def _move(session: Session, request: SpendRequest, expected: str, **values) -> N
         session.flush()
 
 
+def _audit(session: Session, actor_id: int, action: str, team: Team, request: SpendRequest, pence: int) -> None:
+    session.add(AuditEvent(actor_id=actor_id, action=action,
+                           subject=f"{team.name}: spend request {request.id}, {format_gbp(pence)}"[:200]))
+
+
 def _name(session: Session, person_id: int | None) -> str:
     person = session.get(Person, person_id) if person_id else None
     return person.name if person else "someone"
@@ -354,6 +359,7 @@ def approve(
     )
     _move(session, request, SpendStatus.PENDING, status=SpendStatus.APPROVED.value,
           decided_at=now or utcnow(), decided_by_id=approver.id, hold_id=commitment.id)
+    _audit(session, approver.id, "spend.approve", team, request, request.amount_pence)
     return request
 
 
@@ -380,6 +386,7 @@ def reject(*, session: Session, team: Team, request_id: int, approver: Person, r
         raise WrongState(_state_message(session, request))
     _move(session, request, SpendStatus.PENDING, status=SpendStatus.REJECTED.value,
           decided_at=utcnow(), decided_by_id=approver.id, rejection_reason=reason[:500])
+    _audit(session, approver.id, "spend.reject", team, request, request.amount_pence)
     return request
 
 
@@ -392,6 +399,7 @@ def cancel(*, session: Session, team: Team, request_id: int, actor: Person, idem
     ledger.void_hold(session=session, hold_id=request.hold_id, actor_id=actor.id, idempotency_key=idempotency_key)
     _move(session, request, SpendStatus.APPROVED, status=SpendStatus.CANCELLED.value,
           closed_at=utcnow(), closed_by_id=actor.id)
+    _audit(session, actor.id, "spend.cancel", team, request, request.amount_pence)
     return request
 
 
@@ -483,6 +491,7 @@ def record_payment(
     _move(session, request, SpendStatus.APPROVED, status=SpendStatus.PAID.value, paid_entry_id=entry.id,
           paid_pence=actual_pence, paid_on=paid_on, method=method, receipt_ref=receipt_ref,
           receipt_content_type=receipt_content_type, closed_at=utcnow(), closed_by_id=actor.id)
+    _audit(session, actor.id, "spend.pay", team, request, actual_pence)
     return request
 
 

@@ -43,7 +43,9 @@ class RequestForm(FlaskForm):
     category = RadioField("Category", widget=GovRadioInput(), choices=list(CATEGORIES),
                           validators=[InputRequired("Choose a category")])
     account_id = SelectField("Pay from", widget=GovSelect(), validators=[InputRequired("Choose where the money comes from")])
-    idea_id = SelectField("The resident idea it delivers (optional)", widget=GovSelect(), choices=[("", "None")])
+    # Checked in ledger.spend.request_spend (the select is only shown when ideas exist).
+    idea_id = SelectField("The resident idea it delivers (optional)", widget=GovSelect(), choices=[("", "None")],
+                          validate_choice=False)
     submit = SubmitField("Send for approval", widget=GovSubmitInput())
 
 

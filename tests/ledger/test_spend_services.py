@@ -327,6 +327,8 @@ def test_paying_less_than_approved_releases_the_difference(session, world):
         world["asha"].id, world["ben"].id, "a" * 32, "purchase card")
     assert available(session, world) == 100_000 - 4_200
     assert ledger.verify(session=session).ok
+    actions = session.execute(select(AuditEvent.action).where(AuditEvent.action.like("spend.%"))).scalars().all()
+    assert sorted(actions) == ["spend.approve", "spend.pay"]
     with pytest.raises(spend.WrongState, match="already been paid"):
         pay(session, world, r.id, idempotency_key="pay-2")
 
