@@ -46,6 +46,7 @@ def main() -> None:
     parser.add_argument("--rule", default="mes-add1-greedy", choices=["greedy", "mes-add1-greedy"])
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--profile", action="store_true", help="print a profile of the casting phase")
     args = parser.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="thriving-bench-")
@@ -91,6 +92,12 @@ def main() -> None:
                else rng.choices(idea_ids, weights=weights, k=rng.randint(1, 5)) for _ in voter_ids]
 
     with app.app_context():
+        profiler = None
+        if args.profile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
         t0 = time.perf_counter()
         for start in range(0, len(voter_ids), args.batch):
             with open_session(engine, write=True) as s:
@@ -100,6 +107,11 @@ def main() -> None:
                                          secret=SECRET, idea_ids=chosen)
                 s.commit()
         t1 = time.perf_counter()
+        if profiler is not None:
+            import pstats
+
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
         with open_session(engine, write=True) as s:
             services.close_round(session=s, round_id=round_id, actor_id=staff_id, force=True)
             s.commit()

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from community import mail
 from community.auth import public, signed_in, team_staff
-from community.db import get_engine, get_session, open_session
+from community.db import SAFE_METHODS, get_engine, get_session, open_session
 from community.formatting import gbp
 from community.models import Person, Team
 from ledger.errors import DomainError
@@ -58,11 +58,16 @@ def _round(session, team: Team, round_id: int) -> Round:
     if rnd is None or rnd.team_id != team.id:
         abort(404)
     if rnd.status == "open" and services.utcnow() >= rnd.closes_at:
-        # Close on page load, in a write session of its own (a GET's session is read-only).
-        with open_session(get_engine(), write=True) as writer:
-            services.close_if_due(session=writer, rnd=writer.get(Round, rnd.id))
-            writer.commit()
-        session.rollback()  # end the read snapshot taken before the close
+        if request.method in SAFE_METHODS:
+            # Close on page load, in a write session of its own (a GET's session is read-only).
+            with open_session(get_engine(), write=True) as writer:
+                services.close_if_due(session=writer, rnd=writer.get(Round, rnd.id))
+                writer.commit()
+            session.rollback()  # end the read snapshot taken before the close
+        else:
+            # A POST's session already holds the write lock (SQLite): close in it.
+            services.close_if_due(session=session, rnd=rnd)
+            session.commit()
         rnd = session.get(Round, round_id)
     return rnd
 

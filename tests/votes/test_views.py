@@ -254,3 +254,19 @@ def test_proposer_edits_after_needs_changes_and_team_posts_delivery(client, sess
                                                                  "text": "Ordered from the joiner"})
     page = client.get(f"/teams/{slug}/ideas/{idea.id}").get_data(as_text=True)
     assert "In delivery" in page and "Ordered from the joiner" in page and "No spend has been charged" in page
+
+
+def test_a_vote_posted_after_the_closing_time_closes_the_round_and_is_refused(client, session, world, sign_in,
+                                                                              engine):
+    slug = world["team"].slug
+    ideas = [feasible_idea(session, world, "Bench", 100_000)]
+    rnd = open_round(session, world, ideas)
+    session.commit()
+    sign_in(world["residents"][0])
+    session.execute(update(Round).where(Round.id == rnd.id).values(closes_at=utcnow() - dt.timedelta(seconds=1)))
+    session.commit()
+    response = client.post(f"/teams/{slug}/rounds/{rnd.id}/ballot", data={"idea": [ideas[0].id], "action": "submit"})
+    assert response.status_code == 400 and "This round is closed" in response.get_data(as_text=True)
+    with open_session(engine, write=False) as s:
+        assert s.get(Round, rnd.id).status == "closed"
+        assert s.execute(select(Ballot)).first() is None
