@@ -36,7 +36,7 @@ run: bootstrap
 	@THRIVING_ENV=development $(FLASK) users demo-list
 	@echo
 	@echo "Thriving Communities is at http://127.0.0.1:$(PORT)  (Ctrl-C to stop)"
-	@THRIVING_ENV=development exec $(VENV)/bin/gunicorn --workers 4 --threads 4 \
+	@THRIVING_ENV=development exec $(VENV)/bin/gunicorn --workers 4 --threads 4 --timeout 120 \
 	  --bind 127.0.0.1:$(PORT) --access-logfile - 'wsgi:create_app()'
 
 test: $(VENV)/.test-installed assets browser

@@ -1104,28 +1104,29 @@ def verify(*, session: Session) -> VerifyReport:
                         f"account {account_id} does not match its postings"
                     )
 
-    # Commitments: open holds never exceed a team's budget balance; settled holds are paid.
+    # Commitments: open holds never exceed the balance of the account they are held on (a
+    # team's budget or one of its restricted funds); settled holds are paid.
     balances: dict[int, int] = defaultdict(int)
     for legs in by_entry.values():
         for account_id, amount, _ in legs:
             balances[account_id] += amount
-    budgets = dict(
+    held_accounts = dict(
         session.execute(
-            select(LedgerAccount.team_id, LedgerAccount.id).where(
-                LedgerAccount.kind == AccountKind.BUDGET.value
+            select(LedgerAccount.id, LedgerAccount.team_id).where(
+                LedgerAccount.kind.in_((AccountKind.BUDGET.value, AccountKind.RESTRICTED.value))
             )
         ).all()
     )
     holds = session.execute(
-        select(Hold.team_id, Hold.status, Hold.amount_pence, Hold.settled_entry_id, Hold.id)
+        select(Hold.account_id, Hold.status, Hold.amount_pence, Hold.settled_entry_id, Hold.id)
     ).all()
-    open_by_team: dict[int, int] = defaultdict(int)
-    for team_id, status, amount, settled_entry_id, hold_id in holds:
+    open_by_account: dict[int, int] = defaultdict(int)
+    for account_id, status, amount, settled_entry_id, hold_id in holds:
         if status == HoldStatus.OPEN.value:
-            open_by_team[team_id] += int(amount)
+            open_by_account[account_id] += int(amount)
         elif status == HoldStatus.SETTLED.value and settled_entry_id not in seen:
             return fail(f"hold {hold_id} is settled but its entry is missing", settled_entry_id)
-    for team_id, account_id in budgets.items():
-        if balances.get(account_id, 0) - open_by_team.get(team_id, 0) < 0:
+    for account_id, team_id in held_accounts.items():
+        if balances.get(account_id, 0) - open_by_account.get(account_id, 0) < 0:
             return fail(f"team {team_id}: open commitments exceed its balance")
     return report

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import filetype
+from flask import url_for
 from sqlalchemy import select, update
 from sqlmodel import Session
 
@@ -37,9 +38,10 @@ from community.models import AuditEvent, AuthSession, Membership, Person, Team, 
 from community.services import verify_totp
 from ledger import services as ledger
 from ledger.errors import DomainError, InvalidAmount, NotFound
-from ledger.models import AccountKind, LedgerAccount, LedgerRequest
+from ledger.models import AccountKind, Hold, HoldStatus, LedgerAccount, LedgerRequest
 from ledger.money import format_gbp
 from ledger.spend_models import CATEGORIES, METHODS, SpendRequest, SpendStatus
+from votes.models import Idea, IdeaStatus
 
 # Test seams, as in ledger.services: the race test turns the request lock (and the
 # conditional state write) off to show the test can fail, and may pause between read and write.
@@ -94,13 +96,42 @@ class InvalidReceipt(SpendError):
 
 
 def ideas_path(team: Team) -> str:
-    """Where residents propose an idea for a vote (built on the ideas branch; url_for later)."""
-    return f"/teams/{team.slug}/ideas/new"
+    """Where residents propose an idea for a vote."""
+    return url_for("votes.propose", slug=team.slug)
+
+
+def _delivering(session: Session, team: Team):
+    return session.execute(
+        select(Idea).where(
+            Idea.team_id == team.id,
+            Idea.status.in_((IdeaStatus.FUNDED.value, IdeaStatus.IN_DELIVERY.value)),
+        ).order_by(Idea.id)
+    ).scalars()
 
 
 def idea_choices(session: Session, team: Team) -> list[tuple[int, str]]:
-    """Ideas this spend may deliver, as (id, title). Empty for now: wired to votes on merge."""
-    return []
+    """Funded ideas (won a resident vote) this spend may deliver, as (id, label)."""
+    choices = []
+    for idea in _delivering(session, team):
+        held = session.get(Hold, idea.hold_id) if idea.hold_id else None
+        left = held.amount_pence if held is not None and held.status == HoldStatus.OPEN.value else 0
+        choices.append((idea.id, f"{idea.title} ({format_gbp(left)} committed by the vote)"))
+    return choices
+
+
+def _idea_hold(session: Session, team: Team, request: SpendRequest) -> tuple[Idea, Hold] | None:
+    """The funded idea's open commitment this request can draw on (same team and fund)."""
+    if request.idea_id is None:
+        return None
+    idea = session.get(Idea, request.idea_id)
+    if idea is None or idea.team_id != team.id or idea.hold_id is None:
+        return None
+    held = session.get(Hold, idea.hold_id)
+    if held is None or held.status != HoldStatus.OPEN.value:
+        return None
+    if held.account_id != ledger._funding_account(session, team, request.account_id):
+        return None
+    return idea, held
 
 
 def _pause() -> None:
@@ -337,7 +368,10 @@ def approve(
         raise WrongState(_state_message(session, request))
     session.refresh(team)  # the limits as they are now, not when the page was loaded
     limit = _limit_for(team, role)
-    if request.amount_pence > limit:
+    # Money the residents already voted for (the idea's commitment) needs no quick-spend limit.
+    voted = _idea_hold(session, team, request)
+    within_vote = voted is not None and request.amount_pence <= voted[1].amount_pence
+    if request.amount_pence > limit and not within_vote:
         if request.amount_pence > team.enabler_limit_pence:
             message = (f"{format_gbp(request.amount_pence)} is more than the team can approve "
                        f"({format_gbp(team.enabler_limit_pence)}): it needs a resident vote.")
@@ -351,12 +385,27 @@ def approve(
             "(you have not signed in for a while)."
         )
     _pause()
+    if voted is not None:
+        # Draw on the idea's commitment: release it, commit this spend, re-commit the rest.
+        idea, held = voted
+        ledger.void_hold(session=session, hold_id=held.id, actor_id=approver.id,
+                         idempotency_key=f"spend:{request.id}:idea-release")
     commitment = ledger.hold(
         session=session, team=team, amount_pence=request.amount_pence, category=request.category,
         description=request.purpose, actor_id=approver.id, idempotency_key=idempotency_key,
         payee=request.payee, payee_is_individual=request.payee_is_individual,
         account_id=request.account_id,
     )
+    if voted is not None:
+        rest = held.amount_pence - request.amount_pence
+        idea.hold_id = None
+        if rest > 0:
+            idea.hold_id = ledger.hold(
+                session=session, team=team, amount_pence=rest, category=held.category,
+                description=held.description, actor_id=approver.id,
+                idempotency_key=f"spend:{request.id}:idea-rest", account_id=held.account_id,
+            ).id
+        session.add(idea)
     _move(session, request, SpendStatus.PENDING, status=SpendStatus.APPROVED.value,
           decided_at=now or utcnow(), decided_by_id=approver.id, hold_id=commitment.id)
     _audit(session, approver.id, "spend.approve", team, request, request.amount_pence)

@@ -5,14 +5,13 @@ State machine (enforced by a trigger in ``migrations/versions/0003_spend.py`` as
     pending → approved | rejected | withdrawn | expired
     approved → paid | cancelled
 
-``idea_id`` names the resident idea the spend delivers; it has no foreign key yet because the
-ideas table lives on another branch (the lead adds the key on merge).
+``idea_id`` names the resident idea the spend delivers (optional).
 """
 
 import datetime as dt
 import enum
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, Date, Index, Integer, String
+from sqlalchemy import BigInteger, CheckConstraint, Column, Date, ForeignKey, Index, Integer, String
 from sqlmodel import Field, SQLModel
 
 from community.db import UTCDateTime, utcnow
@@ -85,7 +84,7 @@ class SpendRequest(SQLModel, table=True):
     category: str = Field(max_length=30)
     # None: the team budget; otherwise one of the team's restricted funds.
     account_id: int | None = Field(default=None, foreign_key="ledger_account.id")
-    idea_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    idea_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("vote_idea.id"), nullable=True))
     status: str = Field(default=SpendStatus.PENDING.value, max_length=12)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     decided_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))

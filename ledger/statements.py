@@ -17,7 +17,7 @@ import hashlib
 import io
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -370,12 +370,13 @@ def is_closed(session: Session, month_start: dt.date) -> bool:
 
 
 def _pledge_memorandum(session: Session, team: Team, start: dt.date, end: dt.date) -> PledgeMemorandum | None:
-    """Seam: the pledges domain's memorandum for the team and month (``end`` exclusive).
+    """The pledges domain's memorandum for the team and month (``end`` exclusive); None when
+    nothing was pledged or fulfilled, so the statement says "No pledges recorded"."""
+    from pledges.services import memorandum  # pledges imports the ledger
 
-    None until the pledges domain lands; the lead wires this to ``pledges.services.memorandum``
-    on merge. The statement then says "No pledges recorded".
-    """
-    return None
+    found = memorandum(session, team.id, start, end)
+    figures = PledgeMemorandum(**{f.name: getattr(found, f.name) for f in fields(PledgeMemorandum)})
+    return None if figures == PledgeMemorandum() else figures
 
 
 def build_statement(

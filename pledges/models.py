@@ -79,8 +79,8 @@ class Pledge(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     team_id: int = Field(foreign_key="team.id")
-    # The idea this pledge is towards. No foreign key: ideas live in another domain's table.
-    idea_id: int | None = Field(default=None, index=True)
+    # The idea this pledge is towards (optional).
+    idea_id: int | None = Field(default=None, foreign_key="vote_idea.id", index=True)
     kind: str = Field(max_length=10)
     description: str = Field(max_length=500)
     # Who promised: a signed-in person pledging for themselves, or a name entered by staff for an

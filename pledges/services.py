@@ -42,6 +42,7 @@ from pledges.models import (
     SocialValueRate,
     Visibility,
 )
+from votes.models import Idea, IdeaStatus
 
 # The National Living Wage from 1 April 2026 (21 and over), in pence per hour.
 DEFAULT_HOURLY_PENCE = 1271
@@ -157,8 +158,10 @@ def make_pledge(
         raise PledgeError("Say what you are pledging.", "description")
     if due_on is not None and due_on < today:
         raise PledgeError("The date cannot be in the past.", "due_on")
-    if idea_id is not None and idea_id <= 0:
-        raise PledgeError("Enter a real idea number.", "idea_id")
+    if idea_id is not None:
+        idea = session.get(Idea, idea_id) if 0 < idea_id < 2**31 else None
+        if idea is None or idea.team_id != team.id or idea.status == IdeaStatus.HIDDEN.value:
+            raise PledgeError("There is no idea with that number for this team.", "idea_id")
     if estimated_value_pence is not None and not 0 < estimated_value_pence <= MAX_VALUE_PENCE:
         raise PledgeError("The estimated value must be more than £0.", "estimated_value")
     values: dict = {}

@@ -295,13 +295,30 @@ def add_delivery_update(*, session: Session, team: Team, idea_id: int, author_id
     return update_row
 
 
-def spend_for_idea(session: Session, idea_id: int) -> list:
-    """The spend charged to a funded idea (from quick spend).
+@dataclass(frozen=True)
+class SpendLine:
+    date: dt.date
+    payee: str
+    amount_pence: int
 
-    PLACEHOLDER: quick spend is built in another branch; on merge this returns its spend rows
-    (date, payee, amount) charged against the idea's hold. Until then it returns ``[]``.
-    """
-    return []
+
+def spend_for_idea(session: Session, idea_id: int) -> list[SpendLine]:
+    """The quick spend paid against a funded idea, oldest first (individuals withheld)."""
+    from ledger.spend_models import SpendRequest, SpendStatus  # ledger.spend imports votes
+
+    rows = session.execute(
+        select(SpendRequest)
+        .where(SpendRequest.idea_id == idea_id, SpendRequest.status == SpendStatus.PAID.value)
+        .order_by(SpendRequest.paid_on, SpendRequest.id)
+    ).scalars()
+    return [
+        SpendLine(
+            date=row.paid_on,
+            payee="individual (withheld)" if row.payee_is_individual else row.payee,
+            amount_pence=row.paid_pence,
+        )
+        for row in rows
+    ]
 
 
 def updates_of(*, session: Session, idea_id: int) -> list[IdeaUpdate]:

@@ -20,7 +20,7 @@ import community.db
 revision: str = "0003_spend"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = ("0004_votes",)  # spend may deliver an idea
 
 _BAD_TRANSITION = """
     NOT ((OLD.status = NEW.status)
@@ -78,7 +78,7 @@ def upgrade() -> None:
         sa.Column("purpose", sa.String(500), nullable=False),
         sa.Column("category", sa.String(30), nullable=False),
         sa.Column("account_id", sa.Integer(), sa.ForeignKey("ledger_account.id"), nullable=True),
-        sa.Column("idea_id", sa.Integer(), nullable=True),  # FK to ideas added on merge
+        sa.Column("idea_id", sa.Integer(), sa.ForeignKey("vote_idea.id"), nullable=True),
         sa.Column("status", sa.String(12), nullable=False),
         _utc("created_at", nullable=False),
         _utc("decided_at"),

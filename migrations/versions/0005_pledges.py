@@ -19,7 +19,7 @@ import community.db
 revision: str = "0005_pledges"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = ("0004_votes",)  # a pledge may be towards an idea
 
 APPEND_ONLY = ("pledge_fulfilment", "pledge_event", "pledge_social_value_rate")
 NO_DELETE = ("pledge", "pledge_fulfilment", "pledge_event", "community_pledge", "pledge_signature",
@@ -100,7 +100,7 @@ def upgrade() -> None:
         "pledge",
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("team_id", sa.Integer(), sa.ForeignKey("team.id"), nullable=False),
-        sa.Column("idea_id", sa.Integer(), nullable=True),
+        sa.Column("idea_id", sa.Integer(), sa.ForeignKey("vote_idea.id"), nullable=True),
         sa.Column("kind", sa.String(10), nullable=False),
         sa.Column("description", sa.String(500), nullable=False),
         sa.Column("pledger_person_id", sa.Integer(), sa.ForeignKey("person.id"), nullable=True),

@@ -68,6 +68,8 @@ def test_settling_a_fund_hold_pays_from_the_fund(session, people):
     fund = services.open_restricted_fund(session=session, team=team, label="Co-op pledge")
     _receive(session, team, finance, fund, 20_000, "rcv-1")
     commitment = _hold(session, team, member, 15_000, "h-1", account_id=fund.id)
+    # The team budget is empty: the fund's commitment is checked against the fund alone.
+    assert services.verify(session=session).ok
     services.settle_hold(session=session, hold_id=commitment.id, actual_pence=12_000, actor_id=member.id,
                          effective_date=DAY, idempotency_key="pay-1", method="invoice", receipt_ref="R1")
     session.commit()

@@ -124,11 +124,12 @@ def test_bad_amounts_are_refused(session, world, amount):
         ask(session, world, amount=amount)
 
 
-def test_above_the_enablers_limit_needs_a_resident_vote(session, world):
+def test_above_the_enablers_limit_needs_a_resident_vote(app, session, world):
     with pytest.raises(spend.OverLimit, match="resident vote") as caught:
         ask(session, world, amount=100_001)
     assert caught.value.needs_vote
-    assert spend.ideas_path(world["team"]) == "/teams/team-1/ideas/new"
+    with app.test_request_context():
+        assert spend.ideas_path(world["team"]) == "/teams/team-1/ideas/new"
     assert spend.idea_choices(session, world["team"]) == []
 
 
@@ -500,3 +501,42 @@ def test_the_database_refuses_illegal_changes(engine, session, world):
             f"({world['team'].id}, {world['asha'].id}, 100, 'x', false, 'x', 'food', 'pending', "
             f"'2026-01-01 00:00:00', {world['asha'].id})"))
         raw.commit()
+
+
+# --------------------------------------------------------------------------- funded ideas
+
+
+def _funded_idea(session, world, pence=60_000):
+    from votes.models import Idea
+
+    held = ledger.hold(session=session, team=world["team"], amount_pence=pence, category="activity materials",
+                       description="Funded idea: youth space", actor_id=world["erin"].id, idempotency_key="idea-hold")
+    idea = Idea(team_id=world["team"].id, title="Youth space", description="A room for teenagers",
+                estimated_cost_pence=pence, team_cost_pence=pence, status="funded", hold_id=held.id)
+    session.add(idea)
+    session.commit()
+    return idea, held
+
+
+def test_spend_for_a_funded_idea_draws_on_its_commitment(session, world):
+    idea, held = _funded_idea(session, world)
+    assert spend.idea_choices(session, world["team"]) == [(idea.id, "Youth space (£600.00 committed by the vote)")]
+    before = available(session, world)
+    # £400 is over the member limit, but the residents already voted this money.
+    request = ask(session, world, amount=40_000, idea_id=idea.id, category="equipment")
+    session.commit()
+    approve(session, world, request.id, auth=fresh_auth(session, world["ben"]))
+    session.commit()
+    assert available(session, world) == before  # nothing new committed: the vote's money was used
+    session.refresh(idea)
+    rest = session.get(Hold, idea.hold_id)
+    assert rest.amount_pence == 20_000 and rest.status == "open"
+    assert session.get(Hold, held.id).status == "voided"
+
+
+def test_spend_beyond_a_funded_ideas_commitment_needs_the_usual_limits(session, world):
+    idea, _ = _funded_idea(session, world, pence=30_000)
+    request = ask(session, world, amount=40_000, idea_id=idea.id)
+    session.commit()
+    with pytest.raises(spend.OverLimit):
+        approve(session, world, request.id, auth=fresh_auth(session, world["ben"]))

@@ -208,6 +208,7 @@ def test_fulfilment_against_another_teams_pledge_is_not_found(session, world):
         (dict(kind="space", room=" "), "room"),
         (dict(kind="money", amount_pence=100, due_on=TODAY - dt.timedelta(days=1)), "due_on"),
         (dict(kind="money", amount_pence=100, idea_id=-3), "idea_id"),
+        (dict(kind="money", amount_pence=100, idea_id=999), "idea_id"),
         (dict(kind="rubbish"), "kind"),
     ],
 )
