@@ -396,6 +396,27 @@ def restricted_funds(*, session: Session, team: Team) -> list[LedgerAccount]:
     )
 
 
+@dataclass(frozen=True)
+class FundSummary:
+    account_id: int
+    label: str
+    balance_pence: int
+    available_pence: int
+
+
+def fund_summaries(*, session: Session, team: Team) -> list[FundSummary]:
+    """Each restricted fund of the team with what is in it and what is still uncommitted."""
+    return [
+        FundSummary(
+            account_id=fund.id,
+            label=fund.label,
+            balance_pence=_balance(session, fund.id),
+            available_pence=available_in(session=session, account_id=fund.id),
+        )
+        for fund in restricted_funds(session=session, team=team)
+    ]
+
+
 def _funding_account(session: Session, team: Team, account_id: int | None) -> int:
     """The team's budget, or one of its own restricted funds (NotFound for anything else)."""
     if account_id is None:

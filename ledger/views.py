@@ -99,8 +99,9 @@ def team_ledger(slug: str):
             pagination["next"] = {"href": url_for("ledger.team_ledger", slug=slug, page=page.page + 1)}
     detail = _sees_detail(team)
     is_finance = detail and current_user.person.is_finance
+    funds = services.fund_summaries(session=session, team=team)
     return render_template("ledger/team_ledger.html", team=team, page=page, pagination=pagination,
-                           detail=detail, is_finance=is_finance)
+                           detail=detail, is_finance=is_finance, funds=funds)
 
 
 # --------------------------------------------------------------------------- finance

@@ -273,3 +273,18 @@ def test_finance_pages_send_anonymous_visitors_to_sign_in(client, engine, team):
     response = _post_allocate(client, team, key=uuid.uuid4().hex)
     assert response.status_code == 302 and "/sign-in" in response.headers["Location"]
     assert count(engine) == 0
+
+
+def test_public_ledger_lists_restricted_funds_without_their_labels(client, session, team, make_person):  # noqa: F811
+    person = make_person("fran@example.org", role="finance")
+    fund = services.open_restricted_fund(session=session, team=team, label="Pledge P-1: private donor's gift")
+    services.receive_into_fund(session=session, team=team, account_id=fund.id, amount_pence=20_000,
+                               actor_id=person.id, effective_date=TODAY, idempotency_key="rcv-1",
+                               description="Money pledge received")
+    services.hold(session=session, team=team, amount_pence=5_000, category="equipment", description="A fridge",
+                  actor_id=person.id, idempotency_key="h-1", account_id=fund.id)
+    session.commit()
+    page = client.get(f"/teams/{team.slug}/ledger").get_data(as_text=True)
+    funds = page[page.index('id="funds"'):]
+    assert "Pledged money, fund 1" in funds and "£200.00" in funds and "£150.00" in funds
+    assert "private donor" not in page
