@@ -437,6 +437,7 @@ class _RoundRules:
     limits, the idea costs and the team's place. Loaded once per transaction (see ``_rules``)."""
 
     costs: dict[int, int]
+    titles: dict[int, str]
     ballot_type: str
     max_choices: int | None
     budget_pence: int
@@ -451,11 +452,15 @@ def _rules(session: Session, rnd: Round) -> _RoundRules:
     hit = cache.get(rnd.id)
     if hit is not None and hit[0] is transaction and transaction is not None:
         return hit[1]
-    costs = dict(session.execute(
-        select(RoundIdea.idea_id, RoundIdea.cost_pence).where(RoundIdea.round_id == rnd.id)
-    ).tuples().all())
-    place_id = session.execute(select(Team.place_id).where(Team.id == rnd.team_id)).scalar_one()
-    rules = _RoundRules(costs, rnd.ballot_type, rnd.max_choices, rnd.budget_pence, place_id)
+    rows = session.execute(
+        select(RoundIdea.idea_id, RoundIdea.cost_pence, Idea.title, Team.place_id)
+        .join(Idea, Idea.id == RoundIdea.idea_id).join(Team, Team.id == rnd.team_id)
+        .where(RoundIdea.round_id == rnd.id)
+    ).tuples().all()
+    place_id = rows[0][3] if rows else session.execute(
+        select(Team.place_id).where(Team.id == rnd.team_id)).scalar_one()
+    rules = _RoundRules({r[0]: r[1] for r in rows}, {r[0]: r[2] for r in rows}, rnd.ballot_type,
+                        rnd.max_choices, rnd.budget_pence, place_id)
     cache[rnd.id] = (transaction, rules)
     return rules
 
@@ -487,16 +492,11 @@ def check_ballot(*, session: Session, rnd: Round, idea_ids: Iterable[int], with_
     return CheckedBallot(chosen, rows, total)
 
 
-def chosen_titles(*, session: Session, round_id: int, idea_ids: Iterable[int]) -> list[tuple[str, int]]:
+def chosen_titles(*, session: Session, rnd: Round, idea_ids: Iterable[int]) -> list[tuple[str, int]]:
     """(title, cost) of the chosen ideas of a round, by idea number: the receipt email's lines,
-    without loading every idea of the ballot as objects."""
-    ids = sorted(set(idea_ids))
-    if not ids:
-        return []
-    return [tuple(row) for row in session.execute(
-        select(Idea.title, RoundIdea.cost_pence).join(RoundIdea, RoundIdea.idea_id == Idea.id)
-        .where(RoundIdea.round_id == round_id, Idea.id.in_(ids)).order_by(Idea.id)
-    ).all()]
+    from the round's rules already read for the cast (titles cannot change while on a ballot)."""
+    rules = _rules(session, rnd)
+    return [(rules.titles[i], rules.costs[i]) for i in sorted(set(idea_ids)) if i in rules.costs]
 
 
 def _new_reference() -> str:

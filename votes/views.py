@@ -331,7 +331,7 @@ def cast(slug: str, round_id: int):
     try:
         ballot = services.cast_ballot(session=session, rnd_id=rnd.id, person=_me(),
                                       secret=current_app.config["SECRET_KEY"], idea_ids=_chosen_ids())
-        lines = services.chosen_titles(session=session, round_id=rnd.id, idea_ids=services.decode(ballot.choices))
+        lines = services.chosen_titles(session=session, rnd=rnd, idea_ids=services.decode(ballot.choices))
         session.commit()
     except DomainError as error:
         session.rollback()
