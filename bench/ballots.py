@@ -47,6 +47,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--profile", action="store_true", help="print a profile of the casting phase")
+    parser.add_argument("--http", type=int, default=0, metavar="N",
+                        help="then replace N voters' ballots through the view (POST …/ballot, Flask test "
+                             "client: sign-in session, CSRF off, receipt email), timed separately")
     args = parser.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="thriving-bench-")
@@ -98,7 +101,7 @@ def main() -> None:
 
             profiler = cProfile.Profile()
             profiler.enable()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for start in range(0, len(voter_ids), args.batch):
             with open_session(engine, write=True) as s:
                 for person_id, chosen in zip(voter_ids[start:start + args.batch],
@@ -106,12 +109,15 @@ def main() -> None:
                     services.cast_ballot(session=s, rnd_id=round_id, person=s.get(Person, person_id),
                                          secret=SECRET, idea_ids=chosen)
                 s.commit()
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         if profiler is not None:
             import pstats
 
             profiler.disable()
             pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
+        if args.http:
+            _http_casts(app, engine, team_slug, round_id, voter_ids[:args.http], ballots[-args.http:], args.profile)
+        t_close = time.perf_counter()
         with open_session(engine, write=True) as s:
             services.close_round(session=s, round_id=round_id, actor_id=staff_id, force=True)
             s.commit()
@@ -123,11 +129,55 @@ def main() -> None:
     assert f"{len(voter_ids):,}" in response.get_data(as_text=True) or str(len(voter_ids)) in response.get_data(as_text=True)
     print(f"database: {engine.dialect.name}; ballots: {len(voter_ids):,}; ideas: {len(idea_ids)}; rule: {args.rule}")
     print(f"cast (through cast_ballot, batches of {args.batch}): {t1 - t0:7.2f} s "
-          f"({len(voter_ids) / (t1 - t0):,.0f} ballots/s)")
-    print(f"close (tally, reasons, holds):                  {t2 - t1:7.2f} s")
+          f"({len(voter_ids) / (t1 - t0):,.0f} ballots/s); CPU {c1 - c0:.2f} s "
+          f"({len(voter_ids) / max(c1 - c0, 1e-9):,.0f} ballots per CPU-second)")
+    print(f"close (tally, reasons, holds):                  {t2 - t_close:7.2f} s")
     print(f"results page (one GET):                         {t3 - t2:7.2f} s")
-    print(f"total, casting to results page:                 {t3 - t0:7.2f} s")
+    print(f"total, casting to results page:                 {t3 - t0:7.2f} s"
+          + (" (including the view casts)" if args.http else ""))
     engine.dispose()
+
+
+def _http_casts(app, engine, slug, round_id, voter_ids, ballots, profile) -> None:
+    """Replace ballots through the view, one signed-in client per voter (each a replacement:
+    the upsert's update path, the receipt email written to the outbox)."""
+    import secrets
+
+    from community.auth import token_hash
+    from community.models import AuthSession
+
+    tokens = [secrets.token_urlsafe(32) for _ in voter_ids]
+    with open_session(engine, write=True) as s:
+        s.execute(insert(AuthSession), [dict(token_hash=token_hash(t), person_id=p, created_at=utcnow(),
+                                             second_factor=False) for t, p in zip(tokens, voter_ids, strict=True)])
+        s.commit()
+    clients = []
+    for token in tokens:
+        client = app.test_client()
+        with client.session_transaction() as sess:
+            sess["_user_id"] = token
+            sess["_fresh"] = True
+        clients.append(client)
+    url = f"/teams/{slug}/rounds/{round_id}/ballot"
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    t0, c0 = time.perf_counter(), time.process_time()
+    for client, chosen in zip(clients, ballots, strict=True):
+        response = client.post(url, data={"idea": [str(i) for i in chosen]})
+        assert response.status_code == 302, (response.status_code, response.get_data(as_text=True)[:500])
+    t1, c1 = time.perf_counter(), time.process_time()
+    if profiler is not None:
+        import pstats
+
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+    n = len(clients)
+    print(f"view (POST …/ballot, test client, {n:,} replacements): {t1 - t0:7.2f} s ({n / (t1 - t0):,.0f} "
+          f"ballots/s); CPU {c1 - c0:.2f} s ({n / max(c1 - c0, 1e-9):,.0f} ballots per CPU-second)")
 
 
 if __name__ == "__main__":

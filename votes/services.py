@@ -22,8 +22,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session
 
 from community.db import utcnow
@@ -49,7 +49,7 @@ from votes.tally import tally
 MAX_PENCE = 10**11
 HOLD_CATEGORY = "participatory budget"
 
-# Test seam: a pause between reading a voter's ballot and writing the replacement.
+# Test seam: a pause just before a ballot is written (after the round and rules are read).
 _BETWEEN_READ_AND_WRITE: Callable[[], None] | None = None
 
 
@@ -431,23 +431,60 @@ class CheckedBallot:
     total_pence: int
 
 
-def check_ballot(*, session: Session, rnd: Round, idea_ids: Iterable[int], with_ideas: bool = True) -> CheckedBallot:
-    """Refuse unknown ideas, too many ideas (approval up to k) and knapsack ballots over budget.
-    ``with_ideas=False`` skips loading the ideas themselves (casting needs only ids and costs)."""
+@dataclass(frozen=True)
+class _RoundRules:
+    """What casting needs of a round that cannot change while it is open: the ballot type and
+    limits, the idea costs and the team's place. Loaded once per transaction (see ``_rules``)."""
+
+    costs: dict[int, int]
+    titles: dict[int, str]
+    ballot_type: str
+    max_choices: int | None
+    budget_pence: int
+    place_id: int | None
+
+
+def _rules(session: Session, rnd: Round) -> _RoundRules:
+    """The round's rules, cached in the session for the current transaction only (a rollback
+    starts a new transaction, so a rolled-back round's data is never reused)."""
+    transaction = session.get_transaction()
+    cache = session.info.setdefault("votes.round_rules", {})
+    hit = cache.get(rnd.id)
+    if hit is not None and hit[0] is transaction and transaction is not None:
+        return hit[1]
+    rows = session.execute(
+        select(RoundIdea.idea_id, RoundIdea.cost_pence, Idea.title, Team.place_id)
+        .join(Idea, Idea.id == RoundIdea.idea_id).join(Team, Team.id == rnd.team_id)
+        .where(RoundIdea.round_id == rnd.id)
+    ).tuples().all()
+    place_id = rows[0][3] if rows else session.execute(
+        select(Team.place_id).where(Team.id == rnd.team_id)).scalar_one()
+    rules = _RoundRules({r[0]: r[1] for r in rows}, {r[0]: r[2] for r in rows}, rnd.ballot_type,
+                        rnd.max_choices, rnd.budget_pence, place_id)
+    cache[rnd.id] = (transaction, rules)
+    return rules
+
+
+def _check(rules: _RoundRules, idea_ids: Iterable[int]) -> tuple[list[int], int]:
     chosen = sorted(set(idea_ids))
-    costs = dict(session.execute(
-        select(RoundIdea.idea_id, RoundIdea.cost_pence).where(RoundIdea.round_id == rnd.id)
-    ).tuples().all())
+    costs = rules.costs
     if any(i not in costs for i in chosen):
         raise VotesError("Choose only ideas that are on this ballot.")
     if not chosen:
         raise VotesError("Choose at least one idea.")
     total = sum(costs[i] for i in chosen)
-    if rnd.ballot_type == BallotType.APPROVAL_K and len(chosen) > (rnd.max_choices or 0):
-        raise VotesError(f"Choose no more than {rnd.max_choices} ideas; you chose {len(chosen)}.")
-    if rnd.ballot_type == BallotType.KNAPSACK and total > rnd.budget_pence:
-        raise OverBudget(f"Your choices cost {gbp(total)}, more than the budget of {gbp(rnd.budget_pence)}. "
+    if rules.ballot_type == BallotType.APPROVAL_K and len(chosen) > (rules.max_choices or 0):
+        raise VotesError(f"Choose no more than {rules.max_choices} ideas; you chose {len(chosen)}.")
+    if rules.ballot_type == BallotType.KNAPSACK and total > rules.budget_pence:
+        raise OverBudget(f"Your choices cost {gbp(total)}, more than the budget of {gbp(rules.budget_pence)}. "
                          "Remove an idea and try again.")
+    return chosen, total
+
+
+def check_ballot(*, session: Session, rnd: Round, idea_ids: Iterable[int], with_ideas: bool = True) -> CheckedBallot:
+    """Refuse unknown ideas, too many ideas (approval up to k) and knapsack ballots over budget.
+    ``with_ideas=False`` skips loading the ideas themselves (casting needs only ids and costs)."""
+    chosen, total = _check(_rules(session, rnd), idea_ids)
     rows = []
     if with_ideas:
         wanted = set(chosen)
@@ -455,47 +492,104 @@ def check_ballot(*, session: Session, rnd: Round, idea_ids: Iterable[int], with_
     return CheckedBallot(chosen, rows, total)
 
 
+def chosen_titles(*, session: Session, rnd: Round, idea_ids: Iterable[int]) -> list[tuple[str, int]]:
+    """(title, cost) of the chosen ideas of a round, by idea number: the receipt email's lines,
+    from the round's rules already read for the cast (titles cannot change while on a ballot)."""
+    rules = _rules(session, rnd)
+    return [(rules.titles[i], rules.costs[i]) for i in sorted(set(idea_ids)) if i in rules.costs]
+
+
 def _new_reference() -> str:
     return secrets.token_hex(5).upper()
 
 
+@dataclass(frozen=True)
+class CastBallot:
+    """The ballot as stored after a cast: its row id, receipt reference and choices."""
+
+    id: int
+    round_id: int
+    reference: str
+    choices: str
+    cast_at: dt.datetime
+
+
+_UPSERTS: dict[str, object] = {}
+
+
+def _upsert_statement(dialect_name: str):
+    """``INSERT … ON CONFLICT (round_id, voter_key) DO UPDATE SET choices, cast_at RETURNING id,
+    reference`` on the ballot table: the first submission inserts, a later one replaces the
+    choices of the same row in the same statement (its receipt reference stays). Built once per
+    dialect (SQLite ≥ 3.35 for RETURNING, PostgreSQL)."""
+    stmt = _UPSERTS.get(dialect_name)
+    if stmt is None:
+        if dialect_name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        elif dialect_name == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        else:  # pragma: no cover - the app runs on SQLite and PostgreSQL only
+            raise RuntimeError(f"no ballot upsert for {dialect_name}")
+        table = Ballot.__table__
+        ins = dialect_insert(table).values(
+            **{name: bindparam(name, type_=table.c[name].type)
+               for name in ("round_id", "voter_key", "choices", "reference", "cast_at")},
+            source="online")
+        stmt = ins.on_conflict_do_update(
+            index_elements=[table.c.round_id, table.c.voter_key],
+            set_={"choices": ins.excluded.choices, "cast_at": ins.excluded.cast_at},
+        ).returning(table.c.id, table.c.reference)
+        _UPSERTS[dialect_name] = stmt
+    return stmt
+
+
 def cast_ballot(*, session: Session, rnd_id: int, person: Person, secret: str, idea_ids: Iterable[int],
-                now: dt.datetime | None = None) -> Ballot:
-    """Cast or replace the person's ballot. The replacement is one statement on the row keyed
-    by (round, voter key), so two submissions at once leave exactly one ballot (the database's
-    unique constraint refuses a second row; the loser retries as a replacement)."""
+                now: dt.datetime | None = None) -> CastBallot:
+    """Cast or replace the person's ballot in one statement: an upsert on the row keyed by the
+    database's unique (round, voter key), so two submissions at once leave exactly one ballot
+    holding the last one's choices. The round's rules are read once per transaction; the
+    closed-round trigger still guards the row."""
     now = now or utcnow()
     rnd = session.get(Round, rnd_id)
     if rnd is None:
         raise VotesError("That round does not exist.")
-    team = session.get(Team, rnd.team_id)
-    _require_resident(person, team, "vote in this round")
+    rules = _rules(session, rnd)
+    if person is None or person.place_id is None or person.place_id != rules.place_id:
+        raise NotEligible(
+            "Only residents of this team's place can vote in this round. Your account's postcode "
+            "is not in this place (change it on your account page if you have moved)."
+        )
     if not is_open_for_voting(rnd, now):
         raise RoundClosed("This round is closed." if rnd.status == "closed" or now >= rnd.closes_at
                           else "This round is not open for voting yet.")
-    checked = check_ballot(session=session, rnd=rnd, idea_ids=idea_ids, with_ideas=False)
-    key = voter_key(secret, rnd.id, person.id)
-    encoded = _encode(checked.idea_ids)
+    chosen, _total = _check(rules, idea_ids)
+    encoded = ",".join(map(str, chosen))
+    params = {"round_id": rnd.id, "voter_key": voter_key(secret, rnd.id, person.id), "choices": encoded,
+              "cast_at": now}
+    ballot_id, reference = _write_ballot(session.connection(), params)
+    return CastBallot(id=ballot_id, round_id=rnd.id, reference=reference, choices=encoded, cast_at=now)
+
+
+def _write_ballot(connection, params: dict) -> tuple[int, str]:
+    """Insert or replace the ballot row (one upsert); returns its id and receipt reference."""
+    stmt = _upsert_statement(connection.dialect.name)
+    if _BETWEEN_READ_AND_WRITE is not None:
+        _BETWEEN_READ_AND_WRITE()
     for _attempt in range(3):
-        existing = session.execute(
-            select(Ballot).where(Ballot.round_id == rnd.id, Ballot.voter_key == key)
-        ).scalar_one_or_none()
-        if _BETWEEN_READ_AND_WRITE is not None:
-            _BETWEEN_READ_AND_WRITE()
-        if existing is not None:
-            session.execute(update(Ballot).where(Ballot.id == existing.id)
-                            .values(choices=encoded, cast_at=now))
-            session.refresh(existing)
-            return existing
+        params["reference"] = _new_reference()
         try:
-            with session.begin_nested():
-                ballot = Ballot(round_id=rnd.id, voter_key=key, source="online", choices=encoded,
-                                reference=_new_reference(), cast_at=now)
-                session.add(ballot)
-                session.flush()
-            return ballot
-        except IntegrityError:
-            continue  # another submission created it first: replace it instead
+            if connection.dialect.name == "postgresql":  # a failed statement there aborts the transaction
+                with connection.begin_nested():
+                    row = connection.execute(stmt, params).one()
+            else:  # SQLite undoes only the failed statement
+                row = connection.execute(stmt, params).one()
+        except DBAPIError as error:
+            if "round is closed" in str(error.orig):
+                raise RoundClosed("This round is closed.") from None
+            if not isinstance(error, IntegrityError) or "reference" not in str(error.orig):
+                raise
+            continue  # the random receipt reference was taken: draw another
+        return row[0], row[1]
     raise VotesError("Your vote could not be saved. Try again.")
 
 

@@ -331,14 +331,14 @@ def cast(slug: str, round_id: int):
     try:
         ballot = services.cast_ballot(session=session, rnd_id=rnd.id, person=_me(),
                                       secret=current_app.config["SECRET_KEY"], idea_ids=_chosen_ids())
-        checked = services.check_ballot(session=session, rnd=rnd, idea_ids=services.decode(ballot.choices))
+        lines = services.chosen_titles(session=session, rnd=rnd, idea_ids=services.decode(ballot.choices))
         session.commit()
     except DomainError as error:
         session.rollback()
         return render_template("votes/ballot.html",
                                **_ballot_context(session, team, rnd, _chosen_ids(), str(error))), 400
     body = (f"Thank you for voting in {rnd.title} ({team.name}).\n\nYou chose:\n"
-            + "".join(f"- {idea.title} ({gbp(ri.cost_pence)})\n" for ri, idea in checked.ideas)
+            + "".join(f"- {title} ({gbp(cost)})\n" for title, cost in lines)
             + f"\nReceipt reference: {ballot.reference}\n"
             + "You can change your vote until the round closes; only your last vote counts.\n"
             + url_for("votes.receipt", slug=slug, round_id=rnd.id, _external=True) + "\n")

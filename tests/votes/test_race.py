@@ -1,10 +1,16 @@
-"""A voter submitting twice at once leaves exactly one ballot, the database's doing."""
+"""A voter submitting twice at once leaves exactly one ballot, the database's doing.
+
+Casting is one ``INSERT … ON CONFLICT (round_id, voter_key) DO UPDATE`` resting on the unique
+constraint. The two tests after the first show that the first can fail: without the constraint
+the database refuses the upsert, and a read-then-write cast (what the upsert replaces) run
+through the same race writes two ballots for one voter.
+"""
 
 import threading
 import time
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text, update
 
 from community.db import open_session
 from community.models import Person
@@ -28,7 +34,8 @@ def _race(engine, round_id, person_id, choices):
             errors.append(error)
 
     threads = [threading.Thread(target=submit, args=(c,)) for c in choices]
-    services._BETWEEN_READ_AND_WRITE = lambda: time.sleep(0.3)  # both read "no ballot yet" (PostgreSQL)
+    # Both transactions have read the round and are about to write when the pause ends (PostgreSQL).
+    services._BETWEEN_READ_AND_WRITE = lambda: time.sleep(0.3)
     try:
         for t in threads:
             t.start()
@@ -47,24 +54,60 @@ def race_round(session, world):
     return rnd, ideas, world["residents"][1].id
 
 
+def _ballots(engine):
+    with open_session(engine, write=False) as s:
+        return s.execute(select(Ballot)).scalars().all()
+
+
 def test_two_submissions_at_once_leave_one_ballot(engine, session, race_round):
     rnd, ideas, voter = race_round
     session.close()
     errors = _race(engine, rnd.id, voter, [[ideas[0].id], [ideas[1].id]])
     assert errors == []
-    with open_session(engine, write=False) as s:
-        rows = s.execute(select(Ballot)).scalars().all()
+    rows = _ballots(engine)
     assert len(rows) == 1 and rows[0].choices in (str(ideas[0].id), str(ideas[1].id))
 
 
-def test_without_the_unique_constraint_the_race_makes_two_ballots(engine, session, race_round):
-    """Shows the test above can fail: drop the constraint and the same race double-votes."""
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite serialises write transactions (BEGIN IMMEDIATE), so the race cannot interleave")
-    rnd, ideas, voter = race_round
+def _drop_constraint(session):
     session.execute(text("ALTER TABLE vote_ballot DROP CONSTRAINT uq_vote_ballot_round_voter"))
     session.commit()
     session.close()
-    _race(engine, rnd.id, voter, [[ideas[0].id], [ideas[1].id]])
+
+
+def test_without_the_unique_constraint_the_upsert_is_refused(engine, session, race_round):
+    """The one-ballot rule is the constraint's: without it the database refuses every cast."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("dropping a constraint on SQLite means rebuilding the table")
+    rnd, ideas, voter = race_round
+    _drop_constraint(session)
+    errors = _race(engine, rnd.id, voter, [[ideas[0].id], [ideas[1].id]])
+    assert len(errors) == 2 and all("ON CONFLICT" in str(e) for e in errors)
+    assert _ballots(engine) == []
+
+
+def test_a_read_then_write_cast_races_into_two_ballots(engine, session, race_round, monkeypatch):
+    """Shows the race above really interleaves: replace the upsert with a read, then an insert
+    or update (the pause in between), drop the constraint, and the same race double-votes."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises write transactions (BEGIN IMMEDIATE), so the race cannot interleave")
+    rnd, ideas, voter = race_round
+    _drop_constraint(session)
+
+    def read_then_write(connection, params):
+        table = Ballot.__table__
+        existing = connection.execute(select(table.c.id).where(
+            table.c.round_id == params["round_id"], table.c.voter_key == params["voter_key"])).scalar()
+        services._BETWEEN_READ_AND_WRITE()
+        if existing is not None:
+            connection.execute(update(table).where(table.c.id == existing).values(choices=params["choices"]))
+            return existing, ""
+        row = connection.execute(insert(table).values(
+            round_id=params["round_id"], voter_key=params["voter_key"], source="online",
+            choices=params["choices"], reference=services._new_reference(), cast_at=params["cast_at"],
+        ).returning(table.c.id)).one()
+        return row[0], ""
+
+    monkeypatch.setattr(services, "_write_ballot", read_then_write)
+    assert _race(engine, rnd.id, voter, [[ideas[0].id], [ideas[1].id]]) == []
     with open_session(engine, write=False) as s:
         assert s.execute(select(func.count()).select_from(Ballot)).scalar() == 2
