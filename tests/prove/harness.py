@@ -79,6 +79,7 @@ class Server:
             "THRIVING_DATABASE_URL": self.database_url,
             "THRIVING_RATELIMIT_ENABLED": "false",
             "THRIVING_OUTBOX_DIR": str(self.workdir / "outbox"),
+            "THRIVING_RECEIPTS_DIR": str(self.workdir / "receipts"),
             "PYTHONPATH": str(ROOT),
         }
         env.update(self.extra_env)
