@@ -529,3 +529,52 @@ def unsafe_markup(html: str) -> list[str]:
     check = _MarkupCheck()
     check.feed(html)
     return check.problems
+
+
+# --------------------------------------------------------------------------- voting
+
+
+def open_round(database_url: str, world: World, *, ideas: int, title: str = "Spring round") -> tuple[int, list[int]]:
+    """Fund team A, have the resident propose ``ideas`` ideas, the enabler find them feasible
+    and open an approval round (open now, for a week) through the services: (round id, idea ids)."""
+    import datetime as dt
+
+    from community.db import utcnow
+    from community.models import Person, Team
+    from ledger import services as ledger
+    from votes import services as votes
+
+    engine = make_engine(database_url)
+    try:
+        with open_session(engine, write=True) as s:
+            team = s.get(Team, world.team_a_id)
+            enabler = world.actors["enabler"].person_id
+            proposer = s.get(Person, world.actors["resident"].person_id)
+            ledger.allocate(session=s, team=team, amount_pence=ideas * 1_000 + 10_000,
+                            actor_id=world.actors["finance"].person_id, effective_date=dt.date.today(),
+                            idempotency_key=f"round-fund-{title}")
+            ids = []
+            for i in range(ideas):
+                idea = votes.propose_idea(session=s, team=team, proposer=proposer, title=f"Idea {i + 1}: planters",
+                                          description=f"Planters on street {i + 1}.", estimated_cost_pence=1_000)
+                votes.review_idea(session=s, team=team, idea_id=idea.id, reviewer_id=enabler,
+                                  decision="feasible", team_cost_pence=1_000)
+                ids.append(idea.id)
+            now = utcnow()
+            rnd = votes.open_round(session=s, team=team, actor_id=enabler, title=title,
+                                   budget_pence=ideas * 1_000, opens_at=now - dt.timedelta(minutes=5),
+                                   closes_at=now + dt.timedelta(days=7), idea_ids=ids, ballot_type="approval",
+                                   rule="greedy", idempotency_key=f"round-open-{title}")
+            s.commit()
+            return rnd.id, ids
+    finally:
+        engine.dispose()
+
+
+def ballots_of(database_url: str, round_id: int) -> list[tuple[str, str]]:
+    """(voter key, choices) of every ballot in a round."""
+    from votes.models import Ballot
+
+    with open_session(engine_for(database_url), write=False) as s:
+        return [(k, c) for k, c in s.execute(select(Ballot.voter_key, Ballot.choices)
+                                             .where(Ballot.round_id == round_id))]
