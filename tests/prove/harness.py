@@ -19,10 +19,12 @@ import socket
 import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
+from types import SimpleNamespace
 
 import pyotp
 import requests
@@ -578,3 +580,45 @@ def ballots_of(database_url: str, round_id: int) -> list[tuple[str, str]]:
     with open_session(engine_for(database_url), write=False) as s:
         return [(k, c) for k, c in s.execute(select(Ballot.voter_key, Ballot.choices)
                                              .where(Ballot.round_id == round_id))]
+
+
+def minted_residents(base_url: str, database_url: str, world: World, count: int) -> list[Browser]:
+    """``count`` new residents of team A's place, each signed in (a session row and a signed
+    cookie, as :func:`minted_browser` makes) with a CSRF token ready: made in bulk, for load."""
+    from flask import session as cookie
+    from flask_login import login_user
+    from flask_wtf.csrf import generate_csrf
+
+    from community import services
+    from community.auth import CurrentUser
+    from community.db import get_session
+    from community.models import Person, Team
+
+    app = _app_for(database_url)
+    made = []
+    with app.test_request_context("/", method="POST"):
+        s = get_session()
+        place_id = s.get(Team, world.team_a_id).place_id
+        batch = uuid.uuid4().hex[:8]
+        people = [Person(email=f"voter-{batch}-{i}@example.org", name=f"Voter {i}", postcode="NG20 8AA",
+                         place_id=place_id, password_hash="!") for i in range(count)]
+        s.add_all(people)
+        s.flush()
+        for person in people:
+            token = services.start_session(s, person=person, second_factor=False)
+            made.append((person.id, token))
+        s.commit()
+    browsers = []
+    for person_id, token in made:
+        with app.test_request_context("/", method="POST"):
+            cookie.permanent = True
+            person = SimpleNamespace(id=person_id, is_active=True)  # the cookie needs only the token
+            login_user(CurrentUser(person, SimpleNamespace(second_factor=False), token, {}), fresh=True)
+            csrf = generate_csrf()
+            value = app.session_interface.get_signing_serializer(app).dumps(dict(cookie))
+        browser = Browser(base_url)
+        browser.http.cookies.set(COOKIE, value, domain="127.0.0.1", path="/")
+        browser.token = csrf
+        browser.person_id = person_id
+        browsers.append(browser)
+    return browsers
