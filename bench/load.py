@@ -10,16 +10,17 @@ history of ``--entries`` allocations, starts gunicorn on a free loopback port, m
 scenario in turn, stops the server, and runs ``ledger verify`` (load is a correctness test too).
 Nothing is sent anywhere but 127.0.0.1.
 
-Hooks for what arrives later (issue #8, item 9):
+Issue #8, item 9, measured in the same run:
 
-* ballot casting — add a ``Scenario`` with ``method="POST"`` whose ``body(i)`` returns a
-  ballot form for a different voter each time (seed the voters in ``prepare``); count ballots/s
-  from ``ok`` and check afterwards that the ballot table holds exactly one row per voter
-  (0 lost, 0 duplicated). Goal: ≥ 300 ballots/s on SQLite.
-* idea list vs a raw page — add a ``Scenario`` for the idea list with 50 ideas, and a
-  ``baseline`` server: a tiny WSGI app in this file that reads the same 50 rows with
-  ``sqlite3`` and renders them with a bare Jinja template, served by the same gunicorn command
-  (``Server(app="bench.load:baseline_app()")``); print the ratio of requests/s (goal ≥ 1.0×).
+* ballot casting — ``--voters`` new residents of team A's place (default 2000), each signed in,
+  cast one ballot each on an open round over HTTP (``--connections`` at once, bounded by
+  ``--seconds`` and by the number of voters); prints ballots/s and, read back from the
+  database, lost ballots (acknowledged but no row), duplicated ballots (more than one row for a
+  voter) and unacknowledged ones (a row but no 302). Goal: ≥ 300 ballots/s on SQLite.
+* idea list vs a raw page — the idea list with 50 ideas, and ``baseline_app()`` below: the same
+  50 rows (and their support counts) read with the raw driver (``sqlite3`` / ``psycopg``) and
+  rendered with a bare Jinja template, served by the same gunicorn command on the same database
+  in the same run; prints the ratio of requests/s (goal ≥ 1.0×).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from sqlalchemy import make_url, text  # noqa: E402
 
 from community.db import make_engine, make_null_pool_engine  # noqa: E402
 from community.migrate import upgrade  # noqa: E402
-from tests.prove.harness import Browser, Server, fund, minted_browser, seed, verify  # noqa: E402
+from tests.prove.harness import Browser, Server, fund, minted_browser, open_round, seed, verify  # noqa: E402
 
 
 @dataclass
@@ -63,6 +64,10 @@ class Result:
     ok: int = 0
     errors: int = 0
     seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return (self.ok + self.errors) / self.seconds if self.seconds else 0.0
 
     def percentile(self, p: float) -> float:
         if not self.latencies:
@@ -138,6 +143,163 @@ def run(scenario: Scenario, served_url: str, database_url: str, world, *, connec
     return result
 
 
+# --------------------------------------------------------------------------- the raw baseline
+
+BASELINE_TEMPLATE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Ideas – {{ team }}</title>
+<link rel="stylesheet" href="/static/css/app.css"></head>
+<body><main><h1>Ideas for {{ team }}</h1><ul>
+{% for idea in ideas %}<li><h2><a href="/teams/{{ slug }}/ideas/{{ idea.id }}">{{ idea.title }}</a></h2>
+<p>{{ idea.description }}</p><p>{{ idea.status }} · £{{ "%.2f"|format(idea.cost / 100) }} ·
+{{ idea.supporters }} supporters</p></li>{% endfor %}
+</ul></main></body></html>"""
+BASELINE_SQL = """SELECT i.id, i.title, i.description, i.status, i.estimated_cost_pence,
+       (SELECT COUNT(*) FROM vote_idea_support s WHERE s.idea_id = i.id)
+  FROM vote_idea i JOIN team t ON t.id = i.team_id
+ WHERE t.slug = {p} AND i.status <> 'hidden'
+ ORDER BY i.created_at DESC, i.id DESC"""
+
+
+def baseline_app():
+    """A bare WSGI app: ``GET /teams/<slug>/ideas`` → the same rows via the raw driver and a bare
+    Jinja template (one connection per worker thread, as a pool would give). ``/healthz`` → ok."""
+    import os
+    import sqlite3
+
+    from jinja2 import Environment
+
+    template = Environment(autoescape=True).from_string(BASELINE_TEMPLATE)
+    url = make_url(os.environ["THRIVING_DATABASE_URL"])
+    local = threading.local()
+
+    def connection():
+        if getattr(local, "conn", None) is None:
+            if url.drivername.startswith("sqlite"):
+                local.conn, local.param = sqlite3.connect(url.database, check_same_thread=False), "?"
+            else:
+                import psycopg
+
+                local.conn = psycopg.connect(host=url.host, port=url.port, user=url.username,
+                                             password=url.password, dbname=url.database, autocommit=True)
+                local.param = "%s"
+        return local.conn, local.param
+
+    def app(environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path == "/healthz":
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [b"ok"]
+        parts = path.strip("/").split("/")
+        if len(parts) != 3 or parts[0] != "teams" or parts[2] != "ideas":
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"not found"]
+        conn, param = connection()
+        rows = conn.execute(BASELINE_SQL.format(p=param), (parts[1],)).fetchall()
+        ideas = [{"id": r[0], "title": r[1], "description": r[2], "status": r[3], "cost": r[4],
+                  "supporters": r[5]} for r in rows]
+        body = template.render(team=parts[1], slug=parts[1], ideas=ideas).encode()
+        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"),
+                                  ("Content-Length", str(len(body)))])
+        return [body]
+
+    return app
+
+
+# --------------------------------------------------------------------------- ballots
+
+
+@dataclass
+class BallotResult:
+    voters: int
+    cast: int = 0  # acknowledged (302 to the receipt)
+    refused: int = 0  # any other answer, or no answer
+    seconds: float = 0.0
+    lost: int = 0
+    duplicated: int = 0
+    unacknowledged: int = 0
+    latencies: list[float] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.cast / self.seconds if self.seconds else 0.0
+
+
+def run_ballots(server_url: str, database_url: str, world, round_id: int, ideas: list[int], *, voters: int,
+                connections: int, seconds: float) -> BallotResult:
+    """Each voter casts once; connections share keep-alive HTTP sessions and take voters in turn."""
+    import requests
+
+    from tests.prove.harness import COOKIE, SECRET, ballots_of, minted_residents
+    from votes.services import _encode, voter_key
+
+    people = minted_residents(server_url, database_url, world, voters)
+    queue = iter(range(voters))
+    lock = threading.Lock()
+    result = BallotResult(voters)
+    acknowledged: set[int] = set()
+    path = f"{server_url}/teams/{world.team_a}/rounds/{round_id}/ballot"
+    choices = {}
+    deadline = time.monotonic() + seconds + 5
+    began = time.monotonic()
+
+    def start_clock():
+        nonlocal deadline, began
+        began = time.monotonic()
+        deadline = began + seconds
+
+    barrier = threading.Barrier(connections, action=start_clock)
+
+    def worker():
+        http = requests.Session()
+        barrier.wait()
+        while time.monotonic() < deadline:
+            with lock:
+                i = next(queue, None)
+            if i is None:
+                return
+            voter = people[i]
+            chosen = [ideas[(i + k) % len(ideas)] for k in range(1 + i % 3)]
+            choices[voter.person_id] = chosen
+            http.cookies.clear()
+            start = time.perf_counter()
+            try:
+                response = http.post(path, data={"csrf_token": voter.token, "idea": chosen},
+                                     cookies={COOKIE: voter.http.cookies.get(COOKIE)},
+                                     allow_redirects=False, timeout=60)
+                good = response.status_code == 302 and "/receipt" in response.headers.get("Location", "")
+            except requests.RequestException:
+                good = False
+            elapsed = time.perf_counter() - start
+            with lock:
+                result.latencies.append(elapsed)
+                if good:
+                    result.cast += 1
+                    acknowledged.add(voter.person_id)
+                else:
+                    result.refused += 1
+
+    threads = [threading.Thread(target=worker) for _ in range(connections)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=seconds + 120)
+    result.seconds = time.monotonic() - began
+
+    rows = ballots_of(database_url, round_id)
+    by_key: dict[str, list[str]] = {}
+    for key, encoded in rows:
+        by_key.setdefault(key, []).append(encoded)
+    result.duplicated = sum(len(v) - 1 for v in by_key.values())
+    for voter in people:
+        key = voter_key(SECRET, round_id, voter.person_id)
+        if voter.person_id in acknowledged:
+            if by_key.get(key) != [_encode(choices[voter.person_id])]:
+                result.lost += 1
+        elif key in by_key:
+            result.unacknowledged += 1
+    return result
+
+
 def _fresh_database(pg: str | None) -> tuple[str, Callable[[], None]]:
     if not pg:
         folder = Path(tempfile.mkdtemp(prefix="thriving-load-"))
@@ -169,9 +331,16 @@ def main(argv: list[str] | None = None) -> list[Result]:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--entries", type=int, default=200, help="ledger history of team A")
     parser.add_argument("--pg", help="a PostgreSQL URL to create a scratch database next to")
+    parser.add_argument("--voters", type=int, default=2000, help="residents casting one ballot each")
+    parser.add_argument("--ideas", type=int, default=50, help="ideas on the idea list (and the ballot)")
+    parser.add_argument("--only", choices=("pages", "ballots", "ideas"), action="append",
+                        help="measure only these parts (repeatable; default all)")
     args = parser.parse_args(argv)
-    if not 1 <= args.connections <= 256 or args.seconds > 600 or args.max_requests > 1_000_000:
-        parser.error("keep it bounded: 1–256 connections, ≤ 600 s and ≤ 1,000,000 requests per scenario")
+    parts = set(args.only or ("pages", "ballots", "ideas"))
+    if (not 1 <= args.connections <= 256 or args.seconds > 600 or args.max_requests > 1_000_000
+            or not 0 <= args.voters <= 20_000 or not 1 <= args.ideas <= 500):
+        parser.error("keep it bounded: 1–256 connections, ≤ 600 s and ≤ 1,000,000 requests per scenario, "
+                     "≤ 20,000 voters, 1–500 ideas")
 
     database_url, cleanup = _fresh_database(args.pg)
     workdir = Path(tempfile.mkdtemp(prefix="thriving-load-server-"))
@@ -181,23 +350,53 @@ def main(argv: list[str] | None = None) -> list[Result]:
         finance = world.actors["finance"].person_id
         for i in range(args.entries):
             fund(database_url, world.team_a_id, 100 + i, finance, key=f"load-{i}")
+        round_id, ideas = open_round(database_url, world, ideas=args.ideas, title="Load round")
         server = Server(database_url, workdir).start()
         backend = "PostgreSQL" if args.pg else "SQLite"
         print(f"{backend}, gunicorn 4×4 on {server.url}, {args.connections} connections, "
               f"≤ {args.seconds:g} s and ≤ {args.max_requests} requests per scenario")
-        print(f"{'scenario':<18}{'requests':>9}{'errors':>8}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}")
+        header = f"{'scenario':<18}{'requests':>9}{'errors':>8}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
         results = []
-        for scenario in scenarios(world):
-            r = run(scenario, server.url, database_url, world, connections=args.connections,
+
+        def measure(scenario, url):
+            r = run(scenario, url, database_url, world, connections=args.connections,
                     seconds=args.seconds, max_requests=args.max_requests)
             results.append(r)
-            rate = (r.ok + r.errors) / r.seconds if r.seconds else 0
-            print(f"{r.name:<18}{r.ok + r.errors:>9}{r.errors:>8}{rate:>9.1f}{r.percentile(50):>9.1f}"
-                  f"{r.percentile(95):>9.1f}{r.percentile(99):>9.1f}")
+            print(f"{r.name:<18}{r.ok + r.errors:>9}{r.errors:>8}{r.rate:>9.1f}{r.percentile(50):>9.1f}"
+                  f"{r.percentile(95):>9.1f}{r.percentile(99):>9.1f}", flush=True)
+            return r
+
+        if parts & {"pages", "ideas"}:
+            print(header)
+        if "pages" in parts:
+            for scenario in scenarios(world):
+                measure(scenario, server.url)
+        ideas_page = Scenario(f"idea list ({args.ideas})", f"/teams/{world.team_a}/ideas")
+        app_list = measure(ideas_page, server.url) if "ideas" in parts else None
+        ballots = None
+        if "ballots" in parts and args.voters:
+            ballots = run_ballots(server.url, database_url, world, round_id, ideas, voters=args.voters,
+                                  connections=args.connections, seconds=args.seconds)
+            lat = Result("ballots", ballots.latencies)
+            print(f"ballots: {ballots.cast} cast by {args.voters} voters in {ballots.seconds:.1f} s = "
+                  f"{ballots.rate:.1f} ballots/s (p50 {lat.percentile(50):.1f} ms, p95 {lat.percentile(95):.1f} ms); "
+                  f"refused/failed {ballots.refused}, lost {ballots.lost}, duplicated {ballots.duplicated}, "
+                  f"unacknowledged {ballots.unacknowledged}", flush=True)
+        server.stop()
+        if app_list is not None:
+            baseline = Server(database_url, workdir / "baseline", app="bench.load:baseline_app()").start()
+            try:
+                raw = measure(Scenario(f"raw page ({args.ideas})", ideas_page.path), baseline.url)
+            finally:
+                baseline.stop()
+            ratio = app_list.rate / raw.rate if raw.rate else float("nan")
+            print(f"idea list vs raw sqlite3/psycopg + Jinja page: {app_list.rate:.1f} / {raw.rate:.1f} req/s "
+                  f"= {ratio:.2f}× (goal ≥ 1.0×)")
+        bad_ballots = ballots is not None and (ballots.lost or ballots.duplicated)
         server.stop()
         report = verify(database_url)
         print(report.summary())
-        if not report.ok or any(r.errors for r in results):
+        if not report.ok or any(r.errors for r in results) or bad_ballots:
             raise SystemExit(1)
         return results
     finally:

@@ -209,7 +209,7 @@ def bench_pack(app, db: Path, teams: int) -> None:
 def _pages(path: Path) -> int:
     import subprocess
 
-    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=False).stdout  # noqa: S603,S607
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=False).stdout  # noqa: S603,S607 - fixed argv, poppler on PATH
     return int(next((line.split()[-1] for line in info.splitlines() if line.startswith("Pages:")), "0"))
 
 

@@ -19,10 +19,12 @@ import socket
 import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
+from types import SimpleNamespace
 
 import pyotp
 import requests
@@ -79,6 +81,7 @@ class Server:
             "THRIVING_DATABASE_URL": self.database_url,
             "THRIVING_RATELIMIT_ENABLED": "false",
             "THRIVING_OUTBOX_DIR": str(self.workdir / "outbox"),
+            "THRIVING_RECEIPTS_DIR": str(self.workdir / "receipts"),
             "PYTHONPATH": str(ROOT),
         }
         env.update(self.extra_env)
@@ -528,3 +531,94 @@ def unsafe_markup(html: str) -> list[str]:
     check = _MarkupCheck()
     check.feed(html)
     return check.problems
+
+
+# --------------------------------------------------------------------------- voting
+
+
+def open_round(database_url: str, world: World, *, ideas: int, title: str = "Spring round") -> tuple[int, list[int]]:
+    """Fund team A, have the resident propose ``ideas`` ideas, the enabler find them feasible
+    and open an approval round (open now, for a week) through the services: (round id, idea ids)."""
+    import datetime as dt
+
+    from community.db import utcnow
+    from community.models import Person, Team
+    from ledger import services as ledger
+    from votes import services as votes
+
+    engine = make_engine(database_url)
+    try:
+        with open_session(engine, write=True) as s:
+            team = s.get(Team, world.team_a_id)
+            enabler = world.actors["enabler"].person_id
+            proposer = s.get(Person, world.actors["resident"].person_id)
+            ledger.allocate(session=s, team=team, amount_pence=ideas * 1_000 + 10_000,
+                            actor_id=world.actors["finance"].person_id, effective_date=dt.date.today(),
+                            idempotency_key=f"round-fund-{title}")
+            ids = []
+            for i in range(ideas):
+                idea = votes.propose_idea(session=s, team=team, proposer=proposer, title=f"Idea {i + 1}: planters",
+                                          description=f"Planters on street {i + 1}.", estimated_cost_pence=1_000)
+                votes.review_idea(session=s, team=team, idea_id=idea.id, reviewer_id=enabler,
+                                  decision="feasible", team_cost_pence=1_000)
+                ids.append(idea.id)
+            now = utcnow()
+            rnd = votes.open_round(session=s, team=team, actor_id=enabler, title=title,
+                                   budget_pence=ideas * 1_000, opens_at=now - dt.timedelta(minutes=5),
+                                   closes_at=now + dt.timedelta(days=7), idea_ids=ids, ballot_type="approval",
+                                   rule="greedy", idempotency_key=f"round-open-{title}")
+            s.commit()
+            return rnd.id, ids
+    finally:
+        engine.dispose()
+
+
+def ballots_of(database_url: str, round_id: int) -> list[tuple[str, str]]:
+    """(voter key, choices) of every ballot in a round."""
+    from votes.models import Ballot
+
+    with open_session(engine_for(database_url), write=False) as s:
+        return [(k, c) for k, c in s.execute(select(Ballot.voter_key, Ballot.choices)
+                                             .where(Ballot.round_id == round_id))]
+
+
+def minted_residents(base_url: str, database_url: str, world: World, count: int) -> list[Browser]:
+    """``count`` new residents of team A's place, each signed in (a session row and a signed
+    cookie, as :func:`minted_browser` makes) with a CSRF token ready: made in bulk, for load."""
+    from flask import session as cookie
+    from flask_login import login_user
+    from flask_wtf.csrf import generate_csrf
+
+    from community import services
+    from community.auth import CurrentUser
+    from community.db import get_session
+    from community.models import Person, Team
+
+    app = _app_for(database_url)
+    made = []
+    with app.test_request_context("/", method="POST"):
+        s = get_session()
+        place_id = s.get(Team, world.team_a_id).place_id
+        batch = uuid.uuid4().hex[:8]
+        people = [Person(email=f"voter-{batch}-{i}@example.org", name=f"Voter {i}", postcode="NG20 8AA",
+                         place_id=place_id, password_hash="!") for i in range(count)]
+        s.add_all(people)
+        s.flush()
+        for person in people:
+            token = services.start_session(s, person=person, second_factor=False)
+            made.append((person.id, token))
+        s.commit()
+    browsers = []
+    for person_id, token in made:
+        with app.test_request_context("/", method="POST"):
+            cookie.permanent = True
+            person = SimpleNamespace(id=person_id, is_active=True)  # the cookie needs only the token
+            login_user(CurrentUser(person, SimpleNamespace(second_factor=False), token, {}), fresh=True)
+            csrf = generate_csrf()
+            value = app.session_interface.get_signing_serializer(app).dumps(dict(cookie))
+        browser = Browser(base_url)
+        browser.http.cookies.set(COOKIE, value, domain="127.0.0.1", path="/")
+        browser.token = csrf
+        browser.person_id = person_id
+        browsers.append(browser)
+    return browsers

@@ -53,6 +53,87 @@ def _last_month() -> str:
     return (first - dt.timedelta(days=1)).strftime("%Y-%m")
 
 
+def _team_objects(served: Served, which: str) -> dict[str, int]:
+    """Real objects of each domain in team A ("own") or team B ("other"), made once per server
+    through the services: a paid spend request with a receipt, a feasible idea on an open
+    round, a money pledge and a community pledge."""
+    if which in served.world.objects:
+        return served.world.objects[which]
+    from community.db import make_engine, open_session, utcnow
+    from community.models import Person, Team
+    from ledger import services as ledger
+    from ledger import spend
+    from pledges import services as pledges
+    from votes import services as votes
+
+    world = served.world
+    team_id = world.team_a_id if which == "own" else world.team_b_id
+    requester, approver = ("member", "enabler") if which == "own" else ("other_member", "enabler")
+    engine = make_engine(served.database_url)
+    try:
+        with open_session(engine, write=True) as s:
+            team = s.get(Team, team_id)
+            person = {role: s.get(Person, a.person_id) for role, a in world.actors.items()}
+            finance = world.actors["finance"].person_id
+            ledger.allocate(session=s, team=team, amount_pence=100_000, actor_id=finance,
+                            effective_date=dt.date.today(), idempotency_key=f"access-fund-{which}")
+            if which == "other":  # team B needs an approver of its own
+                from community import services
+                from community.models import Membership
+
+                person["beta_enabler"] = services.sign_up_resident(
+                    s, name="Beta Enabler", email="beta-enabler@example.org", password="correct horse battery",
+                    postcode="NG20 8AA")
+                s.add(Membership(team_id=team.id, person_id=person["beta_enabler"].id, role="enabler"))
+                s.flush()
+                approver = "beta_enabler"
+            request = spend.request_spend(
+                session=s, team=team, requester=person[requester], amount_pence=1_500, payee="Village Hall",
+                payee_is_individual=False, purpose="Tea urn", category=spend.CATEGORIES[0][0])
+            spend.approve(session=s, team=team, request_id=request.id, approver=person[approver],
+                          auth_session=None, idempotency_key=f"access-approve-{which}")
+            ref, kind = spend.store_receipt(served.workdir / "receipts", _PNG)
+            spend.record_payment(session=s, team=team, request_id=request.id, actor=person[approver],
+                                 actual_pence=1_500, paid_on=dt.date.today(), method=spend.METHODS[0][0],
+                                 receipt_ref=ref, receipt_content_type=kind,
+                                 idempotency_key=f"access-pay-{which}")
+            idea = votes.propose_idea(session=s, team=team, proposer=person["resident"], title=f"Benches {which}",
+                                      description="Two benches by the pond.", estimated_cost_pence=40_000)
+            votes.review_idea(session=s, team=team, idea_id=idea.id, reviewer_id=person[approver].id,
+                              decision="feasible", team_cost_pence=40_000)
+            now = utcnow()
+            rnd = votes.open_round(session=s, team=team, actor_id=person[approver].id, title=f"Spring {which}",
+                                   budget_pence=50_000, opens_at=now - dt.timedelta(hours=1),
+                                   closes_at=now + dt.timedelta(days=7), idea_ids=[idea.id],
+                                   ballot_type="approval", rule="greedy", idempotency_key=f"access-round-{which}")
+            draft = votes.propose_idea(session=s, team=team, proposer=person["resident"], title=f"Draft {which}",
+                                       description="Still being written.", estimated_cost_pence=1_000)
+            from tests.prove.harness import SECRET
+
+            votes.cast_ballot(session=s, rnd_id=rnd.id, person=person["resident"], secret=SECRET,
+                              idea_ids=[idea.id])
+            pledge = pledges.make_pledge(session=s, team=team, made_by=person["resident"], kind="money",
+                                         description="Towards the benches", today=dt.date.today(),
+                                         amount_pence=5_000)
+            community = pledges.create_community_pledge(session=s, team=team, author=person["resident"],
+                                                        title="Litter pick", promise="I will pick litter monthly.")
+            made = {"request_id": request.id, "idea_id": idea.id, "round_id": rnd.id,
+                    "pledge_id": pledge.id, "cp_id": community.id, "draft_idea_id": draft.id}
+            s.commit()
+    finally:
+        engine.dispose()
+    served.world.objects[which] = made
+    return made
+
+
+_PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                     "1f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082")
+
+
+def _object(name: str) -> Callable[[Served, str], object]:
+    return lambda s, which: _team_objects(s, which)[name]
+
+
 ARG_FACTORIES: dict[str, Callable[[Served, str], object]] = {
     "slug": lambda s, which: s.world.team_a if which == "own" else s.world.team_b,
     "person_id": lambda s, which: s.world.actors["resident"].person_id,
@@ -60,19 +141,49 @@ ARG_FACTORIES: dict[str, Callable[[Served, str], object]] = {
     "month": lambda s, which: _last_month(),
     "fmt": lambda s, which: "csv",
     "filename": lambda s, which: "css/app.css",
+    "kind": lambda s, which: "money",
+    **{name: _object(name) for name in ("request_id", "idea_id", "round_id", "pledge_id", "cp_id",
+                                        "draft_idea_id")},
 }
+# Routes that need a different object than their argument's default: endpoint → {arg: factory}.
+ENDPOINT_ARGS: dict[str, dict[str, str]] = {
+    "votes.edit_idea": {"idea_id": "draft_idea_id"},  # only a proposed idea can be changed
+}
+
+# Views that narrow their declared permission further, by design (the decorator is the floor):
+# endpoint → role → outcome, where it differs from ``expected``.
+REFINED: dict[str, dict[str, str]] = {
+    # Only the team's enabler sets approval limits; a member sees 403 (they know the page exists).
+    "spend.limits": {"member": FORBIDDEN},
+    # A receipt is for the team's members and finance with a second factor; for anyone else it
+    # does not exist (404), so a receipt's existence is not revealed.
+    "spend.receipt": {"resident": NOT_FOUND, "other_member": NOT_FOUND, "admin": NOT_FOUND},
+    # Only the proposer changes their idea (the resident proposed it); for others it is 404.
+    "votes.edit_idea": {r: NOT_FOUND for r in ("member", "other_member", "enabler", "finance", "admin")},
+    # A ballot receipt is the voter's own (the resident voted); without a ballot there is none.
+    "votes.receipt": {r: NOT_FOUND for r in ("member", "other_member", "enabler", "finance", "admin")},
+    # The pledger (the resident) or the team withdraws a pledge; anyone else gets 404.
+    "pledges.withdraw": {r: NOT_FOUND for r in ("other_member", "finance", "admin")},
+}
+
+
+def expected_for(endpoint: str, permission: str, role: str) -> str:
+    return REFINED.get(endpoint, {}).get(role, expected(permission, role))
 ARG = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
 
 
-def build(served: Served, rule, which: str = "own") -> tuple[str, bool]:
-    """The URL of a rule with arguments filled in; and whether every argument was known."""
+def build(served: Served, rule, which: str = "own", objects: str | None = None) -> tuple[str, bool]:
+    """The URL of a rule with arguments filled in; and whether every argument was known.
+    ``objects`` takes object ids from the other team than the slug (a crossed URL)."""
     known = True
 
     def fill(match):
         nonlocal known
         converter, name = match.group(1), match.group(2)
+        name = ENDPOINT_ARGS.get(rule.endpoint, {}).get(name, name)
         if name in ARG_FACTORIES:
-            return str(ARG_FACTORIES[name](served, which))
+            side = objects if objects and name != "slug" else which
+            return str(ARG_FACTORIES[name](served, side))
         known = False
         return "999999" if converter in ("int", "float") else "unknown"
 
@@ -135,7 +246,7 @@ def test_matrix_every_route_every_role(served):
                 fresh.csrf("/sign-in")
                 response = fresh.post(url, {})
             checked += 1
-            got, want = outcome(response), expected(permission, role)
+            got, want = outcome(response), expected_for(rule.endpoint, permission, role)
             if response.status_code >= 500:
                 problems.append(f"{method} {url} as {role}: {response.status_code}")
             elif permission == "public" and got != FORBIDDEN:
@@ -148,25 +259,33 @@ def test_matrix_every_route_every_role(served):
 
 
 def test_other_teams_objects_are_404(served):
-    """Team A's member and enabler asking for team B's pages and objects get 404, never 403."""
+    """Team A's member and enabler asking for team B's team pages get 404, never 403; and for
+    every page with an object id (public ones included), team A's URL with team B's object is
+    404 for everyone it is open to (an id never leaks across teams)."""
     all_rules, app = rules(served)
-    problems, checked = [], 0
+    problems, checked, crossed_checked = [], 0, 0
     for rule in all_rules:
         permission = getattr(app.view_functions[rule.endpoint], "permission", None)
-        if permission in ("public", "development") or "GET" not in rule.methods:
+        if permission == "development" or "GET" not in rule.methods:
             continue
-        url, known = build(served, rule, "other")
+        url, _ = build(served, rule, "other")
         own_url, _ = build(served, rule, "own")
         if url == own_url:  # no team-scoped argument in this route
             continue
-        for role in ("member", "enabler"):
-            if expected(permission, role) != ALLOWED:
+        crossed, _ = build(served, rule, "own", objects="other")  # team A's URL, team B's object
+        for role in ROLES:
+            if expected_for(rule.endpoint, permission, role) != ALLOWED:
                 continue
-            response = served.browser(role).get(url)
-            checked += 1
-            if response.status_code != 404:
-                problems.append(f"GET {url} as {role} of team A: {response.status_code}")
-    assert checked > 0
+            targets = [crossed] if crossed != own_url else []
+            if permission == "team":  # residents may use any team of their place: staff pages may not
+                targets.append(url)
+            for target in targets:
+                response = served.browser(role).get(target)
+                checked += 1
+                crossed_checked += target == crossed
+                if response.status_code != 404:
+                    problems.append(f"GET {target} [{permission}] as {role}: {response.status_code}")
+    assert checked > 0 and crossed_checked > 0
     assert problems == [], "\n".join(problems)
 
 

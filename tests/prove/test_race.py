@@ -9,15 +9,18 @@ quick spend merges, add a target for its approval route (20 pending requests pre
 ``prepare``; ``form`` returns the approval form of request ``i``) to ``TARGETS``.
 """
 
+import copy
 import datetime as dt
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from html import unescape
 
 import pytest
 
 from tests.prove.conftest import Served, serve
-from tests.prove.harness import Outcome, error_messages, fire_together, fund, verify
+from tests.prove.harness import Browser, Outcome, error_messages, fire_together, fund, verify
 
 ATTEMPTS = 20
 AMOUNT = "15.00"
@@ -27,14 +30,22 @@ AVAILABLE = 10_000
 @dataclass
 class RaceTarget:
     name: str
-    page: str  # GET: the page with the form (and a CSRF token for this session)
-    path: str  # POST
+    page: str | Callable[[Served, int], str]  # GET: a page with a form (a CSRF token for this session)
+    path: str | Callable[[Served, int], str]  # POST, for attempt i
     role: str  # who posts (see harness.ROLES)
     form: Callable[[Served, int, str], dict]
-    committed: Callable[[Served], int]  # pence committed from team A so far
+    committed: Callable[[Served], int]  # pence committed from the source raced for so far
     refusal: str  # words that must appear in the refusal message
     prepare: Callable[[Served], None] = lambda served: None
     succeeded: Callable[[Outcome], bool] = lambda o: o.status in (302, 303)
+    # Post–redirect–get targets: follow the redirect (same session) and read the flash message.
+    follow: bool = False
+    # How the posting browsers are made (default: one minted session per attempt).
+    browsers: Callable[[Served], list[Browser]] | None = None
+
+
+def _at(value, served: Served, i: int) -> str:
+    return value(served, i) if callable(value) else value
 
 
 def _virement_form(served: Served, i: int, key: str) -> dict:
@@ -58,7 +69,106 @@ def _moved_out_of_a(served: Served) -> int:
 
 VIREMENT = RaceTarget(name="virement", page="/finance/virement", path="/finance/virement", role="finance",
                       form=_virement_form, committed=_moved_out_of_a, refusal="not enough for £15.00")
-TARGETS = [VIREMENT]  # quick-spend approval joins here after it merges
+# --------------------------------------------------------------------------- quick spend
+# Twenty £15 requests by the team's enabler wait for approval; the team's member, signed in over
+# HTTP with password and TOTP, approves them all at once (£15 ≤ £250: no re-authentication).
+
+APPROVED = "Approved: £15.00 is committed"
+
+
+def _approver_browsers(served: Served) -> list[Browser]:
+    """One real sign-in (password, then the TOTP step) shared by twenty browsers: the same
+    person clicking approve in twenty tabs."""
+    signed = Browser(served.url)
+    response = signed.sign_in(served.world.actors["member"])
+    assert response.status_code == 302 and "/sign-in" not in response.headers["Location"], response.text[:500]
+    browsers = []
+    for _ in range(ATTEMPTS):
+        b = Browser(served.url)
+        for c in signed.http.cookies:
+            b.http.cookies.set_cookie(copy.copy(c))
+        browsers.append(b)
+    return browsers
+
+
+def _requests_for(served: Served, account_id: int | None) -> None:
+    from community.db import make_engine, open_session
+    from community.models import Person, Team
+    from ledger import spend
+
+    engine = make_engine(served.database_url)
+    try:
+        with open_session(engine, write=True) as s:
+            team = s.get(Team, served.world.team_a_id)
+            asker = s.get(Person, served.world.actors["enabler"].person_id)
+            ids = [spend.request_spend(session=s, team=team, requester=asker, amount_pence=1_500,
+                                       payee="Shirebrook Hardware", payee_is_individual=False,
+                                       purpose=f"Race item {i}", category="equipment",
+                                       account_id=account_id).id for i in range(ATTEMPTS)]
+            s.commit()
+    finally:
+        engine.dispose()
+    served.world.objects["race_requests"] = ids
+
+
+def _request_page(served: Served, i: int) -> str:
+    return f"/teams/{served.world.team_a}/spend/{served.world.objects['race_requests'][i]}"
+
+
+def _approve_path(served: Served, i: int) -> str:
+    return _request_page(served, i) + "/approve"
+
+
+def _pledge_fund(served: Served) -> None:
+    """A resident's £100 money pledge, received in full into its restricted fund."""
+    from community.db import make_engine, open_session
+    from community.models import Person, Team
+    from pledges import services as pledges
+
+    engine = make_engine(served.database_url)
+    try:
+        with open_session(engine, write=True) as s:
+            team = s.get(Team, served.world.team_a_id)
+            resident = s.get(Person, served.world.actors["resident"].person_id)
+            pledge = pledges.make_pledge(session=s, team=team, made_by=resident, kind="money",
+                                         description="For the community garden", today=dt.date.today(),
+                                         amount_pence=AVAILABLE)
+            pledges.record_money(session=s, team=team, pledge_id=pledge.id, amount_pence=AVAILABLE,
+                                 effective_date=dt.date.today(), actor_id=served.world.actors["enabler"].person_id,
+                                 idempotency_key=f"race-pledge-{uuid.uuid4().hex}", today=dt.date.today())
+            s.commit()
+            served.world.objects["race_fund"] = pledge.restricted_account_id
+    finally:
+        engine.dispose()
+    _requests_for(served, served.world.objects["race_fund"])
+
+
+def _committed_from_fund(served: Served) -> int:
+    """Committed from the pledge fund; the team budget (also £100) must not have been touched."""
+    from community.db import make_engine, open_session
+    from community.models import Team
+    from ledger import services
+
+    engine = make_engine(served.database_url)
+    try:
+        with open_session(engine, write=False) as s:
+            assert services.available_of(session=s, team=s.get(Team, served.world.team_a_id)) == AVAILABLE
+            return AVAILABLE - services.available_in(session=s, account_id=served.world.objects["race_fund"])
+    finally:
+        engine.dispose()
+
+
+QUICK_SPEND = RaceTarget(
+    name="quick-spend", page=_request_page, path=_approve_path, role="member",
+    form=lambda served, i, key: {"idempotency_key": key}, committed=_moved_out_of_a,
+    refusal="not enough for £15.00", prepare=lambda served: _requests_for(served, None),
+    succeeded=lambda o: o.status == 200 and APPROVED in o.body, follow=True, browsers=_approver_browsers)
+PLEDGE_FUND = RaceTarget(
+    name="pledge-fund-spend", page=_request_page, path=_approve_path, role="member",
+    form=lambda served, i, key: {"idempotency_key": key}, committed=_committed_from_fund,
+    refusal="not enough for £15.00", prepare=_pledge_fund,
+    succeeded=lambda o: o.status == 200 and APPROVED in o.body, follow=True, browsers=_approver_browsers)
+TARGETS = [VIREMENT, QUICK_SPEND, PLEDGE_FUND]
 
 
 def _fund_team_a(served: Served) -> None:
@@ -68,17 +178,27 @@ def _fund_team_a(served: Served) -> None:
 
 def _wave(served: Served, target: RaceTarget, browsers, keys) -> list[Outcome]:
     return fire_together([
-        (lambda b=b, i=i, k=k: b.post(target.path, target.form(served, i, k)))
+        (lambda b=b, i=i, k=k: b.post(_at(target.path, served, i), target.form(served, i, k),
+                                      allow_redirects=target.follow))
         for i, (b, k) in enumerate(zip(browsers, keys, strict=True))
     ])
+
+
+def messages(html: str) -> list[str]:
+    """Error messages on a page: the GOV.UK error summary's list, or a flashed error."""
+    found = error_messages(html)
+    for block in re.findall(r'govuk-error-summary__body">(.*?)</div>', html, re.S):
+        found += [re.sub(r"<[^>]+>", "", p).strip() for p in re.findall(r"<p[^>]*>(.*?)</p>", block, re.S)]
+    return [unescape(m) for m in found]
 
 
 def run_race(served: Served, target: RaceTarget) -> None:
     _fund_team_a(served)
     target.prepare(served)
-    browsers = [served.browser(target.role) for _ in range(ATTEMPTS)]
-    for b in browsers:
-        b.csrf(target.page)
+    browsers = target.browsers(served) if target.browsers else [served.browser(target.role)
+                                                                  for _ in range(ATTEMPTS)]
+    for i, b in enumerate(browsers):
+        b.csrf(_at(target.page, served, i))
     keys = [uuid.uuid4().hex for _ in range(ATTEMPTS)]
 
     first = _wave(served, target, browsers, keys)
@@ -90,7 +210,7 @@ def run_race(served: Served, target: RaceTarget) -> None:
     assert len(refused) == 14
     for o in refused:  # refused with a clear message beside the form, nothing else
         assert o.status == 200
-        assert any(target.refusal in m for m in error_messages(o.body)), error_messages(o.body)
+        assert any(target.refusal in m for m in messages(o.body)), messages(o.body)
     assert target.committed(served) == 9_000
 
     # Retries with the same keys: the winners replay their first result, nothing is added.
@@ -101,7 +221,8 @@ def run_race(served: Served, target: RaceTarget) -> None:
 
     # A double-click after reload: new keys, no money left for any of them.
     third = _wave(served, target, browsers, [uuid.uuid4().hex for _ in range(ATTEMPTS)])
-    assert all(o.status == 200 and not target.succeeded(o) for o in third), sorted(o.status for o in third)
+    assert all(o.status == 200 and not target.succeeded(o) and messages(o.body) for o in third), \
+        sorted(o.status for o in third)
     assert target.committed(served) == 9_000
 
     report = verify(served.database_url)

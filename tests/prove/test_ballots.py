@@ -1,0 +1,64 @@
+"""Two residents casting and changing their ballots at once, over HTTP against gunicorn
+(security.md §4.2, votes): each ends with exactly one ballot, holding their last choice, and no
+request fails with a 5xx.
+
+Wave 1: each person submits ``TABS`` different ballots at once from ``TABS`` sessions (tabs,
+devices), both people together: each has one ballot row whose choices are one of the sets they
+sent. Wave 2: both change their vote at the same moment: each row now holds exactly that change.
+Wave 3: the same again, to a different set, so "last counted" is shown twice.
+"""
+
+import pytest
+
+from tests.prove.harness import SECRET, ballots_of, fire_together, open_round
+
+TABS = 8
+VOTERS = ("resident", "other_member")  # both live in the team's place (NG20): both may vote
+
+
+def _key(served, role: str, round_id: int) -> str:
+    from votes.services import voter_key
+
+    return voter_key(SECRET, round_id, served.world.actors[role].person_id)
+
+
+@pytest.mark.prove_heavy
+def test_two_people_casting_and_changing_at_once_keep_one_ballot_each(fresh_served):
+    served = fresh_served
+    round_id, ideas = open_round(served.database_url, served.world, ideas=4, title="Race round")
+    path = f"/teams/{served.world.team_a}/rounds/{round_id}/ballot"
+    page = f"/teams/{served.world.team_a}/rounds/{round_id}"
+    tabs = {role: [served.browser(role) for _ in range(TABS)] for role in VOTERS}
+    for browsers in tabs.values():
+        for b in browsers:
+            b.csrf(page)
+    sets = [[ideas[i % 4]] if i % 2 else [ideas[i % 4], ideas[(i + 1) % 4]] for i in range(TABS)]
+
+    def encoded(choice):
+        from votes.services import _encode
+
+        return _encode(sorted(choice))
+
+    calls = [(lambda b=b, c=c: b.post(path, {"idea": c})) for role in VOTERS
+             for b, c in zip(tabs[role], sets, strict=True)]
+    first = fire_together(calls)
+    assert all(0 < o.status < 500 for o in first), sorted(o.status for o in first)
+    assert all(o.status == 302 and "/receipt" in o.location for o in first), sorted(o.status for o in first)
+    rows = dict(ballots_of(served.database_url, round_id))
+    assert len(ballots_of(served.database_url, round_id)) == len(VOTERS)
+    for role in VOTERS:
+        assert rows[_key(served, role, round_id)] in {encoded(c) for c in sets}
+
+    for final in ([ideas[3]], [ideas[0], ideas[2]]):  # both change at once, twice
+        last = {"resident": final, "other_member": sorted(set(ideas) - set(final))}
+        outcomes = fire_together([(lambda role=role, last=last: tabs[role][0].post(path, {"idea": last[role]}))
+                                  for role in VOTERS])
+        assert all(o.status == 302 for o in outcomes), [(o.status, o.body[:200]) for o in outcomes]
+        rows = ballots_of(served.database_url, round_id)
+        assert len(rows) == len(VOTERS)
+        for role in VOTERS:
+            assert dict(rows)[_key(served, role, round_id)] == encoded(last[role])
+        receipt = tabs["resident"][0].get(f"/teams/{served.world.team_a}/rounds/{round_id}/receipt")
+        assert receipt.status_code == 200
+        assert all(f"Idea {ideas.index(i) + 1}: planters" in receipt.text for i in last["resident"])
+    assert not served.server.error_lines(), served.server.log()
