@@ -41,7 +41,7 @@ run: bootstrap
 
 test: $(VENV)/.test-installed assets browser
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest -n auto
 
 lint:
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
