@@ -100,23 +100,21 @@ def ideas_path(team: Team) -> str:
     return url_for("votes.propose", slug=team.slug)
 
 
-def _delivering(session: Session, team: Team):
-    return session.execute(
-        select(Idea).where(
-            Idea.team_id == team.id,
-            Idea.status.in_((IdeaStatus.FUNDED.value, IdeaStatus.IN_DELIVERY.value)),
-        ).order_by(Idea.id)
-    ).scalars()
-
-
 def idea_choices(session: Session, team: Team) -> list[tuple[int, str]]:
     """Funded ideas (won a resident vote) this spend may deliver, as (id, label)."""
-    choices = []
-    for idea in _delivering(session, team):
-        held = session.get(Hold, idea.hold_id) if idea.hold_id else None
-        left = held.amount_pence if held is not None and held.status == HoldStatus.OPEN.value else 0
-        choices.append((idea.id, f"{idea.title} ({format_gbp(left)} committed by the vote)"))
-    return choices
+    rows = session.execute(
+        select(Idea.id, Idea.title, Hold.amount_pence, Hold.status)
+        .outerjoin(Hold, Hold.id == Idea.hold_id)
+        .where(
+            Idea.team_id == team.id,
+            Idea.status.in_((IdeaStatus.FUNDED.value, IdeaStatus.IN_DELIVERY.value)),
+        )
+        .order_by(Idea.id)
+    ).all()
+    return [
+        (idea_id, f"{title} ({format_gbp(amount if status == HoldStatus.OPEN.value else 0)} committed by the vote)")
+        for idea_id, title, amount, status in rows
+    ]
 
 
 def _idea_hold(session: Session, team: Team, request: SpendRequest) -> tuple[Idea, Hold] | None:

@@ -964,35 +964,30 @@ class Files:
     frozen_at_close: bool = False
 
 
-def team_files(statement: Statement) -> Files:
-    """Render a built statement: CSV first, so the PDF can print the CSV's SHA-256."""
-    csv_bytes = render_csv(statement).encode("utf-8")
-    statement.csv_sha256 = sha256(csv_bytes)
-    pdf = render_pdf(statement)
+def _files(document, csv_text: str, render) -> Files:
+    """CSV first, so the PDF (``render(document)``) can print the CSV's SHA-256."""
+    csv_bytes = csv_text.encode("utf-8")
+    document.csv_sha256 = sha256(csv_bytes)
+    pdf = render(document)
     return Files(
-        statement_id=statement.statement_id,
-        filename=statement.filename,
+        statement_id=document.statement_id,
+        filename=document.filename,
         pdf=pdf,
         csv=csv_bytes,
         pdf_sha256=sha256(pdf),
-        csv_sha256=statement.csv_sha256,
-        generated_at=statement.generated_at,
+        csv_sha256=document.csv_sha256,
+        generated_at=document.generated_at,
     )
+
+
+def team_files(statement: Statement) -> Files:
+    """Render a built team statement (PDF and CSV)."""
+    return _files(statement, render_csv(statement), render_pdf)
 
 
 def pack_files(pack: CountyPack) -> Files:
-    csv_bytes = render_pack_csv(pack).encode("utf-8")
-    pack.csv_sha256 = sha256(csv_bytes)
-    pdf = render_pack_pdf(pack)
-    return Files(
-        statement_id=pack.statement_id,
-        filename=pack.filename,
-        pdf=pdf,
-        csv=csv_bytes,
-        pdf_sha256=sha256(pdf),
-        csv_sha256=pack.csv_sha256,
-        generated_at=pack.generated_at,
-    )
+    """Render a built county pack (PDF and CSV)."""
+    return _files(pack, render_pack_csv(pack), render_pack_pdf)
 
 
 def files_of(row: FrozenStatement, filename: str) -> Files:
