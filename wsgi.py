@@ -59,6 +59,9 @@ def configure(app: Flask, test_config: dict | None) -> None:
         SMTP_USERNAME=None,
         SMTP_PASSWORD=None,
         OUTBOX_DIR=str(Path(app.instance_path) / "outbox"),
+        # Public pages for visitors without a cookie are built at most once per this many
+        # seconds per worker (community/cache.py); 0 turns it off (the tests' default).
+        PUBLIC_PAGE_CACHE_SECONDS=0 if env == "testing" else 2,
         PREFERRED_URL_SCHEME="http" if development else "https",
     )
     app.config.from_pyfile("config.py", silent=True)
@@ -92,13 +95,14 @@ def _choose_secret(app: Flask, development: bool) -> None:
 
 def register_extensions(app: Flask) -> None:
     """Database, sign-in, CSRF, rate limits, security headers."""
-    from community import auth, db, security
+    from community import auth, cache, db, security
     from community.limits import limiter
 
     db.init_app(app)
     auth.init_app(app)
     limiter.init_app(app)
     security.init_app(app)
+    cache.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -26,6 +26,7 @@ Issue #8, item 9, measured in the same run:
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -42,7 +43,7 @@ from sqlalchemy import make_url, text  # noqa: E402
 
 from community.db import make_engine, make_null_pool_engine  # noqa: E402
 from community.migrate import upgrade  # noqa: E402
-from tests.prove.harness import Browser, Server, fund, minted_browser, open_round, seed, verify  # noqa: E402
+from tests.prove.harness import COOKIE, Browser, Server, fund, minted_browser, open_round, seed, verify  # noqa: E402
 
 
 @dataclass
@@ -55,6 +56,9 @@ class Scenario:
     method: str = "GET"
     body: Callable[[int], dict] | None = None  # POST: the form for request i
     ok_statuses: tuple[int, ...] = (200,)
+    # A visitor with some unrelated cookie: never served from the public-page micro-cache
+    # (community/cache.py), so the page is built for every request.
+    uncached: bool = False
 
 
 @dataclass
@@ -111,6 +115,9 @@ def run(scenario: Scenario, served_url: str, database_url: str, world, *, connec
     barrier = threading.Barrier(connections, action=start_clock)
 
     def worker(browser: Browser):
+        http = Connection(served_url)
+        cookie = browser.http.cookies.get(COOKIE)
+        form_token = browser.token
         barrier.wait()
         while time.monotonic() < deadline:
             with lock:
@@ -119,13 +126,15 @@ def run(scenario: Scenario, served_url: str, database_url: str, world, *, connec
                 return
             start = time.perf_counter()
             try:
+                form = None
                 if scenario.method == "POST":
-                    response = browser.post(scenario.path, scenario.body(i) if scenario.body else {})
-                else:
-                    response = browser.get(scenario.path)
-                good = response.status_code in scenario.ok_statuses
+                    form = {**(scenario.body(i) if scenario.body else {}), "csrf_token": form_token}
+                status, _headers, _body = http.request(scenario.method, scenario.path, cookie=cookie, form=form,
+                                                       other_cookie=scenario.uncached)
+                good = status in scenario.ok_statuses
             except Exception:  # a refused or reset connection counts as an error, not a crash of the bench
                 good = False
+                http.close()
             elapsed = time.perf_counter() - start
             with lock:
                 result.latencies.append(elapsed)
@@ -133,6 +142,7 @@ def run(scenario: Scenario, served_url: str, database_url: str, world, *, connec
                     result.ok += 1
                 else:
                     result.errors += 1
+        http.close()
 
     threads = [threading.Thread(target=worker, args=(b,)) for b in browsers]
     for t in threads:
@@ -141,6 +151,60 @@ def run(scenario: Scenario, served_url: str, database_url: str, world, *, connec
         t.join(timeout=seconds + 60)
     result.seconds = time.monotonic() - began
     return result
+
+
+# --------------------------------------------------------------------------- the client
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection on loopback (``http.client``), one per load thread.
+
+    The load generator shares the 2 CPUs with the server it measures, so it must be cheap:
+    ``requests`` spends a few milliseconds of CPU per request on its cookie jar and adapters,
+    which would be measured as the server's slowness. This sends a fixed cookie header, reads
+    the whole body, and reconnects when the server closes the connection."""
+
+    def __init__(self, base_url: str):
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(base_url)
+        self.host, self.port = parts.hostname, parts.port
+        self.conn = None
+
+    def request(self, method: str, path: str, *, cookie: str | None = None, form: dict | None = None,
+                other_cookie: bool = False) -> tuple[int, dict[str, str], bytes]:
+        import http.client
+        from urllib.parse import urlencode
+
+        headers = {"Host": f"{self.host}:{self.port}"}
+        body = None
+        if cookie or other_cookie:
+            headers["Cookie"] = "; ".join(([f"{COOKIE}={cookie}"] if cookie else [])
+                                          + (["seen-banner=1"] if other_cookie else []))
+        if form is not None:
+            body = urlencode(form, doseq=True).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        for attempt in (1, 2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+            try:
+                self.conn.request(method, path, body=body, headers=headers)
+                response = self.conn.getresponse()
+                data = response.read()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                self.close()
+                if attempt == 2 or method != "GET":  # never resend a POST: it may have been applied
+                    raise
+                continue
+            if response.will_close:
+                self.close()
+            return response.status, {k.lower(): v for k, v in response.getheaders()}, data
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
 
 
 # --------------------------------------------------------------------------- the raw baseline
@@ -214,6 +278,8 @@ class BallotResult:
     cast: int = 0  # acknowledged (302 to the receipt)
     refused: int = 0  # any other answer, or no answer
     seconds: float = 0.0
+    server_cpu: float = 0.0  # CPU seconds the server's processes used while casting
+    client_cpu: float = 0.0  # CPU seconds this process (the load generator) used meanwhile
     lost: int = 0
     duplicated: int = 0
     unacknowledged: int = 0
@@ -224,33 +290,35 @@ class BallotResult:
         return self.cast / self.seconds if self.seconds else 0.0
 
 
-def run_ballots(server_url: str, database_url: str, world, round_id: int, ideas: list[int], *, voters: int,
+def run_ballots(server, database_url: str, world, round_id: int, ideas: list[int], *, voters: int,
                 connections: int, seconds: float) -> BallotResult:
     """Each voter casts once; connections share keep-alive HTTP sessions and take voters in turn."""
-    import requests
-
-    from tests.prove.harness import COOKIE, SECRET, ballots_of, minted_residents
+    from tests.prove.harness import SECRET, ballots_of, minted_residents
     from votes.services import _encode, voter_key
 
+    server_url = server.url
     people = minted_residents(server_url, database_url, world, voters)
     queue = iter(range(voters))
     lock = threading.Lock()
     result = BallotResult(voters)
     acknowledged: set[int] = set()
-    path = f"{server_url}/teams/{world.team_a}/rounds/{round_id}/ballot"
+    path = f"/teams/{world.team_a}/rounds/{round_id}/ballot"
     choices = {}
     deadline = time.monotonic() + seconds + 5
     began = time.monotonic()
 
+    cpu_at_start = [0.0, 0.0]
+
     def start_clock():
         nonlocal deadline, began
+        cpu_at_start[:] = [server.cpu_seconds(), time.process_time()]
         began = time.monotonic()
         deadline = began + seconds
 
     barrier = threading.Barrier(connections, action=start_clock)
 
     def worker():
-        http = requests.Session()
+        http = Connection(server_url)
         barrier.wait()
         while time.monotonic() < deadline:
             with lock:
@@ -260,15 +328,14 @@ def run_ballots(server_url: str, database_url: str, world, round_id: int, ideas:
             voter = people[i]
             chosen = [ideas[(i + k) % len(ideas)] for k in range(1 + i % 3)]
             choices[voter.person_id] = chosen
-            http.cookies.clear()
             start = time.perf_counter()
             try:
-                response = http.post(path, data={"csrf_token": voter.token, "idea": chosen},
-                                     cookies={COOKIE: voter.http.cookies.get(COOKIE)},
-                                     allow_redirects=False, timeout=60)
-                good = response.status_code == 302 and "/receipt" in response.headers.get("Location", "")
-            except requests.RequestException:
+                status, headers, _body = http.request("POST", path, cookie=voter.http.cookies.get(COOKIE),
+                                                      form={"csrf_token": voter.token, "idea": chosen})
+                good = status == 302 and "/receipt" in headers.get("location", "")
+            except OSError:
                 good = False
+                http.close()
             elapsed = time.perf_counter() - start
             with lock:
                 result.latencies.append(elapsed)
@@ -277,6 +344,7 @@ def run_ballots(server_url: str, database_url: str, world, round_id: int, ideas:
                     acknowledged.add(voter.person_id)
                 else:
                     result.refused += 1
+        http.close()
 
     threads = [threading.Thread(target=worker) for _ in range(connections)]
     for t in threads:
@@ -284,6 +352,8 @@ def run_ballots(server_url: str, database_url: str, world, round_id: int, ideas:
     for t in threads:
         t.join(timeout=seconds + 120)
     result.seconds = time.monotonic() - began
+    result.server_cpu = server.cpu_seconds() - cpu_at_start[0]
+    result.client_cpu = time.process_time() - cpu_at_start[1]
 
     rows = ballots_of(database_url, round_id)
     by_key: dict[str, list[str]] = {}
@@ -333,6 +403,8 @@ def main(argv: list[str] | None = None) -> list[Result]:
     parser.add_argument("--pg", help="a PostgreSQL URL to create a scratch database next to")
     parser.add_argument("--voters", type=int, default=2000, help="residents casting one ballot each")
     parser.add_argument("--ideas", type=int, default=50, help="ideas on the idea list (and the ballot)")
+    parser.add_argument("--page-cache-seconds", type=int, default=2,
+                        help="the server's PUBLIC_PAGE_CACHE_SECONDS (production default 2; 0 = off)")
     parser.add_argument("--only", choices=("pages", "ballots", "ideas"), action="append",
                         help="measure only these parts (repeatable; default all)")
     args = parser.parse_args(argv)
@@ -351,7 +423,10 @@ def main(argv: list[str] | None = None) -> list[Result]:
         for i in range(args.entries):
             fund(database_url, world.team_a_id, 100 + i, finance, key=f"load-{i}")
         round_id, ideas = open_round(database_url, world, ideas=args.ideas, title="Load round")
-        server = Server(database_url, workdir).start()
+        # The server as production runs it: public pages micro-cached for cookie-less visitors
+        # (the test suite's "testing" environment turns that off).
+        server = Server(database_url, workdir,
+                        env={"THRIVING_PUBLIC_PAGE_CACHE_SECONDS": str(args.page_cache_seconds)}).start()
         backend = "PostgreSQL" if args.pg else "SQLite"
         print(f"{backend}, gunicorn 4×4 on {server.url}, {args.connections} connections, "
               f"≤ {args.seconds:g} s and ≤ {args.max_requests} requests per scenario")
@@ -373,15 +448,23 @@ def main(argv: list[str] | None = None) -> list[Result]:
                 measure(scenario, server.url)
         ideas_page = Scenario(f"idea list ({args.ideas})", f"/teams/{world.team_a}/ideas")
         app_list = measure(ideas_page, server.url) if "ideas" in parts else None
+        uncached_list = None
+        if "ideas" in parts and args.page_cache_seconds:
+            uncached_list = measure(Scenario(f"  … uncached ({args.ideas})", ideas_page.path, uncached=True),
+                                    server.url)
         ballots = None
         if "ballots" in parts and args.voters:
-            ballots = run_ballots(server.url, database_url, world, round_id, ideas, voters=args.voters,
+            ballots = run_ballots(server, database_url, world, round_id, ideas, voters=args.voters,
                                   connections=args.connections, seconds=args.seconds)
             lat = Result("ballots", ballots.latencies)
             print(f"ballots: {ballots.cast} cast by {args.voters} voters in {ballots.seconds:.1f} s = "
                   f"{ballots.rate:.1f} ballots/s (p50 {lat.percentile(50):.1f} ms, p95 {lat.percentile(95):.1f} ms); "
                   f"refused/failed {ballots.refused}, lost {ballots.lost}, duplicated {ballots.duplicated}, "
                   f"unacknowledged {ballots.unacknowledged}", flush=True)
+            if ballots.cast:
+                print(f"  CPU per ballot: server {ballots.server_cpu / ballots.cast * 1000:.1f} ms, "
+                      f"load generator {ballots.client_cpu / ballots.cast * 1000:.1f} ms "
+                      f"({os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f})", flush=True)
         server.stop()
         if app_list is not None:
             baseline = Server(database_url, workdir / "baseline", app="bench.load:baseline_app()").start()
@@ -392,6 +475,9 @@ def main(argv: list[str] | None = None) -> list[Result]:
             ratio = app_list.rate / raw.rate if raw.rate else float("nan")
             print(f"idea list vs raw sqlite3/psycopg + Jinja page: {app_list.rate:.1f} / {raw.rate:.1f} req/s "
                   f"= {ratio:.2f}× (goal ≥ 1.0×)")
+            if uncached_list is not None and raw.rate:
+                print(f"  built for every request (a visitor with a cookie, so not from the micro-cache): "
+                      f"{uncached_list.rate:.1f} / {raw.rate:.1f} req/s = {uncached_list.rate / raw.rate:.2f}×")
         bad_ballots = ballots is not None and (ballots.lost or ballots.duplicated)
         server.stop()
         report = verify(database_url)

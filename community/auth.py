@@ -12,6 +12,8 @@ from functools import wraps
 
 from flask import Flask, abort, current_app, redirect, request, url_for
 from flask_login import LoginManager, current_user
+from sqlalchemy import bindparam
+from sqlalchemy import select as sa_select
 from sqlmodel import select
 
 from community.db import get_session, utcnow
@@ -76,16 +78,25 @@ def load_roles(session, person_id: int) -> dict[int, str]:
     return {m.team_id: m.role for m in rows}
 
 
+# One round trip per request: the session row, its person and their roles (a left join, one row
+# per membership). Built once; SQLAlchemy caches its compiled form.
+_USER_BY_TOKEN = (
+    sa_select(AuthSession, Person, Membership.team_id, Membership.role)
+    .join(Person, Person.id == AuthSession.person_id)
+    .outerjoin(Membership, Membership.person_id == Person.id)
+    .where(AuthSession.token_hash == bindparam("token_hash"))
+)
+
+
 @login_manager.user_loader
 def _load_user(token: str) -> CurrentUser | None:
-    session = get_session()
-    auth = session.exec(select(AuthSession).where(AuthSession.token_hash == token_hash(token))).first()
-    if auth is None or auth.revoked_at is not None:
+    rows = get_session().execute(_USER_BY_TOKEN, {"token_hash": token_hash(token)}).all()
+    if not rows:
         return None
-    person = session.get(Person, auth.person_id)
-    if person is None or not person.is_active:
+    auth, person = rows[0][0], rows[0][1]
+    if auth.revoked_at is not None or not person.is_active:
         return None
-    roles = load_roles(session, person.id)
+    roles = {team_id: role for _a, _p, team_id, role in rows if team_id is not None}
     user = CurrentUser(person, auth, token, roles)
     hours = current_app.config[
         "STAFF_SESSION_HOURS" if user.is_staff else "RESIDENT_SESSION_HOURS"

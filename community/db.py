@@ -2,13 +2,16 @@
 
 SQLite is the embedded default. It gets WAL, a busy timeout and foreign keys, and every
 transaction opened for a write (any non-GET request, any CLI command, any service test) starts
-with ``BEGIN IMMEDIATE`` so that read-then-write checks cannot interleave (security.md §5.4).
+with ``BEGIN IMMEDIATE`` so that read-then-write checks cannot interleave (security.md §5.4);
+a view marked :func:`writes_in_short_transactions` reads in its request session and writes in
+a short transaction of its own.
 PostgreSQL is production: services that read then write lock rows with ``SELECT … FOR UPDATE``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import event
@@ -107,15 +110,34 @@ def get_engine(app: Flask | None = None) -> Engine:
 
 
 def open_session(engine: Engine, *, write: bool) -> Session:
-    """A new session; ``write=True`` makes SQLite take the write lock at BEGIN."""
+    """A new session; ``write=True`` makes SQLite take the write lock at BEGIN
+    (``session.info["write"]`` says which kind it is)."""
     bind = engine.execution_options(sqlite_write=True) if write else engine
-    return Session(bind, expire_on_commit=False)
+    return Session(bind, expire_on_commit=False, info={"write": write})
+
+
+def writes_in_short_transactions(view: Callable) -> Callable:
+    """Mark a POST view whose request session only reads; the view writes in a transaction of
+    its own (``open_session(engine, write=True)``), so SQLite's single write lock is held for
+    the write alone, not for the whole request (loading the signed-in person, checking the
+    form, building the response). Only for a write that does not depend on what the request
+    read, or whose conditions the database re-checks (a constraint or trigger). Used by ballot
+    casting, the one form a whole place may submit in the same hour."""
+    view.short_writes = True
+    return view
+
+
+def _request_writes() -> bool:
+    if request.method in SAFE_METHODS:
+        return False
+    view = current_app.view_functions.get(request.endpoint or "")
+    return not getattr(view, "short_writes", False)
 
 
 def get_session() -> Session:
     """The session of this request or command, created on first use."""
     if "db_session" not in g:
-        write = not has_request_context() or request.method not in SAFE_METHODS
+        write = not has_request_context() or _request_writes()
         g.db_session = open_session(get_engine(), write=write)
     return g.db_session
 

@@ -4,7 +4,6 @@ import datetime as dt
 
 from babel import Locale
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_currency
 from flask import Flask
 
 LONDON = "Europe/London"
@@ -12,16 +11,17 @@ EN_GB = Locale.parse("en_GB")  # parsed once: babel re-parses a locale name on e
 
 
 def gbp(pence: int | None) -> str:
-    """Integer pence as pounds: 123450 → '£1,234.50'."""
+    """Integer pence as pounds: 123450 → '£1,234.50', -5 → '-£0.05'.
+
+    Written out rather than through ``babel.numbers.format_currency``, which costs ~0.1 ms a
+    call (a page of 50 ideas spent a quarter of its time there); a test checks it gives
+    babel's en_GB answer for every amount it tries."""
     if pence is None:
         return ""
-    return format_currency(_pounds(pence), "GBP", locale=EN_GB)
-
-
-def _pounds(pence: int):
-    from decimal import Decimal
-
-    return Decimal(int(pence)).scaleb(-2)
+    pence = int(pence)
+    sign = "-" if pence < 0 else ""
+    pounds, rest = divmod(abs(pence), 100)
+    return f"{sign}£{pounds:,}.{rest:02d}"
 
 
 def london_datetime(value: dt.datetime | None) -> str:

@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from community import mail, services
 from community.auth import CurrentUser, admin_only, development_only, load_roles, public, signed_in, staff
+from community.cache import public_page
 from community.db import get_session
 from community.errors import DomainError
 from community.forms import (
@@ -51,12 +52,14 @@ def _safe_next(default: str) -> str:
 
 @bp.get("/")
 @public
+@public_page
 def home():
     return render_template("community/home.html", teams=services.list_teams(get_session()))
 
 
 @bp.get("/teams/<slug>")
 @public
+@public_page
 def team(slug: str):
     session = get_session()
     try:

@@ -3,8 +3,7 @@
 import re
 from decimal import Decimal, InvalidOperation
 
-from babel.numbers import format_currency
-
+from community.formatting import gbp
 from ledger.errors import InvalidAmount
 
 MAX_PENCE = 100_000_000  # £1,000,000
@@ -41,5 +40,5 @@ def parse_pence(text: str | None) -> int:
 
 
 def format_gbp(pence: int) -> str:
-    """Format pence as pounds: 123450 → ``"£1,234.50"``."""
-    return format_currency(Decimal(pence) / 100, "GBP", locale="en_GB")
+    """Format pence as pounds: 123450 → ``"£1,234.50"`` (the templates' ``gbp`` filter)."""
+    return gbp(pence)

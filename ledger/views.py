@@ -10,6 +10,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from community.auth import finance_only, public
+from community.cache import public_page
 from community.db import get_engine, get_session
 from community.formatting import gbp
 from community.models import Team
@@ -75,6 +76,7 @@ def _has_budget(session, team: Team) -> bool:
 
 @bp.get("/teams/<slug>/ledger")
 @public
+@public_page
 def team_ledger(slug: str):
     session = get_session()
     team = session.execute(select(Team).where(Team.slug == slug)).scalar_one_or_none()

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy.engine import Row
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session
 
@@ -254,22 +255,18 @@ def _on_open_ballot(session: Session, idea_id: int) -> bool:
     ).first() is not None
 
 
-def visible_ideas(*, session: Session, team: Team) -> list[Idea]:
-    """Every idea of the team except hidden ones, newest first."""
+def visible_ideas(*, session: Session, team: Team) -> list[Row]:
+    """Every idea of the team except hidden ones, newest first, as rows for the idea list: id,
+    title, status, team_cost_pence, estimated_cost_pence and supporters (one query; no ORM
+    objects, as the list only shows them)."""
+    supporters = (select(func.count()).select_from(IdeaSupport)
+                  .where(IdeaSupport.idea_id == Idea.id).correlate(Idea).scalar_subquery())
     return list(session.execute(
-        select(Idea).where(Idea.team_id == team.id, Idea.status != IdeaStatus.HIDDEN.value)
+        select(Idea.id, Idea.title, Idea.status, Idea.team_cost_pence, Idea.estimated_cost_pence,
+               supporters.label("supporters"))
+        .where(Idea.team_id == team.id, Idea.status != IdeaStatus.HIDDEN.value)
         .order_by(Idea.created_at.desc(), Idea.id.desc())
-    ).scalars())
-
-
-def support_counts(*, session: Session, idea_ids: Iterable[int]) -> dict[int, int]:
-    ids = list(idea_ids)
-    if not ids:
-        return {}
-    rows = session.execute(
-        select(IdeaSupport.idea_id, func.count()).where(IdeaSupport.idea_id.in_(ids)).group_by(IdeaSupport.idea_id)
-    ).all()
-    return {idea_id: count for idea_id, count in rows}
+    ))
 
 
 # --------------------------------------------------------------------------- delivery
@@ -544,11 +541,16 @@ def _upsert_statement(dialect_name: str):
 
 
 def cast_ballot(*, session: Session, rnd_id: int, person: Person, secret: str, idea_ids: Iterable[int],
-                now: dt.datetime | None = None) -> CastBallot:
+                now: dt.datetime | None = None, writer: Session | None = None) -> CastBallot:
     """Cast or replace the person's ballot in one statement: an upsert on the row keyed by the
     database's unique (round, voter key), so two submissions at once leave exactly one ballot
     holding the last one's choices. The round's rules are read once per transaction; the
-    closed-round trigger still guards the row."""
+    closed-round trigger still guards the row.
+
+    ``writer``, when given, is the session the upsert runs in (the reads stay in ``session``):
+    the ballot view reads in its request session and writes in a short transaction of its own.
+    Nothing read here can change while the round is open except its status, which the
+    closed-round trigger re-checks at the write."""
     now = now or utcnow()
     rnd = session.get(Round, rnd_id)
     if rnd is None:
@@ -566,7 +568,7 @@ def cast_ballot(*, session: Session, rnd_id: int, person: Person, secret: str, i
     encoded = ",".join(map(str, chosen))
     params = {"round_id": rnd.id, "voter_key": voter_key(secret, rnd.id, person.id), "choices": encoded,
               "cast_at": now}
-    ballot_id, reference = _write_ballot(session.connection(), params)
+    ballot_id, reference = _write_ballot((writer or session).connection(), params)
     return CastBallot(id=ballot_id, round_id=rnd.id, reference=reference, choices=encoded, cast_at=now)
 
 

@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from community import mail
 from community.auth import public, signed_in, team_staff
-from community.db import SAFE_METHODS, get_engine, get_session, open_session
+from community.cache import public_page
+from community.db import SAFE_METHODS, get_engine, get_session, open_session, writes_in_short_transactions
 from community.formatting import gbp
 from community.models import Person, Team
 from ledger.errors import DomainError
@@ -58,8 +59,9 @@ def _round(session, team: Team, round_id: int) -> Round:
     if rnd is None or rnd.team_id != team.id:
         abort(404)
     if rnd.status == "open" and services.utcnow() >= rnd.closes_at:
-        if request.method in SAFE_METHODS:
-            # Close on page load, in a write session of its own (a GET's session is read-only).
+        if request.method in SAFE_METHODS or not session.info.get("write"):
+            # Close on page load, in a write session of its own (a GET's session is read-only,
+            # and so is a POST's that writes in short transactions of its own).
             with open_session(get_engine(), write=True) as writer:
                 services.close_if_due(session=writer, rnd=writer.get(Round, rnd.id))
                 writer.commit()
@@ -85,13 +87,13 @@ def _error(form, error: DomainError, field=None) -> None:
 
 @bp.get("/teams/<slug>/ideas")
 @public
+@public_page
 def ideas(slug: str):
     session = get_session()
     team = _team(session, slug)
     rows = services.visible_ideas(session=session, team=team)
-    counts = services.support_counts(session=session, idea_ids=[i.id for i in rows])
     open_rounds = [r for r in services.rounds_of(session=session, team=team) if r.status == "open"]
-    return render_template("votes/ideas.html", team=team, ideas=rows, counts=counts, open_rounds=open_rounds,
+    return render_template("votes/ideas.html", team=team, ideas=rows, open_rounds=open_rounds,
                            is_team_staff=_is_team_staff(team), can_propose=services.is_resident(_me(), team))
 
 
@@ -119,6 +121,7 @@ def propose(slug: str):
 
 @bp.get("/teams/<slug>/ideas/<int:idea_id>")
 @public
+@public_page
 def idea(slug: str, idea_id: int):
     session = get_session()
     team = _team(session, slug)
@@ -235,6 +238,7 @@ def delivery(team: Team, idea_id: int):
 
 @bp.get("/teams/<slug>/rounds")
 @public
+@public_page
 def rounds(slug: str):
     session = get_session()
     team = _team(session, slug)
@@ -322,17 +326,21 @@ def review_ballot(slug: str, round_id: int):
 
 @bp.post("/teams/<slug>/rounds/<int:round_id>/ballot")
 @signed_in
+@writes_in_short_transactions
 def cast(slug: str, round_id: int):
+    """The request session only reads; the ballot is written in a transaction of its own, so on
+    SQLite the write lock is held for the upsert alone (a whole place may vote in one evening)."""
     session = get_session()
     team = _team(session, slug)
     rnd = _round(session, team, round_id)
     if request.form.get("action") == "change":
         return render_template("votes/ballot.html", **_ballot_context(session, team, rnd, _chosen_ids()))
     try:
-        ballot = services.cast_ballot(session=session, rnd_id=rnd.id, person=_me(),
-                                      secret=current_app.config["SECRET_KEY"], idea_ids=_chosen_ids())
+        with open_session(get_engine(), write=True) as writer:
+            ballot = services.cast_ballot(session=session, writer=writer, rnd_id=rnd.id, person=_me(),
+                                          secret=current_app.config["SECRET_KEY"], idea_ids=_chosen_ids())
+            writer.commit()
         lines = services.chosen_titles(session=session, rnd=rnd, idea_ids=services.decode(ballot.choices))
-        session.commit()
     except DomainError as error:
         session.rollback()
         return render_template("votes/ballot.html",
@@ -367,6 +375,7 @@ def receipt(slug: str, round_id: int):
 
 @bp.get("/teams/<slug>/rounds/<int:round_id>/results")
 @public
+@public_page
 def results(slug: str, round_id: int):
     session = get_session()
     team = _team(session, slug)

@@ -1,4 +1,8 @@
+from decimal import Decimal
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ledger.errors import InvalidAmount
 from ledger.money import format_gbp, parse_pence
@@ -36,3 +40,12 @@ def test_refuses_bad_amounts_with_a_clear_message(text, message):
 def test_formats_pence_as_pounds():
     assert format_gbp(123450) == "£1,234.50"
     assert format_gbp(5) == "£0.05"
+    assert format_gbp(-123456789) == "-£1,234,567.89"
+
+
+@given(st.integers(min_value=-10**12, max_value=10**12))
+def test_formatting_agrees_with_babel_en_gb(pence):
+    """The hand-written formatter (babel costs ~0.1 ms a call) says what babel says."""
+    from babel.numbers import format_currency
+
+    assert format_gbp(pence) == format_currency(Decimal(pence).scaleb(-2), "GBP", locale="en_GB")

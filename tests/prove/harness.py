@@ -109,6 +109,23 @@ class Server:
         self.stop()
         raise RuntimeError(f"gunicorn did not answer within {timeout}s:\n{self.log()}")
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the server's processes (its process group,
+        master and live workers), read from /proc: the server's own cost, whatever else the
+        machine is doing. 0.0 where there is no /proc."""
+        if self.process is None:
+            return 0.0
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue  # the process ended while we looked
+            if int(fields[2]) == self.process.pid:  # pgrp (field 5 of stat)
+                total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+        return total / tick
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-5000:] if self.log_path.exists() else ""
 
