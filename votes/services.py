@@ -453,7 +453,7 @@ def _rules(session: Session, rnd: Round) -> _RoundRules:
         select(RoundIdea.idea_id, RoundIdea.cost_pence, Idea.title, Team.place_id)
         .join(Idea, Idea.id == RoundIdea.idea_id).join(Team, Team.id == rnd.team_id)
         .where(RoundIdea.round_id == rnd.id)
-    ).tuples().all()
+    ).all()
     place_id = rows[0][3] if rows else session.execute(
         select(Team.place_id).where(Team.id == rnd.team_id)).scalar_one()
     rules = _RoundRules({r[0]: r[1] for r in rows}, {r[0]: r[2] for r in rows}, rnd.ballot_type,
