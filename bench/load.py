@@ -403,13 +403,15 @@ def main(argv: list[str] | None = None) -> list[Result]:
     parser.add_argument("--pg", help="a PostgreSQL URL to create a scratch database next to")
     parser.add_argument("--voters", type=int, default=2000, help="residents casting one ballot each")
     parser.add_argument("--ideas", type=int, default=50, help="ideas on the idea list (and the ballot)")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (make run: 4)")
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker (make run: 4)")
     parser.add_argument("--page-cache-seconds", type=int, default=2,
                         help="the server's PUBLIC_PAGE_CACHE_SECONDS (production default 2; 0 = off)")
     parser.add_argument("--only", choices=("pages", "ballots", "ideas"), action="append",
                         help="measure only these parts (repeatable; default all)")
     args = parser.parse_args(argv)
     parts = set(args.only or ("pages", "ballots", "ideas"))
-    if (not 1 <= args.connections <= 256 or args.seconds > 600 or args.max_requests > 1_000_000
+    if (not 1 <= args.connections <= 256 or not 1 <= args.workers <= 32 or not 1 <= args.threads <= 32 or args.seconds > 600 or args.max_requests > 1_000_000
             or not 0 <= args.voters <= 20_000 or not 1 <= args.ideas <= 500):
         parser.error("keep it bounded: 1–256 connections, ≤ 600 s and ≤ 1,000,000 requests per scenario, "
                      "≤ 20,000 voters, 1–500 ideas")
@@ -425,10 +427,10 @@ def main(argv: list[str] | None = None) -> list[Result]:
         round_id, ideas = open_round(database_url, world, ideas=args.ideas, title="Load round")
         # The server as production runs it: public pages micro-cached for cookie-less visitors
         # (the test suite's "testing" environment turns that off).
-        server = Server(database_url, workdir,
+        server = Server(database_url, workdir, workers=args.workers, threads=args.threads,
                         env={"THRIVING_PUBLIC_PAGE_CACHE_SECONDS": str(args.page_cache_seconds)}).start()
         backend = "PostgreSQL" if args.pg else "SQLite"
-        print(f"{backend}, gunicorn 4×4 on {server.url}, {args.connections} connections, "
+        print(f"{backend}, gunicorn {args.workers}×{args.threads} on {server.url}, {args.connections} connections, "
               f"≤ {args.seconds:g} s and ≤ {args.max_requests} requests per scenario")
         header = f"{'scenario':<18}{'requests':>9}{'errors':>8}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
         results = []
@@ -467,7 +469,8 @@ def main(argv: list[str] | None = None) -> list[Result]:
                       f"({os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f})", flush=True)
         server.stop()
         if app_list is not None:
-            baseline = Server(database_url, workdir / "baseline", app="bench.load:baseline_app()").start()
+            baseline = Server(database_url, workdir / "baseline", app="bench.load:baseline_app()",
+                              workers=args.workers, threads=args.threads).start()
             try:
                 raw = measure(Scenario(f"raw page ({args.ideas})", ideas_page.path), baseline.url)
             finally:
