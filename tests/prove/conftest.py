@@ -7,6 +7,7 @@ Heavy tests (a server per test, kills, load) are marked ``prove_heavy``; they st
 
 import shutil
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,9 +76,14 @@ class Served:
         return minted_browser(self.url, self.database_url, actor, second_factor=second_factor)
 
 
-def serve(make_db, tmp_path_factory, **server_options) -> Served:
+def serve(make_db, tmp_path_factory, *, before_start: Callable[[str], None] | None = None,
+          **server_options) -> Served:
+    """A fresh seeded database behind a new gunicorn; ``before_start(url)`` runs on the seeded
+    database before the server starts (the unsafe variants change its schema there)."""
     url = make_db()
     world = seed(url)
+    if before_start is not None:
+        before_start(url)
     workdir = tmp_path_factory.mktemp("server")
     server = Server(url, workdir, **server_options).start()
     return Served(server, world, url, workdir)

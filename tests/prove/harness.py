@@ -53,7 +53,8 @@ class Server:
     """``gunicorn --workers 4 --threads 4 'wsgi:create_app()'`` on 127.0.0.1, started by PID.
 
     ``app`` may name another entry point (``tests.prove.unsafe_app:create_app()`` runs the same
-    app with the ledger lock switched off, for the xfail variant of the race).
+    app with the ledger lock, and on request the ballot upsert, switched off, for the xfail
+    variants of the races).
     """
 
     def __init__(self, database_url: str, workdir: Path, *, env: dict | None = None,

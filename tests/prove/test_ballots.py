@@ -6,11 +6,20 @@ Wave 1: each person submits ``TABS`` different ballots at once from ``TABS`` ses
 devices), both people together: each has one ballot row whose choices are one of the sets they
 sent. Wave 2: both change their vote at the same moment: each row now holds exactly that change.
 Wave 3: the same again, to a different set, so "last counted" is shown twice.
+
+The xfail(strict) variant runs the same waves against ``tests.prove.unsafe_app`` with
+``THRIVING_PROVE_UNSAFE_BALLOTS=1`` on a database without the unique (round_id, voter_key): the
+naive read-then-write ballot instead of the upsert, so the test is shown to fail (duplicate
+ballot rows) when that guard is gone.
 """
+
+from collections import Counter
 
 import pytest
 
+from tests.prove.conftest import Served, serve
 from tests.prove.harness import SECRET, ballots_of, fire_together, open_round
+from tests.prove.unsafe_app import drop_one_ballot_per_voter
 
 TABS = 8
 VOTERS = ("resident", "other_member")  # both live in the team's place (NG20): both may vote
@@ -22,9 +31,13 @@ def _key(served, role: str, round_id: int) -> str:
     return voter_key(SECRET, round_id, served.world.actors[role].person_id)
 
 
-@pytest.mark.prove_heavy
-def test_two_people_casting_and_changing_at_once_keep_one_ballot_each(fresh_served):
-    served = fresh_served
+def _rows_each(served: Served, round_id: int, rows: list[tuple[str, str]]) -> str:
+    """How many ballot rows each voter has, for the assertion message."""
+    counts = Counter(key for key, _choices in rows)
+    return ", ".join(f"{role}: {counts[_key(served, role, round_id)]}" for role in VOTERS) + f"; {len(rows)} rows"
+
+
+def cast_and_change(served: Served) -> None:
     round_id, ideas = open_round(served.database_url, served.world, ideas=4, title="Race round")
     path = f"/teams/{served.world.team_a}/rounds/{round_id}/ballot"
     page = f"/teams/{served.world.team_a}/rounds/{round_id}"
@@ -44,8 +57,9 @@ def test_two_people_casting_and_changing_at_once_keep_one_ballot_each(fresh_serv
     first = fire_together(calls)
     assert all(0 < o.status < 500 for o in first), sorted(o.status for o in first)
     assert all(o.status == 302 and "/receipt" in o.location for o in first), sorted(o.status for o in first)
-    rows = dict(ballots_of(served.database_url, round_id))
-    assert len(ballots_of(served.database_url, round_id)) == len(VOTERS)
+    everything = ballots_of(served.database_url, round_id)
+    rows = dict(everything)
+    assert len(everything) == len(VOTERS), "ballot rows per voter: " + _rows_each(served, round_id, everything)
     for role in VOTERS:
         assert rows[_key(served, role, round_id)] in {encoded(c) for c in sets}
 
@@ -55,10 +69,28 @@ def test_two_people_casting_and_changing_at_once_keep_one_ballot_each(fresh_serv
                                   for role in VOTERS])
         assert all(o.status == 302 for o in outcomes), [(o.status, o.body[:200]) for o in outcomes]
         rows = ballots_of(served.database_url, round_id)
-        assert len(rows) == len(VOTERS)
+        assert len(rows) == len(VOTERS), "ballot rows per voter: " + _rows_each(served, round_id, rows)
         for role in VOTERS:
             assert dict(rows)[_key(served, role, round_id)] == encoded(last[role])
         receipt = tabs["resident"][0].get(f"/teams/{served.world.team_a}/rounds/{round_id}/receipt")
         assert receipt.status_code == 200
         assert all(f"Idea {ideas.index(i) + 1}: planters" in receipt.text for i in last["resident"])
     assert not served.server.error_lines(), served.server.log()
+
+
+@pytest.mark.prove_heavy
+def test_two_people_casting_and_changing_at_once_keep_one_ballot_each(fresh_served):
+    cast_and_change(fresh_served)
+
+
+@pytest.mark.prove_heavy
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="read-then-write without the unique (round, voter key) leaves duplicate ballots")
+def test_without_the_upsert_and_its_unique_rule_ballots_are_duplicated(make_db, tmp_path_factory):
+    served = serve(make_db, tmp_path_factory, before_start=drop_one_ballot_per_voter,
+                   app="tests.prove.unsafe_app:create_app()",
+                   env={"THRIVING_PROVE_PAUSE": "0.3", "THRIVING_PROVE_UNSAFE_BALLOTS": "1"})
+    try:
+        cast_and_change(served)
+    finally:
+        served.server.stop()
