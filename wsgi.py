@@ -62,6 +62,10 @@ def configure(app: Flask, test_config: dict | None) -> None:
         # Public pages for visitors without a cookie are built at most once per this many
         # seconds per worker (community/cache.py); 0 turns it off (the tests' default).
         PUBLIC_PAGE_CACHE_SECONDS=0 if env == "testing" else 2,
+        # "queue": cron runs `flask mail deliver`; "after_request": this process delivers at the
+        # end of each request that queued mail (so development and tests need no cron).
+        MAIL_DELIVERY="after_request" if development else "queue",
+        MAIL_MAX_ATTEMPTS=8,  # then the message is kept, marked failed, and never tried again
         PREFERRED_URL_SCHEME="http" if development else "https",
     )
     app.config.from_pyfile("config.py", silent=True)
@@ -69,6 +73,8 @@ def configure(app: Flask, test_config: dict | None) -> None:
     if test_config:
         app.config.from_mapping(test_config)
     app.config["ENV_NAME"] = env
+    if app.config["MAIL_DELIVERY"] not in {"queue", "after_request"}:
+        raise ConfigurationError('MAIL_DELIVERY must be "queue" or "after_request".')
     _choose_secret(app, development)
 
 
@@ -94,8 +100,8 @@ def _choose_secret(app: Flask, development: bool) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    """Database, sign-in, CSRF, rate limits, security headers."""
-    from community import auth, cache, db, security
+    """Database, sign-in, CSRF, rate limits, security headers, mail delivery, page cache."""
+    from community import auth, cache, db, mail, security
     from community.limits import limiter
 
     db.init_app(app)
@@ -103,6 +109,7 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     security.init_app(app)
     cache.init_app(app)
+    mail.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -119,14 +126,14 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_cli(app: Flask) -> None:
-    """``flask db …``, ``flask users …``, ``flask demo …`` and each domain's commands."""
-    from community.cli import db_cli, demo_cli, users_cli
+    """``flask db …``, ``flask users …``, ``flask demo …``, ``flask mail …`` and each domain's commands."""
+    from community.cli import db_cli, demo_cli, mail_cli, users_cli
     from ledger.cli import ledger_cli
     from ledger.spend_cli import spend_cli
     from ledger.statement_cli import statements_cli
     from pledges.cli import pledges_cli
 
-    for group in (db_cli, users_cli, demo_cli, ledger_cli, statements_cli, spend_cli, pledges_cli):
+    for group in (db_cli, users_cli, demo_cli, mail_cli, ledger_cli, statements_cli, spend_cli, pledges_cli):
         app.cli.add_command(group)
     from community.backup import backup_command, restore_command
 

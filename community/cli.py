@@ -1,10 +1,11 @@
-"""``flask db upgrade``, ``flask users create-admin|demo-code|demo-list`` and ``flask demo load``."""
+"""``flask db upgrade``, ``flask users create-admin|demo-code|demo-list``, ``flask demo load`` and
+``flask mail deliver``."""
 
 import click
 from flask.cli import AppGroup
 from sqlmodel import select
 
-from community import demo, migrate, services
+from community import demo, mail, migrate, services
 from community.db import get_engine, get_session
 from community.errors import DomainError
 from community.models import Membership, Team
@@ -12,6 +13,7 @@ from community.models import Membership, Team
 db_cli = AppGroup("db", help="Database schema.")
 users_cli = AppGroup("users", help="Accounts.")
 demo_cli = AppGroup("demo", help="Demo data.")
+mail_cli = AppGroup("mail", help="Outgoing email.")
 
 
 @db_cli.command("upgrade")
@@ -87,3 +89,14 @@ def demo_load():
         load_spend_demo(session, teams=result["teams"], members=result["members"], today=dt.date.today())
     session.commit()
     click.echo("Demo data loaded.")
+
+
+@mail_cli.command("deliver")
+@click.option("--limit", type=click.IntRange(min=1), default=500, show_default=True,
+              help="Send at most this many messages in this run.")
+def mail_deliver(limit: int):
+    """Send queued email (cron, every minute; safe to run while another run is going)."""
+    report = mail.deliver_pending(limit=limit)
+    for error in report.errors:
+        click.echo(error, err=True)
+    click.echo(f"{report.sent} sent, {report.failed} failed (will retry), {report.gave_up} given up.")

@@ -1,43 +1,222 @@
-"""Outgoing email: SMTP when configured, otherwise ``.eml`` files in ``instance/outbox/``."""
+"""Outgoing email through a queue in the database (a transactional outbox).
 
+``send()`` only adds a ``MailMessage`` row to the request's session: it is committed with the
+action it belongs to, so a rolled-back action sends nothing and a committed one never loses its
+email, and no request waits on SMTP. ``deliver_pending()`` builds each message and sends it by
+SMTP when ``SMTP_HOST`` is set, otherwise writes ``.eml`` files into ``OUTBOX_DIR``.
+
+Who delivers (``MAIL_DELIVERY``): ``"queue"`` (production default) leaves it to cron running
+``flask --app wsgi mail deliver``; ``"after_request"`` (development and testing default) delivers
+in the same process at the end of any request that queued mail, so ``make run`` and the tests see
+their email without cron.
+
+Two deliverers may run at once (cron overlapping itself, several gunicorn workers): each message
+is *claimed* in its own short write transaction — ``SELECT … FOR UPDATE SKIP LOCKED`` on
+PostgreSQL, the exclusive ``BEGIN IMMEDIATE`` on SQLite — by pushing ``next_attempt_at`` a lease
+into the future, and sent after that commit. No lock is held while talking to the SMTP server, so
+web requests never queue behind a slow mail server. A deliverer that dies between sending and
+marking the row sent leaves it to be sent again when the lease runs out (at least once, never lost).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
 import smtplib
 import uuid
 from email.message import EmailMessage
+from email.utils import format_datetime
 from pathlib import Path
 
-from flask import current_app
+from flask import Flask, current_app, g, has_request_context
+from sqlalchemy import or_, select, update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from community.db import close_session, get_engine, get_session, open_session, utcnow
+from community.models import MailMessage
+
+log = logging.getLogger(__name__)
+
+DELIVERY_MODES = ("queue", "after_request")
+CLAIM_LEASE = dt.timedelta(minutes=10)  # far longer than one send can take (10 s socket timeout)
+MAX_BACKOFF = dt.timedelta(hours=2)
+AFTER_REQUEST_LIMIT = 50
+SMTP_TIMEOUT_SECONDS = 10
+MAX_TO_LENGTH = 320
+MAX_SUBJECT_LENGTH = 300
+MAX_ERROR_LENGTH = 500
 
 
-def send(*, to: str, subject: str, body: str) -> None:
-    """Send one plain-text message."""
+def send(*, to: str, subject: str, body: str, session: Session | None = None) -> MailMessage:
+    """Queue one plain-text message in ``session`` (the request's by default); it goes out once
+    the caller commits. Cheap: one ORM object, no message building, no network."""
+    if len(to) > MAX_TO_LENGTH or "\r" in to or "\n" in to:
+        raise ValueError("mail: not a single email address")
+    message = MailMessage(to_address=to, subject=" ".join(subject.split())[:MAX_SUBJECT_LENGTH], body=body)
+    (session or get_session()).add(message)
+    if has_request_context():
+        g.mail_queued = True
+    return message
+
+
+@dataclasses.dataclass
+class Delivery:
+    """What one ``deliver_pending`` run did."""
+
+    sent: int = 0
+    failed: int = 0  # will be tried again after a back-off
+    gave_up: int = 0  # reached MAIL_MAX_ATTEMPTS: kept, never tried again
+    errors: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Claimed:
+    id: int
+    to_address: str
+    subject: str
+    body: str
+    created_at: dt.datetime
+    attempts: int
+
+
+def deliver_pending(app: Flask | None = None, *, limit: int = 100, now: dt.datetime | None = None) -> Delivery:
+    """Send up to ``limit`` pending messages, oldest first. Safe to run in several processes.
+
+    Each message is claimed, sent, then marked in separate short transactions on a session of
+    its own (never the request's). ``now`` fixes the clock (tests of the retry back-off)."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    config = app.config
+    engine = get_engine(app)
+    max_attempts = int(config["MAIL_MAX_ATTEMPTS"])
+    clock = (lambda: now) if now is not None else utcnow
+    report = Delivery()
+    smtp: smtplib.SMTP | None = None
+    try:
+        for _ in range(limit):
+            claimed = _claim_next(engine, clock(), max_attempts)
+            if claimed is None:
+                break
+            try:
+                smtp = _deliver(config, _build(config, claimed), smtp)
+            except (smtplib.SMTPException, OSError, ValueError) as error:
+                smtp = _quit(smtp)
+                gave_up = _record_failure(engine, claimed, error, clock(), max_attempts)
+                report.errors.append(f"message {claimed.id} to {claimed.to_address}: {error}")
+                if gave_up:
+                    report.gave_up += 1
+                    log.error("mail: gave up on message %s after %s attempts: %s", claimed.id, max_attempts, error)
+                else:
+                    report.failed += 1
+                    log.warning("mail: message %s not sent (will retry): %s", claimed.id, error)
+            else:
+                _mark_sent(engine, claimed.id, clock())
+                report.sent += 1
+    finally:
+        _quit(smtp)
+    return report
+
+
+def _claim_next(engine: Engine, now: dt.datetime, max_attempts: int) -> _Claimed | None:
+    """Take the oldest message nobody holds; hold it for ``CLAIM_LEASE``."""
+    query = (
+        select(MailMessage)
+        .where(MailMessage.sent_at.is_(None), MailMessage.attempts < max_attempts,
+               or_(MailMessage.next_attempt_at.is_(None), MailMessage.next_attempt_at <= now))
+        .order_by(MailMessage.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)  # PostgreSQL; SQLite's BEGIN IMMEDIATE is already exclusive
+    )
+    with open_session(engine, write=True) as session:
+        row = session.execute(query).scalar_one_or_none()
+        if row is None:
+            return None
+        claimed = _Claimed(row.id, row.to_address, row.subject, row.body, row.created_at, row.attempts)
+        session.execute(update(MailMessage).where(MailMessage.id == row.id)
+                        .values(next_attempt_at=now + CLAIM_LEASE))
+        session.commit()
+    return claimed
+
+
+def _mark_sent(engine: Engine, message_id: int, now: dt.datetime) -> None:
+    with open_session(engine, write=True) as session:
+        session.execute(update(MailMessage).where(MailMessage.id == message_id)
+                        .values(sent_at=now, attempts=MailMessage.attempts + 1, next_attempt_at=None))
+        session.commit()
+
+
+def _record_failure(engine: Engine, claimed: _Claimed, error: Exception, now: dt.datetime,
+                    max_attempts: int) -> bool:
+    """Count the attempt and keep the error; retry after a back-off (1, 2, 4 … minutes, at most
+    two hours). True when this was the last attempt allowed."""
+    attempts = claimed.attempts + 1
+    backoff = min(dt.timedelta(minutes=2 ** (attempts - 1)), MAX_BACKOFF)
+    text = f"{type(error).__name__}: {error}"[:MAX_ERROR_LENGTH]
+    with open_session(engine, write=True) as session:
+        session.execute(update(MailMessage).where(MailMessage.id == claimed.id)
+                        .values(attempts=MailMessage.attempts + 1, last_error=text, next_attempt_at=now + backoff))
+        session.commit()
+    return attempts >= max_attempts
+
+
+def _build(config, claimed: _Claimed) -> EmailMessage:
     message = EmailMessage()
-    message["From"] = current_app.config["MAIL_FROM"]
-    message["To"] = to
-    message["Subject"] = subject
-    message.set_content(body)
-    host = current_app.config.get("SMTP_HOST")
-    if host:
-        with smtplib.SMTP(host, int(current_app.config["SMTP_PORT"]), timeout=10) as smtp:
+    message["From"] = config["MAIL_FROM"]
+    message["To"] = claimed.to_address
+    message["Subject"] = claimed.subject
+    message["Date"] = format_datetime(claimed.created_at)
+    message.set_content(claimed.body)
+    return message
+
+
+def _deliver(config, message: EmailMessage, smtp: smtplib.SMTP | None) -> smtplib.SMTP | None:
+    """Send by SMTP (one connection reused for the whole run) or write an ``.eml`` file."""
+    host = config.get("SMTP_HOST")
+    if not host:
+        outbox = Path(config["OUTBOX_DIR"])
+        outbox.mkdir(parents=True, exist_ok=True)
+        (outbox / f"{uuid.uuid4().hex}.eml").write_bytes(bytes(message))
+        return None
+    if smtp is None:
+        smtp = smtplib.SMTP(host, int(config["SMTP_PORT"]), timeout=SMTP_TIMEOUT_SECONDS)
+        try:
             smtp.starttls()
-            if current_app.config.get("SMTP_USERNAME"):
-                smtp.login(current_app.config["SMTP_USERNAME"], current_app.config["SMTP_PASSWORD"])
-            smtp.send_message(message)
-        return
-    outbox = Path(current_app.config["OUTBOX_DIR"])
-    outbox.mkdir(parents=True, exist_ok=True)
-    (outbox / f"{uuid.uuid4().hex}.eml").write_bytes(bytes(message))
+            if config.get("SMTP_USERNAME"):
+                smtp.login(config["SMTP_USERNAME"], config["SMTP_PASSWORD"])
+        except BaseException:
+            _quit(smtp)
+            raise
+    smtp.send_message(message)
+    return smtp
 
 
-def list_outbox() -> list[dict]:
-    """Messages in the development outbox, newest first."""
-    from email import policy
-    from email.parser import BytesParser
+def _quit(smtp: smtplib.SMTP | None) -> None:
+    if smtp is not None:
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()
+    return None
 
-    outbox = Path(current_app.config["OUTBOX_DIR"])
-    if not outbox.is_dir():
-        return []
-    items = []
-    for path in sorted(outbox.glob("*.eml"), key=lambda p: p.stat().st_mtime, reverse=True)[:100]:
-        msg = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
-        items.append({"to": msg["To"], "subject": msg["Subject"], "body": msg.get_content()})
-    return items
+
+def recent(session: Session, limit: int = 100) -> list[MailMessage]:
+    """The newest messages in the queue, pending and sent (the development outbox page)."""
+    return list(session.execute(select(MailMessage).order_by(MailMessage.id.desc()).limit(limit)).scalars())
+
+
+def init_app(app: Flask) -> None:
+    """In ``after_request`` mode, deliver at the end of each request that queued mail."""
+
+    @app.after_request
+    def _deliver_queued_mail(response):
+        if app.config["MAIL_DELIVERY"] != "after_request" or not g.pop("mail_queued", False):
+            return response
+        # The view has finished: end its transaction first (what teardown would do), so that on
+        # SQLite the deliverer's write transactions do not wait on this request's lock.
+        close_session()
+        try:
+            deliver_pending(app, limit=AFTER_REQUEST_LIMIT)
+        except Exception:  # a database hiccup here must not fail a request whose work is committed
+            log.exception("mail: delivery after the request failed; the messages stay queued")
+        return response

@@ -1,9 +1,9 @@
-"""Places, Connected Teams, people, memberships, sign-in sessions, invitations and the audit log."""
+"""Places, Connected Teams, people, memberships, sign-in sessions, invitations, the audit log and the mail queue."""
 
 import datetime as dt
 import enum
 
-from sqlalchemy import CheckConstraint, Column, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, Column, Index, Integer, String, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from community.db import UTCDateTime, utcnow
@@ -145,3 +145,29 @@ class AuditEvent(SQLModel, table=True):
     action: str = Field(max_length=60)
     subject: str = Field(max_length=200)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc_column())
+
+
+class MailMessage(SQLModel, table=True):
+    """One outgoing email, queued in the transaction of the action it belongs to.
+
+    ``community.mail.send`` adds the row; ``community.mail.deliver_pending`` sends it and sets
+    ``sent_at``. A failure counts ``attempts`` and keeps ``last_error``; the row is kept either way.
+    ``next_attempt_at`` is a deliverer's claim (a short lease) or, after a failure, the back-off.
+    """
+
+    __tablename__ = "mail_message"
+    __table_args__ = (
+        CheckConstraint("attempts >= 0", name="ck_mail_message_attempts"),
+        Index("ix_mail_message_pending", "id", sqlite_where=text("sent_at IS NULL"),
+              postgresql_where=text("sent_at IS NULL")),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    to_address: str = Field(sa_column=Column(String(320), nullable=False))
+    subject: str = Field(sa_column=Column(String(300), nullable=False))
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc_column())
+    sent_at: dt.datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    last_error: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
+    next_attempt_at: dt.datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))

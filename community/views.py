@@ -6,7 +6,7 @@ import time
 
 import qrcode
 import qrcode.image.svg
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask import session as cookie
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import text
@@ -355,14 +355,14 @@ def admin_invite():
         try:
             token = services.invite_staff(session, actor_id=current_user.id, email=form.email.data,
                                           role=form.role.data, team_id=form.team_id.data or None)
-            session.commit()
-        except DomainError as error:
-            _form_error(form, error)
-        else:
             link = url_for("community.accept_invitation", token=token, _external=True)
             mail.send(to=form.email.data, subject="You are invited to Thriving Communities",
                       body=f"{current_user.name} has invited you to join Thriving Communities.\n\n"
                            f"Accept within 7 days: {link}\n")
+            session.commit()
+        except DomainError as error:
+            _form_error(form, error)
+        else:
             flash(f"Invitation sent to {form.email.data}.", "success")
             return redirect(url_for("community.admin_home"))
     return render_template("community/admin_form.html", form=form, title="Invite staff")
@@ -411,7 +411,8 @@ def admin_remove_role(person_id: int):
 @bp.get("/dev/outbox")
 @development_only
 def dev_outbox():
-    return render_template("community/outbox.html", messages=mail.list_outbox())
+    return render_template("community/outbox.html", messages=mail.recent(get_session()),
+                           max_attempts=current_app.config["MAIL_MAX_ATTEMPTS"])
 
 
 @bp.get("/staff")

@@ -3,12 +3,11 @@ approving / rejecting, withdrawing, cancelling, paying with a receipt, downloadi
 the enabler's limits page and the confirm-identity step for large approvals.
 
 Pattern as in ``ledger.views``: parse the form → load (404 for another team's request) → call
-ONE service → commit → email → flash → redirect; on a refusal roll back and say why beside the
-field (or at the top). Nothing is written on any refusal, except the audit event that records
-an approval refused for lack of money.
+ONE service → queue the email (``community.mail``, in the same transaction) → commit → flash →
+redirect; on a refusal roll back and say why beside the field (or at the top). Nothing is
+written on any refusal, except the audit event that records an approval refused for lack of money.
 """
 
-import logging
 from pathlib import Path
 
 from flask import (
@@ -48,7 +47,6 @@ from ledger.spend_forms import (
 from ledger.spend_models import CATEGORIES, METHODS, SpendStatus
 
 spend_bp = Blueprint("spend", __name__)
-log = logging.getLogger(__name__)
 TOO_LARGE = "The receipt must be 10 MB or smaller. Take a smaller photo, or save the PDF smaller."
 
 
@@ -100,10 +98,8 @@ def _detail(team: Team, request_id: int):
 
 
 def _send(to: str, subject: str, body: str) -> None:
-    try:
-        mail.send(to=to, subject=subject, body=body)
-    except Exception:  # the decision is committed; a mail outage must not turn it into an error
-        log.exception("spend: could not send %r to a team member", subject)
+    """Queue an email in the action's transaction (sent after the commit; see community.mail)."""
+    mail.send(to=to, subject=subject, body=body)
 
 
 def _notify_new(team: Team, spend_request) -> None:
@@ -180,13 +176,13 @@ def new(team: Team):
                 account_id=None if account == BUDGET else int(account) if account.isdigit() else -1,
                 idea_id=int(idea) if idea.isdigit() else None,
             )
+            _notify_new(team, created)
             session.commit()
         except DomainError as error:
             if isinstance(error, spend.OverLimit) and error.needs_vote:
                 vote_link = spend.ideas_path(team)
             _show_error(form, error, {InvalidAmount: "amount", NotFound: "account_id"})
         else:
-            _notify_new(team, created)
             flash(f"Your request for {gbp(created.amount_pence)} was sent to the team for approval.", "success")
             return _detail(team, created.id)
     return render_template("spend/new.html", form=form, team=team, ideas=ideas, vote_link=vote_link,
@@ -233,6 +229,7 @@ def approve(team: Team, request_id: int):
         approved = spend.approve(session=session, team=team, request_id=request_id, approver=_person(),
                                  auth_session=current_user.auth_session,
                                  idempotency_key=form.idempotency_key.data or "", **_fresh_settings())
+        _notify_decision(team, approved)
         session.commit()
     except NotFound:
         session.rollback()
@@ -253,7 +250,6 @@ def approve(team: Team, request_id: int):
         session.rollback()
         flash(str(error), "error")
         return _detail(team, request_id)
-    _notify_decision(team, approved)
     flash(f"Approved: {gbp(approved.amount_pence)} is committed from the team’s money.", "success")
     return _detail(team, request_id)
 
@@ -268,6 +264,7 @@ def reject(team: Team, request_id: int):
         try:
             rejected = spend.reject(session=session, team=team, request_id=request_id, approver=_person(),
                                     reason=form.reason.data)
+            _notify_decision(team, rejected)
             session.commit()
         except spend.WrongState as error:
             session.rollback()
@@ -276,7 +273,6 @@ def reject(team: Team, request_id: int):
         except DomainError as error:
             _show_error(form, error, {DomainError: "reason"})
         else:
-            _notify_decision(team, rejected)
             flash("Rejected. The person who asked has been told why.", "success")
             return _detail(team, request_id)
     return _render_detail(team, request_id, reject_form=form), 400

@@ -339,21 +339,19 @@ def cast(slug: str, round_id: int):
         with open_session(get_engine(), write=True) as writer:
             ballot = services.cast_ballot(session=session, writer=writer, rnd_id=rnd.id, person=_me(),
                                           secret=current_app.config["SECRET_KEY"], idea_ids=_chosen_ids())
+            lines = services.chosen_titles(session=session, rnd=rnd, idea_ids=services.decode(ballot.choices))
+            body = (f"Thank you for voting in {rnd.title} ({team.name}).\n\nYou chose:\n"
+                    + "".join(f"- {title} ({gbp(cost)})\n" for title, cost in lines)
+                    + f"\nReceipt reference: {ballot.reference}\n"
+                    + "You can change your vote until the round closes; only your last vote counts.\n"
+                    + url_for("votes.receipt", slug=slug, round_id=rnd.id, _external=True) + "\n")
+            # Queued in the ballot's own transaction: sent after it commits, never lost once it has.
+            mail.send(to=_me().email, subject=f"Your vote in {rnd.title}", body=body, session=writer)
             writer.commit()
-        lines = services.chosen_titles(session=session, rnd=rnd, idea_ids=services.decode(ballot.choices))
     except DomainError as error:
         session.rollback()
         return render_template("votes/ballot.html",
                                **_ballot_context(session, team, rnd, _chosen_ids(), str(error))), 400
-    body = (f"Thank you for voting in {rnd.title} ({team.name}).\n\nYou chose:\n"
-            + "".join(f"- {title} ({gbp(cost)})\n" for title, cost in lines)
-            + f"\nReceipt reference: {ballot.reference}\n"
-            + "You can change your vote until the round closes; only your last vote counts.\n"
-            + url_for("votes.receipt", slug=slug, round_id=rnd.id, _external=True) + "\n")
-    try:
-        mail.send(to=_me().email, subject=f"Your vote in {rnd.title}", body=body)
-    except OSError:
-        current_app.logger.exception("vote receipt email failed")
     flash("Your vote was recorded.", "success")
     return redirect(url_for("votes.receipt", slug=slug, round_id=rnd.id))
 
