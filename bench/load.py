@@ -370,6 +370,20 @@ def run_ballots(server, database_url: str, world, round_id: int, ideas: list[int
     return result
 
 
+def deliver_receipts(database_url: str, outbox: Path, expected: int) -> tuple[int, float]:
+    """What cron's ``flask mail deliver`` does with the receipts the casts queued (the server ran
+    with ``MAIL_DELIVERY=queue``, as production does): returns (messages sent, seconds)."""
+    from community import mail
+    from wsgi import create_app
+
+    app = create_app({"ENV_NAME": "testing", "SECRET_KEY": "bench-" + "x" * 40, "DATABASE_URL": database_url,
+                      "OUTBOX_DIR": str(outbox), "MAIL_DELIVERY": "queue"})
+    began = time.perf_counter()
+    with app.app_context():
+        report = mail.deliver_pending(app, limit=expected + 10)
+    return report.sent, time.perf_counter() - began
+
+
 def _fresh_database(pg: str | None) -> tuple[str, Callable[[], None]]:
     if not pg:
         folder = Path(tempfile.mkdtemp(prefix="thriving-load-"))
@@ -428,7 +442,8 @@ def main(argv: list[str] | None = None) -> list[Result]:
         # The server as production runs it: public pages micro-cached for cookie-less visitors
         # (the test suite's "testing" environment turns that off).
         server = Server(database_url, workdir, workers=args.workers, threads=args.threads,
-                        env={"THRIVING_PUBLIC_PAGE_CACHE_SECONDS": str(args.page_cache_seconds)}).start()
+                        env={"THRIVING_PUBLIC_PAGE_CACHE_SECONDS": str(args.page_cache_seconds),
+                             "THRIVING_MAIL_DELIVERY": "queue"}).start()
         backend = "PostgreSQL" if args.pg else "SQLite"
         print(f"{backend}, gunicorn {args.workers}×{args.threads} on {server.url}, {args.connections} connections, "
               f"≤ {args.seconds:g} s and ≤ {args.max_requests} requests per scenario")
@@ -467,6 +482,9 @@ def main(argv: list[str] | None = None) -> list[Result]:
                 print(f"  CPU per ballot: server {ballots.server_cpu / ballots.cast * 1000:.1f} ms, "
                       f"load generator {ballots.client_cpu / ballots.cast * 1000:.1f} ms "
                       f"({os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f})", flush=True)
+                delivered, took = deliver_receipts(database_url, workdir / "outbox", ballots.cast)
+                print(f"  receipts queued by the casts, then sent by `mail deliver` (cron; here to .eml files): "
+                      f"{delivered} in {took:.1f} s = {delivered / took:.0f}/s", flush=True)
         server.stop()
         if app_list is not None:
             baseline = Server(database_url, workdir / "baseline", app="bench.load:baseline_app()",

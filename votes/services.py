@@ -441,24 +441,28 @@ class _RoundRules:
     place_id: int | None
 
 
-def _rules(session: Session, rnd: Round) -> _RoundRules:
+def _rules(session: Session, rnd: Round, only: Iterable[int] | None = None) -> _RoundRules:
     """The round's rules, cached in the session for the current transaction only (a rollback
-    starts a new transaction, so a rolled-back round's data is never reused)."""
+    starts a new transaction, so a rolled-back round's data is never reused). ``only`` reads
+    just those ideas (casting: a ballot names a few of the round's ideas; any not on the round
+    are then missing from ``costs``, as they would be from the full rules)."""
+    wanted = None if only is None else frozenset(int(i) for i in only)
     transaction = session.get_transaction()
     cache = session.info.setdefault("votes.round_rules", {})
-    hit = cache.get(rnd.id)
+    hit = cache.get((rnd.id, wanted))
     if hit is not None and hit[0] is transaction and transaction is not None:
         return hit[1]
-    rows = session.execute(
-        select(RoundIdea.idea_id, RoundIdea.cost_pence, Idea.title, Team.place_id)
-        .join(Idea, Idea.id == RoundIdea.idea_id).join(Team, Team.id == rnd.team_id)
-        .where(RoundIdea.round_id == rnd.id)
-    ).all()
+    query = (select(RoundIdea.idea_id, RoundIdea.cost_pence, Idea.title, Team.place_id)
+             .join(Idea, Idea.id == RoundIdea.idea_id).join(Team, Team.id == rnd.team_id)
+             .where(RoundIdea.round_id == rnd.id))
+    if wanted is not None:
+        query = query.where(RoundIdea.idea_id.in_(sorted(wanted)))
+    rows = session.execute(query).all()
     place_id = rows[0][3] if rows else session.execute(
         select(Team.place_id).where(Team.id == rnd.team_id)).scalar_one()
     rules = _RoundRules({r[0]: r[1] for r in rows}, {r[0]: r[2] for r in rows}, rnd.ballot_type,
                         rnd.max_choices, rnd.budget_pence, place_id)
-    cache[rnd.id] = (transaction, rules)
+    cache[(rnd.id, wanted)] = (transaction, rules)
     return rules
 
 
@@ -492,8 +496,9 @@ def check_ballot(*, session: Session, rnd: Round, idea_ids: Iterable[int], with_
 def chosen_titles(*, session: Session, rnd: Round, idea_ids: Iterable[int]) -> list[tuple[str, int]]:
     """(title, cost) of the chosen ideas of a round, by idea number: the receipt email's lines,
     from the round's rules already read for the cast (titles cannot change while on a ballot)."""
-    rules = _rules(session, rnd)
-    return [(rules.titles[i], rules.costs[i]) for i in sorted(set(idea_ids)) if i in rules.costs]
+    wanted = set(idea_ids)
+    rules = _rules(session, rnd, only=wanted)
+    return [(rules.titles[i], rules.costs[i]) for i in sorted(wanted) if i in rules.costs]
 
 
 def _new_reference() -> str:
@@ -555,7 +560,8 @@ def cast_ballot(*, session: Session, rnd_id: int, person: Person, secret: str, i
     rnd = session.get(Round, rnd_id)
     if rnd is None:
         raise VotesError("That round does not exist.")
-    rules = _rules(session, rnd)
+    idea_ids = set(idea_ids)
+    rules = _rules(session, rnd, only=idea_ids)
     if person is None or person.place_id is None or person.place_id != rules.place_id:
         raise NotEligible(
             "Only residents of this team's place can vote in this round. Your account's postcode "

@@ -352,7 +352,7 @@ def cast(slug: str, round_id: int):
         session.rollback()
         return render_template("votes/ballot.html",
                                **_ballot_context(session, team, rnd, _chosen_ids(), str(error))), 400
-    flash("Your vote was recorded.", "success")
+    # No flash: the receipt page is the confirmation ("Your vote is recorded" and its reference).
     return redirect(url_for("votes.receipt", slug=slug, round_id=rnd.id))
 
 
