@@ -458,6 +458,14 @@ def main(argv: list[str] | None = None) -> list[Result]:
                   f"{r.percentile(95):>9.1f}{r.percentile(99):>9.1f}", flush=True)
             return r
 
+        # Calibration: this machine's speed varies a lot from run to run (shared cores), so every
+        # run first measures the cheapest request there is; compare figures across runs with it.
+        cpu_before = server.cpu_seconds()
+        calibration = run(Scenario("/healthz", "/healthz"), server.url, database_url, world,
+                          connections=args.connections, seconds=min(args.seconds, 4.0), max_requests=args.max_requests)
+        done = calibration.ok + calibration.errors
+        print(f"calibration: /healthz (one SELECT 1) {calibration.rate:.0f} req/s, server CPU "
+              f"{(server.cpu_seconds() - cpu_before) / max(done, 1) * 1000:.2f} ms per request", flush=True)
         if parts & {"pages", "ideas"}:
             print(header)
         if "pages" in parts:
