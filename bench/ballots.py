@@ -55,7 +55,8 @@ def main() -> None:
     tmp = tempfile.mkdtemp(prefix="thriving-bench-")
     url = args.database_url or f"sqlite:///{tmp}/bench.sqlite3"
     app = create_app({"ENV_NAME": "testing", "TESTING": True, "SECRET_KEY": SECRET, "DATABASE_URL": url,
-                      "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False, "OUTBOX_DIR": f"{tmp}/outbox"})
+                      "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False, "OUTBOX_DIR": f"{tmp}/outbox",
+                      "MAIL_DELIVERY": "queue"})  # as production: the receipt is queued, cron sends it
     engine = get_engine(app)
     upgrade(engine)
     rng = random.Random(2026)
@@ -140,7 +141,7 @@ def main() -> None:
 
 def _http_casts(app, engine, slug, round_id, voter_ids, ballots, profile) -> None:
     """Replace ballots through the view, one signed-in client per voter (each a replacement:
-    the upsert's update path, the receipt email written to the outbox)."""
+    the upsert's update path, the receipt email queued for ``mail deliver``)."""
     import secrets
 
     from community.auth import token_hash
