@@ -78,6 +78,14 @@ def load_roles(session, person_id: int) -> dict[int, str]:
     return {m.team_id: m.role for m in rows}
 
 
+def team_or_404(session, slug: str) -> Team:
+    """The team with this slug (the first part of every team's addresses), or 404."""
+    team = session.execute(select(Team).where(Team.slug == slug)).scalar_one_or_none()
+    if team is None:
+        abort(404)
+    return team
+
+
 # One round trip per request: the session row, its person and their roles (a left join, one row
 # per membership). Built once; SQLAlchemy caches its compiled form.
 _USER_BY_TOKEN = (

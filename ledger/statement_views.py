@@ -11,7 +11,7 @@ import datetime as dt
 from flask import Blueprint, Response, abort, current_app, render_template, request
 from sqlalchemy import func, select
 
-from community.auth import finance_only, team_staff
+from community.auth import finance_only, team_or_404, team_staff
 from community.db import get_engine, get_session
 from community.models import Team
 from ledger import statements
@@ -78,10 +78,7 @@ def finance_statements():
 @statements_bp.get("/finance/statements/<slug>/<month>.<any(pdf, csv):fmt>")
 @finance_only
 def finance_download(slug: str, month: str, fmt: str):
-    team = get_session().execute(select(Team).where(Team.slug == slug)).scalar_one_or_none()
-    if team is None:
-        abort(404)
-    return _download(team, month, fmt)
+    return _download(team_or_404(get_session(), slug), month, fmt)
 
 
 @statements_bp.get("/finance/county-pack/<month>.<any(pdf, csv):fmt>")

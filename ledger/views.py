@@ -9,7 +9,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 from sqlalchemy import select
 
-from community.auth import finance_only, public
+from community.auth import finance_only, public, team_or_404
 from community.cache import public_page
 from community.db import get_engine, get_session
 from community.formatting import gbp
@@ -79,9 +79,7 @@ def _has_budget(session, team: Team) -> bool:
 @public_page
 def team_ledger(slug: str):
     session = get_session()
-    team = session.execute(select(Team).where(Team.slug == slug)).scalar_one_or_none()
-    if team is None:
-        abort(404)
+    team = team_or_404(session, slug)
     page_number = request.args.get("page", "1")
     page_number = int(page_number) if page_number.isdigit() and 0 < int(page_number) < 1_000_000 else 1
     if _has_budget(session, team):

@@ -11,10 +11,9 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
 from community import mail
-from community.auth import finance_only, public, signed_in, team_staff
+from community.auth import finance_only, public, signed_in, team_or_404, team_staff
 from community.db import get_engine, get_session, open_session
 from community.formatting import gbp
 from community.models import AuditEvent, Team
@@ -57,13 +56,6 @@ STAFF_FIELDS = {"on_behalf_name", "on_behalf_is_organisation", "contact_email"}
 def today() -> dt.date:
     """Today in Europe/London."""
     return dt.datetime.now(ZoneInfo("Europe/London")).date()
-
-
-def _team(session, slug: str) -> Team:
-    team = session.execute(select(Team).where(Team.slug == slug)).scalar_one_or_none()
-    if team is None:
-        abort(404)
-    return team
 
 
 def _is_team_staff(team: Team) -> bool:
@@ -154,7 +146,7 @@ def _lapse_if_due(team: Team) -> None:
 @public
 def wall(slug: str):
     session = get_session()
-    team = _team(session, slug)
+    team = team_or_404(session, slug)
     _lapse_if_due(team)
     team_view = _is_team_staff(team)
     result = services.wall(session=session, team=team, include_private=team_view)
@@ -170,7 +162,7 @@ def wall(slug: str):
 @bp.get("/teams/<slug>/pledges/new")
 @signed_in
 def choose_kind(slug: str):
-    team = _team(get_session(), slug)
+    team = team_or_404(get_session(), slug)
     return render_template("pledges/choose_kind.html", team=team, kinds=KIND_LABELS,
                            idea=request.args.get("idea", ""))
 
@@ -179,7 +171,7 @@ def choose_kind(slug: str):
 @signed_in
 def new_pledge(slug: str, kind: str):
     session = get_session()
-    team = _team(session, slug)
+    team = team_or_404(session, slug)
     if kind not in KIND_LABELS:
         abort(404)
     staff_here = _is_team_staff(team)
@@ -240,7 +232,7 @@ def new_pledge(slug: str, kind: str):
 @public
 def pledge(slug: str, pledge_id: int):
     session = get_session()
-    team = _team(session, slug)
+    team = team_or_404(session, slug)
     team_view = _is_team_staff(team)
     try:
         item = services.team_pledge(session, team, pledge_id)
@@ -313,7 +305,7 @@ def fulfil(pledge_id: int, team: Team):
 @signed_in
 def withdraw(slug: str, pledge_id: int):
     session = get_session()
-    team = _team(session, slug)
+    team = team_or_404(session, slug)
     staff_here = _is_team_staff(team)
     try:
         item = services.team_pledge(session, team, pledge_id)
@@ -379,7 +371,7 @@ def reminders(team: Team):
 @signed_in
 def new_community_pledge(slug: str):
     session = get_session()
-    team = _team(session, slug)
+    team = team_or_404(session, slug)
     form = CommunityPledgeForm()
     if form.validate_on_submit():
         try:
@@ -407,7 +399,7 @@ def _community_pledge(session, team: Team, cp_id: int) -> CommunityPledge:
 @public
 def community_pledge(slug: str, cp_id: int):
     session = get_session()
-    team = _team(session, slug)
+    team = team_or_404(session, slug)
     item = _community_pledge(session, team, cp_id)
     mine = (services.standing_signature(session, item.id, current_user.id)
             if current_user.is_authenticated else None)
@@ -421,7 +413,7 @@ def community_pledge(slug: str, cp_id: int):
 @signed_in
 def sign(slug: str, cp_id: int):
     session = get_session()
-    team = _team(session, slug)
+    team = team_or_404(session, slug)
     item = _community_pledge(session, team, cp_id)
     form = SignForm()
     if not form.validate_on_submit():
@@ -442,7 +434,7 @@ def sign(slug: str, cp_id: int):
 @signed_in
 def unsign(slug: str, cp_id: int):
     session = get_session()
-    team = _team(session, slug)
+    team = team_or_404(session, slug)
     item = _community_pledge(session, team, cp_id)
     if not UnsignForm().validate_on_submit():
         abort(400)

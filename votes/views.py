@@ -11,7 +11,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from community import mail
-from community.auth import public, signed_in, team_staff
+from community.auth import public, signed_in, team_or_404, team_staff
 from community.cache import public_page
 from community.db import SAFE_METHODS, get_engine, get_session, open_session, writes_in_short_transactions
 from community.formatting import gbp
@@ -28,13 +28,6 @@ bp = Blueprint("votes", __name__)
 @bp.app_context_processor
 def _labels():
     return {"idea_status_labels": STATUS_LABELS, "rule_labels": RULE_LABELS, "ballot_labels": BALLOT_LABELS}
-
-
-def _team(session, slug: str) -> Team:
-    team = session.execute(select(Team).where(Team.slug == slug)).scalar_one_or_none()
-    if team is None:
-        abort(404)
-    return team
 
 
 def _is_team_staff(team: Team) -> bool:
@@ -90,7 +83,7 @@ def _error(form, error: DomainError, field=None) -> None:
 @public_page
 def ideas(slug: str):
     session = get_session()
-    team = _team(session, slug)
+    team = team_or_404(session, slug)
     rows = services.visible_ideas(session=session, team=team)
     open_rounds = [r for r in services.rounds_of(session=session, team=team) if r.status == "open"]
     return render_template("votes/ideas.html", team=team, ideas=rows, open_rounds=open_rounds,
@@ -101,7 +94,7 @@ def ideas(slug: str):
 @signed_in
 def propose(slug: str):
     session = get_session()
-    team = _team(session, slug)
+    team = team_or_404(session, slug)
     form = IdeaForm()
     eligible = services.is_resident(_me(), team)
     if eligible and form.validate_on_submit():
@@ -124,7 +117,7 @@ def propose(slug: str):
 @public_page
 def idea(slug: str, idea_id: int):
     session = get_session()
-    team = _team(session, slug)
+    team = team_or_404(session, slug)
     item = _idea(session, team, idea_id)
     me = _me()
     return render_template(
@@ -144,7 +137,7 @@ def idea(slug: str, idea_id: int):
 @signed_in
 def support(slug: str, idea_id: int):
     session = get_session()
-    team = _team(session, slug)
+    team = team_or_404(session, slug)
     _idea(session, team, idea_id)
     withdraw = request.form.get("action") == "withdraw"
     try:
@@ -165,7 +158,7 @@ def support(slug: str, idea_id: int):
 @signed_in
 def edit_idea(slug: str, idea_id: int):
     session = get_session()
-    team = _team(session, slug)
+    team = team_or_404(session, slug)
     item = _idea(session, team, idea_id)
     if item.proposer_id != _me().id or item.status not in ("proposed", "needs_changes"):
         abort(404)
@@ -241,7 +234,7 @@ def delivery(team: Team, idea_id: int):
 @public_page
 def rounds(slug: str):
     session = get_session()
-    team = _team(session, slug)
+    team = team_or_404(session, slug)
     rows = [_round(session, team, r.id) for r in services.rounds_of(session=session, team=team)]
     return render_template("votes/rounds.html", team=team, rounds=rows, is_team_staff=_is_team_staff(team))
 
@@ -294,7 +287,7 @@ def _ballot_context(session, team, rnd, chosen=(), error=None):
 @public
 def round_page(slug: str, round_id: int):
     session = get_session()
-    team = _team(session, slug)
+    team = team_or_404(session, slug)
     rnd = _round(session, team, round_id)
     if rnd.status == "closed":
         return redirect(url_for("votes.results", slug=slug, round_id=rnd.id))
@@ -310,7 +303,7 @@ def _chosen_ids() -> list[int]:
 def review_ballot(slug: str, round_id: int):
     """The review page: the server computes the total (a knapsack over budget is refused)."""
     session = get_session()
-    team = _team(session, slug)
+    team = team_or_404(session, slug)
     rnd = _round(session, team, round_id)
     chosen = _chosen_ids()
     try:
@@ -331,7 +324,7 @@ def cast(slug: str, round_id: int):
     """The request session only reads; the ballot is written in a transaction of its own, so on
     SQLite the write lock is held for the upsert alone (a whole place may vote in one evening)."""
     session = get_session()
-    team = _team(session, slug)
+    team = team_or_404(session, slug)
     rnd = _round(session, team, round_id)
     if request.form.get("action") == "change":
         return render_template("votes/ballot.html", **_ballot_context(session, team, rnd, _chosen_ids()))
@@ -360,7 +353,7 @@ def cast(slug: str, round_id: int):
 @signed_in
 def receipt(slug: str, round_id: int):
     session = get_session()
-    team = _team(session, slug)
+    team = team_or_404(session, slug)
     rnd = _round(session, team, round_id)
     mine = services.my_ballot(session=session, rnd=rnd, person=_me(), secret=current_app.config["SECRET_KEY"])
     if mine is None:
@@ -376,7 +369,7 @@ def receipt(slug: str, round_id: int):
 @public_page
 def results(slug: str, round_id: int):
     session = get_session()
-    team = _team(session, slug)
+    team = team_or_404(session, slug)
     rnd = _round(session, team, round_id)
     if rnd.status != "closed":
         return redirect(url_for("votes.round_page", slug=slug, round_id=rnd.id))
