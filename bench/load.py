@@ -68,6 +68,7 @@ class Result:
     ok: int = 0
     errors: int = 0
     seconds: float = 0.0
+    server_cpu: float = 0.0  # CPU seconds of the server's processes, when the server was given
 
     @property
     def rate(self) -> float:
@@ -78,6 +79,16 @@ class Result:
             return float("nan")
         ordered = sorted(self.latencies)
         return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] * 1000
+
+
+@dataclass
+class Driven:
+    """What :func:`drive` measured: (item, succeeded, seconds) per request, in completion order."""
+
+    outcomes: list[tuple[int, bool, float]] = field(default_factory=list)
+    seconds: float = 0.0
+    server_cpu: float = 0.0  # CPU seconds the server's processes used meanwhile (0 without a server)
+    client_cpu: float = 0.0  # CPU seconds this process (the load generator) used meanwhile
 
 
 def scenarios(world) -> list[Scenario]:
@@ -92,65 +103,81 @@ def scenarios(world) -> list[Scenario]:
     ]
 
 
-def run(scenario: Scenario, served_url: str, database_url: str, world, *, connections: int, seconds: float,
-        max_requests: int) -> Result:
-    result = Result(scenario.name)
+def drive(base_url: str, *, connections: int, seconds: float, items: int,
+          attempt: Callable[[Connection, int, int], bool], server: Server | None = None) -> Driven:
+    """The load loop shared by every measurement: ``connections`` threads, each with its own
+    keep-alive :class:`Connection`, take items 0, 1, … in turn until ``items`` run out or
+    ``seconds`` pass; the clock starts when every thread is ready. ``attempt(http, item,
+    thread)`` sends one request and says whether it succeeded; anything it raises counts as a
+    failure (a refused or reset connection), and that thread's connection is reopened."""
     lock = threading.Lock()
-    counter = iter(range(max_requests))
+    counter = iter(range(items))
+    driven = Driven()
+    deadline = time.monotonic() + seconds + 5  # reset when the barrier opens
+    began = time.monotonic()
+    cpu_at_start = [0.0, 0.0]
+
+    def start_clock():
+        nonlocal deadline, began
+        cpu_at_start[:] = [server.cpu_seconds() if server else 0.0, time.process_time()]
+        began = time.monotonic()
+        deadline = began + seconds
+
+    barrier = threading.Barrier(connections, action=start_clock)
+
+    def worker(thread: int):
+        http = Connection(base_url)
+        barrier.wait()
+        while time.monotonic() < deadline:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                break
+            start = time.perf_counter()
+            try:
+                good = attempt(http, i, thread)
+            except Exception:  # noqa: BLE001 - a failed request is a figure of the bench, not a crash of it
+                good = False
+                http.close()
+            elapsed = time.perf_counter() - start
+            with lock:
+                driven.outcomes.append((i, good, elapsed))
+        http.close()
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(connections)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=seconds + 120)
+    driven.seconds = time.monotonic() - began
+    driven.server_cpu = (server.cpu_seconds() if server else 0.0) - cpu_at_start[0]
+    driven.client_cpu = time.process_time() - cpu_at_start[1]
+    return driven
+
+
+def run(scenario: Scenario, served_url: str, database_url: str, world, *, connections: int, seconds: float,
+        max_requests: int, server: Server | None = None) -> Result:
     actor = world.actors[scenario.role] if scenario.role else None
     browsers = [minted_browser(served_url, database_url, actor) if actor else Browser(served_url)
                 for _ in range(connections)]
     if scenario.method == "POST":
         for b in browsers:
             b.csrf(scenario.path)
-    deadline = time.monotonic() + seconds + 5  # reset when the barrier opens
+    cookies = [b.http.cookies.get(COOKIE) for b in browsers]
 
-    began = time.monotonic()
+    def attempt(http: Connection, i: int, thread: int) -> bool:
+        form = None
+        if scenario.method == "POST":
+            form = {**(scenario.body(i) if scenario.body else {}), "csrf_token": browsers[thread].token}
+        status, _headers, _body = http.request(scenario.method, scenario.path, cookie=cookies[thread], form=form,
+                                               other_cookie=scenario.uncached)
+        return status in scenario.ok_statuses
 
-    def start_clock():
-        nonlocal deadline, began
-        began = time.monotonic()
-        deadline = began + seconds
-
-    barrier = threading.Barrier(connections, action=start_clock)
-
-    def worker(browser: Browser):
-        http = Connection(served_url)
-        cookie = browser.http.cookies.get(COOKIE)
-        form_token = browser.token
-        barrier.wait()
-        while time.monotonic() < deadline:
-            with lock:
-                i = next(counter, None)
-            if i is None:
-                return
-            start = time.perf_counter()
-            try:
-                form = None
-                if scenario.method == "POST":
-                    form = {**(scenario.body(i) if scenario.body else {}), "csrf_token": form_token}
-                status, _headers, _body = http.request(scenario.method, scenario.path, cookie=cookie, form=form,
-                                                       other_cookie=scenario.uncached)
-                good = status in scenario.ok_statuses
-            except Exception:  # a refused or reset connection counts as an error, not a crash of the bench
-                good = False
-                http.close()
-            elapsed = time.perf_counter() - start
-            with lock:
-                result.latencies.append(elapsed)
-                if good:
-                    result.ok += 1
-                else:
-                    result.errors += 1
-        http.close()
-
-    threads = [threading.Thread(target=worker, args=(b,)) for b in browsers]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=seconds + 60)
-    result.seconds = time.monotonic() - began
-    return result
+    driven = drive(served_url, connections=connections, seconds=seconds, items=max_requests, attempt=attempt,
+                   server=server)
+    ok = sum(good for _i, good, _t in driven.outcomes)
+    return Result(scenario.name, [t for _i, _good, t in driven.outcomes], ok=ok,
+                  errors=len(driven.outcomes) - ok, seconds=driven.seconds, server_cpu=driven.server_cpu)
 
 
 # --------------------------------------------------------------------------- the client
@@ -296,64 +323,24 @@ def run_ballots(server, database_url: str, world, round_id: int, ideas: list[int
     from tests.prove.harness import SECRET, ballots_of, minted_residents
     from votes.services import _encode, voter_key
 
-    server_url = server.url
-    people = minted_residents(server_url, database_url, world, voters)
-    queue = iter(range(voters))
-    lock = threading.Lock()
-    result = BallotResult(voters)
-    acknowledged: set[int] = set()
+    people = minted_residents(server.url, database_url, world, voters)
     path = f"/teams/{world.team_a}/rounds/{round_id}/ballot"
     choices = {}
-    deadline = time.monotonic() + seconds + 5
-    began = time.monotonic()
 
-    cpu_at_start = [0.0, 0.0]
+    def attempt(http: Connection, i: int, _thread: int) -> bool:
+        voter = people[i]
+        chosen = [ideas[(i + k) % len(ideas)] for k in range(1 + i % 3)]
+        choices[voter.person_id] = chosen
+        status, headers, _body = http.request("POST", path, cookie=voter.http.cookies.get(COOKIE),
+                                              form={"csrf_token": voter.token, "idea": chosen})
+        return status == 302 and "/receipt" in headers.get("location", "")
 
-    def start_clock():
-        nonlocal deadline, began
-        cpu_at_start[:] = [server.cpu_seconds(), time.process_time()]
-        began = time.monotonic()
-        deadline = began + seconds
-
-    barrier = threading.Barrier(connections, action=start_clock)
-
-    def worker():
-        http = Connection(server_url)
-        barrier.wait()
-        while time.monotonic() < deadline:
-            with lock:
-                i = next(queue, None)
-            if i is None:
-                return
-            voter = people[i]
-            chosen = [ideas[(i + k) % len(ideas)] for k in range(1 + i % 3)]
-            choices[voter.person_id] = chosen
-            start = time.perf_counter()
-            try:
-                status, headers, _body = http.request("POST", path, cookie=voter.http.cookies.get(COOKIE),
-                                                      form={"csrf_token": voter.token, "idea": chosen})
-                good = status == 302 and "/receipt" in headers.get("location", "")
-            except OSError:
-                good = False
-                http.close()
-            elapsed = time.perf_counter() - start
-            with lock:
-                result.latencies.append(elapsed)
-                if good:
-                    result.cast += 1
-                    acknowledged.add(voter.person_id)
-                else:
-                    result.refused += 1
-        http.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(connections)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=seconds + 120)
-    result.seconds = time.monotonic() - began
-    result.server_cpu = server.cpu_seconds() - cpu_at_start[0]
-    result.client_cpu = time.process_time() - cpu_at_start[1]
+    driven = drive(server.url, connections=connections, seconds=seconds, items=voters, attempt=attempt,
+                   server=server)
+    acknowledged = {people[i].person_id for i, good, _t in driven.outcomes if good}
+    result = BallotResult(voters, cast=len(acknowledged), refused=len(driven.outcomes) - len(acknowledged),
+                          seconds=driven.seconds, server_cpu=driven.server_cpu, client_cpu=driven.client_cpu,
+                          latencies=[t for _i, _good, t in driven.outcomes])
 
     rows = ballots_of(database_url, round_id)
     by_key: dict[str, list[str]] = {}
@@ -460,12 +447,11 @@ def main(argv: list[str] | None = None) -> list[Result]:
 
         # Calibration: this machine's speed varies a lot from run to run (shared cores), so every
         # run first measures the cheapest request there is; compare figures across runs with it.
-        cpu_before = server.cpu_seconds()
-        calibration = run(Scenario("/healthz", "/healthz"), server.url, database_url, world,
+        calibration = run(Scenario("/healthz", "/healthz"), server.url, database_url, world, server=server,
                           connections=args.connections, seconds=min(args.seconds, 4.0), max_requests=args.max_requests)
         done = calibration.ok + calibration.errors
         print(f"calibration: /healthz (one SELECT 1) {calibration.rate:.0f} req/s, server CPU "
-              f"{(server.cpu_seconds() - cpu_before) / max(done, 1) * 1000:.2f} ms per request", flush=True)
+              f"{calibration.server_cpu / max(done, 1) * 1000:.2f} ms per request", flush=True)
         if parts & {"pages", "ideas"}:
             print(header)
         if "pages" in parts:
