@@ -61,7 +61,11 @@ def make_engine(url: str) -> Engine:
     """Create an engine with the settings this project relies on."""
     url = normalise_url(url)
     if make_url(url).get_backend_name() == "sqlite":
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        # A request may hold two connections (its own and a short write transaction's), so the
+        # pool keeps enough for every thread of a worker: an overflow connection is opened and
+        # closed per use (file open, WAL set-up, pragmas).
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                               pool_size=10, max_overflow=20)
         _configure_sqlite(engine)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)

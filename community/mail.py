@@ -1,6 +1,6 @@
 """Outgoing email through a queue in the database (a transactional outbox).
 
-``send()`` only adds a ``MailMessage`` row to the request's session: it is committed with the
+``send()`` only inserts a ``MailMessage`` row in the request's transaction: it is committed with the
 action it belongs to, so a rolled-back action sends nothing and a committed one never loses its
 email, and no request waits on SMTP. ``deliver_pending()`` builds each message and sends it by
 SMTP when ``SMTP_HOST`` is set, otherwise writes ``.eml`` files into ``OUTBOX_DIR``.
@@ -30,7 +30,7 @@ from email.utils import format_datetime
 from pathlib import Path
 
 from flask import Flask, current_app, g, has_request_context
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -49,16 +49,22 @@ MAX_SUBJECT_LENGTH = 300
 MAX_ERROR_LENGTH = 500
 
 
-def send(*, to: str, subject: str, body: str, session: Session | None = None) -> MailMessage:
+# Built once; a plain insert of the row (no ORM object to build and flush: a receipt is queued by
+# every ballot cast).
+_QUEUE = insert(MailMessage.__table__).returning(MailMessage.__table__.c.id)
+
+
+def send(*, to: str, subject: str, body: str, session: Session | None = None) -> int:
     """Queue one plain-text message in ``session`` (the request's by default); it goes out once
-    the caller commits. Cheap: one ORM object, no message building, no network."""
+    the caller commits. Cheap: one INSERT, no message building, no network. Returns its row id."""
     if len(to) > MAX_TO_LENGTH or "\r" in to or "\n" in to:
         raise ValueError("mail: not a single email address")
-    message = MailMessage(to_address=to, subject=" ".join(subject.split())[:MAX_SUBJECT_LENGTH], body=body)
-    (session or get_session()).add(message)
+    row = {"to_address": to, "subject": " ".join(subject.split())[:MAX_SUBJECT_LENGTH], "body": body,
+           "created_at": utcnow(), "attempts": 0}
+    message_id = (session or get_session()).execute(_QUEUE, row).scalar_one()
     if has_request_context():
         g.mail_queued = True
-    return message
+    return message_id
 
 
 @dataclasses.dataclass

@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+import weakref
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -430,8 +431,8 @@ class CheckedBallot:
 
 @dataclass(frozen=True)
 class _RoundRules:
-    """What casting needs of a round that cannot change while it is open: the ballot type and
-    limits, the idea costs and the team's place. Loaded once per transaction (see ``_rules``)."""
+    """What casting needs of a round that cannot change once it is opened: the ballot type and
+    limits, the idea costs and titles and the team's place (see ``_rules``)."""
 
     costs: dict[int, int]
     titles: dict[int, str]
@@ -441,28 +442,33 @@ class _RoundRules:
     place_id: int | None
 
 
-def _rules(session: Session, rnd: Round, only: Iterable[int] | None = None) -> _RoundRules:
-    """The round's rules, cached in the session for the current transaction only (a rollback
-    starts a new transaction, so a rolled-back round's data is never reused). ``only`` reads
-    just those ideas (casting: a ballot names a few of the round's ideas; any not on the round
-    are then missing from ``costs``, as they would be from the full rules)."""
-    wanted = None if only is None else frozenset(int(i) for i in only)
-    transaction = session.get_transaction()
-    cache = session.info.setdefault("votes.round_rules", {})
-    hit = cache.get((rnd.id, wanted))
-    if hit is not None and hit[0] is transaction and transaction is not None:
-        return hit[1]
-    query = (select(RoundIdea.idea_id, RoundIdea.cost_pence, Idea.title, Team.place_id)
-             .join(Idea, Idea.id == RoundIdea.idea_id).join(Team, Team.id == rnd.team_id)
-             .where(RoundIdea.round_id == rnd.id))
-    if wanted is not None:
-        query = query.where(RoundIdea.idea_id.in_(sorted(wanted)))
-    rows = session.execute(query).all()
-    place_id = rows[0][3] if rows else session.execute(
-        select(Team.place_id).where(Team.id == rnd.team_id)).scalar_one()
+# Per database (keyed by the engine's connection pool), the rules of recently used rounds.
+_RULES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_RULES_KEPT = 256  # rounds per database; the oldest is dropped first
+
+
+def _rules(session: Session, rnd: Round) -> _RoundRules:
+    """The round's rules, read once per process and kept: nothing in them can change once the
+    round is open (its ideas, their costs and titles, the ballot's type and limits, the team's
+    place: ``open_round`` fixes them, an idea on an open ballot cannot be edited or re-reviewed,
+    and no code edits a round or a team's place). The key includes the round's creation time,
+    so a round number reused after a rolled-back round never finds the other round's rules."""
+    bind = session.get_bind()
+    per_database = _RULES.setdefault(bind.engine.pool, {})
+    key = (rnd.id, rnd.team_id, rnd.created_at)
+    rules = per_database.get(key)
+    if rules is not None:
+        return rules
+    rows = session.execute(
+        select(RoundIdea.idea_id, RoundIdea.cost_pence, Idea.title)
+        .join(Idea, Idea.id == RoundIdea.idea_id).where(RoundIdea.round_id == rnd.id)
+    ).all()
+    place_id = session.execute(select(Team.place_id).where(Team.id == rnd.team_id)).scalar_one()
     rules = _RoundRules({r[0]: r[1] for r in rows}, {r[0]: r[2] for r in rows}, rnd.ballot_type,
                         rnd.max_choices, rnd.budget_pence, place_id)
-    cache[(rnd.id, wanted)] = (transaction, rules)
+    if len(per_database) >= _RULES_KEPT:
+        per_database.pop(next(iter(per_database)), None)
+    per_database[key] = rules
     return rules
 
 
@@ -497,7 +503,7 @@ def chosen_titles(*, session: Session, rnd: Round, idea_ids: Iterable[int]) -> l
     """(title, cost) of the chosen ideas of a round, by idea number: the receipt email's lines,
     from the round's rules already read for the cast (titles cannot change while on a ballot)."""
     wanted = set(idea_ids)
-    rules = _rules(session, rnd, only=wanted)
+    rules = _rules(session, rnd)
     return [(rules.titles[i], rules.costs[i]) for i in sorted(wanted) if i in rules.costs]
 
 
@@ -561,7 +567,7 @@ def cast_ballot(*, session: Session, rnd_id: int, person: Person, secret: str, i
     if rnd is None:
         raise VotesError("That round does not exist.")
     idea_ids = set(idea_ids)
-    rules = _rules(session, rnd, only=idea_ids)
+    rules = _rules(session, rnd)
     if person is None or person.place_id is None or person.place_id != rules.place_id:
         raise NotEligible(
             "Only residents of this team's place can vote in this round. Your account's postcode "

@@ -51,6 +51,20 @@ def _round(session, team: Team, round_id: int) -> Round:
     rnd = session.get(Round, round_id)
     if rnd is None or rnd.team_id != team.id:
         abort(404)
+    return _closed_if_due(session, rnd)
+
+
+def _team_round(session, slug: str, round_id: int) -> tuple[Team, Round]:
+    """The team with this slug and its round, in one query, or 404 (a round of another team too)."""
+    row = session.execute(
+        select(Team, Round).join(Round, Round.team_id == Team.id).where(Team.slug == slug, Round.id == round_id)
+    ).first()
+    if row is None:
+        abort(404)
+    return row[0], _closed_if_due(session, row[1])
+
+
+def _closed_if_due(session, rnd: Round) -> Round:
     if rnd.status == "open" and services.utcnow() >= rnd.closes_at:
         if request.method in SAFE_METHODS or not session.info.get("write"):
             # Close on page load, in a write session of its own (a GET's session is read-only,
@@ -63,7 +77,7 @@ def _round(session, team: Team, round_id: int) -> Round:
             # A POST's session already holds the write lock (SQLite): close in it.
             services.close_if_due(session=session, rnd=rnd)
             session.commit()
-        rnd = session.get(Round, round_id)
+        rnd = session.get(Round, rnd.id)
     return rnd
 
 
@@ -287,8 +301,7 @@ def _ballot_context(session, team, rnd, chosen=(), error=None):
 @public
 def round_page(slug: str, round_id: int):
     session = get_session()
-    team = team_or_404(session, slug)
-    rnd = _round(session, team, round_id)
+    team, rnd = _team_round(session, slug, round_id)
     if rnd.status == "closed":
         return redirect(url_for("votes.results", slug=slug, round_id=rnd.id))
     return render_template("votes/ballot.html", **_ballot_context(session, team, rnd))
@@ -303,8 +316,7 @@ def _chosen_ids() -> list[int]:
 def review_ballot(slug: str, round_id: int):
     """The review page: the server computes the total (a knapsack over budget is refused)."""
     session = get_session()
-    team = team_or_404(session, slug)
-    rnd = _round(session, team, round_id)
+    team, rnd = _team_round(session, slug, round_id)
     chosen = _chosen_ids()
     try:
         if not services.is_resident(_me(), team):
@@ -324,8 +336,7 @@ def cast(slug: str, round_id: int):
     """The request session only reads; the ballot is written in a transaction of its own, so on
     SQLite the write lock is held for the upsert alone (a whole place may vote in one evening)."""
     session = get_session()
-    team = team_or_404(session, slug)
-    rnd = _round(session, team, round_id)
+    team, rnd = _team_round(session, slug, round_id)
     if request.form.get("action") == "change":
         return render_template("votes/ballot.html", **_ballot_context(session, team, rnd, _chosen_ids()))
     try:
@@ -353,8 +364,7 @@ def cast(slug: str, round_id: int):
 @signed_in
 def receipt(slug: str, round_id: int):
     session = get_session()
-    team = team_or_404(session, slug)
-    rnd = _round(session, team, round_id)
+    team, rnd = _team_round(session, slug, round_id)
     mine = services.my_ballot(session=session, rnd=rnd, person=_me(), secret=current_app.config["SECRET_KEY"])
     if mine is None:
         abort(404)
@@ -369,8 +379,7 @@ def receipt(slug: str, round_id: int):
 @public_page
 def results(slug: str, round_id: int):
     session = get_session()
-    team = team_or_404(session, slug)
-    rnd = _round(session, team, round_id)
+    team, rnd = _team_round(session, slug, round_id)
     if rnd.status != "closed":
         return redirect(url_for("votes.round_page", slug=slug, round_id=rnd.id))
     return render_template("votes/results.html", team=team, rnd=rnd,

@@ -138,6 +138,8 @@ def test_ballot_rules_knapsack_and_k(session, world):
     ok = services.check_ballot(session=session, rnd=rnd, idea_ids=[ideas[0].id, ideas[2].id])
     assert ok.total_pence == 110_000
     session.rollback()
+    # On SQLite the next round takes the rolled-back round's number: the rules kept for casting
+    # (votes.services._rules) must not be that round's.
     ideas = [feasible_idea(session, world, f"Idea {n}", 1_000) for n in range(3)]
     rnd = open_round(session, world, ideas, budget=10_000, ballot_type="approval_k", k=2)
     with pytest.raises(services.VotesError, match="no more than 2"):
