@@ -350,10 +350,12 @@ def approve(
     now: dt.datetime | None = None,
     fresh_above_pence: int = FRESH_ABOVE_PENCE,
     fresh_minutes: int = FRESH_MINUTES,
+    on_approved: Callable[[SpendRequest], None] | None = None,
 ) -> SpendRequest:
     """Approve and commit the money (a ledger hold) in one transaction.
 
-    The same idempotency key returns the first approval. Raises NotFound, NotAllowed,
+    The same idempotency key returns the first approval (``on_approved``, called in the same
+    transaction when this call approves, is then not called again). Raises NotFound, NotAllowed,
     WrongState (already decided: no second hold), OverLimit, NeedsFreshSignIn,
     InsufficientFunds (the caller records :func:`record_overspend_refused` after rolling back).
     """
@@ -407,6 +409,8 @@ def approve(
     _move(session, request, SpendStatus.PENDING, status=SpendStatus.APPROVED.value,
           decided_at=now or utcnow(), decided_by_id=approver.id, hold_id=commitment.id)
     _audit(session, approver.id, "spend.approve", team, request, request.amount_pence)
+    if on_approved is not None:
+        on_approved(request)
     return request
 
 

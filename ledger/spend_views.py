@@ -228,8 +228,8 @@ def approve(team: Team, request_id: int):
     try:
         approved = spend.approve(session=session, team=team, request_id=request_id, approver=_person(),
                                  auth_session=current_user.auth_session,
-                                 idempotency_key=form.idempotency_key.data or "", **_fresh_settings())
-        _notify_decision(team, approved)
+                                 idempotency_key=form.idempotency_key.data or "", **_fresh_settings(),
+                                 on_approved=lambda approved_now: _notify_decision(team, approved_now))
         session.commit()
     except NotFound:
         session.rollback()

@@ -229,13 +229,15 @@ def test_approving_twice_gives_a_clear_message_and_no_second_hold(w, engine):
     assert count(engine, Hold) == 1
 
 
-def test_the_same_approval_form_sent_twice_commits_once(w, engine):
+def test_the_same_approval_form_sent_twice_commits_once(w, app, engine):
     request_id = make_request(w)
     client = w["as"]("ben")
     key = key_on(client.get(f"/teams/shirebrook/spend/{request_id}").get_data(as_text=True))
     for _ in range(2):
         assert client.post(f"/teams/shirebrook/spend/{request_id}/approve", data={"idempotency_key": key}).status_code == 302
     assert count(engine, Hold) == 1
+    # …and the person who asked is told once.
+    assert sum("approved your request" in m for m in outbox(app)) == 1
 
 
 def test_another_teams_request_is_404(w, engine):
