@@ -66,6 +66,11 @@ def configure(app: Flask, test_config: dict | None) -> None:
         # end of each request that queued mail (so development and tests need no cron).
         MAIL_DELIVERY="after_request" if development else "queue",
         MAIL_MAX_ATTEMPTS=8,  # then the message is kept, marked failed, and never tried again
+        # Freezing a closed month's statements (~1.6 s a team) is never done inside the
+        # close-month request (ledger/statement_freeze.py). "cron": `flask statements
+        # freeze-pending` does it; "after_response": a background thread of the same process,
+        # started once the close-month response is sent (so development and tests need no cron).
+        STATEMENT_FREEZE="after_response" if development else "cron",
         PREFERRED_URL_SCHEME="http" if development else "https",
     )
     app.config.from_pyfile("config.py", silent=True)
@@ -75,6 +80,8 @@ def configure(app: Flask, test_config: dict | None) -> None:
     app.config["ENV_NAME"] = env
     if app.config["MAIL_DELIVERY"] not in {"queue", "after_request"}:
         raise ConfigurationError('MAIL_DELIVERY must be "queue" or "after_request".')
+    if app.config["STATEMENT_FREEZE"] not in {"cron", "after_response"}:
+        raise ConfigurationError('STATEMENT_FREEZE must be "cron" or "after_response".')
     _choose_secret(app, development)
 
 

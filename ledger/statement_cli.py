@@ -1,5 +1,7 @@
 """``flask statements build`` writes a month's statements: each team's PDF and CSV and, for
-every team, the county pack (PDF + CSV), plus SHA256SUMS.
+every team, the county pack (PDF + CSV), plus SHA256SUMS. ``flask statements freeze-pending``
+(cron) freezes the statements of every closed month that still lacks some
+(ledger/statement_freeze.py).
 
 The work runs in a pool of processes (every core by default): one job per team statement and
 one for the county pack, so the pack (the longest job) renders while the team statements
@@ -20,7 +22,7 @@ from sqlalchemy import select
 
 from community.db import get_engine, open_session, utcnow
 from community.models import Team
-from ledger import services, statements
+from ledger import services, statement_freeze, statements
 from ledger.statement_models import COUNTY_SCOPE, team_scope
 
 statements_cli = AppGroup("statements", help="Build monthly finance statements.")
@@ -140,3 +142,18 @@ def _run(todo, month_start, now, report, jobs):
         futures = [pool.submit(_job, kind, team_id, month_start, now, report) for kind, team_id in todo]
         for future in as_completed(futures):
             yield future.result()
+
+
+@statements_cli.command("freeze-pending")
+def freeze_pending_command() -> None:
+    """Freeze every closed month's statements not frozen yet (cron; idempotent, safe to overlap)."""
+    run = statement_freeze.freeze_pending(get_engine())
+    for status in run.frozen:
+        pack = "and the county pack" if status.pack_ready else "but not yet the county pack"
+        click.echo(f"{status.month:%Y-%m}: frozen: {status.teams_ready} of {status.teams_total} team statements {pack}.")
+    for month, error in run.failed:
+        click.echo(f"{month:%Y-%m}: not frozen, will be tried again: {error}", err=True)
+    if not run.frozen and not run.failed:
+        click.echo("Nothing to freeze: every closed month's statements are frozen.")
+    if run.failed:
+        raise SystemExit(1)

@@ -46,8 +46,9 @@ class FrozenStatement(SQLModel, table=True):
     csv: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     csv_sha256: str = Field(sa_column=Column(String(64), nullable=False))
     csv_size: int = Field(sa_column=Column(Integer, nullable=False))
-    # True when built by the month-close itself; False when frozen lazily on first request
-    # (months closed before freezing existed).
+    # True when built by the month-close job (after the close-month response, or by the
+    # `statements freeze-pending` cron); False when frozen lazily on first download (or by
+    # `statements build`).
     frozen_at_close: bool = Field(default=False)
     generated_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))

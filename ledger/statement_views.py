@@ -2,8 +2,9 @@
 the SHA-256 of frozen files), PDF / CSV downloads for finance (any team, the pack) and for a
 team's own members and enablers (others 404), and a team's list of its statements.
 
-A closed month serves the stored, frozen bytes (frozen now if the month was closed before
-freezing existed); an open month is built on request with a DRAFT watermark.
+A closed month serves the stored, frozen bytes (frozen now if the month's freeze has not
+reached it yet, or it was closed before freezing existed); an open month is built on request
+with a DRAFT watermark.
 """
 
 import datetime as dt

@@ -6,9 +6,9 @@ Amounts are int pence as seen by the team's accounts: money in is positive, mone
 negative. Building reads only; the one write is :func:`store_frozen`, which keeps a closed
 month's bytes (PDF and CSV with their SHA-256) for ever in ``statement_frozen``.
 
-Open month: built on request, DRAFT watermark. Closed month: built once (at closing, or on the
-first request for months closed before freezing existed), stored, and every later download
-serves the stored bytes, byte-identical.
+Open month: built on request, DRAFT watermark. Closed month: built once (soon after closing,
+outside the request: ledger/statement_freeze.py; or on the first request, whichever comes
+first), stored, and every later download serves the stored bytes, byte-identical.
 """
 
 import csv

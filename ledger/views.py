@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 from community.auth import finance_only, public, team_or_404
 from community.cache import public_page
-from community.db import get_engine, get_session
+from community.db import get_session
 from community.formatting import gbp
 from community.models import Team
-from ledger import services, statements
+from ledger import services, statement_freeze
 from ledger.errors import (
     DomainError,
     IdempotencyConflict,
@@ -119,7 +119,8 @@ def finance_home():
         else:
             balance = available = 0
         rows.append({"team": team, "balance": balance, "available": available})
-    return render_template("ledger/finance_home.html", rows=rows)
+    preparing = statement_freeze.pending_months(session)
+    return render_template("ledger/finance_home.html", rows=rows, preparing=preparing)
 
 
 @bp.route("/finance/allocate", methods=["GET", "POST"])
@@ -230,17 +231,13 @@ def close_month():
         except DomainError as error:
             _show_error(form, error, {PeriodClosed: "month"})
         else:
-            # Freeze the month's statements now: every team's PDF + CSV and the county pack,
-            # stored once with their SHA-256. Should it fail, they freeze on first download.
-            session.close()
-            try:
-                statements.freeze_month(get_engine(), month=period.month_start, at_close=True)
-            except Exception:  # the month is closed either way; frozen rows are all-or-nothing each
-                current_app.logger.exception("freezing statements for %s failed", period.month_start)
-                flash(f"{period.month_start:%B %Y} and every month before it are closed. Its statements "
-                      "could not be built now; they will be built on first download.", "warning")
-            else:
-                flash(f"{period.month_start:%B %Y} and every month before it are closed; its statements "
-                      "are frozen.", "success")
-            return redirect(url_for("ledger.finance_home"))
+            # The statements (every team's PDF + CSV and the county pack, ~1.6 s a team) are
+            # frozen outside this request: by cron, or by a thread once this redirect is sent.
+            month = period.month_start
+            flash(f"{month:%B %Y} and every month before it are closed. Its statements are being "
+                  "prepared: the finance home shows when they are ready.", "success")
+            response = redirect(url_for("ledger.finance_home"))
+            if current_app.config["STATEMENT_FREEZE"] == "after_response":
+                statement_freeze.freeze_after_response(response, current_app._get_current_object(), month)
+            return response
     return render_template("ledger/close_month.html", form=form, title="Close a month")

@@ -1,6 +1,7 @@
-"""Freezing: a closed month's statements are built once (at closing, or on first request for
-months closed before freezing existed), stored with their SHA-256 in an append-only table,
-and every later download is byte-identical. The county pack, the CLI's process pool."""
+"""Freezing: a closed month's statements are built once (soon after closing, or on the first
+request if that comes first: test_statements_pending.py), stored with their SHA-256 in an
+append-only table, and every later download is byte-identical. The county pack, the CLI's
+process pool."""
 
 import csv
 import datetime as dt
@@ -15,7 +16,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from community.db import open_session
 from community.models import Team
-from ledger import services, statements
+from ledger import services, statement_freeze, statements
 from ledger.statement_models import COUNTY_SCOPE, FrozenStatement, team_scope
 from tests.community.conftest import make_person, place_and_team, sign_in  # noqa: F401 - fixtures
 from tests.ledger.test_statements import HOSTILE, amount_after, pdf_text
@@ -71,8 +72,11 @@ def test_closing_a_month_freezes_every_statement_and_downloads_are_byte_identica
     team, other = teams
     month = LAST_MONTH.strftime("%Y-%m")
     assert sign_in(fran).status_code == 302
-    response = client.post("/finance/close-month", data={"month": month, "confirm": "y"})
+    # buffered: the test client closes the response as a server does once it has sent it, which
+    # starts the freeze (STATEMENT_FREEZE is "after_response" in testing).
+    response = client.post("/finance/close-month", data={"month": month, "confirm": "y"}, buffered=True)
     assert response.status_code == 302
+    assert statement_freeze.wait_for_background_freezes(timeout=300)
     rows = _rows(engine)
     assert [r.scope for r in rows] == [COUNTY_SCOPE, team_scope(team.id), team_scope(other.id)]
     assert all(r.frozen_at_close for r in rows)

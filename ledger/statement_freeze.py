@@ -1,0 +1,187 @@
+"""Freezing a closed month's statements outside the close-month request.
+
+Freezing a month builds and stores every team's statement (PDF + CSV) and the county pack: about
+1.6 s a team on one process, so ~64 s for 40 teams — longer than a reverse proxy waits. Closing
+a month therefore only commits the close; who freezes (``STATEMENT_FREEZE``):
+
+- ``"cron"`` (production default): nothing in the request. Cron runs
+  ``flask --app wsgi statements freeze-pending``, which freezes every pending month.
+- ``"after_response"`` (development and testing default): the close-month response registers
+  :func:`freeze_after_response`; when the WSGI server closes the response (after the body is
+  written) a background thread of the same process freezes the month. A thread, not the request
+  thread itself: gunicorn (gthread) and the Werkzeug server only return a keep-alive connection
+  to the poller after ``close()`` returns, so a browser following the redirect on the same
+  connection would wait for the whole freeze. The thread is a daemon: a worker that stops
+  mid-freeze leaves the month pending for the next ``freeze-pending`` or first download.
+
+A month is *pending* when it was closed (a ``ledger_period`` row: the months someone closed)
+and lacks its county pack or the statement of any team that existed when it was closed (a team
+created later has no entries in it: the closed-period trigger refuses them). Months closed only
+implicitly (closing a later month) freeze on first download, as they always have.
+
+Everything here is idempotent and race-safe: ``statements.store_frozen`` lets one writer win
+the UNIQUE (month, scope) and the loser serves the winner's row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import Flask, Response
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from community.db import get_engine, open_session
+from community.models import Team
+from ledger import statements
+from ledger.models import LedgerPeriod
+from ledger.statement_models import COUNTY_SCOPE, FrozenStatement
+
+log = logging.getLogger(__name__)
+
+FREEZE_MODES = ("cron", "after_response")
+
+_threads: dict[tuple[Flask, dt.date], threading.Thread] = {}  # (app, month) → this process's background freeze
+_threads_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class MonthStatus:
+    """How far a closed month's statements are frozen."""
+
+    month: dt.date
+    teams_ready: int  # frozen statements of the teams that existed when the month was closed
+    teams_total: int  # those teams
+    pack_ready: bool
+
+    @property
+    def frozen(self) -> bool:
+        return self.pack_ready and self.teams_ready >= self.teams_total
+
+
+def month_statuses(session: Session, *, pending_only: bool = False) -> list[MonthStatus]:
+    """Every closed month (oldest first) with how many of its statements are frozen.
+
+    Four small queries whatever the history: one row per closed month, one per team."""
+    periods = session.execute(
+        select(LedgerPeriod.month_start, LedgerPeriod.closed_at).order_by(LedgerPeriod.month_start)
+    ).all()
+    if not periods:
+        return []
+    created = [c for (c,) in session.execute(select(Team.created_at)).all()]
+    ready = dict(
+        session.execute(
+            select(FrozenStatement.month_start, func.count())
+            .join(Team, Team.id == FrozenStatement.team_id)
+            .join(LedgerPeriod, LedgerPeriod.month_start == FrozenStatement.month_start)
+            .where(Team.created_at <= LedgerPeriod.closed_at)
+            .group_by(FrozenStatement.month_start)
+        ).all()
+    )
+    packs = set(
+        session.execute(select(FrozenStatement.month_start).where(FrozenStatement.scope == COUNTY_SCOPE)).scalars()
+    )
+    found = [
+        MonthStatus(
+            month=month,
+            teams_ready=int(ready.get(month, 0)),
+            teams_total=sum(1 for c in created if c <= closed_at),
+            pack_ready=month in packs,
+        )
+        for month, closed_at in periods
+    ]
+    return [s for s in found if not s.frozen] if pending_only else found
+
+
+def pending_months(session: Session) -> list[MonthStatus]:
+    """Closed months whose statements are not all frozen yet, oldest first."""
+    return month_statuses(session, pending_only=True)
+
+
+def _status_of(engine: Engine, month: dt.date) -> MonthStatus | None:
+    with open_session(engine, write=False) as session:
+        return next((s for s in month_statuses(session) if s.month == month), None)
+
+
+def freeze_if_pending(
+    engine: Engine, month: dt.date, *, progress: Callable[[str], None] | None = None
+) -> MonthStatus | None:
+    """Freeze ``month`` unless it is already frozen; returns its status afterwards (None when
+    it is not a closed month)."""
+    status = _status_of(engine, month)
+    if status is None or status.frozen:
+        return status
+    statements.freeze_month(engine, month=month, at_close=True, progress=progress)
+    return _status_of(engine, month)
+
+
+@dataclass
+class FreezeRun:
+    """What one ``freeze_pending`` run did."""
+
+    frozen: list[MonthStatus]
+    failed: list[tuple[dt.date, str]]
+
+
+def freeze_pending(engine: Engine, *, progress: Callable[[str], None] | None = None) -> FreezeRun:
+    """Freeze every pending month, oldest first. A month that fails is reported and left
+    pending (its stored rows stay: each is all-or-nothing); the others still run."""
+    with open_session(engine, write=False) as session:
+        months = [s.month for s in pending_months(session)]
+    run = FreezeRun(frozen=[], failed=[])
+    for month in months:
+        try:
+            status = freeze_if_pending(engine, month, progress=progress)
+        except Exception as error:  # reported by the caller; the next month still runs
+            log.exception("freezing statements for %s failed", month)
+            run.failed.append((month, f"{type(error).__name__}: {error}"))
+        else:
+            if status is not None:
+                run.frozen.append(status)
+    return run
+
+
+def freeze_after_response(response: Response, app: Flask, month: dt.date) -> Response:
+    """Freeze ``month`` in a background thread once the server has sent ``response``."""
+    response.call_on_close(lambda: start_background_freeze(app, month))
+    return response
+
+
+def start_background_freeze(app: Flask, month: dt.date) -> threading.Thread:
+    """Start (or return the running) background freeze of ``month`` in this process."""
+    with _threads_lock:
+        running = _threads.get((app, month))
+        if running is not None and running.is_alive():
+            return running
+        thread = threading.Thread(
+            target=_freeze_in_background, args=(app, month), name=f"statement-freeze-{month:%Y-%m}", daemon=True
+        )
+        _threads[(app, month)] = thread
+        thread.start()
+        return thread
+
+
+def _freeze_in_background(app: Flask, month: dt.date) -> None:
+    try:
+        with app.app_context():
+            freeze_if_pending(get_engine(app), month)
+    except Exception:  # the month is closed either way; it stays pending for cron or a download
+        log.exception("freezing statements for %s after the close failed; the month stays pending", month)
+
+
+def wait_for_background_freezes(timeout: float | None = None) -> bool:
+    """Join this process's background freezes (tests; a clean shutdown). True if none is left."""
+    with _threads_lock:
+        threads = list(_threads.values())
+    for thread in threads:
+        thread.join(timeout)
+    with _threads_lock:
+        for key, thread in list(_threads.items()):
+            if not thread.is_alive():
+                del _threads[key]
+        return not _threads

@@ -1,0 +1,190 @@
+"""Who freezes a closed month's statements, and when: never inside the close-month request.
+
+``STATEMENT_FREEZE="after_response"`` (development, testing): a background thread started when
+the server closes the close-month response. ``"cron"`` (production): ``flask statements
+freeze-pending``. The finance home says which closed months are still being prepared."""
+
+import threading
+
+import pytest
+from sqlalchemy import select
+
+from community.db import open_session
+from community.models import Team
+from ledger import services, statement_freeze, statements
+from ledger.statement_models import COUNTY_SCOPE, FrozenStatement, team_scope
+from tests.community.conftest import make_person, place_and_team, sign_in  # noqa: F401 - fixtures
+from tests.ledger.test_statements_freeze import LAST_MONTH, TWO_AGO, _rows, fran, teams  # noqa: F401 - fixtures
+
+MONTH = LAST_MONTH.strftime("%Y-%m")
+CLOSED_FLASH = f"{LAST_MONTH:%B %Y} and every month before it are closed. Its statements are being prepared"
+
+
+def _close(client, month=MONTH, **kwargs):
+    return client.post("/finance/close-month", data={"month": month, "confirm": "y"}, **kwargs)
+
+
+def _finance_home(client) -> str:
+    response = client.get("/finance")
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def _preparing(page: str, month=LAST_MONTH) -> str | None:
+    """The finance home's line for ``month`` under "Statements being prepared", or None."""
+    if "Statements being prepared" not in page:
+        return None
+    for line in page[page.index("Statements being prepared"):].split("</li>")[:-1]:
+        if f"{month:%B %Y}" in line:
+            return " ".join(line.split("</a>:", 1)[1].split())
+    return None
+
+
+def _snapshot(engine):
+    with open_session(engine, write=False) as s:
+        return s.execute(select(FrozenStatement.id, FrozenStatement.scope, FrozenStatement.pdf_sha256)
+                         .order_by(FrozenStatement.id)).all()
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_threads():
+    yield
+    statements._BEFORE_STORE = None
+    assert statement_freeze.wait_for_background_freezes(timeout=300)
+
+
+def test_after_response_freezes_in_the_background_once_the_response_is_closed(
+        app, client, engine, teams, fran, sign_in):  # noqa: F811 - fixtures
+    team, other = teams
+    assert app.config["STATEMENT_FREEZE"] == "after_response"  # the testing default
+    assert sign_in(fran).status_code == 302
+    gate = threading.Event()
+    statements._BEFORE_STORE = lambda: gate.wait(120)  # the freeze stops before its first store
+    response = _close(client)
+    assert response.status_code == 302 and response.location.endswith("/finance")
+    # The view returned its redirect without freezing or starting anything: that waits for the
+    # server to close the response (after the body is sent).
+    assert statement_freeze._threads == {}
+    response.close()
+    assert list(statement_freeze._threads.values())[0].is_alive()
+    # close() came back while the freeze is still running (held at the gate): it does not wait.
+    assert _rows(engine) == []
+    page = _finance_home(client)
+    assert CLOSED_FLASH in page
+    assert _preparing(page) == "being prepared (0 of 2 teams ready)"
+    gate.set()
+    assert statement_freeze.wait_for_background_freezes(timeout=300)
+    rows = _rows(engine)
+    assert [(r.scope, r.frozen_at_close) for r in rows] == [
+        (COUNTY_SCOPE, True), (team_scope(team.id), True), (team_scope(other.id), True)]
+    assert _preparing(_finance_home(client)) is None
+    # Closing the same month again (the service returns the first close) freezes nothing more.
+    before = _snapshot(engine)
+    assert _close(client, buffered=True).status_code == 302
+    assert statement_freeze.wait_for_background_freezes(timeout=300)
+    assert _snapshot(engine) == before
+
+
+def test_cron_mode_freezes_nothing_in_the_request_and_the_cli_freezes_every_pending_month(
+        app, client, runner, session, engine, teams, fran, sign_in):  # noqa: F811 - fixtures
+    team, other = teams
+    app.config["STATEMENT_FREEZE"] = "cron"
+    services.close_month(session=session, month=TWO_AGO, actor_id=fran.id)  # an earlier close, not frozen
+    session.commit()
+    assert sign_in(fran).status_code == 302
+    assert _close(client, buffered=True).status_code == 302  # closed by the client, as a server would
+    assert statement_freeze._threads == {}
+    assert _snapshot(engine) == []
+    page = _finance_home(client)
+    assert CLOSED_FLASH in page
+    assert _preparing(page, TWO_AGO) == _preparing(page) == "being prepared (0 of 2 teams ready)"
+    # A download does not wait for cron: the team's statement freezes on first download.
+    first = client.get(f"/finance/statements/{team.slug}/{MONTH}.pdf")
+    assert first.status_code == 200 and first.headers["X-Statement-Status"] == "frozen"
+    assert _preparing(_finance_home(client)) == "being prepared (1 of 2 teams ready)"
+
+    result = runner.invoke(args=["statements", "freeze-pending"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        f"{TWO_AGO:%Y-%m}: frozen: 2 of 2 team statements and the county pack.",
+        f"{MONTH}: frozen: 2 of 2 team statements and the county pack.",
+    ]
+    for month in (TWO_AGO, LAST_MONTH):
+        assert {r.scope for r in _rows(engine, month)} == {COUNTY_SCOPE, team_scope(team.id), team_scope(other.id)}
+    kept = {r.scope: r for r in _rows(engine)}[team_scope(team.id)]
+    assert kept.pdf_sha256 == statements.sha256(first.data) and not kept.frozen_at_close  # the download's row
+    assert all(r.frozen_at_close for r in _rows(engine) if r.scope != team_scope(team.id))
+    assert _preparing(_finance_home(client)) is None and _preparing(_finance_home(client), TWO_AGO) is None
+
+    # Again: nothing to do, nothing written.
+    before = _snapshot(engine)
+    again = runner.invoke(args=["statements", "freeze-pending"])
+    assert again.exit_code == 0 and again.output.strip() == (
+        "Nothing to freeze: every closed month's statements are frozen.")
+    assert _snapshot(engine) == before
+    # A team created after the close has no entries in those months: they stay frozen.
+    with open_session(engine, write=True) as s:
+        s.add(Team(slug="newcomers", name="Newcomers", place_id=team.place_id, cost_centre="TC77"))
+        s.commit()
+    assert "Nothing to freeze" in runner.invoke(args=["statements", "freeze-pending"]).output
+    assert _preparing(_finance_home(client)) is None
+
+
+def test_a_month_that_fails_to_freeze_is_reported_and_stays_pending(
+        app, runner, session, engine, teams, fran, monkeypatch):  # noqa: F811 - fixtures
+    services.close_month(session=session, month=TWO_AGO, actor_id=fran.id)
+    services.close_month(session=session, month=LAST_MONTH, actor_id=fran.id)
+    session.commit()
+    real = statements.freeze_month
+
+    def broken_for_two_ago(engine, *, month, **kwargs):
+        if month == TWO_AGO:
+            raise RuntimeError("WeasyPrint fell over")
+        return real(engine, month=month, **kwargs)
+
+    monkeypatch.setattr(statements, "freeze_month", broken_for_two_ago)
+    result = runner.invoke(args=["statements", "freeze-pending"])
+    assert result.exit_code == 1
+    assert f"{TWO_AGO:%Y-%m}: not frozen, will be tried again: RuntimeError: WeasyPrint fell over" in result.output
+    assert f"{MONTH}: frozen: 2 of 2 team statements and the county pack." in result.output
+    assert _rows(engine, TWO_AGO) == [] and len(_rows(engine)) == 3
+    with open_session(engine, write=False) as s:
+        assert [p.month for p in statement_freeze.pending_months(s)] == [TWO_AGO]
+    monkeypatch.setattr(statements, "freeze_month", real)
+    assert runner.invoke(args=["statements", "freeze-pending"]).exit_code == 0
+    assert len(_rows(engine, TWO_AGO)) == 3
+
+
+def test_two_overlapping_runs_store_each_statement_once(app, session, engine, teams, fran):  # noqa: F811 - fixtures
+    services.close_month(session=session, month=LAST_MONTH, actor_id=fran.id)
+    session.commit()
+    barrier = threading.Barrier(2, timeout=120)
+    runs, errors = [], []
+
+    def cron():
+        try:
+            with app.app_context():
+                runs.append(statement_freeze.freeze_pending(engine))
+        except Exception as error:  # reported below
+            errors.append(error)
+
+    statements._BEFORE_STORE = barrier.wait  # both runs have built each statement before either stores it
+    threads = [threading.Thread(target=cron) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    statements._BEFORE_STORE = None
+    assert errors == [] and [r.failed for r in runs] == [[], []]
+    assert all(len(r.frozen) == 1 and r.frozen[0].frozen for r in runs)
+    assert len(_rows(engine)) == 3
+
+
+def test_statement_freeze_setting_is_checked():
+    from wsgi import ConfigurationError, create_app
+
+    with pytest.raises(ConfigurationError, match="STATEMENT_FREEZE"):
+        create_app({"ENV_NAME": "testing", "SECRET_KEY": "x" * 40, "DATABASE_URL": "sqlite://",
+                    "STATEMENT_FREEZE": "later"})
+    production = create_app({"SECRET_KEY": "p" * 40, "DATABASE_URL": "sqlite://"})
+    assert production.config["STATEMENT_FREEZE"] == "cron"
