@@ -32,6 +32,9 @@ bootstrap: $(VENV)/.run-installed assets
 run: bootstrap
 	@THRIVING_ENV=development $(FLASK) db upgrade
 	@THRIVING_ENV=development $(FLASK) demo load
+	@# What production's cron does: freeze the statements of closed months (the demo closes a
+	@# year of them; about two minutes the first time, in the background; nothing afterwards).
+	@(THRIVING_ENV=development $(FLASK) statements freeze-pending > instance/freeze-pending.log 2>&1 &)
 	@echo
 	@THRIVING_ENV=development $(FLASK) users demo-list
 	@echo

@@ -1,7 +1,7 @@
 """spend: quick-spend requests, and the re-authentication time of a sign-in session
 
 Revision ID: 0003_spend
-Revises: 0002
+Revises: 0004_votes
 
 The table's CHECK constraints say what each state needs (an approval has a hold and an
 approver who is not the requester; a payment has an entry, an amount no more than approved and
@@ -18,9 +18,11 @@ from alembic import op
 import community.db
 
 revision: str = "0003_spend"
-down_revision: str | None = "0002"
+# Was down_revision "0002" with depends_on 0004_votes; the same order, as a parent, so the history
+# has one head (see 0008_one_head). Databases already migrated are unaffected.
+down_revision: str | None = "0004_votes"  # spend may deliver an idea
 branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = ("0004_votes",)  # spend may deliver an idea
+depends_on: str | Sequence[str] | None = None
 
 _BAD_TRANSITION = """
     NOT ((OLD.status = NEW.status)

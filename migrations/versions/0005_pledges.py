@@ -1,7 +1,7 @@
 """pledges: pledges, fulfilments, events, community pledges, signatures, social value rate
 
 Revision ID: 0005_pledges
-Revises: 0002
+Revises: 0004_votes
 
 Nothing in this domain is deleted: DELETE (and TRUNCATE on PostgreSQL) raises on every table.
 Fulfilments, events and rates are also never updated. A pledge may be updated only in its
@@ -17,9 +17,11 @@ from alembic import op
 import community.db
 
 revision: str = "0005_pledges"
-down_revision: str | None = "0002"
+# Was down_revision "0002" with depends_on 0004_votes; the same order, as a parent, so the history
+# has one head (see 0008_one_head). Databases already migrated are unaffected.
+down_revision: str | None = "0004_votes"  # a pledge may be towards an idea
 branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = ("0004_votes",)  # a pledge may be towards an idea
+depends_on: str | Sequence[str] | None = None
 
 APPEND_ONLY = ("pledge_fulfilment", "pledge_event", "pledge_social_value_rate")
 NO_DELETE = ("pledge", "pledge_fulfilment", "pledge_event", "community_pledge", "pledge_signature",
