@@ -2,11 +2,12 @@
 ``flask mail deliver``."""
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 from sqlmodel import select
 
 from community import demo, mail, migrate, services
-from community.db import get_engine, get_session
+from community.db import get_engine, get_session, utcnow
 from community.errors import DomainError
 from community.models import Membership, Team
 
@@ -59,11 +60,16 @@ def demo_list():
     if not accounts:
         click.echo("No demo accounts (load them with: flask --app wsgi demo load).")
         return
+    from votes.demo import resident_notes
+
+    roles.update(resident_notes(session, people=[p for p in accounts if p.id not in roles],
+                                secret=current_app.config["SECRET_KEY"], now=utcnow()))
     click.echo(f"Demo sign-ins (password for all: {demo.DEMO_PASSWORD})")
     for p in accounts:
         role = "admin" if p.is_admin else "finance" if p.is_finance else roles.get(p.id, "resident")
         secret = f"  TOTP secret {p.totp_secret}" if p.totp_secret else ""
-        click.echo(f"  {p.email:<45} {role:<40}{secret}")
+        click.echo(f"  {p.email:<45} {role:<40}{secret}".rstrip())
+    click.echo("Residents sign in with the password alone; staff also need a two-factor code.")
     click.echo("Current code for a staff account: flask --app wsgi users demo-code EMAIL")
 
 
@@ -87,6 +93,9 @@ def demo_load():
         from ledger.spend_demo import load_spend_demo
 
         load_spend_demo(session, teams=result["teams"], members=result["members"], today=dt.date.today())
+        from votes.demo import load_rounds
+
+        load_rounds(session, secret=current_app.config["SECRET_KEY"], now=utcnow())
     session.commit()
     click.echo("Demo data loaded.")
 

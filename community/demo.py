@@ -28,8 +28,10 @@ PLACES = [
     ("Staveley", "Chesterfield", ["S43"], "TC1008", ("Vic", "Wendy", "Yusuf")),
 ]
 SURNAMES = ("Patel", "Hughes", "Walker")
+# Shirebrook's residents vote in the demo rounds (votes/demo.py); Rita has not voted in the open one.
 RESIDENTS = [("Rita Morgan", "NG20 8AA"), ("Tom Burton", "NG20 8QJ"), ("Amira Khan", "SK13 0LE"),
-             ("Jack Bell", "DE7 8QT")]
+             ("Jack Bell", "DE7 8QT"), ("Dawn Fletcher", "NG20 8DG"), ("Kevin Ward", "NG20 8LP"),
+             ("Sue Holmes", "NG20 9AB")]
 
 
 def _secret(email: str) -> str:

@@ -1,11 +1,38 @@
-"""Demo ideas for ``flask --app wsgi demo load``: a few ideas in Shirebrook in each state of
-review, proposed by the demo residents, with supports. No round is opened (a round holds
-money, and the demo's ledger history is loaded separately)."""
+"""Demo ideas and rounds for ``flask --app wsgi demo load``.
+
+``load`` adds ideas in Shirebrook in each state of review, proposed by the demo residents, with
+supports. ``load_rounds`` runs once the team has money (after the ledger history): a round that
+opened five weeks ago and closed at load time, with its results, and a round open for 14 days
+that most of Shirebrook's demo residents have voted in — Rita Morgan has not, so she can vote
+straight away. Everything goes through the services; the ledger sees only holds dated today
+(the current month, never a closed one)."""
+
+import datetime as dt
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
 from community.models import Membership, Person, Team
 from votes import services
+from votes.models import Idea, Round
+
+# Who voted for what, by first name and idea title (approval ballot: any number of ideas).
+CLOSED_BALLOTS = {
+    "Rita": ("Planters on Main Street", "Grit bins for the hill streets"),
+    "Tom": ("Youth club kit",),
+    "Dawn": ("Youth club kit", "Grit bins for the hill streets"),
+    "Kevin": ("Planters on Main Street", "Grit bins for the hill streets"),
+    "Sue": ("Youth club kit", "Grit bins for the hill streets"),
+}
+# Knapsack ballot of what the last round did not fund (Youth club kit £480, Christmas lights
+# £420, Dog waste bins £180): each choice fits the £800 budget. Rita and Sue have not voted.
+OPEN_BALLOTS = {
+    "Tom": ("Youth club kit", "Dog waste bins on the rec"),
+    "Dawn": ("Christmas lights on Market Square", "Dog waste bins on the rec"),
+    "Kevin": ("Youth club kit",),
+}
+OPEN_BUDGET_PENCE = 80_000
+CLOSED_BUDGET_PENCE = 60_000
 
 
 def load(session: Session) -> None:
@@ -19,6 +46,12 @@ def load(session: Session) -> None:
          30_000, "feasible", 35_000, None),
         ("Youth club kit", "A pool table and games for the Tuesday youth club at the Welfare hall.",
          50_000, "feasible", 48_000, None),
+        ("Grit bins for the hill streets", "Grit bins at the top of Carter Lane and Portland Road for icy mornings.",
+         20_000, "feasible", 22_000, None),
+        ("Christmas lights on Market Square", "Lights in the square's trees, switched on at the Christmas fair.",
+         40_000, "feasible", 42_000, None),
+        ("Dog waste bins on the rec", "Three dog waste bins along the recreation ground path.",
+         15_000, "feasible", 18_000, None),
         ("Bulbs for the rec", "Spring bulbs along the path in the recreation ground, planted by volunteers.",
          20_000, "proposed", None, None),
         ("Benches by the pond", "Two benches by the pond in the park so older people can rest on the walk.",
@@ -34,3 +67,78 @@ def load(session: Session) -> None:
         if decision != "proposed" and reviewer is not None:
             services.review_idea(session=session, team=team, idea_id=idea.id, reviewer_id=reviewer.person_id,
                                  decision=decision, team_cost_pence=team_cost, note=note)
+
+
+def _month_round(when: dt.datetime) -> str:
+    """'November 2026 round', the month as seen in Derbyshire."""
+    return f"{when.astimezone(ZoneInfo('Europe/London')):%B %Y} round"
+
+
+def load_rounds(session: Session, *, secret: str, now: dt.datetime) -> None:
+    """Shirebrook's closed and open demo rounds (does nothing if the team has any round)."""
+    team = session.exec(select(Team).where(Team.slug == "shirebrook")).first()
+    if team is None or session.exec(select(Round).where(Round.team_id == team.id)).first() is not None:
+        return
+    opener = session.exec(select(Membership).where(Membership.team_id == team.id, Membership.role == "enabler")).first()
+    if opener is None:
+        return
+    residents = {p.name.split()[0]: p for p in session.exec(select(Person).where(Person.place_id == team.place_id))}
+    ideas = {i.title: i.id for i in session.exec(select(Idea).where(Idea.team_id == team.id))}
+
+    # The last round: opened five weeks ago, closes at load time (a closing time must be in the
+    # future when a round is opened, so it cannot have closed earlier without writing around
+    # the services), ballots cast during its first week, then closed and tallied.
+    opened = (now - dt.timedelta(days=35)).replace(minute=0, second=0, microsecond=0)
+    closes = now + dt.timedelta(seconds=5)
+    last = services.open_round(
+        session=session, team=team, actor_id=opener.person_id, title=_month_round(opened),
+        budget_pence=CLOSED_BUDGET_PENCE, opens_at=opened, closes_at=closes,
+        idea_ids=[ideas[t] for t in ("Planters on Main Street", "Youth club kit", "Grit bins for the hill streets")],
+        ballot_type="approval", rule="mes-add1-greedy", idempotency_key=f"demo-round-{team.id}-closed")
+    for n, (name, titles) in enumerate(CLOSED_BALLOTS.items()):
+        if name in residents:
+            services.cast_ballot(session=session, rnd_id=last.id, person=residents[name], secret=secret,
+                                 idea_ids=[ideas[t] for t in titles], now=opened + dt.timedelta(days=1, hours=n))
+    services.close_round(session=session, round_id=last.id, actor_id=opener.person_id, now=closes)
+
+    # This round: open from the start of this hour for 14 days, with what the last round did not fund.
+    this_hour = now.replace(minute=0, second=0, microsecond=0)
+    on_ballot = [i.id for i in session.exec(select(Idea).where(Idea.team_id == team.id,
+                                                               Idea.status == "feasible"))]
+    current = services.open_round(
+        session=session, team=team, actor_id=opener.person_id, title=_month_round(now),
+        budget_pence=OPEN_BUDGET_PENCE, opens_at=this_hour, closes_at=this_hour + dt.timedelta(days=14),
+        idea_ids=on_ballot, ballot_type="knapsack",
+        rule="mes-add1-greedy", idempotency_key=f"demo-round-{team.id}-open")
+    for name, titles in OPEN_BALLOTS.items():
+        if name in residents:
+            services.cast_ballot(session=session, rnd_id=current.id, person=residents[name], secret=secret,
+                                 idea_ids=[ideas[t] for t in titles], now=now)
+    session.flush()
+
+
+def resident_notes(session: Session, *, people: list[Person], secret: str, now: dt.datetime) -> dict[int, str]:
+    """For ``users demo-list``: each resident's place and whether they can vote now."""
+    from community.models import Place
+
+    places = {p.id: p.name for p in session.exec(select(Place))}
+    rounds: dict[int, list[Round]] = {}
+    for rnd, place_id in session.exec(select(Round, Team.place_id).join(Team, Team.id == Round.team_id)
+                                      .where(Round.status == "open").order_by(Round.id)):
+        if services.is_open_for_voting(rnd, now):
+            rounds.setdefault(place_id, []).append(rnd)
+    notes = {}
+    for person in people:
+        if person.place_id is None:
+            continue
+        where = f"resident, {places.get(person.place_id, '?')}"
+        open_here = rounds.get(person.place_id, [])
+        if not open_here:
+            notes[person.id] = f"{where}: no round open"
+            continue
+        parts = []
+        for rnd in open_here:
+            voted = services.my_ballot(session=session, rnd=rnd, person=person, secret=secret) is not None
+            parts.append(f"{'has voted in' if voted else 'can vote now in'} {rnd.title}")
+        notes[person.id] = f"{where}: {'; '.join(parts)}"
+    return notes

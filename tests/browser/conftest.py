@@ -36,8 +36,18 @@ def browser_type_launch_args(browser_type_launch_args):
 
 @pytest.fixture(scope="session")
 def live_server(sqlite_template, tmp_path_factory):
-    """The app with demo data on a SQLite file, served by Werkzeug in a thread."""
+    """The app with demo data on a SQLite file, served by Werkzeug in a thread: the places, people
+    and ideas, and Shirebrook's demo rounds (a closed one with results, an open one most demo
+    residents have voted in) funded by an allocation instead of the 13-month ledger history."""
+    import datetime as dt
+
+    from sqlalchemy import select
+
     from community import demo
+    from community.db import utcnow
+    from community.models import Person, Team
+    from ledger import services as ledger
+    from votes.demo import load_rounds
 
     path = tmp_path_factory.mktemp("live") / "live.sqlite3"
     shutil.copyfile(sqlite_template, path)
@@ -45,6 +55,11 @@ def live_server(sqlite_template, tmp_path_factory):
                       "RATELIMIT_ENABLED": False, "OUTBOX_DIR": str(path.parent / "outbox")})
     with open_session(get_engine(app), write=True) as session:
         demo.load(session)
+        team = session.execute(select(Team).where(Team.slug == "shirebrook")).scalar_one()
+        finance = session.execute(select(Person).where(Person.is_finance)).scalars().first()
+        ledger.allocate(session=session, team=team, amount_pence=200_000, actor_id=finance.id,
+                        effective_date=dt.date.today(), idempotency_key="browser-demo-rounds")
+        load_rounds(session, secret=TEST_SECRET, now=utcnow())
         session.commit()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
