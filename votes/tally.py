@@ -1204,7 +1204,7 @@ class _Words:
             "points": "points per unit of cost, highest first",
             "borda": "Borda score per unit of cost, highest first",
         }[kind]
-        prefix = "funded from the money MES left over" if completing else "funded"
+        prefix = "funded from the money Equal Shares left over" if completing else "funded"
         out: dict[str, str] = {}
         for pid in prep.ids:
             if pid not in facts:
