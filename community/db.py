@@ -64,8 +64,10 @@ def make_engine(url: str) -> Engine:
         # A request may hold two connections (its own and a short write transaction's), so the
         # pool keeps enough for every thread of a worker: an overflow connection is opened and
         # closed per use (file open, WAL set-up, pragmas).
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
-                               pool_size=10, max_overflow=20)
+        database = make_url(url).database
+        in_memory = not database or database == ":memory:" or "mode=memory" in url
+        pool = {} if in_memory else {"pool_size": 10, "max_overflow": 20}  # memory: one shared connection
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **pool)
         _configure_sqlite(engine)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
