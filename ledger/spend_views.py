@@ -9,6 +9,7 @@ written on any refusal, except the audit event that records an approval refused 
 """
 
 from pathlib import Path
+from urllib.parse import quote
 
 from flask import (
     Blueprint,
@@ -347,15 +348,21 @@ def pay(team: Team, request_id: int):
             if data is None:
                 raise spend.InvalidReceipt("Upload the receipt: a photo or a PDF.", field="receipt")
             ref, content_type = spend.store_receipt(folder, data)
-            spend.record_payment(
+            paid = spend.record_payment(
                 session=session, team=team, request_id=request_id, actor=_person(), actual_pence=amount,
                 paid_on=parse_date(form.effective_date.data), method=form.method.data, receipt_ref=ref,
                 receipt_content_type=content_type, idempotency_key=form.idempotency_key.data or "")
             session.commit()
+            if paid.receipt_ref != ref:  # the same form sent again: the first upload is the receipt
+                spend.discard_receipt(folder, ref)
         except DomainError as error:
             if ref:
                 spend.discard_receipt(folder, ref)
             _show_error(form, error, {InvalidAmount: "amount", PeriodClosed: "effective_date"})
+        except BaseException:
+            if ref:  # an unexpected failure (the database gone, say) leaves no orphan file either
+                spend.discard_receipt(folder, ref)
+            raise
         else:
             flash(f"Payment of {gbp(amount)} recorded on the team’s ledger with its receipt.", "success")
             return _detail(team, request_id)
@@ -382,8 +389,13 @@ def receipt(slug: str, request_id: int):
     if path is None or spend_request.receipt_content_type not in spend.RECEIPT_TYPES:
         abort(404)
     extension = spend.RECEIPT_TYPES[spend_request.receipt_content_type]
+    name = f"receipt-{team.slug}-{spend_request.id}.{extension}"
     response = send_file(path, mimetype=spend_request.receipt_content_type, as_attachment=True,
-                         download_name=f"receipt-{team.slug}-{spend_request.id}.{extension}", max_age=0)
+                         download_name=name, max_age=0)
+    # RFC 6266: a plain filename for old clients and filename* for the rest. The name is ours (the
+    # uploader's is never kept), and quote() makes it safe however a slug is spelt.
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename=\"{quote(name, safe='')}\"; filename*=UTF-8''{quote(name, safe='')}")
     response.headers["Cache-Control"] = "no-store"
     response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
     return response

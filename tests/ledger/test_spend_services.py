@@ -1,8 +1,10 @@
 """Quick spend services: every rule of issue #4 and every bad input, nothing written on refusal."""
 
 import datetime as dt
+import io
 
 import pytest
+from PIL import Image, ImageFile
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
@@ -15,6 +17,8 @@ from ledger.errors import InsufficientFunds, InvalidAmount, NotFound
 from ledger.models import Hold, HoldStatus, JournalEntry
 from ledger.spend_demo import tiny_png
 from ledger.spend_models import SpendRequest
+
+from . import receipt_files as files
 
 TODAY = dt.date.today()
 PASSWORD = "correct horse battery"
@@ -394,12 +398,78 @@ def test_receipts_are_stored_under_random_names(tmp_path):
     ref1, _ = spend.store_receipt(tmp_path, tiny_png())
     ref2, _ = spend.store_receipt(tmp_path, tiny_png())
     assert ref1 != ref2 and len(ref1) == 32
-    assert spend.receipt_path(tmp_path, ref1).read_bytes() == tiny_png()
+    stored = files.open_image(spend.receipt_path(tmp_path, ref1).read_bytes())
+    assert (stored.format, stored.size, stored.getpixel((0, 0))) == ("PNG", (1, 1), (255, 255, 255))
     assert spend.receipt_path(tmp_path, "../" + ref1) is None
     assert spend.receipt_path(tmp_path, None) is None
     with pytest.raises(spend.InvalidReceipt):
         spend.store_receipt(tmp_path, HTML)
     assert len(list(tmp_path.iterdir())) == 2
+
+
+def test_a_phone_photo_is_stored_upright_without_exif_gps_or_comment(tmp_path):
+    assert files.open_image(files.phone_photo()).getexif().get_ifd(0x8825)  # the GPS is there to strip
+    ref, content_type = spend.store_receipt(tmp_path, files.phone_photo())
+    assert content_type == "image/jpeg"
+    stored = files.assert_clean((tmp_path / ref).read_bytes(), "JPEG")
+    assert stored.size == (40, 60)  # turned by its Orientation tag: the red half is now on top
+    top, bottom = stored.getpixel((20, 5)), stored.getpixel((20, 55))
+    assert top[0] > 200 and top[2] < 60 and bottom[2] > 200 and bottom[0] < 60
+
+
+def test_a_png_loses_its_text_chunks_and_exif(tmp_path):
+    assert files.open_image(files.png_with_text()).text  # the chunks are there to strip
+    ref, content_type = spend.store_receipt(tmp_path, files.png_with_text())
+    assert content_type == "image/png"
+    assert files.assert_clean((tmp_path / ref).read_bytes(), "PNG").size == (20, 10)
+
+
+@pytest.mark.parametrize(("data", "mime", "image_format"),
+                         [(files.png_html_polyglot(), "image/png", "PNG"),
+                          (files.jpeg_html_polyglot(), "image/jpeg", "JPEG")])
+def test_a_polyglot_keeps_its_image_and_loses_its_html(tmp_path, data, mime, image_format):
+    ref, content_type = spend.store_receipt(tmp_path, data)
+    assert content_type == mime
+    files.assert_clean((tmp_path / ref).read_bytes(), image_format)
+
+
+def test_a_big_photo_is_shrunk_to_the_longest_side(tmp_path):
+    out = io.BytesIO()
+    Image.new("RGB", (6000, 300), (10, 20, 30)).save(out, format="JPEG")
+    ref, _ = spend.store_receipt(tmp_path, out.getvalue())
+    assert files.open_image((tmp_path / ref).read_bytes()).size == (spend.RECEIPT_MAX_SIDE, 205)
+
+
+@pytest.mark.parametrize(
+    ("make", "text"),
+    [(files.png_bomb, "too large in pixels"),
+     (files.png_huge_header, "too large in pixels"),
+     (files.truncated_jpeg, "could not be opened"),
+     (files.fake_png_polyglot, "could not be opened"),
+     (lambda: JPEG, "could not be opened"),
+     (lambda: files.SVG, "JPEG or PNG"),
+     (lambda: HTML, "JPEG or PNG")],
+    ids=["bomb", "huge-header", "truncated-jpeg", "png-signature-then-html", "jpeg-of-zeros", "svg", "html"],
+)
+def test_hostile_images_are_refused_and_nothing_is_stored(tmp_path, make, text):
+    with pytest.raises(spend.InvalidReceipt, match=text) as refused:
+        spend.store_receipt(tmp_path, make())
+    assert refused.value.field == "receipt"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_truncated_photo_is_refused_even_after_weasyprint_allowed_them(tmp_path, monkeypatch):
+    """WeasyPrint sets Pillow's process-wide LOAD_TRUNCATED_IMAGES when imported."""
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    with pytest.raises(spend.InvalidReceipt, match="could not be opened"):
+        spend.store_receipt(tmp_path, files.truncated_jpeg())
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True and list(tmp_path.iterdir()) == []
+
+
+def test_a_pdf_is_stored_as_it_came(tmp_path):
+    hostile = PDF + b"/OpenAction << /S /JavaScript /JS (app.alert(1)) >>\n"
+    ref, content_type = spend.store_receipt(tmp_path, hostile)
+    assert (content_type, (tmp_path / ref).read_bytes()) == ("application/pdf", hostile)
 
 
 # --------------------------------------------------------------------------- limits and identity

@@ -15,11 +15,13 @@ from sqlalchemy import func, select, update
 from community.db import open_session, utcnow
 from community.models import AuditEvent, AuthSession, Person, Team
 from ledger import services as ledger
+from ledger import spend
 from ledger.models import Hold, JournalEntry
 from ledger.spend_demo import tiny_png
 from ledger.spend_models import SpendRequest
 from tests.community.conftest import PASSWORD, make_person, place_and_team  # noqa: F401 - fixtures
 
+from . import receipt_files as files
 from .test_spend_services import HTML, PDF
 
 TODAY = dt.date.today()
@@ -168,7 +170,7 @@ def test_request_approve_pay_and_the_public_ledger(w, app, engine):
     assert "Bus pass for an apprentice" in public and "-£42.00" in public.replace("−", "-")
 
     download = w["as"]("asha").get(f"/teams/shirebrook/spend/{request_id}/receipt")
-    assert download.status_code == 200 and download.data == tiny_png()
+    assert download.status_code == 200 and download.data == receipts(app)[0].read_bytes()
     assert download.headers["Cache-Control"] == "no-store"
     assert download.headers["Content-Disposition"].startswith("attachment;")
     assert download.headers["Content-Type"] == "image/png"
@@ -337,7 +339,14 @@ def approved(w):
     [(HTML, "receipt.jpg", "must be a photo (JPEG or PNG) or a PDF"),
      (b"", "receipt.png", "The receipt file is empty"),
      (None, "", "Upload the receipt"),
-     (b"\x89PNG\r\n\x1a\n" + b"\x00" * (10 * 1024 * 1024), "big.png", "10 MB or smaller")],
+     (b"\x89PNG\r\n\x1a\n" + b"\x00" * (10 * 1024 * 1024), "big.png", "10 MB or smaller"),
+     (files.SVG, "receipt.png", "must be a photo (JPEG or PNG) or a PDF"),
+     (files.png_bomb(), "receipt.png", "The photo is too large in pixels"),
+     (files.png_huge_header(), "receipt.png", "The photo is too large in pixels"),
+     (files.truncated_jpeg(), "receipt.jpg", "The photo could not be opened"),
+     (files.fake_png_polyglot(), "receipt.png", "The photo could not be opened")],
+    ids=["html-as-jpg", "empty", "none", "over-10-mb", "svg", "bomb", "huge-header", "truncated-jpeg",
+         "png-signature-then-html"],
 )
 def test_bad_receipts_are_refused_clearly(w, app, engine, approved, data, filename, message):
     response = pay(w, approved, data, filename)
@@ -345,6 +354,59 @@ def test_bad_receipts_are_refused_clearly(w, app, engine, approved, data, filena
     assert message in response.get_data(as_text=True)
     assert read(engine, SpendRequest, approved).status == "approved"
     assert count(engine, JournalEntry) == 1 and receipts(app) == []
+
+
+def test_a_refused_photo_shows_its_message_beside_the_receipt_field(w, app, engine, approved):
+    page = pay(w, approved, files.png_bomb(), "receipt.png").get_data(as_text=True)
+    assert re.search(r'id="receipt-error"[^>]*>.*?The photo is too large in pixels', page, re.S), page
+    assert count(engine, JournalEntry) == 1  # the approval's hold only: no payment entry
+    assert read(engine, SpendRequest, approved).status == "approved" and receipts(app) == []
+
+
+def test_a_phone_photo_is_stored_and_served_without_its_metadata(w, app, engine, approved):
+    assert pay(w, approved, files.phone_photo(), "IMG_0042.jpg").status_code == 302
+    paid = read(engine, SpendRequest, approved)
+    assert paid.receipt_content_type == "image/jpeg"
+    assert [p.name for p in receipts(app)] == [paid.receipt_ref]
+    download = w["as"]("ben").get(f"/teams/shirebrook/spend/{approved}/receipt")
+    assert download.status_code == 200 and download.headers["Content-Type"] == "image/jpeg"
+    assert files.assert_clean(download.data, "JPEG").size == (40, 60)  # upright, no EXIF or GPS
+    name = f"receipt-shirebrook-{approved}.jpg"
+    assert download.headers["Content-Disposition"] == f"attachment; filename=\"{name}\"; filename*=UTF-8''{name}"
+    assert "IMG_0042" not in download.headers["Content-Disposition"]
+    assert download.headers["X-Content-Type-Options"] == "nosniff"
+    assert download.headers["Content-Security-Policy"].split(";")[0] == "sandbox"
+    assert download.headers["Cache-Control"] == "no-store"
+
+
+def test_a_polyglot_is_stored_as_its_image_alone(w, app, engine, approved):
+    assert pay(w, approved, files.png_html_polyglot(), "receipt.png").status_code == 302
+    stored = receipts(app)[0].read_bytes()
+    files.assert_clean(stored, "PNG")
+    download = w["as"]("asha").get(f"/teams/shirebrook/spend/{approved}/receipt")
+    assert download.data == stored and download.headers["Content-Type"] == "image/png"
+
+
+def test_the_same_payment_form_sent_again_keeps_one_receipt(w, app, engine, approved):
+    page = w["as"]("asha").get(f"/teams/shirebrook/spend/{approved}/pay").get_data(as_text=True)
+    key = re.search(r'name="idempotency_key"[^>]*value="([^"]*)"', page).group(1)
+    assert pay(w, approved, files.png_html_polyglot(), "receipt.png", idempotency_key=key).status_code == 302
+    first = read(engine, SpendRequest, approved).receipt_ref
+    assert pay(w, approved, files.phone_photo(), "again.jpg", idempotency_key=key).status_code == 302
+    assert read(engine, SpendRequest, approved).receipt_ref == first
+    assert [p.name for p in receipts(app)] == [first]  # the second upload is not left behind
+    assert count(engine, JournalEntry) == 2
+
+
+def test_an_unexpected_failure_after_storing_leaves_no_orphan_receipt(w, app, engine, approved, monkeypatch):
+    def broken(**_kw):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(spend, "record_payment", broken)
+    app.config["PROPAGATE_EXCEPTIONS"] = True
+    with pytest.raises(RuntimeError, match="went away"):
+        pay(w, approved, tiny_png(), "receipt.png")
+    assert receipts(app) == [] and read(engine, SpendRequest, approved).status == "approved"
 
 
 def test_a_50_mb_file_gets_a_form_error_not_a_bare_413(w, app, engine, approved):

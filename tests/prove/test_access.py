@@ -63,6 +63,7 @@ def _team_objects(served: Served, which: str) -> dict[str, int]:
     from community.models import Person, Team
     from ledger import services as ledger
     from ledger import spend
+    from ledger.spend_demo import tiny_png
     from pledges import services as pledges
     from votes import services as votes
 
@@ -92,11 +93,16 @@ def _team_objects(served: Served, which: str) -> dict[str, int]:
                 payee_is_individual=False, purpose="Tea urn", category=spend.CATEGORIES[0][0])
             spend.approve(session=s, team=team, request_id=request.id, approver=person[approver],
                           auth_session=None, idempotency_key=f"access-approve-{which}")
-            ref, kind = spend.store_receipt(served.workdir / "receipts", _PNG)
+            ref, kind = spend.store_receipt(served.workdir / "receipts", tiny_png())
             spend.record_payment(session=s, team=team, request_id=request.id, actor=person[approver],
                                  actual_pence=1_500, paid_on=dt.date.today(), method=spend.METHODS[0][0],
                                  receipt_ref=ref, receipt_content_type=kind,
                                  idempotency_key=f"access-pay-{which}")
+            waiting = spend.request_spend(  # approved, not yet paid: its pay form (with the receipt) is served
+                session=s, team=team, requester=person[requester], amount_pence=2_500, payee="Hardware shop",
+                payee_is_individual=False, purpose="Litter grabbers", category=spend.CATEGORIES[0][0])
+            spend.approve(session=s, team=team, request_id=waiting.id, approver=person[approver],
+                          auth_session=None, idempotency_key=f"access-approve-waiting-{which}")
             idea = votes.propose_idea(session=s, team=team, proposer=person["resident"], title=f"Benches {which}",
                                       description="Two benches by the pond.", estimated_cost_pence=40_000)
             votes.review_idea(session=s, team=team, idea_id=idea.id, reviewer_id=person[approver].id,
@@ -117,7 +123,7 @@ def _team_objects(served: Served, which: str) -> dict[str, int]:
                                          amount_pence=5_000)
             community = pledges.create_community_pledge(session=s, team=team, author=person["resident"],
                                                         title="Litter pick", promise="I will pick litter monthly.")
-            made = {"request_id": request.id, "idea_id": idea.id, "round_id": rnd.id,
+            made = {"request_id": request.id, "approved_request_id": waiting.id, "idea_id": idea.id, "round_id": rnd.id,
                     "pledge_id": pledge.id, "cp_id": community.id, "draft_idea_id": draft.id}
             s.commit()
     finally:
@@ -126,8 +132,6 @@ def _team_objects(served: Served, which: str) -> dict[str, int]:
     return made
 
 
-_PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-                     "1f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082")
 
 
 def _object(name: str) -> Callable[[Served, str], object]:
@@ -143,11 +147,12 @@ ARG_FACTORIES: dict[str, Callable[[Served, str], object]] = {
     "filename": lambda s, which: "css/app.css",
     "kind": lambda s, which: "money",
     **{name: _object(name) for name in ("request_id", "idea_id", "round_id", "pledge_id", "cp_id",
-                                        "draft_idea_id")},
+                                        "draft_idea_id", "approved_request_id")},
 }
 # Routes that need a different object than their argument's default: endpoint → {arg: factory}.
 ENDPOINT_ARGS: dict[str, dict[str, str]] = {
     "votes.edit_idea": {"idea_id": "draft_idea_id"},  # only a proposed idea can be changed
+    "spend.pay": {"request_id": "approved_request_id"},  # a paid request has no pay form to fuzz
 }
 
 # Views that narrow their declared permission further, by design (the decorator is the floor):
