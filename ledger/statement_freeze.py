@@ -103,9 +103,14 @@ def pending_months(session: Session) -> list[MonthStatus]:
     return month_statuses(session, pending_only=True)
 
 
+def month_status(session: Session, month: dt.date) -> MonthStatus | None:
+    """How far ``month``'s statements are frozen; None unless someone closed that month."""
+    return next((s for s in month_statuses(session) if s.month == month), None)
+
+
 def _status_of(engine: Engine, month: dt.date) -> MonthStatus | None:
     with open_session(engine, write=False) as session:
-        return next((s for s in month_statuses(session) if s.month == month), None)
+        return month_status(session, month)
 
 
 def freeze_if_pending(
@@ -174,7 +179,7 @@ def _freeze_in_background(app: Flask, month: dt.date) -> None:
         log.exception("freezing statements for %s after the close failed; the month stays pending", month)
 
 
-def wait_for_background_freezes(timeout: float | None = None) -> bool:
+def wait_for_background_freezes(timeout: float | None = None) -> bool:  # ok: not money (seconds)
     """Join this process's background freezes (tests; a clean shutdown). True if none is left."""
     with _threads_lock:
         threads = list(_threads.values())

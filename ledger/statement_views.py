@@ -9,13 +9,13 @@ with a DRAFT watermark.
 
 import datetime as dt
 
-from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask import Blueprint, Response, abort, current_app, make_response, render_template, request
 from sqlalchemy import func, select
 
 from community.auth import finance_only, team_or_404, team_staff
 from community.db import get_engine, get_session
 from community.models import Team
-from ledger import statements
+from ledger import statement_freeze, statements
 from ledger.models import JournalEntry
 from ledger.statement_models import COUNTY_SCOPE, team_scope
 
@@ -66,6 +66,7 @@ def finance_statements():
     closed = statements.is_closed(session, month)
     frozen = statements.frozen_hashes(session, month) if closed else {}
     rows = [{"team": t, "frozen": frozen.get(team_scope(t.id))} for t in teams]
+    status = statement_freeze.month_status(session, month) if closed else None
     return render_template(
         "statements/finance_list.html",
         rows=rows,
@@ -73,6 +74,7 @@ def finance_statements():
         month_start=month,
         closed=closed,
         pack=frozen.get(COUNTY_SCOPE),
+        preparing=status if status is not None and not status.frozen else None,
     )
 
 
@@ -86,8 +88,21 @@ def finance_download(slug: str, month: str, fmt: str):
 @finance_only
 def county_pack_download(month: str, fmt: str):
     month_start = _month_or_404(month)
+    session = get_session()
+    preparing = statement_freeze.month_status(session, month_start)
+    if preparing is not None and not preparing.pack_ready:
+        # Closed, and its freeze (cron, or the thread started after the close) is under way. The
+        # pack needs every team's statement first (~1.6 s a team), longer than a proxy waits, so
+        # the download says how far it is instead of building it here.
+        if current_app.config["STATEMENT_FREEZE"] == "after_response":  # a worker restart ends the thread
+            statement_freeze.start_background_freeze(current_app._get_current_object(), month_start)
+        response = make_response(render_template("statements/pack_preparing.html", status=preparing,
+                                                 title="County pack being prepared"), 503)
+        response.headers["Retry-After"] = "60"
+        response.headers["Cache-Control"] = "no-store"
+        return response
     try:
-        files = statements.get_pack_files(get_engine(), get_session(), month_start)
+        files = statements.get_pack_files(get_engine(), session, month_start)
     except statements.FrozenStatementCorrupt:
         current_app.logger.error("frozen county pack for %s fails its SHA-256", month)
         abort(500)

@@ -72,6 +72,10 @@ def test_after_response_freezes_in_the_background_once_the_response_is_closed(
     page = _finance_home(client)
     assert CLOSED_FLASH in page
     assert _preparing(page) == "being prepared (0 of 2 teams ready)"
+    # The pack's download waits for the freeze under way and does not start a second one.
+    thread = list(statement_freeze._threads.values())[0]
+    assert client.get(f"/finance/county-pack/{MONTH}.csv").status_code == 503
+    assert list(statement_freeze._threads.values()) == [thread]
     gate.set()
     assert statement_freeze.wait_for_background_freezes(timeout=300)
     rows = _rows(engine)
@@ -102,6 +106,15 @@ def test_cron_mode_freezes_nothing_in_the_request_and_the_cli_freezes_every_pend
     first = client.get(f"/finance/statements/{team.slug}/{MONTH}.pdf")
     assert first.status_code == 200 and first.headers["X-Statement-Status"] == "frozen"
     assert _preparing(_finance_home(client)) == "being prepared (1 of 2 teams ready)"
+    # The county pack is not built in a request while its month is being frozen (it needs every
+    # team's statement): the download says how far the freeze is, and nothing is written.
+    before = _snapshot(engine)
+    waiting = client.get(f"/finance/county-pack/{MONTH}.pdf")
+    assert waiting.status_code == 503 and waiting.headers["Retry-After"] == "60"
+    assert "1 of 2 team statements are ready" in " ".join(waiting.get_data(as_text=True).split())
+    assert _snapshot(engine) == before and statement_freeze._threads == {}  # cron mode: no thread
+    listing = " ".join(client.get(f"/finance/statements?month={MONTH}").get_data(as_text=True).split())
+    assert "Being prepared: 1 of 2 team statements are ready" in listing
 
     result = runner.invoke(args=["statements", "freeze-pending"])
     assert result.exit_code == 0, result.output
@@ -115,6 +128,9 @@ def test_cron_mode_freezes_nothing_in_the_request_and_the_cli_freezes_every_pend
     assert kept.pdf_sha256 == statements.sha256(first.data) and not kept.frozen_at_close  # the download's row
     assert all(r.frozen_at_close for r in _rows(engine) if r.scope != team_scope(team.id))
     assert _preparing(_finance_home(client)) is None and _preparing(_finance_home(client), TWO_AGO) is None
+    pack = client.get(f"/finance/county-pack/{MONTH}.pdf")  # frozen now: the stored bytes
+    assert pack.status_code == 200 and statements.sha256(pack.data) == {r.scope: r for r in _rows(engine)}[
+        COUNTY_SCOPE].pdf_sha256
 
     # Again: nothing to do, nothing written.
     before = _snapshot(engine)
