@@ -60,11 +60,12 @@ def normalise_url(url: str) -> str:
 def make_engine(url: str) -> Engine:
     """Create an engine with the settings this project relies on."""
     url = normalise_url(url)
-    if make_url(url).get_backend_name() == "sqlite":
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
         # A request may hold two connections (its own and a short write transaction's), so the
         # pool keeps enough for every thread of a worker: an overflow connection is opened and
         # closed per use (file open, WAL set-up, pragmas).
-        database = make_url(url).database
+        database = parsed.database
         in_memory = not database or database == ":memory:" or "mode=memory" in url
         pool = {} if in_memory else {"pool_size": 10, "max_overflow": 20}  # memory: one shared connection
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **pool)

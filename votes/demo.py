@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from community.models import Membership, Person, Team
+from community.models import Membership, Person, Place, Team
 from votes import services
 from votes.models import Idea, Round
 
@@ -119,8 +119,6 @@ def load_rounds(session: Session, *, secret: str, now: dt.datetime) -> None:
 
 def resident_notes(session: Session, *, people: list[Person], secret: str, now: dt.datetime) -> dict[int, str]:
     """For ``users demo-list``: each resident's place and whether they can vote now."""
-    from community.models import Place
-
     places = {p.id: p.name for p in session.exec(select(Place))}
     rounds: dict[int, list[Round]] = {}
     for rnd, place_id in session.exec(select(Round, Team.place_id).join(Team, Team.id == Round.team_id)

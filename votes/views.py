@@ -249,7 +249,7 @@ def delivery(team: Team, idea_id: int):
 def rounds(slug: str):
     session = get_session()
     team = team_or_404(session, slug)
-    rows = [_round(session, team, r.id) for r in services.rounds_of(session=session, team=team)]
+    rows = [_closed_if_due(session, r) for r in services.rounds_of(session=session, team=team)]
     return render_template("votes/rounds.html", team=team, rounds=rows, is_team_staff=_is_team_staff(team))
 
 
