@@ -3,6 +3,7 @@
 import pyotp
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
 
 from community.demo import DEMO_DOMAIN, DEMO_PASSWORD, _secret
 
@@ -18,7 +19,7 @@ def assert_accessible(page):
 def test_resident_signs_up_on_a_phone(page, live_server, shot):
     page.set_viewport_size(PHONE)
     page.goto(live_server["url"] + "/")
-    assert page.get_by_role("link", name="Shirebrook Connected Team").is_visible()
+    expect(page.get_by_role("link", name="Shirebrook Connected Team")).to_be_visible()
     assert_accessible(page)
     shot(page, "01-home-phone")
     page.get_by_role("button", name="Menu").click()  # the service navigation folds up on a phone
@@ -29,17 +30,17 @@ def test_resident_signs_up_on_a_phone(page, live_server, shot):
     page.get_by_label("Home postcode").fill("NG20 8XY")
     page.get_by_label("Home postcode").fill("not a postcode")
     page.get_by_role("button", name="Create account").click()
-    assert page.get_by_text("Enter a real postcode").first.is_visible()
+    expect(page.get_by_text("Enter a real postcode").first).to_be_visible()
     assert_accessible(page)
     shot(page, "02-sign-up-error")
     page.get_by_label("Create a password", exact=True).fill("a long browser password")
     page.get_by_label("Home postcode").fill("NG20 8XY")
     page.get_by_role("button", name="Create account").click()
-    assert page.get_by_text("Shirebrook (Bolsover)").is_visible()
+    expect(page.get_by_text("Shirebrook (Bolsover)")).to_be_visible()
     assert_accessible(page)
     shot(page, "03-account")
     page.get_by_role("button", name="Sign out").click()
-    assert page.get_by_text("You have signed out").is_visible()
+    expect(page.get_by_text("You have signed out")).to_be_visible()
 
 
 def test_team_member_signs_in_with_totp(page, live_server, shot):
@@ -53,12 +54,12 @@ def test_team_member_signs_in_with_totp(page, live_server, shot):
     assert_accessible(page)
     shot(page, "04-totp-code")
     page.get_by_role("button", name="Continue").click()
-    assert page.get_by_role("heading", name="Your account").is_visible()
+    expect(page.get_by_role("heading", name="Your account")).to_be_visible()
     page.get_by_role("link", name="Staff").click()
-    assert page.get_by_text("Shirebrook Connected Team").first.is_visible()
+    expect(page.get_by_text("Shirebrook Connected Team").first).to_be_visible()
     assert_accessible(page)
     shot(page, "05-staff-home")
     page.goto(live_server["url"] + "/teams/shirebrook")
-    assert page.get_by_role("listitem").filter(has_text="Ben").is_visible()
+    expect(page.get_by_role("listitem").filter(has_text="Ben")).to_be_visible()
     assert_accessible(page)
     shot(page, "06-team-page")

@@ -2,6 +2,7 @@
 
 import pyotp
 import pytest
+from playwright.sync_api import expect
 
 from community.demo import DEMO_DOMAIN, DEMO_PASSWORD, _secret
 
@@ -25,16 +26,16 @@ def test_finance_allocates_and_the_public_ledger_shows_it(page, live_server, sho
     page.get_by_label("Team", exact=True).select_option(label="Gamesley Connected Team")
     page.get_by_label("Amount").fill("12.345")
     page.get_by_role("button").filter(has_text="Allocate").click()
-    assert page.get_by_text("two decimal places", exact=False).first.is_visible()
+    expect(page.get_by_text("two decimal places", exact=False).first).to_be_visible()
     assert_accessible(page)
     shot(page, "11-allocate-error")
     page.get_by_label("Amount").fill("1,250.50")
     page.get_by_role("button").filter(has_text="Allocate").click()
-    assert page.get_by_text("£1,250.50").first.is_visible()
+    expect(page.get_by_text("£1,250.50").first).to_be_visible()
 
     anonymous = browser.new_context(viewport=PHONE).new_page()
     anonymous.goto(live_server["url"] + "/teams/gamesley")
     anonymous.get_by_role("link", name="See this team’s ledger").click()
-    assert anonymous.get_by_text("£1,250.50").first.is_visible()
+    expect(anonymous.get_by_text("£1,250.50").first).to_be_visible()
     assert_accessible(anonymous)
     shot(anonymous, "12-public-ledger-phone")

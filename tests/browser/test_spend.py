@@ -5,6 +5,7 @@ import datetime as dt
 
 import pyotp
 import pytest
+from playwright.sync_api import expect
 
 from community.db import get_engine, open_session
 from community.demo import DEMO_DOMAIN, DEMO_PASSWORD, _secret
@@ -44,7 +45,7 @@ def test_request_approve_pay_on_a_phone(browser, live_server, staveley, shot):
     wendy = browser.new_context(viewport=PHONE).new_page()
     _sign_in(wendy, base, f"wendy.staveley@{DEMO_DOMAIN}")
     wendy.goto(base + "/teams/staveley/spend")
-    assert wendy.get_by_text("£500.00").first.is_visible()
+    expect(wendy.get_by_text("£500.00").first).to_be_visible()
     assert_accessible(wendy)
     shot(wendy, "20-spend-dashboard-phone")
     wendy.get_by_role("link", name="Ask to spend money").click()
@@ -55,8 +56,8 @@ def test_request_approve_pay_on_a_phone(browser, live_server, staveley, shot):
     assert_accessible(wendy)
     shot(wendy, "21-spend-request-phone")
     wendy.get_by_role("button", name="Send for approval").click()
-    assert wendy.get_by_text("was sent to the team for approval").is_visible()
-    assert wendy.get_by_role("button", name="Approve").count() == 0  # never your own
+    expect(wendy.get_by_text("was sent to the team for approval")).to_be_visible()
+    expect(wendy.get_by_role("button", name="Approve")).to_have_count(0)  # never your own
     request_url = wendy.url
     shot(wendy, "22-spend-requested-phone")
 
@@ -67,7 +68,7 @@ def test_request_approve_pay_on_a_phone(browser, live_server, staveley, shot):
     assert_accessible(yusuf)
     shot(yusuf, "23-spend-approve-phone")
     yusuf.get_by_role("button", name="Approve £45.00").click()
-    assert yusuf.get_by_text("Approved: £45.00 is committed").is_visible()
+    expect(yusuf.get_by_text("Approved: £45.00 is committed")).to_be_visible()
     shot(yusuf, "24-spend-approved-phone")
 
     wendy.goto(request_url)
@@ -78,21 +79,21 @@ def test_request_approve_pay_on_a_phone(browser, live_server, staveley, shot):
     receipt.write_text("<html><script>alert(1)</script></html>")  # not a photo, whatever the name
     wendy.get_by_label("Receipt").set_input_files(str(receipt))
     wendy.get_by_role("button", name="Record payment").click()
-    assert wendy.get_by_text("must be a photo (JPEG or PNG) or a PDF").first.is_visible()
+    expect(wendy.get_by_text("must be a photo (JPEG or PNG) or a PDF").first).to_be_visible()
     assert_accessible(wendy)
     shot(wendy, "25-spend-pay-error-phone")
     photo = staveley / "till-receipt.png"
     photo.write_bytes(tiny_png())
     wendy.get_by_label("Receipt").set_input_files(str(photo))
     wendy.get_by_role("button", name="Record payment").click()
-    assert wendy.get_by_text("Payment of £42.00 recorded").is_visible()
-    assert wendy.get_by_role("link", name="Download the receipt").is_visible()
+    expect(wendy.get_by_text("Payment of £42.00 recorded")).to_be_visible()
+    expect(wendy.get_by_role("link", name="Download the receipt")).to_be_visible()
     assert_accessible(wendy)
     shot(wendy, "26-spend-paid-phone")
 
     public = browser.new_context(viewport=PHONE).new_page()
     public.goto(base + "/teams/staveley/ledger")
-    assert public.get_by_text("Monthly bus pass so a young man can start his apprenticeship").is_visible()
-    assert public.get_by_text("£42.00").first.is_visible()
+    expect(public.get_by_text("Monthly bus pass so a young man can start his apprenticeship")).to_be_visible()
+    expect(public.get_by_text("£42.00").first).to_be_visible()
     assert_accessible(public)
     shot(public, "27-spend-public-ledger-phone")

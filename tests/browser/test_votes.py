@@ -5,6 +5,7 @@ import datetime as dt
 
 import pyotp
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select, update
 
 from community.db import get_engine, open_session, utcnow
@@ -43,21 +44,21 @@ def test_a_demo_resident_votes_in_the_open_demo_round_and_reads_the_last_results
     _sign_in(tom, url, f"tom@{DEMO_DOMAIN}")
     tom.goto(url + "/teams/shirebrook/ideas")
     tom.get_by_role("link", name=current.title).click()
-    assert tom.get_by_text("You have voted.").is_visible()
+    expect(tom.get_by_text("You have voted.")).to_be_visible()
 
     # Rita has not: she signs in on her phone and votes straight away.
     rita = browser.new_context(viewport=PHONE).new_page()
     _sign_in(rita, url, f"rita@{DEMO_DOMAIN}")
     rita.goto(url + "/teams/shirebrook/ideas")
     rita.get_by_role("link", name=current.title).click()
-    assert not rita.get_by_text("You have voted.").is_visible()
     rita.get_by_label("Christmas lights on Market Square", exact=False).check()
     rita.get_by_label("Dog waste bins on the rec", exact=False).check()
-    assert rita.get_by_text("£200.00 of the budget left").is_visible()
+    expect(rita.get_by_text("You have voted.")).not_to_be_visible()  # on the ballot, now loaded
+    expect(rita.get_by_text("£200.00 of the budget left")).to_be_visible()
     shot(rita, "48-votes-demo-round-phone")
     rita.get_by_role("button", name="Review my choices").click()
     rita.get_by_role("button", name="Submit my vote").click()
-    assert rita.get_by_text("Your vote is recorded").is_visible()
+    expect(rita.get_by_text("Your vote is recorded")).to_be_visible()
     assert_accessible(rita)
     with open_session(get_engine(app), write=False) as s:
         assert services.turnout(session=s, round_id=current.id)["total"] == before + 1
@@ -66,9 +67,9 @@ def test_a_demo_resident_votes_in_the_open_demo_round_and_reads_the_last_results
     rita.goto(url + "/teams/shirebrook/ideas")
     rita.get_by_role("link", name="Voting rounds and results").click()
     rita.get_by_role("link", name=last.title).click()
-    assert rita.get_by_role("heading", name=f"Results: {last.title}").is_visible()
-    assert rita.get_by_text("5 people voted").is_visible()
-    assert rita.get_by_text("Not funded", exact=True).is_visible()
+    expect(rita.get_by_role("heading", name=f"Results: {last.title}")).to_be_visible()
+    expect(rita.get_by_text("5 people voted")).to_be_visible()
+    expect(rita.get_by_text("Not funded", exact=True)).to_be_visible()
     assert_accessible(rita)
     shot(rita, "49-votes-demo-results-phone")
 
@@ -99,7 +100,7 @@ def test_propose_review_vote_on_a_phone_close_and_results(browser, live_server, 
     assert_accessible(resident)
     shot(resident, "50-votes-propose-phone")
     resident.get_by_role("button", name="Propose idea").click()
-    assert resident.get_by_text("Waiting for review").first.is_visible()
+    expect(resident.get_by_text("Waiting for review").first).to_be_visible()
     shot(resident, "51-votes-idea-proposed-phone")
 
     # 2. A team member reviews the three ideas and opens a round.
@@ -119,7 +120,7 @@ def test_propose_review_vote_on_a_phone_close_and_results(browser, live_server, 
             assert_accessible(member)
             shot(member, "52-votes-review")
         member.get_by_role("button", name="Save review").click()
-        assert member.get_by_text("Review saved: Feasible").is_visible()
+        expect(member.get_by_text("Review saved: Feasible")).to_be_visible()
     member.goto(url + "/teams/shirebrook/rounds/new")
     member.get_by_label("Title").fill("Spring 2027 round")
     member.get_by_label("Budget in pounds").fill("800")
@@ -133,27 +134,27 @@ def test_propose_review_vote_on_a_phone_close_and_results(browser, live_server, 
     assert_accessible(member)
     shot(member, "53-votes-open-round")
     member.get_by_role("button", name="Open round and hold its budget").click()
-    assert member.get_by_text("£800.00 is held on the team's ledger").is_visible()
+    expect(member.get_by_text("£800.00 is held on the team's ledger")).to_be_visible()
 
     # 3. The resident votes on the phone: over budget refused, then a fitting choice.
     resident.goto(url + "/teams/shirebrook/ideas")
     resident.get_by_role("link", name="Spring 2027 round").click()
     for title in ideas:
         resident.get_by_label(title, exact=False).check()
-    assert resident.get_by_text("over the budget").is_visible()  # the live total (JavaScript)
+    expect(resident.get_by_text("over the budget")).to_be_visible()  # the live total (JavaScript)
     shot(resident, "54-votes-ballot-over-phone")
     resident.get_by_role("button", name="Review my choices").click()
-    assert resident.get_by_text("more than the budget of £800.00").first.is_visible()  # the server's check
+    expect(resident.get_by_text("more than the budget of £800.00").first).to_be_visible()  # the server's check
     resident.get_by_label("Defibrillator cabinet", exact=False).uncheck()
-    assert resident.get_by_text("£150.00 of the budget left").is_visible()
+    expect(resident.get_by_text("£150.00 of the budget left")).to_be_visible()
     assert_accessible(resident)
     shot(resident, "55-votes-ballot-phone")
     resident.get_by_role("button", name="Review my choices").click()
-    assert resident.get_by_text("£650.00").first.is_visible()
+    expect(resident.get_by_text("£650.00").first).to_be_visible()
     assert_accessible(resident)
     shot(resident, "56-votes-check-phone")
     resident.get_by_role("button", name="Submit my vote").click()
-    assert resident.get_by_text("Your vote is recorded").is_visible()
+    expect(resident.get_by_text("Your vote is recorded")).to_be_visible()
     assert_accessible(resident)
     shot(resident, "57-votes-receipt-phone")
 
@@ -168,14 +169,14 @@ def test_propose_review_vote_on_a_phone_close_and_results(browser, live_server, 
         round_id = rnd.id
 
     resident.goto(f"{url}/teams/shirebrook/rounds/{round_id}")  # closes on page load
-    assert resident.get_by_role("heading", name="Results: Spring 2027 round").is_visible()
-    assert resident.get_by_text("2 people voted").is_visible()
-    assert resident.get_by_text("shared by its supporters").first.is_visible()
-    assert resident.get_by_text("Ties:").is_visible()
+    expect(resident.get_by_role("heading", name="Results: Spring 2027 round")).to_be_visible()
+    expect(resident.get_by_text("2 people voted")).to_be_visible()
+    expect(resident.get_by_text("shared by its supporters").first).to_be_visible()
+    expect(resident.get_by_text("Ties:")).to_be_visible()
     assert_accessible(resident)
     shot(resident, "58-votes-results-phone")
     resident.get_by_role("link", name="Litter pickers").click()
-    assert resident.get_by_text("Funded").first.is_visible()
+    expect(resident.get_by_text("Funded").first).to_be_visible()
     shot(resident, "59-votes-funded-idea-phone")
 
 
