@@ -12,8 +12,12 @@ PHONE = {"width": 390, "height": 844}
 
 
 def assert_accessible(page):
+    """No axe violations, and the page never scrolls sideways (WCAG 1.4.10 Reflow): a wide table
+    either stacks on a phone or scrolls inside its own labelled region."""
     results = Axe().run(page)
     assert results.violations_count == 0, results.generate_report()
+    width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    assert width[0] <= width[1], f"{page.url} is {width[0]} px wide in a {width[1]} px window"
 
 
 def test_resident_signs_up_on_a_phone(page, live_server, shot):

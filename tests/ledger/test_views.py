@@ -113,7 +113,7 @@ def test_ledger_is_paginated_newest_first(client, session, team, make_person):  
     for i in range(1, 53):
         _allocate(session, team, fran, pence=i * 100)
     first = client.get("/teams/shirebrook/ledger").get_data(as_text=True)
-    assert first.count("<td class=\"govuk-table__cell\">L0") == 50
+    assert first.count("<td class=\"govuk-table__cell\" data-label=\"Reference\">L0") == 50
     assert "L000052" in first and "L000002" not in first and "page=2" in first
     assert "govuk-pagination" in first
     second = client.get("/teams/shirebrook/ledger?page=2").get_data(as_text=True)
