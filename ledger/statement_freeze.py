@@ -14,10 +14,13 @@ a month therefore only commits the close; who freezes (``STATEMENT_FREEZE``):
   connection would wait for the whole freeze. The thread is a daemon: a worker that stops
   mid-freeze leaves the month pending for the next ``freeze-pending`` or first download.
 
-A month is *pending* when it was closed (a ``ledger_period`` row: the months someone closed)
-and lacks its county pack or the statement of any team that existed when it was closed (a team
-created later has no entries in it: the closed-period trigger refuses them). Months closed only
-implicitly (closing a later month) freeze on first download, as they always have.
+A month is *pending* when it is closed and lacks its county pack or the statement of any team
+that existed when it was closed (a team created later has no entries in it: the closed-period
+trigger refuses them). Closed months are those someone closed (a ``ledger_period`` row) and the
+months before them, which that close closed too: from the ledger's first entry, or the first
+close if that is earlier. A month closed that way is "closed when" the first close at or after
+it happened. So closing October when nothing was closed before also freezes every earlier month
+with entries, and none of their county packs is built inside a download.
 
 Everything here is idempotent and race-safe: ``statements.store_frozen`` lets one writer win
 the UNIQUE (month, scope) and the loser serves the winner's row.
@@ -34,17 +37,19 @@ from dataclasses import dataclass
 from flask import Flask, Response
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from community.db import get_engine, open_session
 from community.models import Team
 from ledger import statements
-from ledger.models import LedgerPeriod
+from ledger.models import JournalEntry, LedgerPeriod
 from ledger.statement_models import COUNTY_SCOPE, FrozenStatement
 
 log = logging.getLogger(__name__)
 
 FREEZE_MODES = ("cron", "after_response")
+BACKGROUND_PASSES = 10  # freeze_pending passes one background freeze of every pending month makes, at most
 
 _threads: dict[tuple[Flask, dt.date], threading.Thread] = {}  # (app, month) → this process's background freeze
 _threads_lock = threading.Lock()
@@ -64,22 +69,42 @@ class MonthStatus:
         return self.pack_ready and self.teams_ready >= self.teams_total
 
 
+def _month_after(month: dt.date) -> dt.date:
+    return (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
 def month_statuses(session: Session, *, pending_only: bool = False) -> list[MonthStatus]:
     """Every closed month (oldest first) with how many of its statements are frozen.
 
-    Four small queries whatever the history: one row per closed month, one per team."""
+    Five small queries whatever the history: the closes, the first entry, the teams, one row
+    per month with frozen team statements, and the months with a frozen pack."""
     periods = session.execute(
         select(LedgerPeriod.month_start, LedgerPeriod.closed_at).order_by(LedgerPeriod.month_start)
     ).all()
     if not periods:
         return []
+    first_entry = session.execute(select(func.min(JournalEntry.effective_date))).scalar_one()
+    month = min(periods[0].month_start, first_entry.replace(day=1) if first_entry else periods[0].month_start)
+    closed_when: dict[dt.date, dt.datetime] = {}  # each closed month → when the close that closed it happened
+    for period in periods:
+        while month <= period.month_start:
+            closed_when[month] = period.closed_at
+            month = _month_after(month)
     created = [c for (c,) in session.execute(select(Team.created_at)).all()]
+    # Frozen statements of the teams that existed when their month was closed, per month.
+    closer = aliased(LedgerPeriod)
+    first_close_from = (
+        select(func.min(LedgerPeriod.month_start))
+        .where(LedgerPeriod.month_start >= FrozenStatement.month_start)
+        .correlate(FrozenStatement)
+        .scalar_subquery()
+    )
     ready = dict(
         session.execute(
             select(FrozenStatement.month_start, func.count())
             .join(Team, Team.id == FrozenStatement.team_id)
-            .join(LedgerPeriod, LedgerPeriod.month_start == FrozenStatement.month_start)
-            .where(Team.created_at <= LedgerPeriod.closed_at)
+            .join(closer, closer.month_start == first_close_from)
+            .where(Team.created_at <= closer.closed_at)
             .group_by(FrozenStatement.month_start)
         ).all()
     )
@@ -93,7 +118,7 @@ def month_statuses(session: Session, *, pending_only: bool = False) -> list[Mont
             teams_total=sum(1 for c in created if c <= closed_at),
             pack_ready=month in packs,
         )
-        for month, closed_at in periods
+        for month, closed_at in closed_when.items()
     ]
     return [s for s in found if not s.frozen] if pending_only else found
 
@@ -151,32 +176,45 @@ def freeze_pending(engine: Engine, *, progress: Callable[[str], None] | None = N
     return run
 
 
-def freeze_after_response(response: Response, app: Flask, month: dt.date) -> Response:
-    """Freeze ``month`` in a background thread once the server has sent ``response``."""
-    response.call_on_close(lambda: start_background_freeze(app, month))
+def freeze_after_response(response: Response, app: Flask) -> Response:
+    """Freeze every pending month (the one just closed, and any it closed with it) in a
+    background thread once the server has sent ``response``."""
+    response.call_on_close(lambda: start_background_freeze(app, None))
     return response
 
 
-def start_background_freeze(app: Flask, month: dt.date) -> threading.Thread:
-    """Start (or return the running) background freeze of ``month`` in this process."""
+def start_background_freeze(app: Flask, month: dt.date | None) -> threading.Thread:
+    """Start (or return the running) background freeze of ``month`` in this process; None
+    freezes every pending month, oldest first, and covers any one month too."""
     with _threads_lock:
-        running = _threads.get((app, month))
-        if running is not None and running.is_alive():
-            return running
+        for key in ((app, None), (app, month)):
+            running = _threads.get(key)
+            if running is not None and running.is_alive():
+                return running
         thread = threading.Thread(
-            target=_freeze_in_background, args=(app, month), name=f"statement-freeze-{month:%Y-%m}", daemon=True
+            target=_freeze_in_background,
+            args=(app, month),
+            name=f"statement-freeze-{month:%Y-%m}" if month else "statement-freeze-pending",
+            daemon=True,
         )
         _threads[(app, month)] = thread
         thread.start()
         return thread
 
 
-def _freeze_in_background(app: Flask, month: dt.date) -> None:
+def _freeze_in_background(app: Flask, month: dt.date | None) -> None:
     try:
         with app.app_context():
-            freeze_if_pending(get_engine(app), month)
+            if month is None:
+                # Again while a pass freezes something: a month closed during a pass (closing a
+                # later month while this runs) is left to the next pass, not to cron.
+                for _ in range(BACKGROUND_PASSES):
+                    if not any(status.frozen for status in freeze_pending(get_engine(app)).frozen):
+                        break
+            else:
+                freeze_if_pending(get_engine(app), month)
     except Exception:  # the month is closed either way; it stays pending for cron or a download
-        log.exception("freezing statements for %s after the close failed; the month stays pending", month)
+        log.exception("freezing %s in the background failed; it stays pending", month or "pending months")
 
 
 def wait_for_background_freezes(timeout: float | None = None) -> bool:  # ok: not money (seconds)

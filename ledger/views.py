@@ -238,6 +238,6 @@ def close_month():
                   "prepared: the finance home shows when they are ready.", "success")
             response = redirect(url_for("ledger.finance_home"))
             if current_app.config["STATEMENT_FREEZE"] == "after_response":
-                statement_freeze.freeze_after_response(response, current_app._get_current_object(), month)
+                statement_freeze.freeze_after_response(response, current_app._get_current_object())
             return response
     return render_template("ledger/close_month.html", form=form, title="Close a month")

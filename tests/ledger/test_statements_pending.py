@@ -72,16 +72,20 @@ def test_after_response_freezes_in_the_background_once_the_response_is_closed(
     page = _finance_home(client)
     assert CLOSED_FLASH in page
     assert _preparing(page) == "being prepared (0 of 2 teams ready)"
-    # The pack's download waits for the freeze under way and does not start a second one.
+    # The month before was closed with it (it has entries), and is being prepared by the same thread.
+    assert _preparing(page, TWO_AGO) == "being prepared (0 of 2 teams ready)"
+    # The packs' downloads wait for the freeze under way and do not start a second one.
     thread = list(statement_freeze._threads.values())[0]
     assert client.get(f"/finance/county-pack/{MONTH}.csv").status_code == 503
+    assert client.get(f"/finance/county-pack/{TWO_AGO:%Y-%m}.pdf").status_code == 503
     assert list(statement_freeze._threads.values()) == [thread]
     gate.set()
     assert statement_freeze.wait_for_background_freezes(timeout=300)
-    rows = _rows(engine)
-    assert [(r.scope, r.frozen_at_close) for r in rows] == [
-        (COUNTY_SCOPE, True), (team_scope(team.id), True), (team_scope(other.id), True)]
-    assert _preparing(_finance_home(client)) is None
+    expected = [(COUNTY_SCOPE, True), (team_scope(team.id), True), (team_scope(other.id), True)]
+    for month in (TWO_AGO, LAST_MONTH):
+        assert [(r.scope, r.frozen_at_close) for r in _rows(engine, month)] == expected
+    page = _finance_home(client)
+    assert _preparing(page) is None and _preparing(page, TWO_AGO) is None
     # Closing the same month again (the service returns the first close) freezes nothing more.
     before = _snapshot(engine)
     assert _close(client, buffered=True).status_code == 302
@@ -146,6 +150,52 @@ def test_cron_mode_freezes_nothing_in_the_request_and_the_cli_freezes_every_pend
     assert _preparing(_finance_home(client)) is None
 
 
+def test_months_closed_by_closing_a_later_one_are_pending_too(
+        app, client, runner, session, engine, teams, fran, sign_in):  # noqa: F811 - fixtures
+    """Nothing closed yet; finance closes last month, which closes the month before (it has
+    entries) too. Its county pack is not built in a download either: cron freezes both."""
+    app.config["STATEMENT_FREEZE"] = "cron"
+    assert sign_in(fran).status_code == 302
+    assert _close(client, buffered=True).status_code == 302
+    with open_session(engine, write=False) as s:
+        assert [(m.month, m.teams_total, m.frozen) for m in statement_freeze.month_statuses(s)] == [
+            (TWO_AGO, 2, False), (LAST_MONTH, 2, False)]  # none before the first entry
+    assert _preparing(_finance_home(client), TWO_AGO) == "being prepared (0 of 2 teams ready)"
+    waiting = client.get(f"/finance/county-pack/{TWO_AGO:%Y-%m}.pdf")
+    assert waiting.status_code == 503 and _snapshot(engine) == []
+    listing = " ".join(client.get(f"/finance/statements?month={TWO_AGO:%Y-%m}").get_data(as_text=True).split())
+    assert "Being prepared: 0 of 2 team statements are ready" in listing
+
+    result = runner.invoke(args=["statements", "freeze-pending"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        f"{TWO_AGO:%Y-%m}: frozen: 2 of 2 team statements and the county pack.",
+        f"{MONTH}: frozen: 2 of 2 team statements and the county pack.",
+    ]
+    assert client.get(f"/finance/county-pack/{TWO_AGO:%Y-%m}.pdf").status_code == 200
+    # A team created after the close (it has no entries in those months) leaves them frozen.
+    with open_session(engine, write=True) as s:
+        s.add(Team(slug="newcomers", name="Newcomers", place_id=teams[0].place_id, cost_centre="TC77"))
+        s.commit()
+    with open_session(engine, write=False) as s:
+        assert statement_freeze.pending_months(s) == []
+
+
+def test_a_month_closed_while_the_background_freeze_runs_is_frozen_by_it_too(
+        app, client, engine, teams, fran, sign_in):  # noqa: F811 - fixtures
+    assert sign_in(fran).status_code == 302
+    reached, gate = threading.Event(), threading.Event()
+    statements._BEFORE_STORE = lambda: (reached.set(), gate.wait(120))
+    _close(client, month=f"{TWO_AGO:%Y-%m}").close()  # the thread starts on TWO_AGO, the one pending month
+    assert reached.wait(120)
+    thread = list(statement_freeze._threads.values())[0]
+    _close(client).close()  # last month is closed while that pass runs: no second thread
+    assert list(statement_freeze._threads.values()) == [thread]
+    gate.set()
+    assert statement_freeze.wait_for_background_freezes(timeout=300)
+    assert len(_rows(engine, TWO_AGO)) == len(_rows(engine)) == 3  # the next pass froze last month
+
+
 def test_a_month_that_fails_to_freeze_is_reported_and_stays_pending(
         app, runner, session, engine, teams, fran, monkeypatch):  # noqa: F811 - fixtures
     services.close_month(session=session, month=TWO_AGO, actor_id=fran.id)
@@ -192,8 +242,9 @@ def test_two_overlapping_runs_store_each_statement_once(app, session, engine, te
         thread.join()
     statements._BEFORE_STORE = None
     assert errors == [] and [r.failed for r in runs] == [[], []]
-    assert all(len(r.frozen) == 1 and r.frozen[0].frozen for r in runs)
-    assert len(_rows(engine)) == 3
+    # Closing last month closed the month before it too (it has entries): both are frozen.
+    assert all([s.month for s in r.frozen] == [TWO_AGO, LAST_MONTH] and all(s.frozen for s in r.frozen) for r in runs)
+    assert len(_rows(engine)) == len(_rows(engine, TWO_AGO)) == 3
 
 
 def test_statement_freeze_setting_is_checked():
