@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 FREEZE_MODES = ("cron", "after_response")
 BACKGROUND_PASSES = 10  # freeze_pending passes one background freeze of every pending month makes, at most
 
-_threads: dict[tuple[Flask, dt.date], threading.Thread] = {}  # (app, month) → this process's background freeze
+_threads: dict[tuple[Flask, dt.date | None], threading.Thread] = {}  # (app, month or None: every pending month) → its thread
 _threads_lock = threading.Lock()
 
 
