@@ -7,7 +7,7 @@ from flask.cli import AppGroup
 from sqlmodel import select
 
 from community import demo, mail, migrate, services
-from community.db import get_engine, get_session, utcnow
+from community.db import get_engine, get_session, london_today, utcnow
 from community.errors import DomainError
 from community.models import Membership, Team
 
@@ -86,13 +86,11 @@ def demo_load():
     except ImportError:
         load_demo_history = None
     if load_demo_history is not None:
-        import datetime as dt
-
         load_demo_history(session, teams=result["teams"], finance=result["finance"],
-                          members=result["members"], today=dt.date.today())
+                          members=result["members"], today=london_today())
         from ledger.spend_demo import load_spend_demo
 
-        load_spend_demo(session, teams=result["teams"], members=result["members"], today=dt.date.today())
+        load_spend_demo(session, teams=result["teams"], members=result["members"], today=london_today())
         from votes.demo import load_rounds
 
         load_rounds(session, secret=current_app.config["SECRET_KEY"], now=utcnow())

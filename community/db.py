@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import event
@@ -24,9 +25,24 @@ _ENGINE_KEY = "thriving.engine"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+LONDON = ZoneInfo("Europe/London")
+
+
 def utcnow() -> dt.datetime:
     """The current time, timezone-aware in UTC."""
     return dt.datetime.now(dt.UTC)
+
+
+def london_today() -> dt.date:
+    """Today's date in Europe/London: the council's day, whatever the server's zone. Between
+    midnight and 01:00 in summer the UTC date is still yesterday."""
+    return dt.datetime.now(LONDON).date()
+
+
+def london_midnight(day: dt.date) -> dt.datetime:
+    """The UTC instant at which ``day`` begins in Europe/London (a month's boundary for times
+    stored in UTC)."""
+    return dt.datetime.combine(day, dt.time(), tzinfo=LONDON).astimezone(dt.UTC)
 
 
 class UTCDateTime(TypeDecorator):

@@ -10,6 +10,7 @@ from govuk_frontend_wtf.wtforms_widgets import GovCheckboxInput, GovSelect, GovS
 from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
+from community.db import london_today
 from ledger.errors import InvalidAmount
 from ledger.money import parse_pence
 
@@ -71,7 +72,7 @@ class MoneyForm(FlaskForm):
 
     def ensure_date(self) -> None:
         if not self.effective_date.data:
-            self.effective_date.data = dt.date.today().isoformat()
+            self.effective_date.data = london_today().isoformat()
 
 
 def _amount_field(label: str = "Amount in pounds") -> StringField:

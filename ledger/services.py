@@ -35,7 +35,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from community.db import is_sqlite, utcnow
+from community.db import is_sqlite, london_today, utcnow
 from community.models import Team
 from ledger.errors import (
     HoldNotOpen,
@@ -877,7 +877,7 @@ def close_month(
     chain head. Closing the same month again returns the first close. Raises PeriodClosed
     for the current or a future month, or a month before the last one closed.
     """
-    today = today or dt.date.today()
+    today = today or london_today()
     start, end = _month_start(month), _next_month(month)
     if start >= _month_start(today):
         raise PeriodClosed("Only months that have ended can be closed.")

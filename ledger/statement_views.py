@@ -13,7 +13,7 @@ from flask import Blueprint, Response, abort, current_app, make_response, render
 from sqlalchemy import func, select
 
 from community.auth import finance_only, team_or_404, team_staff
-from community.db import get_engine, get_session
+from community.db import get_engine, get_session, london_today
 from community.models import Team
 from ledger import statement_freeze, statements
 from ledger.models import JournalEntry
@@ -57,7 +57,7 @@ def _download(team: Team, month: str, fmt: str) -> Response:
 @statements_bp.get("/finance/statements")
 @finance_only
 def finance_statements():
-    today = dt.date.today()
+    today = london_today()
     default = (today.replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
     month_text = request.args.get("month") or default
     month = _month_or_404(month_text)
@@ -117,7 +117,7 @@ def team_statements(team: Team):
     first = session.execute(
         select(func.min(JournalEntry.effective_date)).where(JournalEntry.team_id == team.id)
     ).scalar_one()
-    this_month = dt.date.today().replace(day=1)
+    this_month = london_today().replace(day=1)
     start = (first or this_month).replace(day=1)
     months = []
     month = this_month

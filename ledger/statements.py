@@ -29,7 +29,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from community.db import open_session, utcnow
+from community.db import LONDON, london_midnight, london_today, open_session, utcnow
 from community.models import AuditEvent, Membership, Person, Team
 from ledger import services
 from ledger.models import (
@@ -673,8 +673,7 @@ def _fill_commitments(session, st: Statement, team: Team, budget: int | None, st
     and holds resolved in the month that released money."""
     if budget is None:
         return
-    end_at = dt.datetime.combine(end, dt.time(), tzinfo=dt.UTC)
-    start_at = dt.datetime.combine(start, dt.time(), tzinfo=dt.UTC)
+    end_at, start_at = london_midnight(end), london_midnight(start)  # the council's month, in UTC
     holds = session.execute(
         select(Hold)
         .where(
@@ -685,9 +684,9 @@ def _fill_commitments(session, st: Statement, team: Team, budget: int | None, st
         .order_by(Hold.created_at, Hold.id)
     ).scalars().all()
     names.load(h.actor_id for h in holds)
-    as_of = min(end - dt.timedelta(days=1), dt.date.today())  # an open month's holds age until today
+    as_of = min(end - dt.timedelta(days=1), london_today())  # an open month's holds age until today
     for h in holds:
-        created = h.created_at.date()
+        created = h.created_at.astimezone(LONDON).date()
         st.commitments.append(
             Commitment(
                 hold_id=h.id,
@@ -698,7 +697,7 @@ def _fill_commitments(session, st: Statement, team: Team, budget: int | None, st
                 approved_by=names(h.actor_id),
                 created=created,
                 age_days=max((as_of - created).days, 0),
-                expires=h.expires_at.date() if h.expires_at else None,
+                expires=h.expires_at.astimezone(LONDON).date() if h.expires_at else None,
             )
         )
     st.commitments_count = len(st.commitments)

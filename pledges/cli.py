@@ -3,9 +3,8 @@
 import click
 from flask.cli import AppGroup
 
-from community.db import get_engine, open_session
+from community.db import get_engine, london_today, open_session
 from pledges import services
-from pledges.views import today
 
 pledges_cli = AppGroup("pledges", help="Maintain pledges.")
 
@@ -14,7 +13,7 @@ pledges_cli = AppGroup("pledges", help="Maintain pledges.")
 def lapse_due_command() -> None:
     """Lapse every open pledge whose date has passed (safe to run daily, and again)."""
     with open_session(get_engine(), write=True) as session:
-        lapsed = services.lapse_due(session=session, today=today())
+        lapsed = services.lapse_due(session=session, today=london_today())
         session.commit()
         for pledge in lapsed:
             click.echo(f"{pledge.reference} lapsed: {pledge.status_reason}")

@@ -6,13 +6,14 @@ import datetime as dt
 
 from sqlmodel import Session, select
 
+from community.db import london_today
 from community.models import Person, Team
 from pledges import services
 
 
 def load_demo_pledges(session: Session, *, teams: list[Team], members: dict[int, list[Person]],
                       today: dt.date | None = None) -> None:
-    today = today or dt.date.today()
+    today = today or london_today()
     team = next((t for t in teams if t.slug == "shirebrook"), None)
     if team is None or not members.get(team.id):
         return

@@ -6,15 +6,12 @@ flash → redirect; on a DomainError roll back and show the message beside its f
 written on any refusal.
 """
 
-import datetime as dt
-from zoneinfo import ZoneInfo
-
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from community import mail
 from community.auth import finance_only, public, signed_in, team_or_404, team_staff
-from community.db import get_engine, get_session, open_session
+from community.db import get_engine, get_session, london_today, open_session
 from community.formatting import gbp
 from community.models import AuditEvent, Team
 from ledger.errors import DomainError, InvalidAmount, NotFound
@@ -52,10 +49,6 @@ KIND_FIELDS = {
 ALL_KIND_FIELDS = {"amount", "hours", "frequency", "quantity", "room", "when_text", "estimated_value"}
 STAFF_FIELDS = {"on_behalf_name", "on_behalf_is_organisation", "contact_email"}
 
-
-def today() -> dt.date:
-    """Today in Europe/London."""
-    return dt.datetime.now(ZoneInfo("Europe/London")).date()
 
 
 def _is_team_staff(team: Team) -> bool:
@@ -128,7 +121,7 @@ def _hours(text: str) -> int:
 def _lapse_if_due(team: Team) -> None:
     """Lapse the team's pledges whose date has passed, in a short write transaction of its own."""
     session = get_session()
-    team_id, day = team.id, today()
+    team_id, day = team.id, london_today()
     if not services.has_lapse_due(session, team_id, day):
         return
     # End the read snapshot first (and touch nothing of it until the writer has committed), so
@@ -150,7 +143,7 @@ def wall(slug: str):
     _lapse_if_due(team)
     team_view = _is_team_staff(team)
     result = services.wall(session=session, team=team, include_private=team_view)
-    due = services.reminders(session=session, team=team, today=today()) if team_view else None
+    due = services.reminders(session=session, team=team, today=london_today()) if team_view else None
     return render_template("pledges/wall.html", team=team, wall=result, team_view=team_view, due=due,
                            community=services.community_pledges(session, team), kinds=KIND_LABELS,
                            public_name=services.public_name, hours=services.hours_text)
@@ -202,7 +195,7 @@ def new_pledge(slug: str, kind: str):
             try:
                 pledge = services.make_pledge(
                     session=session, team=team, made_by=current_user.person, kind=kind,
-                    description=form.description.data, today=today(), visibility=form.visibility.data,
+                    description=form.description.data, today=london_today(), visibility=form.visibility.data,
                     on_behalf_name=form.on_behalf_name.data if staff_here else None,
                     on_behalf_is_organisation=bool(staff_here and form.on_behalf_is_organisation.data),
                     contact_email=form.contact_email.data if staff_here else None,
@@ -271,7 +264,7 @@ def fulfil(pledge_id: int, team: Team):
         if not any(f.errors for f in form):
             common = dict(session=session, team=team, pledge_id=item.id, effective_date=effective_date,
                           actor_id=current_user.id, idempotency_key=form.idempotency_key.data or "",
-                          today=today())
+                          today=london_today())
             try:
                 if item.kind == PledgeKind.MONEY:
                     rows = services.record_money(**common, amount_pence=amount, method=form.method.data,
@@ -296,7 +289,7 @@ def fulfil(pledge_id: int, team: Team):
                 return redirect(url_for("pledges.pledge", slug=team.slug, pledge_id=item.id))
     form.ensure_key()
     if not form.effective_date.data:
-        form.effective_date.data = today().isoformat()
+        form.effective_date.data = london_today().isoformat()
     return render_template("pledges/fulfil.html", form=form, team=team, p=item,
                            title=f"Record fulfilment of pledge {item.reference}")
 
@@ -359,7 +352,7 @@ def remind(pledge_id: int, team: Team):
 def reminders(team: Team):
     session = get_session()
     _lapse_if_due(team)
-    due = services.reminders(session=session, team=team, today=today())
+    due = services.reminders(session=session, team=team, today=london_today())
     return render_template("pledges/reminders.html", team=team, due=due, remind_form=ReminderForm(),
                            public_name=services.public_name)
 

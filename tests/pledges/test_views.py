@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from community.db import london_today as today
 from community.db import open_session
 from ledger import services as ledger
 from ledger.models import JournalEntry
 from pledges import services
 from pledges.models import CommunityPledge, Pledge, PledgeFulfilment, PledgeSignature
-from pledges.views import today
 from tests.pledges.conftest import money_pledge
 
 
