@@ -609,7 +609,7 @@ def _fill_restricted(session, st: Statement, team: Team, start, end, names: _Nam
         .where(LedgerAccount.team_id == team.id, LedgerAccount.kind == AccountKind.RESTRICTED.value)
         .order_by(LedgerAccount.id)
     ).scalars().all()
-    end_at = dt.datetime.combine(end, dt.time(), tzinfo=dt.UTC)
+    end_at = london_midnight(end)
     for fund in funds:
         opening = _sum_before(session, fund.id, start)
         rows = _rows(session, fund.id, start, end)

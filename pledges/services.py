@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from community.db import utcnow
+from community.db import london_midnight, utcnow
 from community.models import Person, Team
 from ledger import services as ledger
 from ledger.errors import DomainError, NotFound
@@ -784,8 +784,7 @@ class Memorandum:
 
 
 def _created_in(start: dt.date, end: dt.date):
-    low = dt.datetime.combine(start, dt.time(), tzinfo=dt.UTC)
-    high = dt.datetime.combine(end, dt.time(), tzinfo=dt.UTC)
+    low, high = london_midnight(start), london_midnight(end)  # the council's month, in UTC
     return Pledge.created_at >= low, Pledge.created_at < high
 
 

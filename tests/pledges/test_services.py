@@ -5,6 +5,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+import time_machine
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
@@ -392,3 +393,11 @@ def test_memorandum_for_a_month(session, world):
     assert made.money_promised_pence == 20_000 and made.hours_promised == Decimal(8)
     other = services.memorandum(session, world["other"].id, dt.date(2026, 11, 1), dt.date(2026, 12, 1))
     assert other.money_received_pence == 0 and other.social_value_pence == 0
+
+
+def test_a_pledge_made_after_london_midnight_counts_in_the_next_month(session, world):
+    with time_machine.travel(dt.datetime(2026, 9, 30, 23, 30, tzinfo=dt.UTC), tick=False):  # 00:30 BST, 1 Oct
+        money_pledge(session, world)
+    september = services.memorandum(session, world["team"].id, dt.date(2026, 9, 1), dt.date(2026, 10, 1))
+    october = services.memorandum(session, world["team"].id, dt.date(2026, 10, 1), dt.date(2026, 11, 1))
+    assert (september.money_promised_pence, october.money_promised_pence) == (0, 20_000)
