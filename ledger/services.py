@@ -947,6 +947,10 @@ class LedgerRow:
     reverses_entry_id: int | None
     amount_pence: int
     balance_after_pence: int
+    proposer_id: int | None = None  # who asked for the spend (full detail only)
+    approver_id: int | None = None  # the second person who approved it
+    method: str | None = None  # how it was paid
+    receipt_ref: str | None = None
 
 
 @dataclass(frozen=True)
@@ -1006,6 +1010,10 @@ def list_entries(*, session: Session, team: Team, page: int = 1, per_page: int =
                 reverses_entry_id=entry.reverses_entry_id,
                 amount_pence=int(amount),
                 balance_after_pence=running,
+                proposer_id=entry.proposer_id,
+                approver_id=entry.approver_id,
+                method=entry.method,
+                receipt_ref=entry.receipt_ref,
             )
         )
         running -= int(amount)

@@ -13,7 +13,7 @@ from community.auth import finance_only, public, team_or_404
 from community.cache import public_page
 from community.db import get_session
 from community.formatting import gbp
-from community.models import Team
+from community.models import Person, Team
 from ledger import services, statement_freeze
 from ledger.errors import (
     DomainError,
@@ -100,8 +100,13 @@ def team_ledger(slug: str):
     detail = _sees_detail(team)
     is_finance = detail and current_user.person.is_finance
     funds = services.fund_summaries(session=session, team=team)
+    names = {}
+    if detail:  # who asked and who approved each spend: one query for the page
+        ids = {i for row in page.rows for i in (row.proposer_id, row.approver_id) if i}
+        if ids:
+            names = dict(session.execute(select(Person.id, Person.name).where(Person.id.in_(ids))).all())
     return render_template("ledger/team_ledger.html", team=team, page=page, pagination=pagination,
-                           detail=detail, is_finance=is_finance, funds=funds)
+                           detail=detail, is_finance=is_finance, funds=funds, names=names)
 
 
 # --------------------------------------------------------------------------- finance
