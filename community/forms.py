@@ -48,6 +48,13 @@ class ChangePasswordForm(FlaskForm):
     submit = SubmitField("Change password", widget=GovSubmitInput())
 
 
+class PostcodeForm(FlaskForm):
+    postcode = StringField("Home postcode", widget=GovTextInput(),
+                           validators=[DataRequired("Enter your postcode"),
+                                       Length(max=10, message="Enter a real postcode, like NG20 8AA")])
+    submit = SubmitField("Save postcode", widget=GovSubmitInput())
+
+
 class TeamForm(FlaskForm):
     name = StringField("Team name", widget=GovTextInput(), validators=[DataRequired("Enter the team name"), Length(max=120)])
     slug = StringField("Short name for web addresses", widget=GovTextInput(),

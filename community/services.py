@@ -15,7 +15,7 @@ from sqlmodel import Session, func, select
 
 from community import passwords, postcodes
 from community.auth import token_hash
-from community.db import utcnow
+from community.db import LONDON, utcnow
 from community.errors import (
     DomainError,
     EmailTaken,
@@ -188,6 +188,45 @@ def sign_up_resident(
             "An account with this email already exists. Sign in instead.", field="email"
         ) from exc
     return person
+
+
+POSTCODE_CHANGED = "account.postcode_changed"
+POSTCODE_CHANGE_GAP = dt.timedelta(days=30)  # a home postcode changes at most once a month
+
+
+def change_postcode(session: Session, *, person: Person, postcode: str, now: dt.datetime | None = None) -> Place | None:
+    """A resident who has moved (or mistyped) sets their home postcode; it decides their place,
+    and so where they may propose, support and vote. Returns the new place (None: outside them all).
+
+    At most once in 30 days, so nobody can hop between places to vote in each: one ballot per
+    person per round holds anyway. Audited (places, not postcodes). Raises InvalidPostcode or
+    DomainError; nothing is written then."""
+    now = now or utcnow()
+    normal = postcodes.normalise(postcode)
+    if normal is None:
+        raise InvalidPostcode("Enter a real postcode, like NG20 8AA", field="postcode")
+    person = session.execute(select(Person).where(Person.id == person.id).with_for_update()).scalar_one()
+    if normal == person.postcode:
+        raise DomainError(f"{normal} is already your home postcode.", field="postcode")
+    last = session.execute(
+        select(func.max(AuditEvent.created_at)).where(
+            AuditEvent.action == POSTCODE_CHANGED, AuditEvent.actor_id == person.id
+        )
+    ).scalar_one()
+    if last is not None and now - last < POSTCODE_CHANGE_GAP:
+        again = (last + POSTCODE_CHANGE_GAP).astimezone(LONDON).date()
+        raise DomainError(
+            f"You changed your postcode less than 30 days ago. You can change it again from "
+            f"{again.day} {again:%B %Y}; if you need to sooner, ask your Connected Team.",
+            field="postcode",
+        )
+    place = place_for_postcode(session, postcode=normal)
+    was = person.place_id
+    person.postcode, person.place_id = normal, place.id if place else None
+    audit(session, actor_id=person.id, action=POSTCODE_CHANGED,
+          subject=f"person:{person.id} place:{was or 'none'} → place:{place.id if place else 'none'}")
+    session.flush()
+    return place
 
 
 def authenticate(session: Session, *, email: str, password: str) -> Person:

@@ -22,6 +22,7 @@ from community.forms import (
     CodeForm,
     InviteForm,
     PlaceForm,
+    PostcodeForm,
     RevokeForm,
     RoleForm,
     SignInForm,
@@ -240,6 +241,26 @@ def account():
         place = session.get(Place, current_user.person.place_id)
     teams = {s.team.id: s for s in services.list_teams(session)}
     return render_template("community/account.html", place=place, teams=teams)
+
+
+@bp.route("/account/postcode", methods=["GET", "POST"])
+@signed_in
+def change_postcode():
+    form = PostcodeForm()
+    if form.validate_on_submit():
+        session = get_session()
+        try:
+            place = services.change_postcode(session, person=session.get(Person, current_user.id),
+                                             postcode=form.postcode.data)
+            session.commit()
+        except DomainError as error:
+            _form_error(form, error)
+        else:
+            where = f"your place is now {place.name}" if place else (
+                "it is outside the places Connected Teams work in, so you have no local team")
+            flash(f"Your home postcode is saved: {where}.", "success")
+            return redirect(url_for("community.account"))
+    return render_template("community/change_postcode.html", form=form)
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
