@@ -217,7 +217,7 @@ def change_postcode(session: Session, *, person: Person, postcode: str, now: dt.
         again = (last + POSTCODE_CHANGE_GAP).astimezone(LONDON).date()
         raise DomainError(
             f"You changed your postcode less than 30 days ago. You can change it again from "
-            f"{again.day} {again:%B %Y}; if you need to sooner, ask your Connected Team.",
+            f"{again.day} {again:%B %Y}.",
             field="postcode",
         )
     place = place_for_postcode(session, postcode=normal)
