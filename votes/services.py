@@ -30,7 +30,7 @@ from sqlmodel import Session
 
 from community.db import utcnow
 from community.formatting import gbp
-from community.models import Person, Team
+from community.models import Membership, Person, Team
 from ledger import services as ledger
 from ledger.errors import DomainError
 from votes.models import (
@@ -128,10 +128,19 @@ def _lock_round(session: Session, round_id: int) -> Round:
 
 
 def propose_idea(
-    *, session: Session, team: Team, proposer: Person, title: str, description: str, estimated_cost_pence: int
+    *, session: Session, team: Team, proposer: Person, title: str, description: str, estimated_cost_pence: int,
+    as_team: bool = False,
 ) -> Idea:
-    """A resident proposes an idea for their place."""
-    _require_resident(proposer, team, "propose ideas here")
+    """A resident proposes an idea for their place. With ``as_team`` a member or the enabler of
+    the team proposes it instead (for a resident who is not online, or spend above the team's
+    limits, which needs a resident vote); it goes through the same review and vote."""
+    if as_team:
+        if not session.execute(
+            select(Membership.id).where(Membership.team_id == team.id, Membership.person_id == proposer.id)
+        ).first():
+            raise NotEligible("Only this team's members and enabler can propose ideas for the team.")
+    else:
+        _require_resident(proposer, team, "propose ideas here")
     idea = Idea(
         team_id=team.id,
         proposer_id=proposer.id,

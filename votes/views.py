@@ -101,7 +101,7 @@ def ideas(slug: str):
     rows = services.visible_ideas(session=session, team=team)
     open_rounds = [r for r in services.rounds_of(session=session, team=team) if r.status == "open"]
     return render_template("votes/ideas.html", team=team, ideas=rows, open_rounds=open_rounds,
-                           is_team_staff=_is_team_staff(team), can_propose=services.is_resident(_me(), team))
+                           is_team_staff=_is_team_staff(team), can_propose=_is_team_staff(team) or services.is_resident(_me(), team))
 
 
 @bp.route("/teams/<slug>/ideas/new", methods=["GET", "POST"])
@@ -110,19 +110,20 @@ def propose(slug: str):
     session = get_session()
     team = team_or_404(session, slug)
     form = IdeaForm()
-    eligible = services.is_resident(_me(), team)
+    as_team = _is_team_staff(team)  # a member or the enabler proposes for the team (2FA, as staff pages)
+    eligible = as_team or services.is_resident(_me(), team)
     if eligible and form.validate_on_submit():
         try:
             idea = services.propose_idea(session=session, team=team, proposer=_me(), title=form.title.data,
                                          description=form.description.data,
-                                         estimated_cost_pence=parse_pence(form.estimated_cost.data))
+                                         estimated_cost_pence=parse_pence(form.estimated_cost.data), as_team=as_team)
             session.commit()
         except DomainError as error:
             _error(form, error)
         else:
             flash("Thank you. Your idea was sent to the team for review.", "success")
             return redirect(url_for("votes.idea", slug=slug, idea_id=idea.id))
-    return render_template("votes/propose.html", form=form, team=team, eligible=eligible,
+    return render_template("votes/propose.html", form=form, team=team, eligible=eligible, as_team=as_team,
                            title=f"Propose an idea for {team.name}")
 
 

@@ -4,11 +4,13 @@ import datetime as dt
 import re
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select, update
 
 from community.db import open_session, utcnow
 from ledger.models import Hold
 from tests.votes.conftest import feasible_idea, open_round
+from votes import services
 from votes.models import Ballot, Idea, Round
 
 
@@ -270,3 +272,41 @@ def test_a_vote_posted_after_the_closing_time_closes_the_round_and_is_refused(cl
     with open_session(engine, write=False) as s:
         assert s.get(Round, rnd.id).status == "closed"
         assert s.execute(select(Ballot)).first() is None
+
+
+def test_a_team_member_proposes_an_idea_for_the_team(client, session, world, sign_in, make_person, engine):
+    """For a resident who is not online, or spend above the team's limits (the quick-spend page
+    links here): the team's own member proposes it, and it is reviewed like any other idea."""
+    from community import services as community
+
+    slug = world["team"].slug
+    mo = world["member"]
+    mo.place_id = None  # staff rarely live in the place they work in
+    other_team = community.create_team(session, actor_id=None, name="Other", slug="other",
+                                       place_id=world["place"].id, cost_centre="TC9")
+    stranger = make_person("stranger@example.org", role="member", team=other_team)
+    stranger.place_id = None
+    session.add_all([mo, stranger])
+    session.commit()
+    data = {"title": "Hall hire for the year", "description": "For Mrs Jones, met at the Local Net",
+            "estimated_cost": "1200"}
+
+    sign_in(stranger)  # another team's member: not this team's, not a resident
+    assert "Only residents" in client.get(f"/teams/{slug}/ideas/new").get_data(as_text=True)
+    assert client.post(f"/teams/{slug}/ideas/new", data=data).status_code == 200
+    with open_session(engine, write=False) as s:
+        assert s.execute(select(Idea)).first() is None
+    client.post("/sign-out")
+
+    sign_in(mo)
+    assert "Propose an idea" in client.get(f"/teams/{slug}/ideas").get_data(as_text=True)
+    page = client.get(f"/teams/{slug}/ideas/new").get_data(as_text=True)
+    assert "You are proposing this for the team" in page and "Only residents" not in page
+    response = client.post(f"/teams/{slug}/ideas/new", data=data)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    with open_session(engine, write=False) as s:
+        idea = s.execute(select(Idea)).scalar_one()
+        assert (idea.proposer_id, idea.status, idea.estimated_cost_pence) == (mo.id, "proposed", 120_000)
+    with pytest.raises(services.NotEligible):  # the service checks it too, whatever the view says
+        services.propose_idea(session=session, team=world["team"], proposer=stranger, title="x",
+                              description="y", estimated_cost_pence=100, as_team=True)
