@@ -192,3 +192,15 @@ def test_migration_links_refusals_already_logged_to_their_team(at_0008):
     with at_0008.connect() as conn:
         linked = conn.execute(text("SELECT subject, team_id FROM audit_event ORDER BY id")).all()
     assert [row[1] for row in linked] == [8, 7, None, None]
+
+
+def test_refusals_fall_in_the_london_month_they_were_made(session, place_and_team):  # noqa: F811
+    """00:30 on 1 June in London is 23:30 UTC on 31 May: the June statement lists it."""
+    team = place_and_team[1]
+    session.add(AuditEvent(action=codes.OVERSPEND_REFUSED, team_id=team.id, subject="£60.00 for spend request 1",
+                           created_at=dt.datetime(2026, 5, 31, 23, 30, tzinfo=dt.UTC)))
+    session.commit()
+    june = statements.build_statement(session=session, team=team, month=dt.date(2026, 6, 1))
+    may = statements.build_statement(session=session, team=team, month=dt.date(2026, 5, 1))
+    assert ([a.subject for a in june.overspend_refused], may.overspend_refused) == (
+        ["£60.00 for spend request 1"], [])
