@@ -135,15 +135,23 @@ class Invitation(SQLModel, table=True):
 
 
 class AuditEvent(SQLModel, table=True):
-    """Who did what to whom: role grants, invitations, sign-ins. Append-only."""
+    """Who did what to whom: role grants, invitations, sign-ins. Append-only.
+
+    ``team_id`` names the Connected Team an event belongs to, when it belongs to one (quick
+    spend, refused overspends): statements select a team's events by it, never by parsing
+    ``subject``, which is free text for people to read."""
 
     __tablename__ = "audit_event"
-    __table_args__ = (Index("ix_audit_event_created", "created_at"),)
+    __table_args__ = (
+        Index("ix_audit_event_created", "created_at"),
+        Index("ix_audit_event_team_action", "team_id", "action", "created_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     actor_id: int | None = Field(default=None, foreign_key="person.id")
     action: str = Field(max_length=60)
     subject: str = Field(max_length=200)
+    team_id: int | None = Field(default=None, foreign_key="team.id")
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc_column())
 
 

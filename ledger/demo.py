@@ -8,7 +8,7 @@ import datetime as dt
 from sqlmodel import Session
 
 from community.models import Person, Team
-from ledger import services
+from ledger import codes, services
 
 # (category, description, payee, payee is a person, pence)
 SPENDS = [
@@ -102,7 +102,7 @@ def load_demo_history(
                     actual_pence=commitment.amount_pence - (n * 37 % 200),
                     actor_id=finance.id,
                     effective_date=day,
-                    method="p-card" if n else "invoice",
+                    method=codes.PURCHASE_CARD if n else codes.INVOICE,
                     receipt_ref=f"RCPT-{team.id}-{month:%Y%m}-{n}",
                     proposer_id=proposer.id,
                     approver_id=approver.id,

@@ -37,6 +37,7 @@ from sqlmodel import Session
 
 from community.db import is_sqlite, london_today, utcnow
 from community.models import Team
+from ledger import codes
 from ledger.errors import (
     HoldNotOpen,
     IdempotencyConflict,
@@ -723,7 +724,8 @@ def settle_hold(
     approver_id: int | None = None,
 ) -> JournalEntry:
     """Pay a hold: post ``actual_pence`` (≤ the amount held) from budget to spend; the rest is
-    released. Raises InvalidAmount, NotFound, HoldNotOpen, PeriodClosed, IdempotencyConflict.
+    released. The entry's GL code is ``gl_code`` if given, else the spend category's
+    (ledger/codes.py). Raises InvalidAmount, NotFound, HoldNotOpen, PeriodClosed, IdempotencyConflict.
     """
     _check_amount(actual_pence)
     _check_key(idempotency_key)
@@ -765,7 +767,7 @@ def settle_hold(
             payee=commitment.payee,
             payee_is_individual=commitment.payee_is_individual,
             cost_centre=team.cost_centre,
-            gl_code=gl_code,
+            gl_code=gl_code or codes.spend_gl_code(commitment.category),
             category=commitment.category,
             method=method,
             receipt_ref=receipt_ref,

@@ -40,6 +40,7 @@ from community.db import is_sqlite, utcnow
 from community.errors import DomainError as CommunityError
 from community.models import AuditEvent, AuthSession, Membership, Person, Team, TeamRole
 from community.services import verify_totp
+from ledger import codes
 from ledger import services as ledger
 from ledger.errors import DomainError, InvalidAmount, NotFound
 from ledger.models import AccountKind, Hold, HoldStatus, LedgerAccount, LedgerRequest
@@ -201,7 +202,7 @@ def _move(session: Session, request: SpendRequest, expected: str, **values) -> N
 
 
 def _audit(session: Session, actor_id: int, action: str, team: Team, request: SpendRequest, pence: int) -> None:
-    session.add(AuditEvent(actor_id=actor_id, action=action,
+    session.add(AuditEvent(actor_id=actor_id, action=action, team_id=team.id,
                            subject=f"{team.name}: spend request {request.id}, {format_gbp(pence)}"[:200]))
 
 
@@ -430,11 +431,12 @@ def approve(
 
 def record_overspend_refused(*, session: Session, team: Team, request_id: int, actor_id: int,
                              amount_pence: int) -> None:
-    """Log a refused approval for lack of money; statements list these as exceptions.
+    """Log a refused approval for lack of money; the team's statement for the month lists it
+    as an exception (ledger.md §3.2 G), found by ``team_id``, not by the subject text.
 
     Call it after rolling back the refused approval, then commit."""
     session.add(AuditEvent(
-        actor_id=actor_id, action="ledger.overspend_refused",
+        actor_id=actor_id, action=codes.OVERSPEND_REFUSED, team_id=team.id,
         subject=f"{team.name}: {format_gbp(amount_pence)} for spend request {request_id}"[:200],
     ))
     session.flush()
@@ -640,7 +642,7 @@ def set_limits(*, session: Session, team: Team, actor: Person, member_limit_penc
     team.enabler_limit_pence = enabler_limit_pence
     session.add(team)
     session.add(AuditEvent(
-        actor_id=actor.id, action="spend.limits",
+        actor_id=actor.id, action="spend.limits", team_id=team.id,
         subject=f"{team.name}: members {format_gbp(member_limit_pence)}, enabler {format_gbp(enabler_limit_pence)}",
     ))
     session.flush()

@@ -15,6 +15,7 @@ from sqlalchemy import BigInteger, CheckConstraint, Column, Date, ForeignKey, In
 from sqlmodel import Field, SQLModel
 
 from community.db import UTCDateTime, utcnow
+from ledger.codes import METHODS  # defined once there; the CHECK below and the forms use it
 
 CATEGORIES = (
     ("food", "Food"),
@@ -24,11 +25,6 @@ CATEGORIES = (
     ("activity materials", "Activity materials"),
     ("crisis support", "Crisis support"),
     ("other", "Other"),
-)
-METHODS = (
-    ("purchase card", "Purchase card"),
-    ("invoice", "Invoice"),
-    ("petty cash", "Petty cash"),
 )
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo
 
 import weasyprint
 from flask import current_app, render_template
@@ -31,7 +32,7 @@ from sqlmodel import Session
 
 from community.db import LONDON, london_midnight, london_today, open_session, utcnow
 from community.models import AuditEvent, Membership, Person, Team
-from ledger import services
+from ledger import codes, services
 from ledger.models import (
     AccountKind,
     ChainHead,
@@ -51,16 +52,9 @@ SYSTEM_VERSION = "Thriving Communities ledger statements 1.1"
 FLAG_OVER_PENCE = 50_000  # the transparency threshold: £500
 MISSING = "missing"
 NOT_NEEDED = "n/a"
-PCARD_METHODS = {"p-card", "pcard", "purchase card", "procurement card"}
-OVERSPEND_REFUSED = "ledger.overspend_refused"
-METHOD_LABELS = {
-    "invoice": "supplier invoice (AP)",
-    "p-card": "purchase card (P-card)",
-    "imprest": "imprest / petty cash",
-    "petty-cash": "imprest / petty cash",
-    "grant": "grant to VCSE",
-    "unspecified": "method not recorded",
-}
+OVERSPEND_REFUSED = codes.OVERSPEND_REFUSED
+METHOD_LABELS = codes.STATEMENT_LABELS
+LONDON = ZoneInfo("Europe/London")
 CSV_COLUMNS = (
     "Body",
     "Service area",
@@ -493,7 +487,8 @@ def _fill_control(session: Session, st: Statement, team: Team, start: dt.date, e
 
 def _line(entry: JournalEntry, amount: int, running: int, fund: str, st: Statement, names) -> Line:
     spend = entry.kind == EntryKind.SPEND.value
-    method = entry.method or ("unspecified" if spend else "")
+    # One code per method whatever spelling the (append-only) entry was written with.
+    method = codes.method_code(entry.method) or (codes.UNSPECIFIED if spend else "")
     return Line(
         date=entry.effective_date,
         entry_id=entry.id,
@@ -512,7 +507,7 @@ def _line(entry: JournalEntry, amount: int, running: int, fund: str, st: Stateme
         reverses_entry_id=entry.reverses_entry_id,
         amount_pence=amount,
         over_500=abs(amount) > FLAG_OVER_PENCE,
-        p_card=(entry.method or "").strip().lower() in PCARD_METHODS,
+        p_card=method == codes.PURCHASE_CARD,
         balance_after_pence=running,
     )
 
@@ -735,28 +730,21 @@ def _fill_commitments(session, st: Statement, team: Team, budget: int | None, st
             )
 
 
-def _subject_is_team(subject: str, team: Team) -> bool:
-    """Audit subjects name a team as ``team:<id>`` or its slug, optionally followed by more."""
-    subject = (subject or "").strip()
-    for name in (f"team:{team.id}", team.slug):
-        if subject == name or subject.startswith((name + ":", name + " ", name + "/")):
-            return True
-    return False
-
-
 def _fill_refused(session, st: Statement, team: Team, start, end, names: _NameCache) -> None:
-    start_at = dt.datetime.combine(start, dt.time(), tzinfo=dt.UTC)
-    end_at = dt.datetime.combine(end, dt.time(), tzinfo=dt.UTC)
+    """Refused overspend attempts (ledger.md §3.2 G): the team's audit events (by ``team_id``)
+    made in the statement month as the team lives it, midnight to midnight in Europe/London."""
+    start_at = dt.datetime.combine(start, dt.time(), tzinfo=LONDON).astimezone(dt.UTC)
+    end_at = dt.datetime.combine(end, dt.time(), tzinfo=LONDON).astimezone(dt.UTC)
     events = session.execute(
         select(AuditEvent)
-        .where(AuditEvent.action == OVERSPEND_REFUSED, AuditEvent.created_at >= start_at, AuditEvent.created_at < end_at)
+        .where(AuditEvent.team_id == team.id, AuditEvent.action == OVERSPEND_REFUSED,
+               AuditEvent.created_at >= start_at, AuditEvent.created_at < end_at)
         .order_by(AuditEvent.created_at, AuditEvent.id)
     ).scalars().all()
     for event in events:
-        if _subject_is_team(event.subject, team):
-            st.overspend_refused.append(
-                RefusedAttempt(when=event.created_at, actor=names(event.actor_id), subject=event.subject)
-            )
+        st.overspend_refused.append(
+            RefusedAttempt(when=event.created_at, actor=names(event.actor_id), subject=event.subject)
+        )
 
 
 # --------------------------------------------------------------------------- county pack
