@@ -4,8 +4,13 @@ Rules (issue #4), all checked here, inside the caller's write transaction:
 
 * Only members and enablers of the team take part; finance can neither request nor approve.
 * The requester never approves (or rejects) their own request.
-* A member approves up to ``Team.member_limit_pence``, the enabler up to
+* A member approves up to ``Team.member_limit_pence``, an enabler up to
   ``Team.enabler_limit_pence``; above that the spend needs a resident vote (:func:`ideas_path`).
+  Nobody approves above their own limit, so an enabler's own request above the members' limit
+  needs another enabler of the team. Money within a funded idea's open commitment (the residents
+  already voted it) is exempt from both limits, up to that commitment.
+* A request is refused when it is made if nobody could approve it (:func:`approvers_of`), so no
+  request waits for an approval that cannot come.
 * Approving above ``FRESH_ABOVE_PENCE`` needs a sign-in (or identity confirmation) in the last
   ``FRESH_MINUTES`` minutes.
 * Approval re-reads the request (locked), the approver's membership, the team's limits and the
@@ -142,9 +147,18 @@ def _idea_hold(session: Session, team: Team, request: SpendRequest) -> tuple[Ide
     held = session.get(Hold, idea.hold_id)
     if held is None or held.status != HoldStatus.OPEN.value:
         return None
-    if held.account_id != ledger._funding_account(session, team, request.account_id):
+    # The idea's hold is on one of the team's own funds, so equal ids mean the same fund; the
+    # budget is looked up without creating it (this also runs when a page is only shown).
+    fund = request.account_id if request.account_id is not None else _budget_id_if_any(session, team)
+    if held.account_id != fund:
         return None
     return idea, held
+
+
+def within_vote(*, session: Session, team: Team, request: SpendRequest) -> bool:
+    """Whether the whole amount is within the open commitment of the funded idea it delivers."""
+    voted = _idea_hold(session, team, request)
+    return voted is not None and request.amount_pence <= voted[1].amount_pence
 
 
 def _pause() -> None:
@@ -282,8 +296,10 @@ def request_spend(
     account_id: int | None = None,
     idea_id: int | None = None,
 ) -> SpendRequest:
-    """A team member asks to spend. Raises NotAllowed, InvalidAmount, InvalidRequest, OverLimit,
-    NotFound (funding source or idea not the team's)."""
+    """A team member asks to spend. Up to the enabler's limit, or up to the open commitment of the
+    funded idea named by ``idea_id`` (the residents voted that money); and only if someone in the
+    team could approve it (:func:`approvers_of`). Raises NotAllowed, InvalidAmount, SpendError,
+    OverLimit (``needs_vote`` when only a resident vote could allow it), NotFound."""
     _require_member(session, team, requester, "request")
     ledger._check_amount(amount_pence)
     payee = (payee or "").strip()
@@ -298,12 +314,6 @@ def request_spend(
         raise SpendError("Choose a category from the list.", field="category")
     if len(payee) > 200 or len(purpose) > 500:
         raise SpendError("Keep the payee under 200 and the purpose under 500 characters.", field="purpose")
-    if amount_pence > team.enabler_limit_pence:
-        raise OverLimit(
-            f"{format_gbp(amount_pence)} is more than the team can approve "
-            f"({format_gbp(team.enabler_limit_pence)}): it needs a resident vote.",
-            needs_vote=True, field="amount",
-        )
     if account_id is not None:
         choices = {f.account_id for f in funding_choices(session=session, team=team)}
         if account_id not in choices:
@@ -315,9 +325,38 @@ def request_spend(
         payee_is_individual=bool(payee_is_individual), purpose=purpose, category=category,
         account_id=account_id, idea_id=idea_id,
     )
+    if amount_pence > team.enabler_limit_pence and not within_vote(session=session, team=team, request=request):
+        raise OverLimit(_above_team_limit(session, team, request), needs_vote=True, field="amount")
+    if not approvers_of(session=session, team=team, request=request):
+        raise OverLimit(_nobody_can_approve(session, team, request, requester), needs_vote=False, field="amount")
     session.add(request)
     session.flush()
     return request
+
+
+def _above_team_limit(session: Session, team: Team, request: SpendRequest) -> str:
+    """Why an amount above the enabler's limit is refused (and what the residents voted, if that is why)."""
+    message = (f"{format_gbp(request.amount_pence)} is more than the team can approve "
+               f"({format_gbp(team.enabler_limit_pence)}): it needs a resident vote.")
+    voted = _idea_hold(session, team, request)
+    if voted is None:
+        return message
+    idea, held = voted
+    return (f"{format_gbp(request.amount_pence)} is more than the {format_gbp(held.amount_pence)} the residents "
+            f"voted for “{idea.title}” and more than the team can approve ({format_gbp(team.enabler_limit_pence)}). "
+            f"Ask for {format_gbp(held.amount_pence)} or less; anything more needs a resident vote.")
+
+
+def _nobody_can_approve(session: Session, team: Team, request: SpendRequest, requester: Person) -> str:
+    if request.amount_pence <= team.member_limit_pence:
+        return (f"No one else in {team.name} can approve a request yet: "
+                "ask an admin to add another member to the team.")
+    if _role(session, team, requester) == TeamRole.ENABLER:
+        return (f"Members can approve up to {format_gbp(team.member_limit_pence)}, and nobody approves their own "
+                f"request, so above that another enabler of {team.name} must approve yours. The team has no other "
+                "enabler: ask an admin to add one, or propose it as an idea for a resident vote.")
+    return (f"Members can approve up to {format_gbp(team.member_limit_pence)}, and {team.name} has no enabler "
+            "to approve more: ask an admin to add one, or propose it as an idea for a resident vote.")
 
 
 def withdraw(*, session: Session, team: Team, request_id: int, actor: Person) -> SpendRequest:
@@ -338,6 +377,31 @@ def withdraw(*, session: Session, team: Team, request_id: int, actor: Person) ->
 
 def _limit_for(team: Team, role: str) -> int:
     return team.enabler_limit_pence if role == TeamRole.ENABLER else team.member_limit_pence
+
+
+def _covers(team: Team, role: str, amount_pence: int, in_vote: bool) -> bool:
+    """The approval rule for one role: their own limit, or any amount within the residents' vote."""
+    return in_vote or amount_pence <= _limit_for(team, role)
+
+
+def approvers_of(*, session: Session, team: Team, request: SpendRequest) -> list[Person]:
+    """Who may approve this request now (and so who is told of it): the team's other active
+    members and enablers whose own limit covers the amount (any of them for money within a funded
+    idea's commitment), never finance and never the requester. Enablers first, then by name."""
+    voted = within_vote(session=session, team=team, request=request)
+    rows = session.execute(
+        select(Person, Membership.role)
+        .join(Membership, Membership.person_id == Person.id)
+        .where(Membership.team_id == team.id, Person.id != request.requester_id, Person.is_active,
+               Person.is_finance.is_(False))
+        .order_by(Membership.role, Person.name, Person.id)  # "enabler" sorts before "member"
+    ).all()
+    return [person for person, role in rows if _covers(team, role, request.amount_pence, voted)]
+
+
+def either(names: list[str]) -> str:
+    """'Ben', 'Ben or Erin', 'Ben, Carol or Erin'."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
 def _decision_checks(session: Session, team: Team, request: SpendRequest, approver: Person, doing: str) -> str:
@@ -385,14 +449,15 @@ def approve(
     limit = _limit_for(team, role)
     # Money the residents already voted for (the idea's commitment) needs no quick-spend limit.
     voted = _idea_hold(session, team, request)
-    within_vote = voted is not None and request.amount_pence <= voted[1].amount_pence
-    if request.amount_pence > limit and not within_vote:
+    in_vote = voted is not None and request.amount_pence <= voted[1].amount_pence
+    if not _covers(team, role, request.amount_pence, in_vote):
         if request.amount_pence > team.enabler_limit_pence:
-            message = (f"{format_gbp(request.amount_pence)} is more than the team can approve "
-                       f"({format_gbp(team.enabler_limit_pence)}): it needs a resident vote.")
+            message = _above_team_limit(session, team, request)
         else:
-            message = (f"Members can approve up to {format_gbp(limit)}. The team’s enabler can approve "
-                       f"up to {format_gbp(team.enabler_limit_pence)}.")
+            others = [p.name for p in approvers_of(session=session, team=team, request=request)]
+            message = f"Members can approve up to {format_gbp(limit)}. " + (
+                f"{either(others)} can approve this." if others
+                else "No one else in the team can approve this much now.")
         raise OverLimit(message, needs_vote=request.amount_pence > team.enabler_limit_pence)
     if request.amount_pence > fresh_above_pence and not is_fresh(auth_session, now=now, minutes=fresh_minutes):
         raise NeedsFreshSignIn(
@@ -728,16 +793,6 @@ def dashboard(*, session: Session, team: Team, now: dt.datetime | None = None) -
         median_decision=median,
         names=names,
     )
-
-
-def approvers_of(*, session: Session, team: Team, request: SpendRequest) -> list[Person]:
-    """Who should hear about a new request: the team's other members and enabler."""
-    return list(session.execute(
-        select(Person)
-        .join(Membership, Membership.person_id == Person.id)
-        .where(Membership.team_id == team.id, Person.id != request.requester_id, Person.is_active,
-               Person.is_finance.is_(False))
-    ).scalars())
 
 
 def fund_label(session: Session, request: SpendRequest) -> str:

@@ -187,7 +187,7 @@ def new(team: Team):
             flash(f"Your request for {gbp(created.amount_pence)} was sent to the team for approval.", "success")
             return _detail(team, created.id)
     return render_template("spend/new.html", form=form, team=team, ideas=ideas, vote_link=vote_link,
-                           title="Ask to spend money")
+                           role=current_user.role_in(team.id), title="Ask to spend money")
 
 
 @spend_bp.get("/teams/<slug>/spend/<int:request_id>")
@@ -204,10 +204,16 @@ def _render_detail(team: Team, request_id: int, reject_form=None):
     me = current_user.id
     role = current_user.role_in(team.id)
     limit = team.enabler_limit_pence if role == "enabler" else team.member_limit_pence
+    pending = spend_request.status == SpendStatus.PENDING
+    approvers = spend.approvers_of(session=session, team=team, request=spend_request) if pending else []
+    voted = spend.within_vote(session=session, team=team, request=spend_request)
     return render_template(
         "spend/detail.html", team=team, r=spend_request, action=action, reject_form=reject_form or RejectForm(),
-        is_requester=spend_request.requester_id == me, limit=limit,
-        needs_vote=spend_request.amount_pence > team.enabler_limit_pence, vote_link=spend.ideas_path(team),
+        is_requester=spend_request.requester_id == me, limit=limit, within_vote=voted,
+        can_approve=any(p.id == me for p in approvers),
+        approver_names=spend.either([p.name for p in approvers]) if approvers else "",
+        needs_vote=spend_request.amount_pence > team.enabler_limit_pence and not voted,
+        vote_link=spend.ideas_path(team),
         names={p: spend._name(session, p) for p in (spend_request.requester_id, spend_request.decided_by_id,
                                                    spend_request.closed_by_id) if p},
         fund=spend.fund_label(session, spend_request), categories=dict(CATEGORIES), methods=dict(METHODS),

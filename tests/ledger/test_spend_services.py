@@ -217,6 +217,73 @@ def test_member_limit_and_enabler_limit(session, world):
     assert approved.status == "approved"
 
 
+def _second_enabler(session, world, name="Dee"):
+    dee = Person(email=f"{name.lower()}@example.org", name=name, password_hash=world["erin"].password_hash,
+                 totp_secret="JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
+    session.add(dee)
+    session.flush()
+    session.add(Membership(team_id=world["team"].id, person_id=dee.id, role="enabler"))
+    session.commit()
+    return dee
+
+
+def names(session, world, request):
+    return [p.name for p in spend.approvers_of(session=session, team=world["team"], request=request)]
+
+
+def test_only_those_whose_limit_covers_a_request_are_its_approvers(session, world):
+    small, large = ask(session, world, amount=25_000), ask(session, world, amount=25_001)
+    session.commit()
+    # Never the requester, never finance (Fran is finance and a member), never above one's own limit.
+    assert names(session, world, small) == ["Erin", "Ben"]
+    assert names(session, world, large) == ["Erin"]
+
+
+def test_an_enablers_own_request_above_the_member_limit_is_refused_if_no_other_enabler_could_approve(
+        session, world):
+    with pytest.raises(spend.OverLimit, match="another enabler of Team 1 must approve yours") as caught:
+        ask(session, world, amount=40_000, who="erin")
+    assert caught.value.field == "amount" and not caught.value.needs_vote
+    session.rollback()
+    assert count(session, SpendRequest) == 0
+    # Within the members' limit a member approves it as usual.
+    r = ask(session, world, amount=25_000, who="erin")
+    assert names(session, world, r) == ["Asha", "Ben"]
+
+
+def test_another_enabler_approves_an_enablers_own_request_above_the_member_limit(session, world):
+    _second_enabler(session, world)
+    r = ask(session, world, amount=40_000, who="erin")
+    session.commit()
+    assert names(session, world, r) == ["Dee"]
+    with pytest.raises(spend.OverLimit, match="Members can approve up to £250.00. Dee can approve this."):
+        approve(session, world, r.id, who="ben", auth=fresh_auth(session, world["ben"]))
+    session.rollback()
+    with pytest.raises(spend.NeedsFreshSignIn):  # the second enabler confirms it is them like anyone
+        spend.approve(session=session, team=world["team"], request_id=r.id, approver=_by_name(session, "Dee"),
+                      auth_session=None, idempotency_key="dee")
+    session.rollback()
+    dee = _by_name(session, "Dee")
+    approved = spend.approve(session=session, team=world["team"], request_id=r.id, approver=dee,
+                             auth_session=fresh_auth(session, dee), idempotency_key="dee")
+    session.commit()
+    assert (approved.status, approved.decided_by_id) == ("approved", dee.id)
+    assert available(session, world) == 100_000 - 40_000
+
+
+def test_a_request_nobody_else_in_the_team_could_approve_is_refused(session, world):
+    olu = world["olu"]  # alone in team 2
+    with pytest.raises(spend.OverLimit, match="No one else in Team 2 can approve"):
+        spend.request_spend(session=session, team=world["other"], requester=olu, amount_pence=1_000,
+                            payee="Co-op", payee_is_individual=False, purpose="Milk", category="food")
+    session.rollback()
+    assert count(session, SpendRequest) == 0
+
+
+def _by_name(session, name):
+    return session.execute(select(Person).where(Person.name == name)).scalar_one()
+
+
 def test_limits_are_read_again_at_approval(session, world):
     r = ask(session, world, amount=20_000)
     session.commit()
@@ -610,3 +677,51 @@ def test_spend_beyond_a_funded_ideas_commitment_needs_the_usual_limits(session, 
     session.commit()
     with pytest.raises(spend.OverLimit):
         approve(session, world, request.id, auth=fresh_auth(session, world["ben"]))
+
+
+def _more_money(session, world, pence=100_000):
+    ledger.allocate(session=session, team=world["team"], amount_pence=pence, actor_id=world["finance"].id,
+                    effective_date=TODAY, idempotency_key=f"more-{pence}")
+    session.commit()
+
+
+def test_a_funded_idea_can_be_spent_above_the_enablers_limit_up_to_its_commitment(session, world):
+    _more_money(session, world)
+    idea, held = _funded_idea(session, world, pence=150_000)
+    before = available(session, world)
+    request = ask(session, world, amount=120_000, idea_id=idea.id, category="equipment")
+    session.commit()
+    assert (request.status, request.amount_pence) == ("pending", 120_000)
+    assert names(session, world, request) == ["Erin", "Ben"]  # the residents voted it: no limit applies
+    approve(session, world, request.id, auth=fresh_auth(session, world["ben"]))
+    session.commit()
+    assert available(session, world) == before
+    session.refresh(idea)
+    assert session.get(Hold, idea.hold_id).amount_pence == 30_000
+    assert session.get(Hold, held.id).status == "voided"
+    # The whole commitment can be asked for too.
+    assert ask(session, world, amount=30_000, idea_id=idea.id).status == "pending"
+
+
+@pytest.mark.parametrize("amount", [150_001, 200_000])
+def test_above_a_funded_ideas_commitment_and_the_enablers_limit_is_refused(session, world, amount):
+    _more_money(session, world)
+    idea, _ = _funded_idea(session, world, pence=150_000)
+    with pytest.raises(spend.OverLimit, match="more than the £1,500.00 the residents voted for “Youth space”") \
+            as caught:
+        ask(session, world, amount=amount, idea_id=idea.id)
+    assert caught.value.field == "amount" and caught.value.needs_vote
+    session.rollback()
+    assert count(session, SpendRequest) == 0
+
+
+def test_a_funded_idea_paid_from_another_fund_gives_no_exemption(session, world):
+    _more_money(session, world)
+    idea, _ = _funded_idea(session, world, pence=150_000)
+    fund = ledger.open_restricted_fund(session=session, team=world["team"], label="Rotary pledge")
+    ledger.receive_into_fund(session=session, team=world["team"], account_id=fund.id, amount_pence=200_000,
+                             actor_id=world["finance"].id, effective_date=TODAY, idempotency_key="rx-big",
+                             description="Rotary pledge paid")
+    session.commit()
+    with pytest.raises(spend.OverLimit, match="it needs a resident vote"):
+        ask(session, world, amount=120_000, idea_id=idea.id, account_id=fund.id)

@@ -264,6 +264,62 @@ def test_a_member_cannot_approve_above_their_limit(w, engine):
     assert count(engine, Hold) == 0
 
 
+def amount_error(page: str) -> str:
+    """The error message shown beside the amount field (empty if none)."""
+    found = re.search(r'<p id="amount-error" class="govuk-error-message">(.*?)</p>', page, re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", found.group(1))) if found else ""
+
+
+def add_enabler(w, session, make_person, name="Dee"):  # noqa: F811
+    dee = make_person(f"{name.lower()}@example.org", role="enabler", team=w["team"])
+    dee.name = name
+    session.add(dee)
+    session.commit()
+    w[name.lower()] = dee
+    return dee
+
+
+def test_an_enablers_own_request_above_the_member_limit_is_refused_by_the_amount_when_no_one_could_approve(
+        w, app, engine):
+    response = new_request(w, amount="400.00", who="erin")
+    assert response.status_code == 200
+    assert "another enabler of Shirebrook Connected Team must approve yours" in amount_error(
+        response.get_data(as_text=True))
+    assert count(engine, SpendRequest) == 0 and outbox(app) == []
+
+
+def test_an_enablers_own_request_above_the_member_limit_goes_to_the_other_enabler(
+        w, app, engine, session, make_person):  # noqa: F811
+    add_enabler(w, session, make_person)
+    request_id = make_request(w, amount="400.00", who="erin")
+    mails = outbox(app)
+    assert len(mails) == 1 and "To: dee@example.org" in mails[0] and "Approve or reject it here" in mails[0]
+    own = w["as"]("erin").get(f"/teams/shirebrook/spend/{request_id}").get_data(as_text=True)
+    assert "Dee can approve this" in own and "Another member of the team" not in own
+    ben = w["as"]("ben").get(f"/teams/shirebrook/spend/{request_id}").get_data(as_text=True)
+    assert "You can approve up to £250.00. Dee can approve this." in ben and "Approve £400.00" not in ben
+    assert "Members can approve up to £250.00. Dee can approve this." in approve(w, request_id).get_data(as_text=True)
+    assert count(engine, Hold) == 0
+    dee = login(app, engine, w["dee"])
+    page = dee.get(f"/teams/shirebrook/spend/{request_id}").get_data(as_text=True)
+    assert "Approve £400.00" in page
+    response = dee.post(f"/teams/shirebrook/spend/{request_id}/approve", data={"idempotency_key": key_on(page)},
+                        follow_redirects=True)
+    assert "Approved: £400.00 is committed" in response.get_data(as_text=True)
+    approved = read(engine, SpendRequest, request_id)
+    assert (approved.status, approved.decided_by_id) == ("approved", w["dee"].id)
+    assert any("approved your request" in m and "To: erin@example.org" in m for m in outbox(app))
+
+
+def test_a_members_request_above_their_limit_is_sent_to_the_enabler_alone(w, app, engine):
+    request_id = make_request(w, amount="300.00")
+    mails = outbox(app)
+    assert len(mails) == 1 and "To: erin@example.org" in mails[0]
+    ben = w["as"]("ben").get(f"/teams/shirebrook/spend/{request_id}").get_data(as_text=True)
+    assert "You can approve up to £250.00. Rita Morgan can approve this." in ben and "Approve £300.00" not in ben
+    assert "Approve £300.00" in w["as"]("erin").get(f"/teams/shirebrook/spend/{request_id}").get_data(as_text=True)
+
+
 def test_above_250_needs_a_fresh_sign_in(w, app, engine):
     request_id = make_request(w, amount="300.00")
     erin = w["as"]("erin")
@@ -447,6 +503,48 @@ def test_paying_a_pending_request_is_refused(w, engine):
     response = pay(w, request_id, tiny_png())
     assert response.status_code == 400 and "waiting for approval" in response.get_data(as_text=True)
     assert count(engine, JournalEntry) == 1
+
+
+# --------------------------------------------------------------------------- funded ideas
+
+
+@pytest.fixture
+def funded_idea(w, session):
+    """A resident idea the vote funded with £1,500 (the team has £2,000 in its budget)."""
+    from votes.models import Idea
+
+    ledger.allocate(session=session, team=w["team"], amount_pence=100_000, actor_id=w["fran"].id,
+                    effective_date=TODAY, idempotency_key="fund-more")
+    held = ledger.hold(session=session, team=w["team"], amount_pence=150_000, category="equipment",
+                       description="Funded idea: youth space", actor_id=w["erin"].id, idempotency_key="idea-hold")
+    idea = Idea(team_id=w["team"].id, title="Youth space", description="A room for teenagers",
+                estimated_cost_pence=150_000, team_cost_pence=150_000, status="funded", hold_id=held.id)
+    session.add(idea)
+    session.commit()
+    return idea.id
+
+
+def test_a_funded_idea_is_spent_above_the_enablers_limit_up_to_its_commitment(w, app, engine, funded_idea):
+    form = w["as"]("asha").get("/teams/shirebrook/spend/new").get_data(as_text=True)
+    assert "Youth space (£1,500.00 committed by the vote)" in form
+    response = new_request(w, amount="1,200.00", idea_id=str(funded_idea))
+    assert response.status_code == 302, amount_error(response.get_data(as_text=True))
+    request_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    assert len(outbox(app)) == 2  # Ben and Erin: the residents voted it, so no limit applies
+    ben = w["as"]("ben").get(f"/teams/shirebrook/spend/{request_id}").get_data(as_text=True)
+    assert "Approve £1,200.00" in ben and "needs a resident vote" not in ben
+    assert "Approved: £1,200.00 is committed" in approve(w, request_id).get_data(as_text=True)
+    assert read(engine, SpendRequest, request_id).status == "approved"
+
+
+def test_above_a_funded_ideas_commitment_is_refused_by_the_amount_and_nothing_written(
+        w, app, engine, funded_idea):
+    response = new_request(w, amount="1,500.01", idea_id=str(funded_idea))
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "more than the £1,500.00 the residents voted for “Youth space”" in amount_error(page)
+    assert 'href="/teams/shirebrook/ideas/new"' in page
+    assert count(engine, SpendRequest) == 0 and outbox(app) == []
 
 
 # --------------------------------------------------------------------------- dashboard, limits, cron
