@@ -1014,7 +1014,7 @@ def list_entries(*, session: Session, team: Team, page: int = 1, per_page: int =
                 balance_after_pence=running,
                 proposer_id=entry.proposer_id,
                 approver_id=entry.approver_id,
-                method=entry.method,
+                method=codes.method_code(entry.method) or None,
                 receipt_ref=entry.receipt_ref,
             )
         )

@@ -41,7 +41,7 @@ from sqlalchemy import select, update
 from sqlmodel import Session
 
 from community import passwords
-from community.db import is_sqlite, utcnow
+from community.db import is_sqlite, london_today, utcnow
 from community.errors import DomainError as CommunityError
 from community.models import AuditEvent, AuthSession, Membership, Person, Team, TeamRole
 from community.services import verify_totp
@@ -670,7 +670,7 @@ def record_payment(
             f"{format_gbp(actual_pence)} is more than the {format_gbp(request.amount_pence)} approved. "
             "Pay at most the approved amount, or ask for a new approval for the difference."
         )
-    if paid_on > (today or dt.date.today()):
+    if paid_on > (today or london_today()):
         raise SpendError("The payment date cannot be in the future.", field="paid_on")
     if method not in METHOD_CODES:
         raise SpendError("Choose how it was paid.", field="method")

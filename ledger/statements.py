@@ -21,7 +21,6 @@ from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
-from zoneinfo import ZoneInfo
 
 import weasyprint
 from flask import current_app, render_template
@@ -54,7 +53,6 @@ MISSING = "missing"
 NOT_NEEDED = "n/a"
 OVERSPEND_REFUSED = codes.OVERSPEND_REFUSED
 METHOD_LABELS = codes.STATEMENT_LABELS
-LONDON = ZoneInfo("Europe/London")
 CSV_COLUMNS = (
     "Body",
     "Service area",
@@ -733,8 +731,7 @@ def _fill_commitments(session, st: Statement, team: Team, budget: int | None, st
 def _fill_refused(session, st: Statement, team: Team, start, end, names: _NameCache) -> None:
     """Refused overspend attempts (ledger.md §3.2 G): the team's audit events (by ``team_id``)
     made in the statement month as the team lives it, midnight to midnight in Europe/London."""
-    start_at = dt.datetime.combine(start, dt.time(), tzinfo=LONDON).astimezone(dt.UTC)
-    end_at = dt.datetime.combine(end, dt.time(), tzinfo=LONDON).astimezone(dt.UTC)
+    start_at, end_at = london_midnight(start), london_midnight(end)  # the council's month, in UTC
     events = session.execute(
         select(AuditEvent)
         .where(AuditEvent.team_id == team.id, AuditEvent.action == OVERSPEND_REFUSED,
