@@ -8,10 +8,10 @@ straight away. Everything goes through the services; the ledger sees only holds 
 (the current month, never a closed one)."""
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
+from community.db import LONDON
 from community.models import Membership, Person, Place, Team
 from votes import services
 from votes.models import Idea, Round
@@ -71,7 +71,7 @@ def load(session: Session) -> None:
 
 def _month_round(when: dt.datetime) -> str:
     """'November 2026 round', the month as seen in Derbyshire."""
-    return f"{when.astimezone(ZoneInfo('Europe/London')):%B %Y} round"
+    return f"{when.astimezone(LONDON):%B %Y} round"
 
 
 def load_rounds(session: Session, *, secret: str, now: dt.datetime) -> None:

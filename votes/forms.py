@@ -4,7 +4,6 @@ live in ``votes.services``. The ballot itself is a plain list of checkboxes (see
 import datetime as dt
 import re
 import uuid
-from zoneinfo import ZoneInfo
 
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
@@ -25,10 +24,10 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
+from community.db import LONDON
 from ledger.errors import InvalidAmount
 from ledger.money import parse_pence
 
-LONDON = ZoneInfo("Europe/London")
 _DATETIME = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[ T](\d{1,2}):(\d{2}))?$")
 
 
