@@ -4,6 +4,8 @@
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import make_url, text
@@ -27,22 +29,32 @@ def sqlite_template(tmp_path_factory):
     return path
 
 
+@contextmanager
+def scratch_pg_database(prefix: str, *, template: str | None = None) -> Iterator[str]:
+    """A new PostgreSQL database next to ``THRIVING_TEST_DATABASE_URL`` (empty, or a copy of
+    ``template``); yields its URL and drops it afterwards. Skips the test without PostgreSQL."""
+    if not PG_URL:
+        pytest.skip("PostgreSQL not configured: set THRIVING_TEST_DATABASE_URL to run these")
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = make_null_pool_engine(PG_URL).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
+    try:
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def pg_template():
     """One migrated PostgreSQL database used as the template for each test's database."""
-    if not PG_URL:
-        pytest.skip("PostgreSQL not configured: set THRIVING_TEST_DATABASE_URL to run these")
-    name = f"thriving_tpl_{uuid.uuid4().hex[:10]}"
-    admin = make_null_pool_engine(PG_URL).execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    engine = make_null_pool_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    yield name
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with scratch_pg_database("thriving_tpl") as url:
+        engine = make_null_pool_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield make_url(url).database
 
 
 @pytest.fixture(params=BACKENDS)
@@ -53,14 +65,8 @@ def database_url(request, tmp_path):
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite:///{path}"
         return
-    template = request.getfixturevalue("pg_template")
-    name = f"thriving_t_{uuid.uuid4().hex[:12]}"
-    admin = make_null_pool_engine(PG_URL).execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with scratch_pg_database("thriving_t", template=request.getfixturevalue("pg_template")) as url:
+        yield url
 
 
 @pytest.fixture

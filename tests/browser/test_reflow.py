@@ -9,15 +9,12 @@ import re
 from urllib.parse import urlsplit
 
 import pytest
-from flask import session as cookie
-from flask_login import login_user
 from sqlalchemy import select
 
-from community import services
-from community.auth import CurrentUser, load_roles
-from community.db import get_session
+from community.db import get_engine, open_session
 from community.demo import DEMO_DOMAIN
-from community.models import AuthSession, Person
+from community.models import Person
+from tests.prove.harness import minted_cookie
 
 pytestmark = pytest.mark.browser
 
@@ -36,15 +33,9 @@ def _signed_in(browser, live_server, email):
     context = browser.new_context(viewport=NARROW)
     if email is None:
         return context
-    with app.test_request_context("/", method="POST"):
-        s = get_session()
-        person = s.execute(select(Person).where(Person.email == email)).scalar_one()
-        token = services.start_session(s, person=person, second_factor=True)
-        s.commit()
-        auth = s.execute(select(AuthSession).order_by(AuthSession.id.desc()).limit(1)).scalar_one()
-        cookie.permanent = True
-        login_user(CurrentUser(person, auth, token, load_roles(s, person.id)), fresh=True)
-        value = app.session_interface.get_signing_serializer(app).dumps(dict(cookie))
+    with open_session(get_engine(app), write=False) as s:
+        person_id = s.execute(select(Person.id).where(Person.email == email)).scalar_one()
+    value = minted_cookie(app, person_id, second_factor=True)
     context.add_cookies([{"name": app.config["SESSION_COOKIE_NAME"], "value": value, "url": live_server["url"]}])
     return context
 

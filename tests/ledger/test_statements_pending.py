@@ -40,6 +40,15 @@ def _preparing(page: str, month=LAST_MONTH) -> str | None:
     return None
 
 
+def _freeze_pending_freezes_both_months(runner) -> None:
+    result = runner.invoke(args=["statements", "freeze-pending"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        f"{TWO_AGO:%Y-%m}: frozen: 2 of 2 team statements and the county pack.",
+        f"{MONTH}: frozen: 2 of 2 team statements and the county pack.",
+    ]
+
+
 def _snapshot(engine):
     with open_session(engine, write=False) as s:
         return s.execute(select(FrozenStatement.id, FrozenStatement.scope, FrozenStatement.pdf_sha256)
@@ -120,12 +129,7 @@ def test_cron_mode_freezes_nothing_in_the_request_and_the_cli_freezes_every_pend
     listing = " ".join(client.get(f"/finance/statements?month={MONTH}").get_data(as_text=True).split())
     assert "Being prepared: 1 of 2 team statements are ready" in listing
 
-    result = runner.invoke(args=["statements", "freeze-pending"])
-    assert result.exit_code == 0, result.output
-    assert result.output.splitlines() == [
-        f"{TWO_AGO:%Y-%m}: frozen: 2 of 2 team statements and the county pack.",
-        f"{MONTH}: frozen: 2 of 2 team statements and the county pack.",
-    ]
+    _freeze_pending_freezes_both_months(runner)
     for month in (TWO_AGO, LAST_MONTH):
         assert {r.scope for r in _rows(engine, month)} == {COUNTY_SCOPE, team_scope(team.id), team_scope(other.id)}
     kept = {r.scope: r for r in _rows(engine)}[team_scope(team.id)]
@@ -166,12 +170,7 @@ def test_months_closed_by_closing_a_later_one_are_pending_too(
     listing = " ".join(client.get(f"/finance/statements?month={TWO_AGO:%Y-%m}").get_data(as_text=True).split())
     assert "Being prepared: 0 of 2 team statements are ready" in listing
 
-    result = runner.invoke(args=["statements", "freeze-pending"])
-    assert result.exit_code == 0, result.output
-    assert result.output.splitlines() == [
-        f"{TWO_AGO:%Y-%m}: frozen: 2 of 2 team statements and the county pack.",
-        f"{MONTH}: frozen: 2 of 2 team statements and the county pack.",
-    ]
+    _freeze_pending_freezes_both_months(runner)
     assert client.get(f"/finance/county-pack/{TWO_AGO:%Y-%m}.pdf").status_code == 200
     # A team created after the close (it has no entries in those months) leaves them frozen.
     with open_session(engine, write=True) as s:

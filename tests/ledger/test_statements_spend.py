@@ -8,7 +8,7 @@ import re
 import uuid
 
 import pytest
-from sqlalchemy import make_url, select, text
+from sqlalchemy import select, text
 
 from community.db import make_engine, make_null_pool_engine, open_session
 from community.migrate import upgrade
@@ -17,6 +17,7 @@ from ledger import codes, services, statements
 from ledger.models import JournalEntry
 from ledger.spend_demo import tiny_png
 from tests.community.conftest import make_person, place_and_team  # noqa: F401 - fixtures
+from tests.conftest import scratch_pg_database
 
 from .test_spend_views import approve, make_request, new_request, pay, w  # noqa: F401 - w is a fixture
 from .test_statements import pdf_text
@@ -153,20 +154,11 @@ def at_0008(request, tmp_path):
         yield engine
         engine.dispose()
         return
-    from tests.conftest import PG_URL
-
-    if not PG_URL:
-        pytest.skip("PostgreSQL not configured: set THRIVING_TEST_DATABASE_URL to run these")
-    name = f"thriving_m_{uuid.uuid4().hex[:12]}"
-    admin = make_null_pool_engine(PG_URL).execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = make_null_pool_engine(make_url(PG_URL).set(database=name).render_as_string(hide_password=False))
-    upgrade(engine, "0008_one_head")
-    yield engine
-    engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with scratch_pg_database("thriving_m") as url:
+        engine = make_null_pool_engine(url)
+        upgrade(engine, "0008_one_head")
+        yield engine
+        engine.dispose()
 
 
 @pytest.mark.parametrize("at_0008", ["sqlite", "postgresql"], indirect=True)

@@ -454,6 +454,14 @@ def minted_browser(base_url: str, database_url: str, actor: Actor | None, *,
     browser = Browser(base_url)
     if actor is None:
         return browser
+    value = minted_cookie(_app_for(database_url), actor.person_id, second_factor=second_factor)
+    browser.http.cookies.set(COOKIE, value, domain="127.0.0.1", path="/")
+    return browser
+
+
+def minted_cookie(app, person_id: int, *, second_factor: bool | None = None) -> str:
+    """The signed session cookie of a new sign-in of ``person_id`` on ``app`` (second factor:
+    as the person has one, unless said), made by ``services.start_session`` as the app makes it."""
     from flask import session as cookie
     from flask_login import login_user
 
@@ -462,10 +470,9 @@ def minted_browser(base_url: str, database_url: str, actor: Actor | None, *,
     from community.db import get_session
     from community.models import AuthSession, Person
 
-    app = _app_for(database_url)
     with app.test_request_context("/", method="POST"):
         s = get_session()
-        person = s.get(Person, actor.person_id)
+        person = s.get(Person, person_id)
         if second_factor is None:
             second_factor = bool(person.totp_secret)
         token = services.start_session(s, person=person, second_factor=second_factor)
@@ -473,9 +480,7 @@ def minted_browser(base_url: str, database_url: str, actor: Actor | None, *,
         auth = s.execute(select(AuthSession).order_by(AuthSession.id.desc()).limit(1)).scalar_one()
         cookie.permanent = True
         login_user(CurrentUser(person, auth, token, load_roles(s, person.id)), fresh=True)
-        value = app.session_interface.get_signing_serializer(app).dumps(dict(cookie))
-    browser.http.cookies.set(COOKIE, value, domain="127.0.0.1", path="/")
-    return browser
+        return app.session_interface.get_signing_serializer(app).dumps(dict(cookie))
 
 
 # --------------------------------------------------------------------------- races
