@@ -330,7 +330,12 @@ def verify_totp(session: Session, *, person: Person, code: str) -> None:
 
 
 def confirm_totp_enrolment(session: Session, *, person: Person, secret: str, code: str) -> None:
-    """Save the new secret once the person has typed a correct code from it."""
+    """Save the new secret once the person has typed a correct code from it.
+
+    Only for someone with no second factor yet: enrolment never replaces an existing secret
+    (Forbidden), so a password alone cannot swap in an attacker's authenticator."""
+    if person.totp_secret:
+        raise Forbidden("You already have two-factor authentication set up.", field="code")
     if not re.fullmatch(r"[A-Z2-7]{32}", secret or ""):
         raise InvalidCode("Start the set-up again", field="code")
     person.totp_last_step = _accept_code(person, secret, code)

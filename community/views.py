@@ -191,7 +191,14 @@ def _qr_svg(uri: str) -> str:
 @limiter.limit(CODE_PER_ADDRESS, methods=["POST"])
 def two_factor_setup():
     person = _pending_person()
+    if person is not None and person.totp_secret:
+        # A password alone never reaches enrolment for someone who has a second factor: it would
+        # replace it and sign them in. They go on to the code step.
+        return redirect(url_for("community.sign_in_code"))
     if person is None and current_user.is_authenticated:
+        if current_user.person.totp_secret:
+            flash("You already have two-factor authentication set up.", "info")
+            return redirect(url_for("community.account"))
         person = current_user.person
     if person is None:
         return redirect(url_for("community.sign_in"))

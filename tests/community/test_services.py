@@ -112,6 +112,14 @@ def test_enrolment_saves_the_secret_only_with_a_correct_code(session, make_perso
     assert person.totp_secret == secret
 
 
+def test_enrolment_never_replaces_an_existing_second_factor(session, make_person, place_and_team):
+    person = make_person(role="member", team=place_and_team[1])
+    original, other = person.totp_secret, services.new_totp_secret()
+    with pytest.raises(Forbidden):
+        services.confirm_totp_enrolment(session, person=person, secret=other, code=pyotp.TOTP(other).now())
+    assert person.totp_secret == original
+
+
 def test_staff_need_a_second_factor_and_residents_do_not(session, make_person, place_and_team):
     resident = make_person("res@example.org")
     member = make_person("mem@example.org", role="member", team=place_and_team[1], totp=False)

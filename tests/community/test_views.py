@@ -138,6 +138,40 @@ def test_staff_without_second_factor_is_walked_through_enrolment(client, session
         assert reader.get(Person, person.id).totp_secret == secret
 
 
+def test_a_password_alone_never_reaches_enrolment_for_staff_with_a_second_factor(client, session, make_person,
+                                                                                 place_and_team):
+    """Issue 14, finding 1: after the password step the enrolment page must not answer, and a
+    code from a secret of the attacker's choosing must neither sign in nor replace the secret."""
+    person = make_person("m@example.org", role="member", team=place_and_team[1])
+    original = person.totp_secret
+    client.post("/sign-in", data={"email": person.email, "password": PASSWORD})
+    page = client.get("/two-factor/setup")
+    assert page.status_code == 302 and page.headers["Location"].endswith("/sign-in/code")
+    attacker = pyotp.random_base32()
+    with client.session_transaction() as cookie:
+        cookie["enrol_secret"] = attacker  # as if the page had shown it
+    response = client.post("/two-factor/setup", data={"code": pyotp.TOTP(attacker).now()})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/sign-in/code")
+    assert client.get("/staff").status_code == 302  # still not signed in
+    with open_session(session.get_bind().engine, write=False) as reader:
+        assert reader.get(Person, person.id).totp_secret == original
+        assert reader.exec(select(func.count()).select_from(AuthSession)).one() == 0
+
+
+def test_a_signed_in_person_cannot_replace_their_second_factor_by_enrolling_again(client, session, make_person,
+                                                                                  sign_in, place_and_team):
+    person = make_person("m@example.org", role="member", team=place_and_team[1])
+    original = person.totp_secret
+    sign_in(person)
+    assert client.get("/two-factor/setup").headers["Location"].endswith("/account")
+    attacker = pyotp.random_base32()
+    with client.session_transaction() as cookie:
+        cookie["enrol_secret"] = attacker
+    client.post("/two-factor/setup", data={"code": pyotp.TOTP(attacker).now()})
+    with open_session(session.get_bind().engine, write=False) as reader:
+        assert reader.get(Person, person.id).totp_secret == original
+
+
 def test_resident_gets_403_on_staff_and_admin_pages(client, make_person, sign_in):
     sign_in(make_person())
     assert client.get("/staff").status_code == 403
