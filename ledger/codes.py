@@ -86,6 +86,28 @@ SPEND_GL_CODES = {
 }
 DEFAULT_SPEND_GL_CODE = "4990"  # miscellaneous supplies and services: any other category
 
+# spend category code → the label people read (statements print labels, never codes).
+CATEGORY_LABELS = {
+    "food": "Food",
+    "travel": "Travel",
+    "volunteer_expenses": "Volunteer expenses",
+    "equipment": "Equipment",
+    "venue": "Venue",
+    "activity materials": "Activity materials",
+    "activities": "Activities",
+    "printing": "Printing",
+    "grants": "Grants",
+    "crisis support": "Crisis support",
+    "other": "Other",
+}
+
+
+def category_label(code: str | None) -> str:
+    """The label of a spend category ("volunteer_expenses" → "Volunteer expenses"); an unknown
+    code is shown as written with its first letter capitalised, never hidden."""
+    text = (code or "").strip()
+    return CATEGORY_LABELS.get(text.lower(), text[:1].upper() + text[1:])
+
 
 def spend_gl_code(category: str | None) -> str:
     """The GL subjective code for spend in ``category`` (miscellaneous when unmapped)."""

@@ -32,10 +32,10 @@ def _month_or_404(text: str) -> dt.date:
 
 def _respond(files: statements.Files, fmt: str) -> Response:
     if fmt == "pdf":
-        body, mimetype, digest = files.pdf, "application/pdf", files.pdf_sha256
+        body, content_type, digest = files.pdf, "application/pdf", files.pdf_sha256
     else:
-        body, mimetype, digest = files.csv, "text/csv; charset=utf-8", files.csv_sha256
-    response = Response(body, mimetype=mimetype)
+        body, content_type, digest = files.csv, "text/csv; charset=utf-8", files.csv_sha256
+    response = Response(body, content_type=content_type)  # a mimetype would get a second charset
     response.headers["Content-Disposition"] = f'attachment; filename="{files.filename}.{fmt}"'
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["X-Content-SHA256"] = digest

@@ -27,6 +27,7 @@ from flask import current_app, render_template
 from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from community.db import LONDON, london_midnight, london_today, open_session, utcnow
@@ -47,7 +48,7 @@ from ledger.statement_models import COUNTY_SCOPE, FrozenStatement, team_scope
 
 COUNCIL = "Derbyshire County Council"
 PROGRAMME = "Thriving Communities"
-SYSTEM_VERSION = "Thriving Communities ledger statements 1.1"
+SYSTEM_VERSION = "Thriving Communities ledger statements 1.2"
 FLAG_OVER_PENCE = 50_000  # the transparency threshold: £500
 MISSING = "missing"
 NOT_NEEDED = "n/a"
@@ -63,6 +64,7 @@ CSV_COLUMNS = (
     "Category",
     "GL code",
     "Cost centre",
+    "Counterparty",
     "Fund",
     "Entry kind",
     "Payment method",
@@ -144,6 +146,8 @@ class Line:
     p_card: bool
     balance_after_pence: int
     prior_period: bool = False  # a reversal of an entry dated in an earlier month
+    counterparty: str = ""  # a virement's other team ("Gamesley Connected Team (TC1002)")
+    category_label: str = ""
 
     @property
     def flags(self) -> str:
@@ -241,7 +245,7 @@ class Statement:
     generated_at: dt.datetime
     system_version: str = SYSTEM_VERSION
     budget_holders: list[str] = field(default_factory=list)
-    default_gl_codes: list[str] = field(default_factory=list)
+    default_gl_codes: list[str] = field(default_factory=list)  # the GL codes of the lines printed
     closed_at: dt.datetime | None = None
     closed_by: str = ""
     seal_chain_head_entry_id: int | None = None
@@ -267,10 +271,14 @@ class Statement:
     restricted: list[RestrictedFund] = field(default_factory=list)
     restricted_closing_pence: int = 0
     restricted_available_pence: int = 0
-    # Year to date (financial year start to the end of this month), budget account
+    # Year to date (financial year start to the end of this month), budget account. Each
+    # reversal counts with the kind of entry it reverses (an allocation reversal adjusts the
+    # allocations, a spend reversal the spend), so brought forward + allocations + virements
+    # + spend + other = the closing balance.
+    ytd_brought_forward_pence: int = 0  # balance at 1 April
     ytd_allocations_pence: int = 0
     ytd_virements_pence: int = 0
-    ytd_spend_pence: int = 0  # negative, net of reversals
+    ytd_spend_pence: int = 0  # negative, net of its reversals
     ytd_other_pence: int = 0
     ytd_in_pence: int = 0
     ytd_out_pence: int = 0
@@ -286,6 +294,9 @@ class Statement:
     pledges: PledgeMemorandum | None = None
     by_category: list[Bar] = field(default_factory=list)
     chart_height: int = 0
+    # Control totals over the rows printed (budget and restricted-fund lines): the entries they
+    # come from, and the debits and credits of every posting of those entries.
+    lines_count: int = 0
     entries_count: int = 0
     debits_pence: int = 0
     credits_pence: int = 0
@@ -413,6 +424,7 @@ def build_statement(
     st.available_pence = st.closing_pence - st.commitments_pence
     _fill_refused(session, st, team, start, end, names)
     st.pledges = _pledge_memorandum(session, team, start, end)
+    _fill_totals(session, st)
     head = session.execute(select(ChainHead.entry_id, ChainHead.hash)).first()
     if head is not None:
         st.chain_head_entry_id, st.chain_head_hash = head.entry_id, head.hash
@@ -452,15 +464,6 @@ def _fill_control(session: Session, st: Statement, team: Team, start: dt.date, e
             .order_by(Person.name)
         ).scalars()
     )
-    st.default_gl_codes = sorted(
-        c
-        for c in session.execute(
-            select(JournalEntry.gl_code)
-            .where(JournalEntry.team_id == team.id, JournalEntry.gl_code.is_not(None))
-            .distinct()
-        ).scalars()
-        if c
-    )
     seal = session.execute(
         select(LedgerPeriod).where(LedgerPeriod.month_start >= start).order_by(LedgerPeriod.month_start).limit(1)
     ).scalar_one_or_none()
@@ -468,22 +471,42 @@ def _fill_control(session: Session, st: Statement, team: Team, start: dt.date, e
         st.closed_at = seal.closed_at
         st.closed_by = session.get(Person, seal.closed_by_id).name if seal.closed_by_id else ""
         st.seal_chain_head_entry_id, st.seal_chain_head_hash = seal.chain_head_entry_id, seal.chain_head_hash
-    entries = (
-        select(JournalEntry.id)
-        .where(JournalEntry.team_id == team.id, JournalEntry.effective_date >= start, JournalEntry.effective_date < end)
-        .scalar_subquery()
-    )
-    count, debits, credits = session.execute(
+
+
+def _fill_totals(session: Session, st: Statement) -> None:
+    """Control totals and GL codes computed from the rows the statement prints, so they agree
+    with them whatever team an entry was made by (a virement in is the other team's entry)."""
+    printed = [*st.lines, *st.restricted_lines]
+    entry_ids = sorted({line.entry_id for line in printed})
+    st.lines_count, st.entries_count = len(printed), len(entry_ids)
+    st.default_gl_codes = sorted({line.gl_code for line in printed if line.gl_code})
+    if not entry_ids:
+        return
+    debits, credits = session.execute(
         select(
-            func.count(func.distinct(Posting.entry_id)),
             func.coalesce(func.sum(Posting.amount_pence).filter(Posting.amount_pence > 0), 0),
             func.coalesce(func.sum(Posting.amount_pence).filter(Posting.amount_pence < 0), 0),
-        ).where(Posting.entry_id.in_(entries))
+        ).where(Posting.entry_id.in_(entry_ids))
     ).one()
-    st.entries_count, st.debits_pence, st.credits_pence = int(count), int(debits), -int(credits)
+    st.debits_pence, st.credits_pence = int(debits), -int(credits)
 
 
-def _line(entry: JournalEntry, amount: int, running: int, fund: str, st: Statement, names) -> Line:
+def _counterparties(session: Session, team_id: int, rows) -> dict[int, str]:
+    """Entry id → the other team of a virement (or of its reversal): "Name (cost centre)"."""
+    ids = {e.id for _, e in rows if e.kind in (EntryKind.VIREMENT.value, EntryKind.REVERSAL.value)}
+    if not ids:
+        return {}
+    found = session.execute(
+        select(Posting.entry_id, Team.name, Team.cost_centre)
+        .join(LedgerAccount, LedgerAccount.id == Posting.account_id)
+        .join(Team, Team.id == LedgerAccount.team_id)
+        .where(Posting.entry_id.in_(ids), LedgerAccount.team_id != team_id)
+    ).all()
+    return {entry_id: f"{name} ({cost_centre})" for entry_id, name, cost_centre in found}
+
+
+def _line(entry: JournalEntry, amount: int, running: int, fund: str, st: Statement, names,
+          counterparty: str = "") -> Line:
     spend = entry.kind == EntryKind.SPEND.value
     # One code per method whatever spelling the (append-only) entry was written with.
     method = codes.method_code(entry.method) or (codes.UNSPECIFIED if spend else "")
@@ -496,8 +519,12 @@ def _line(entry: JournalEntry, amount: int, running: int, fund: str, st: Stateme
         description=entry.description,
         payee=services.WITHHELD if entry.payee_is_individual else (entry.payee or ""),
         category=entry.category or "",
+        category_label=codes.category_label(entry.category),
         gl_code=entry.gl_code or "",
-        cost_centre=entry.cost_centre or st.cost_centre,
+        # The statement team's own cost centre on every row; a virement's other team is the
+        # counterparty (the entry itself carries the paying team's cost centre).
+        cost_centre=st.cost_centre,
+        counterparty=counterparty,
         method=method,
         proposer=names(entry.proposer_id),
         approver=names(entry.approver_id),
@@ -531,13 +558,14 @@ def _fill_money(session, st: Statement, budget: int, start, end, fy_start, names
     rows = _rows(session, budget, start, end)
     names.load({e.proposer_id for _, e in rows} | {e.approver_id for _, e in rows})
     originals = _reversal_originals(session, rows)
+    others = _counterparties(session, st.team_id, rows)
     running = st.opening_pence
     by_category: dict[str, int] = defaultdict(int)
     by_method: dict[str, int] = defaultdict(int)
     for amount, entry in rows:
         amount = int(amount)
         running += amount
-        line = _line(entry, amount, running, "budget", st, names)
+        line = _line(entry, amount, running, "budget", st, names, others.get(entry.id, ""))
         if entry.kind == EntryKind.REVERSAL.value:
             original_date = originals.get(entry.reverses_entry_id)
             line = replace(line, prior_period=original_date is not None and original_date < start)
@@ -556,7 +584,7 @@ def _fill_money(session, st: Statement, budget: int, start, end, fy_start, names
         elif entry.kind == EntryKind.SPEND.value:
             st.payments_out_pence += amount
             by_method[line.method] += amount
-            by_category[line.category or "uncategorised"] -= amount
+            by_category[line.category_label or "Uncategorised"] -= amount
             if line.receipt == MISSING:
                 st.no_receipt.append(line)
             if line.over_500 and (entry.approver_id is None or entry.approver_id == entry.proposer_id):
@@ -566,24 +594,27 @@ def _fill_money(session, st: Statement, budget: int, start, end, fy_start, names
             st.reversals_pence += amount
             st.reversals.append(line)
             if entry.category:
-                by_category[entry.category] -= amount
+                by_category[line.category_label] -= amount
         else:
             st.other_pence += amount
     st.closing_pence = running
     st.payments_by_method = dict(sorted(by_method.items()))
     _fill_chart(st, by_category)
-    ytd = dict(
-        session.execute(
-            select(JournalEntry.kind, func.sum(Posting.amount_pence))
-            .join(JournalEntry, JournalEntry.id == Posting.entry_id)
-            .where(Posting.account_id == budget, Posting.effective_date >= fy_start, Posting.effective_date < end)
-            .group_by(JournalEntry.kind)
-        ).all()
-    )
-    ytd = {k: int(v) for k, v in ytd.items()}
+    st.ytd_brought_forward_pence = _sum_before(session, budget, fy_start)
+    reversed_entry = aliased(JournalEntry)
+    kind = func.coalesce(reversed_entry.kind, JournalEntry.kind)  # a reversal counts as what it reverses
+    ytd = defaultdict(int)
+    for k, v in session.execute(
+        select(kind, func.sum(Posting.amount_pence))
+        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+        .outerjoin(reversed_entry, reversed_entry.id == JournalEntry.reverses_entry_id)
+        .where(Posting.account_id == budget, Posting.effective_date >= fy_start, Posting.effective_date < end)
+        .group_by(kind)
+    ).all():
+        ytd[k] += int(v)
     st.ytd_allocations_pence = ytd.pop(EntryKind.ALLOCATION.value, 0)
     st.ytd_virements_pence = ytd.pop(EntryKind.VIREMENT.value, 0)
-    st.ytd_spend_pence = ytd.pop(EntryKind.SPEND.value, 0) + ytd.pop(EntryKind.REVERSAL.value, 0)
+    st.ytd_spend_pence = ytd.pop(EntryKind.SPEND.value, 0)
     st.ytd_other_pence = sum(ytd.values())
     inout = session.execute(
         select(
@@ -609,11 +640,12 @@ def _fill_restricted(session, st: Statement, team: Team, start, end, names: _Nam
         if not rows and not opening:
             continue
         names.load({e.proposer_id for _, e in rows} | {e.approver_id for _, e in rows})
+        others = _counterparties(session, st.team_id, rows)
         running, received, spent, other = opening, 0, 0, 0
         for amount, entry in rows:
             amount = int(amount)
             running += amount
-            line = _line(entry, amount, running, f"restricted: {fund.label}", st, names)
+            line = _line(entry, amount, running, f"restricted: {fund.label}", st, names, others.get(entry.id, ""))
             st.restricted_lines.append(line)
             if entry.kind == EntryKind.RESTRICTED_RECEIPT.value:
                 received += amount
@@ -685,7 +717,7 @@ def _fill_commitments(session, st: Statement, team: Team, budget: int | None, st
                 hold_id=h.id,
                 description=h.description,
                 payee=services.WITHHELD if h.payee_is_individual else (h.payee or ""),
-                category=h.category,
+                category=codes.category_label(h.category),
                 amount_pence=int(h.amount_pence),
                 approved_by=names(h.actor_id),
                 created=created,
@@ -882,9 +914,10 @@ def _csv_rows(statement: Statement):
             line.reference,
             pounds(line.amount_pence),
             _csv_safe(line.payee),
-            _csv_safe(line.category),
+            _csv_safe(line.category_label),
             _csv_safe(line.gl_code),
             _csv_safe(line.cost_centre),
+            _csv_safe(line.counterparty),
             _csv_safe(line.fund),
             line.kind,
             _csv_safe(line.method),

@@ -138,7 +138,7 @@ def test_statement_figures_equal_the_ledger(app, session, team, history):
     assert [a.subject for a in st.overspend_refused] == [f"{team.name}: £200.00 for spend request {asked}"]
     assert st.pledges is None  # the seam until the pledges domain is merged
     assert st.entries_count == len(st.lines) + len(st.restricted_lines) and st.debits_pence == st.credits_pence
-    assert {bar.category: bar.amount_pence for bar in st.by_category} == {"equipment": 2_500, "printing": 1_234}
+    assert {bar.category: bar.amount_pence for bar in st.by_category} == {"Equipment": 2_500, "Printing": 1_234}
 
 
 def test_financial_period_numbers_start_in_april():
@@ -306,6 +306,7 @@ def test_finance_lists_teams_and_downloads_pdf_and_csv(client, session, team, hi
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
     csv_response = client.get(f"/finance/statements/{team.slug}/{month}.csv")
     assert csv_response.status_code == 200 and csv_response.data.startswith(b"Body,")
+    assert csv_response.headers["Content-Type"] == "text/csv; charset=utf-8"  # one charset, not two
     assert client.get(f"/finance/statements/{team.slug}/2026-13.pdf").status_code == 404
     assert client.get("/finance/statements/nobody/2026-01.pdf").status_code == 404
 

@@ -104,7 +104,7 @@ def test_paid_spend_carries_its_categorys_gl_code_into_the_pdf_and_csv(w, app, e
     files = _files(app, st)
     rows = list(csv.DictReader(io.StringIO(files.csv.decode("utf-8"))))
     assert {(row["Category"], row["GL code"]) for row in rows if row["Entry kind"] == "spend"} == {
-        ("travel", spent["travel"]), ("food", spent["food"])}
+        ("Travel", spent["travel"]), ("Food", spent["food"])}
     page = pdf_text(files.pdf)
     assert spent["travel"] in page and spent["food"] in page
 
