@@ -971,18 +971,22 @@ def list_entries(*, session: Session, team: Team, page: int = 1, per_page: int =
     Cost does not grow with history for page 1: the balance comes from the last sealed month
     plus later postings, and rows come from the (account, date, entry) index.
     """
+    return _account_page(session, budget_account_id(session=session, team=team), page, per_page)
+
+
+def _account_page(session: Session, account_id: int, page: int, per_page: int) -> LedgerPage:
+    """A page of one account's entries, newest first, with running balances."""
     page = max(int(page), 1)
     per_page = min(max(int(per_page), 1), 200)
-    budget = budget_account_id(session=session, team=team)
-    balance = _balance(session, budget)
-    available = balance - _open_holds(session, budget)
+    balance = _balance(session, account_id)
+    available = balance - _open_holds(session, account_id)
     offset = (page - 1) * per_page
     order = (Posting.effective_date.desc(), Posting.entry_id.desc(), Posting.id.desc())
     running = balance
     if offset:
         newer = (
             select(Posting.amount_pence)
-            .where(Posting.account_id == budget)
+            .where(Posting.account_id == account_id)
             .order_by(*order)
             .limit(offset)
             .subquery()
@@ -991,7 +995,7 @@ def list_entries(*, session: Session, team: Team, page: int = 1, per_page: int =
     result = session.execute(
         select(Posting.amount_pence, JournalEntry)
         .join(JournalEntry, JournalEntry.id == Posting.entry_id)
-        .where(Posting.account_id == budget)
+        .where(Posting.account_id == account_id)
         .order_by(*order)
         .limit(per_page + 1)
         .offset(offset)
@@ -1027,6 +1031,30 @@ def list_entries(*, session: Session, team: Team, page: int = 1, per_page: int =
         balance_pence=balance,
         available_pence=available,
     )
+
+
+@dataclass(frozen=True)
+class FundMovements:
+    """A restricted fund with its movements, newest first (public: individuals withheld)."""
+
+    summary: FundSummary
+    public_label: str  # "Pledge P-0003": the pledge, never the pledger
+    page: LedgerPage
+
+
+FUND_MOVEMENTS_SHOWN = 100
+
+
+def list_fund_movements(*, session: Session, team: Team) -> list[FundMovements]:
+    """Every restricted fund of the team, even at £0, each with its latest movements (money
+    pledged and received, spend charged to it, reversals), for the public ledger."""
+    found = []
+    for fund in restricted_funds(session=session, team=team):
+        page = _account_page(session, fund.id, 1, FUND_MOVEMENTS_SHOWN)
+        summary = FundSummary(account_id=fund.id, label=fund.label, balance_pence=page.balance_pence,
+                              available_pence=page.available_pence)
+        found.append(FundMovements(summary=summary, public_label=fund.label.split(":", 1)[0], page=page))
+    return found
 
 
 @dataclass

@@ -99,10 +99,11 @@ def team_ledger(slug: str):
             pagination["next"] = {"href": url_for("ledger.team_ledger", slug=slug, page=page.page + 1)}
     detail = _sees_detail(team)
     is_finance = detail and current_user.person.is_finance
-    funds = services.fund_summaries(session=session, team=team)
+    funds = services.list_fund_movements(session=session, team=team)
     names = {}
     if detail:  # who asked and who approved each spend: one query for the page
-        ids = {i for row in page.rows for i in (row.proposer_id, row.approver_id) if i}
+        rows = [*page.rows, *(row for fund in funds for row in fund.page.rows)]
+        ids = {i for row in rows for i in (row.proposer_id, row.approver_id) if i}
         if ids:
             names = dict(session.execute(select(Person.id, Person.name).where(Person.id.in_(ids))).all())
     return render_template("ledger/team_ledger.html", team=team, page=page, pagination=pagination,

@@ -286,5 +286,27 @@ def test_public_ledger_lists_restricted_funds_without_their_labels(client, sessi
     session.commit()
     page = client.get(f"/teams/{team.slug}/ledger").get_data(as_text=True)
     funds = page[page.index('id="funds"'):]
-    assert "Pledged money, fund 1" in funds and "£200.00" in funds and "£150.00" in funds
+    assert "Pledge P-1" in funds and "£200.00" in funds and "£150.00" in funds
     assert "private donor" not in page
+
+
+def test_public_ledger_publishes_every_movement_of_every_fund_individuals_withheld(client, session, team,
+                                                                                  make_person):  # noqa: F811
+    """Issue 20 item 8: money pledges received and spend from a pledge fund appear on the public
+    ledger, labelled by the pledge; a fund spent down to £0 does not disappear."""
+    person = make_person("fran@example.org", role="finance")
+    fund = services.open_restricted_fund(session=session, team=team, label="Pledge P-7: gift for the café")
+    services.receive_into_fund(session=session, team=team, account_id=fund.id, amount_pence=8_000,
+                               actor_id=person.id, effective_date=TODAY, idempotency_key="rcv-7",
+                               description="Pledge P-7 received", payee="Jo Bloggs", payee_is_individual=True)
+    held = services.hold(session=session, team=team, amount_pence=8_000, category="equipment", description="A fridge",
+                         actor_id=person.id, idempotency_key="h-7", account_id=fund.id, payee="Currys")
+    services.settle_hold(session=session, hold_id=held.id, actual_pence=8_000, actor_id=person.id,
+                         effective_date=TODAY, idempotency_key="s-7", method="invoice", receipt_ref="R-7")
+    session.commit()
+    page = client.get(f"/teams/{team.slug}/ledger").get_data(as_text=True)
+    funds = page[page.index('id="funds"'):]
+    assert "Pledge P-7" in funds and "gift for the café" not in page
+    assert "Pledge P-7 received" in funds and "£80.00" in funds and "A fridge" in funds and "Currys" in funds
+    assert "-£80.00" in funds and "£0.00" in funds  # spent down to nothing, still listed
+    assert "Jo Bloggs" not in page and "individual (withheld)" in funds
