@@ -71,6 +71,8 @@ def configure(app: Flask, test_config: dict | None) -> None:
         # freeze-pending` does it; "after_response": a background thread of the same process,
         # started once the close-month response is sent (so development and tests need no cron).
         STATEMENT_FREEZE="after_response" if development else "cron",
+        # Reversing an entry that moved more than this needs a second finance person (ledger/reversals.py).
+        REVERSAL_SECOND_APPROVAL_ABOVE_PENCE=100_000,
         PREFERRED_URL_SCHEME="http" if development else "https",
     )
     app.config.from_pyfile("config.py", silent=True)

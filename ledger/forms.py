@@ -7,8 +7,8 @@ import uuid
 
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovCheckboxInput, GovSelect, GovSubmitInput, GovTextInput
-from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField, SubmitField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms import BooleanField, HiddenField, SelectField, StringField, SubmitField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from community.db import london_today
 from ledger.errors import InvalidAmount
@@ -109,13 +109,20 @@ class VirementForm(MoneyForm):
 
 
 class ReverseForm(MoneyForm):
-    entry_id = IntegerField("Entry number", widget=GovTextInput(),
-                            validators=[InputRequired("Enter the entry number"),
-                                        NumberRange(min=1, message="Enter the entry number")])
+    """Sent from the page that shows the entry (ledger/reversals.py ``preview``): the entry is
+    named as the ledger shows it, ``L000341``."""
+
+    entry_id = HiddenField(validators=[DataRequired("Enter the entry reference"), Length(max=20)])
     reason = StringField("Reason", widget=GovTextInput(),
                          validators=[DataRequired("Give a reason for the reversal"), Length(max=500)])
     effective_date = _date_field()
-    submit = SubmitField("Reverse entry", widget=GovSubmitInput())
+    submit = SubmitField("Reverse the entry", widget=GovSubmitInput())
+
+
+class DecideReversalForm(FlaskForm):
+    """Approve or refuse a reversal held for a second finance person (the buttons say which)."""
+
+    submit = SubmitField("Approve", widget=GovSubmitInput())
 
 
 class CloseMonthForm(FlaskForm):

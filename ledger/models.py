@@ -19,6 +19,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlmodel import Field, SQLModel
 
@@ -203,3 +204,44 @@ class ChainHead(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     entry_id: int = Field(default=0)
     hash: str = Field(default=GENESIS_HASH, max_length=64)
+
+
+class ReversalStatus(enum.StrEnum):
+    PENDING = "pending"  # waiting for a second finance person
+    REVERSED = "reversed"
+    REFUSED = "refused"
+
+
+class ReversalRequest(SQLModel, table=True):
+    """A reversal above the second-approval threshold, held until a second finance person
+    approves it (as quick spend holds a request). The database refuses a decision by the person
+    who asked, and a second pending request for the same entry."""
+
+    __tablename__ = "reversal_request"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN (" + ", ".join(f"'{s.value}'" for s in ReversalStatus) + ")", name="ck_reversal_status"
+        ),
+        CheckConstraint("decided_by_id IS NULL OR decided_by_id <> requested_by_id", name="ck_reversal_second_person"),
+        CheckConstraint("amount_pence > 0", name="ck_reversal_amount_positive"),
+        Index(
+            "uq_reversal_request_pending_entry",
+            "entry_id",
+            unique=True,
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_id: int = Field(foreign_key="journal_entry.id", index=True)
+    amount_pence: int = Field(sa_column=Column(BigInteger, nullable=False))  # what the entry moved
+    reason: str = Field(max_length=500)
+    effective_date: dt.date = Field(sa_column=Column(Date, nullable=False))
+    status: str = Field(default=ReversalStatus.PENDING.value, max_length=10)
+    requested_by_id: int = Field(foreign_key="person.id")
+    requested_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    idempotency_key: str = Field(sa_column=Column(String(100), nullable=False, unique=True))
+    decided_by_id: int | None = Field(default=None, foreign_key="person.id")
+    decided_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    reversal_entry_id: int | None = Field(default=None, foreign_key="journal_entry.id")

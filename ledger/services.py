@@ -126,6 +126,11 @@ def _request_hash(operation: str, arguments: dict) -> str:
 # --------------------------------------------------------------------------- helpers
 
 
+def reference(entry_id: int) -> str:
+    """How every page, message and statement names an entry: ``L000341``."""
+    return f"L{entry_id:06d}"
+
+
 def _check_amount(amount_pence: int) -> None:
     if not isinstance(amount_pence, int) or isinstance(amount_pence, bool):
         raise InvalidAmount("The amount must be a whole number of pence.")
@@ -160,6 +165,11 @@ def _check_open_date(session: Session, effective_date: dt.date) -> None:
         raise PeriodClosed(
             f"{effective_date:%B %Y} is closed. Choose a date on or after {boundary:%-d %B %Y}."
         )
+
+
+def check_open_date(*, session: Session, effective_date: dt.date) -> None:
+    """Refuse (PeriodClosed) a date the ledger would refuse for an entry."""
+    _check_open_date(session, effective_date)
 
 
 def _replay(session: Session, key: str, operation: str, request_hash: str):
@@ -807,8 +817,12 @@ def reverse(
     effective_date: dt.date,
     idempotency_key: str,
     team: Team | None = None,
+    proposer_id: int | None = None,
+    approver_id: int | None = None,
 ) -> JournalEntry:
     """Add an equal and opposite entry; the original stays. A reason is required.
+    ``proposer_id``/``approver_id`` record who asked and who approved a reversal that needed a
+    second finance person (ledger/reversals.py).
 
     Refused (ReversalRefused) for a reversal, an entry already reversed, or, when ``team`` is
     given, another team's entry; InsufficientFunds if the team has since committed the money.
@@ -827,7 +841,7 @@ def reverse(
         return first
     original = session.get(JournalEntry, entry_id)
     if original is None:
-        raise NotFound("That entry does not exist.")
+        raise NotFound(f"There is no entry {reference(entry_id)}.")
     if team is not None and original.team_id != team.id:
         raise ReversalRefused("That entry belongs to another team.")
     if original.kind == EntryKind.REVERSAL.value or original.reverses_entry_id is not None:
@@ -836,7 +850,7 @@ def reverse(
         select(JournalEntry.id).where(JournalEntry.reverses_entry_id == entry_id)
     ).scalar_one_or_none()
     if already is not None:
-        raise ReversalRefused(f"That entry was already reversed by entry {already}.")
+        raise ReversalRefused(f"{reference(entry_id)} was already reversed by {reference(already)}.")
     postings = [
         (account_id, -amount)
         for account_id, amount in session.execute(
@@ -857,12 +871,14 @@ def reverse(
             team_id=original.team_id,
             reason=reason,
             reverses_entry_id=entry_id,
-            description=f"Reversal of entry {entry_id}: {original.description}"[:500],
+            description=f"Reversal of {reference(entry_id)}: {original.description}"[:500],
             payee=original.payee,
             payee_is_individual=original.payee_is_individual,
             cost_centre=original.cost_centre,
             gl_code=original.gl_code,
             category=original.category,
+            proposer_id=proposer_id,
+            approver_id=approver_id,
         ),
         postings,
     )
@@ -1005,7 +1021,7 @@ def _account_page(session: Session, account_id: int, page: int, per_page: int) -
         rows.append(
             LedgerRow(
                 entry_id=entry.id,
-                reference=f"L{entry.id:06d}",
+                reference=reference(entry.id),
                 effective_date=entry.effective_date,
                 kind=entry.kind,
                 description=entry.description,

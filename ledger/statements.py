@@ -513,7 +513,7 @@ def _line(entry: JournalEntry, amount: int, running: int, fund: str, st: Stateme
     return Line(
         date=entry.effective_date,
         entry_id=entry.id,
-        reference=f"L{entry.id:06d}",
+        reference=services.reference(entry.id),
         kind=entry.kind,
         fund=fund,
         description=entry.description,
@@ -927,7 +927,7 @@ def _csv_rows(statement: Statement):
             _csv_safe(line.proposer),
             _csv_safe(line.approver),
             _csv_safe(line.receipt),
-            f"L{line.reverses_entry_id:06d}" if line.reverses_entry_id else "",
+            services.reference(line.reverses_entry_id) if line.reverses_entry_id else "",
             pounds(line.balance_after_pence),
             statement.statement_id,
         )

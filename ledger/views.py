@@ -14,17 +14,25 @@ from community.cache import public_page
 from community.db import get_session
 from community.formatting import gbp
 from community.models import Person, Team
-from ledger import services, statement_freeze
+from ledger import reversals, services, statement_freeze
 from ledger.errors import (
     DomainError,
     IdempotencyConflict,
     InsufficientFunds,
     InvalidAmount,
+    InvalidRequest,
     NotFound,
     PeriodClosed,
-    ReversalRefused,
 )
-from ledger.forms import AllocateForm, CloseMonthForm, ReverseForm, VirementForm, parse_date, parse_month
+from ledger.forms import (
+    AllocateForm,
+    CloseMonthForm,
+    DecideReversalForm,
+    ReverseForm,
+    VirementForm,
+    parse_date,
+    parse_month,
+)
 from ledger.models import LedgerAccount
 from ledger.money import parse_pence
 
@@ -126,7 +134,8 @@ def finance_home():
             balance = available = 0
         rows.append({"team": team, "balance": balance, "available": available})
     preparing = statement_freeze.pending_months(session)
-    return render_template("ledger/finance_home.html", rows=rows, preparing=preparing)
+    return render_template("ledger/finance_home.html", rows=rows, preparing=preparing,
+                           reversals_waiting=len(reversals.list_pending(session=session)))
 
 
 @bp.route("/finance/allocate", methods=["GET", "POST"])
@@ -155,7 +164,7 @@ def allocate():
         except DomainError as error:
             _show_error(form, error, {InvalidAmount: "amount", PeriodClosed: "effective_date"})
         else:
-            flash(f"Allocated {gbp(amount)} to {team.name} (entry L{entry.id:06d}).", "success")
+            flash(f"Allocated {gbp(amount)} to {team.name} (entry {services.reference(entry.id)}).", "success")
             return redirect(url_for("ledger.team_ledger", slug=team.slug))
     form.ensure_key()
     form.ensure_date()
@@ -189,7 +198,7 @@ def virement():
                                           PeriodClosed: "effective_date"})
         else:
             flash(f"Moved {gbp(amount)} from {from_team.name} to {to_team.name} "
-                  f"(entry L{entry.id:06d}).", "success")
+                  f"(entry {services.reference(entry.id)}).", "success")
             return redirect(url_for("ledger.finance_home"))
     form.ensure_key()
     form.ensure_date()
@@ -199,29 +208,80 @@ def virement():
 @bp.route("/finance/reverse", methods=["GET", "POST"])
 @finance_only
 def reverse():
+    """Name the entry (``?entry=L000341``), see what it is, then confirm: nothing is reversed
+    before the page has shown the entry's date, team, description and amount."""
     session = get_session()
     form = ReverseForm()
-    if request.method == "GET" and request.args.get("entry", "").isdigit():
-        form.entry_id.data = int(request.args["entry"])
-    if form.validate_on_submit():
+    wanted = (form.entry_id.data if request.method == "POST" else request.args.get("entry", "")) or ""
+    found, lookup_error = _reversal_preview(session, wanted)
+    if found is not None and form.validate_on_submit():
         try:
-            entry = services.reverse(
-                session=session, entry_id=form.entry_id.data, reason=form.reason.data,
-                actor_id=current_user.id, effective_date=parse_date(form.effective_date.data),
-                idempotency_key=form.idempotency_key.data or "")
+            outcome = reversals.request_reversal(
+                session=session, entry_id=found.entry.id, reason=form.reason.data, actor_id=current_user.id,
+                effective_date=parse_date(form.effective_date.data), idempotency_key=form.idempotency_key.data or "",
+                threshold_pence=_second_approval_above())
             session.commit()
         except DomainError as error:
-            _show_error(form, error, {NotFound: "entry_id", ReversalRefused: "entry_id",
-                                      InsufficientFunds: "entry_id", PeriodClosed: "effective_date"})
+            _show_error(form, error, {PeriodClosed: "effective_date", InvalidRequest: "reason"})
         else:
-            team = session.get(Team, entry.team_id) if entry.team_id else None
-            flash(f"Entry {entry.reverses_entry_id} was reversed by entry L{entry.id:06d}.", "success")
-            if team is not None:
-                return redirect(url_for("ledger.team_ledger", slug=team.slug))
-            return redirect(url_for("ledger.finance_home"))
+            return _after_reversal(session, found, outcome)
+    form.entry_id.data = found.reference if found else ""
     form.ensure_key()
     form.ensure_date()
-    return render_template("ledger/reverse.html", form=form, title="Reverse an entry")
+    return render_template("ledger/reverse.html", form=form, found=found, lookup_error=lookup_error,
+                           wanted=wanted, threshold=_second_approval_above(), title="Reverse an entry")
+
+
+def _second_approval_above() -> int:
+    return int(current_app.config["REVERSAL_SECOND_APPROVAL_ABOVE_PENCE"])
+
+
+def _reversal_preview(session, wanted: str):
+    if not wanted.strip():
+        return None, None
+    try:
+        return reversals.preview(session=session, entry_id=reversals.parse_reference(wanted),
+                                 threshold_pence=_second_approval_above()), None
+    except DomainError as error:
+        return None, str(error)
+
+
+def _after_reversal(session, found, outcome):
+    if outcome.request is not None:
+        flash(f"The reversal of {found.reference} ({gbp(found.amount_pence)}) is waiting for a second "
+              "finance person to approve it.", "success")
+        return redirect(url_for("ledger.pending_reversals"))
+    flash(f"{found.reference} was reversed by {services.reference(outcome.reversal.id)}.", "success")
+    team = session.get(Team, outcome.reversal.team_id) if outcome.reversal.team_id else None
+    return redirect(url_for("ledger.team_ledger", slug=team.slug) if team else url_for("ledger.finance_home"))
+
+
+@bp.get("/finance/reversals")
+@finance_only
+def pending_reversals():
+    return render_template("ledger/reversals.html", waiting=reversals.list_pending(session=get_session()),
+                           form=DecideReversalForm())
+
+
+@bp.post("/finance/reversals/<int:request_id>/<any(approve, refuse):decision>")
+@finance_only
+def decide_reversal(request_id: int, decision: str):
+    if not DecideReversalForm().validate_on_submit():
+        abort(400)
+    session = get_session()
+    try:
+        decide = reversals.approve if decision == "approve" else reversals.refuse
+        decide(session=session, request_id=request_id, approver_id=current_user.id)
+        session.commit()
+    except NotFound:
+        abort(404)
+    except DomainError as error:
+        session.rollback()
+        flash(str(error), "error")
+    else:
+        flash("The reversal was made." if decision == "approve" else "The reversal was refused: nothing changed.",
+              "success")
+    return redirect(url_for("ledger.pending_reversals"))
 
 
 @bp.route("/finance/close-month", methods=["GET", "POST"])

@@ -205,20 +205,21 @@ def test_bad_months_cannot_be_closed(client, engine, finance, month, message):
 
 def test_reversing_twice_is_refused(client, engine, session, team, finance):
     entry = _allocate(session, team, finance)
+    ref = services.reference(entry.id)
     page = client.get(f"/finance/reverse?entry={entry.id}").get_data(as_text=True)
-    assert f'value="{entry.id}"' in page
-    data = {"entry_id": entry.id, "reason": "Wrong team", "effective_date": TODAY.isoformat(),
+    assert f'value="{ref}"' in page
+    data = {"entry_id": ref, "reason": "Wrong team", "effective_date": TODAY.isoformat(),
             "idempotency_key": key_on(page)}
     assert client.post("/finance/reverse", data=data).status_code == 302
     assert count(engine) == 2
     again = client.post("/finance/reverse", data={**data, "idempotency_key": uuid.uuid4().hex})
-    assert again.status_code == 200 and "already reversed" in again.get_data(as_text=True)
-    reversal = client.post("/finance/reverse", data={**data, "entry_id": entry.id + 1,
+    assert again.status_code == 200 and f"{ref} was already reversed by" in again.get_data(as_text=True)
+    reversal = client.post("/finance/reverse", data={**data, "entry_id": services.reference(entry.id + 1),
                                                       "idempotency_key": uuid.uuid4().hex})
     assert "cannot itself be reversed" in reversal.get_data(as_text=True)
     missing = client.post("/finance/reverse",
-                          data={**data, "entry_id": 999, "idempotency_key": uuid.uuid4().hex})
-    assert "does not exist" in missing.get_data(as_text=True)
+                          data={**data, "entry_id": "L000999", "idempotency_key": uuid.uuid4().hex})
+    assert "There is no entry L000999" in missing.get_data(as_text=True)
     assert count(engine) == 2
 
 
@@ -261,7 +262,7 @@ def test_finance_pages_are_403_for_everyone_else_and_write_nothing(client, engin
     assert _post_allocate(client, team, key=uuid.uuid4().hex).status_code == 403
     assert client.post("/finance/close-month", data={"month": LAST_MONTH.strftime("%Y-%m"),
                                                      "confirm": "y"}).status_code == 403
-    reverse = {"entry_id": 1, "reason": "x", "effective_date": TODAY.isoformat(), "idempotency_key": "k"}
+    reverse = {"entry_id": "L000001", "reason": "x", "effective_date": TODAY.isoformat(), "idempotency_key": "k"}
     assert client.post("/finance/reverse", data=reverse).status_code == 403
     assert count(engine) == 0 and count(engine, LedgerPeriod) == 0
 
