@@ -87,6 +87,26 @@ def test_hold_larger_than_available_is_refused(session, people):
         )
 
 
+def test_a_second_hold_fits_only_what_the_first_left_available(session, people):
+    team, finance = people["teams"][0], people["finance"]
+    _fund(session, team, finance)
+
+    def hold(pence, key):
+        return services.hold(session=session, team=team, amount_pence=pence, category="equipment",
+                             description="Litter pickers", actor_id=finance.id, idempotency_key=key)
+
+    hold(4_000, "h1")
+    session.commit()
+    with pytest.raises(InsufficientFunds, match=r"£60\.00 available, not enough for £60\.01"):
+        hold(6_001, "h2")
+    session.rollback()
+    second = hold(6_000, "h3")  # exactly what is left
+    session.commit()
+    assert second.amount_pence == 6_000
+    assert services.available_of(session=session, team=team) == 0
+    assert services.verify(session=session).ok
+
+
 def test_settling_for_less_releases_the_difference(session, people):
     team, finance = people["teams"][0], people["finance"]
     _fund(session, team, finance)

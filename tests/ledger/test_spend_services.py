@@ -294,6 +294,21 @@ def test_limits_are_read_again_at_approval(session, world):
         approve(session, world, r.id)
 
 
+def test_a_lowered_enabler_limit_is_read_again_at_approval(session, world):
+    r = ask(session, world, amount=60_000)  # within the enabler's £1,000 when asked
+    session.commit()
+    spend.set_limits(session=session, team=world["team"], actor=world["erin"], member_limit_pence=25_000,
+                     enabler_limit_pence=50_000)
+    session.commit()
+    with pytest.raises(spend.OverLimit, match=r"£600\.00 is more than the team can approve \(£500\.00\)") as caught:
+        approve(session, world, r.id, who="erin", auth=fresh_auth(session, world["erin"]))
+    assert caught.value.needs_vote
+    session.rollback()
+    assert count(session, Hold) == 0
+    assert session.get(SpendRequest, r.id).status == "pending"
+    assert available(session, world) == 100_000
+
+
 def test_above_250_needs_a_sign_in_within_15_minutes(session, world):
     r = ask(session, world, amount=25_001)
     session.commit()

@@ -206,6 +206,31 @@ def test_open_month_is_a_draft_built_on_request_and_never_stored(client, session
     assert "statements are drafts" in page
 
 
+def test_the_month_after_a_closed_month_is_open_and_its_statement_a_draft(
+        client, session, engine, teams, fran, sign_in):  # noqa: F811
+    team, _ = teams
+    services.close_month(session=session, month=LAST_MONTH, actor_id=fran.id)
+    session.commit()
+    assert statements.is_closed(session, LAST_MONTH) and statements.is_closed(session, TWO_AGO)
+    assert not statements.is_closed(session, THIS_MONTH)
+    # Only the closed months wait to be frozen; this month is not among them.
+    assert [s.month for s in statement_freeze.pending_months(session)] == [TWO_AGO, LAST_MONTH]
+    assert statement_freeze.month_status(session, THIS_MONTH) is None
+    draft = statements.build_statement(session=session, team=team, month=TODAY)
+    assert not draft.closed and draft.status == "OPEN" and "-DRAFT-" in draft.statement_id
+    session.commit()  # end the test session's write transaction (SQLite lock) before the requests
+    sign_in(fran)
+    month = THIS_MONTH.strftime("%Y-%m")
+    response = client.get(f"/finance/statements/{team.slug}/{month}.pdf")
+    assert response.status_code == 200 and response.headers["X-Statement-Status"] == "draft"
+    assert "-DRAFT-" in response.headers["X-Statement-Id"]
+    assert _rows(engine, THIS_MONTH) == []
+    # And the ledger still takes entries dated this month.
+    services.allocate(session=session, team=team, amount_pence=1_000, actor_id=fran.id,
+                      effective_date=THIS_MONTH, idempotency_key=_key())
+    session.commit()
+
+
 def test_county_pack_summarises_every_team_then_their_statements(app, session, engine, teams, fran):
     team, other = teams
     services.close_month(session=session, month=LAST_MONTH, actor_id=fran.id)

@@ -10,9 +10,16 @@ from community.db import utcnow
 from community.models import Person, Place
 from ledger import services as ledger
 from tests.community.conftest import make_person, place_and_team, sign_in  # noqa: F401 - fixtures
+from tests.votes import pabulib_data
 from votes import services
 
 SECRET = "test-secret-" + "x" * 40  # the app's SECRET_KEY in tests/conftest.py
+
+
+@pytest.fixture
+def pabulib():
+    """The Pabulib sample data folder: skip (with the reason) when it is missing, fail under CI."""
+    return pabulib_data.require()
 
 
 @pytest.fixture

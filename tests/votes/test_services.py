@@ -1,10 +1,13 @@
 """Services of the votes domain: ideas, review, rounds and the ledger, ballots, close, paper."""
 
 
+import datetime as dt
+
 import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from community.db import open_session, utcnow
 from ledger import services as ledger
 from ledger.errors import InsufficientFunds
 from ledger.models import Hold
@@ -127,6 +130,23 @@ def test_one_ballot_per_voter_replaced_and_keyed_without_the_person(session, wor
                            reference="DUPLICATE1"))
         session.flush()
     session.rollback()
+
+
+def test_changing_a_ballot_stores_the_new_choices(session, engine, world):
+    ideas = [feasible_idea(session, world, "Bench", 100_000), feasible_idea(session, world, "Mural", 40_000)]
+    rnd = open_round(session, world, ideas)
+    voter = world["residents"][1]
+    cast_at = utcnow()
+    first = _cast(session, rnd, voter, ideas[:1], now=cast_at)
+    session.commit()
+    _cast(session, rnd, voter, ideas[1:], now=cast_at + dt.timedelta(minutes=5))
+    session.commit()
+    with open_session(engine, write=False) as fresh:  # what the database holds, not what was returned
+        stored = fresh.execute(select(Ballot).where(Ballot.round_id == rnd.id)).scalars().all()
+    assert len(stored) == 1
+    assert services.decode(stored[0].choices) == [ideas[1].id]
+    assert stored[0].reference == first.reference  # the receipt stays the same
+    assert stored[0].cast_at == cast_at + dt.timedelta(minutes=5)
 
 
 def test_ballot_rules_knapsack_and_k(session, world):

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shutil
+import subprocess
 from fractions import Fraction
 from functools import cache
 from pathlib import Path
@@ -18,15 +21,16 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.votes import pabulib_data
 from votes.cli import votes_cli
 from votes.pabulib import Ballot, Election, Project, parse_pb_string, read_pb, write_pb
 from votes.tally import RULE_METHODS, RULES, RuleError, base_vote_type, default_format_money, tally
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "pabulib"
-EXPECTED = DATA / "expected.json"
-needs_data = pytest.mark.skipif(
-    not EXPECTED.is_file(), reason=f"Pabulib sample data not found at {DATA} (shared/ beside the repo)"
-)
+DATA = pabulib_data.DATA
+EXPECTED = DATA / pabulib_data.EXPECTED_NAME
+# Skips with the reason when the data is missing, and fails instead under CI (tests/votes/conftest.py).
+needs_data = pytest.mark.usefixtures("pabulib")
+NO_DATA = pytest.param(None, None, None, id="no-data")  # the one case run (and skipped) without the data
 
 
 @cache
@@ -46,7 +50,7 @@ def election(name: str) -> Election:
 def expected_cases() -> list:
     """One case per sample file and rule key that expected.json has an outcome for."""
     if not EXPECTED.is_file():
-        return [pytest.param(None, None, None, marks=pytest.mark.skip(reason=f"no {EXPECTED}"), id="no-data")]
+        return [NO_DATA]
     cases = []
     for name, instance in expected()["instances"].items():
         column = base_vote_type(instance["vote_type"])
@@ -81,11 +85,44 @@ def test_matches_pabutools_outcome(name: str, rule: str, method: str) -> None:
 
 @needs_data
 def test_every_expected_outcome_is_covered() -> None:
-    covered = {(case.values[0], case.values[2]) for case in expected_cases() if not case.marks}
+    covered = {(case.values[0], case.values[2]) for case in expected_cases() if not case.marks and case.values[0]}
     for name, instance in expected()["instances"].items():
         for method, outcome in instance["outcomes"].items():
             if "selected" in outcome:
                 assert (name, method) in covered
+
+
+def test_missing_pabulib_data_skips_with_its_reason_and_fails_under_ci(tmp_path: Path) -> None:
+    def outcome(environ):  # caught here, or a skip would skip this test instead of failing it
+        try:
+            return "ran", pabulib_data.require(tmp_path, environ)
+        except pytest.skip.Exception as skipped:
+            return "skipped", str(skipped)
+        except pytest.fail.Exception as failed:
+            return "failed", str(failed)
+
+    missing = f"Pabulib sample data not found at {tmp_path}"
+    skipped, reason = outcome({})
+    assert skipped == "skipped" and reason.startswith(missing) and "did not run" in reason
+    failed, reason = outcome({"CI": "true"})
+    assert failed == "failed" and reason.startswith("CI is set, so the Pabulib data is expected") and missing in reason
+    (tmp_path / "expected.json").write_text("{}", encoding="utf-8")
+    assert outcome({"CI": "true"}) == ("ran", tmp_path)
+
+
+def test_ci_run_stops_at_once_when_ci_expects_the_pabulib_data_and_it_is_missing(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / ".ci").mkdir(parents=True)
+    shutil.copy(Path(__file__).resolve().parents[2] / ".ci" / "run", repo / ".ci" / "run")
+    (repo / "Makefile").write_text("test:\n\t@echo suite ran\n", encoding="utf-8")  # stands in for the suite
+    env = {**os.environ, "CI": "true", "THRIVING_TEST_DATABASE_URL": "postgresql://unused"}
+    run = subprocess.run(["bash", str(repo / ".ci" / "run")], env=env, capture_output=True, text=True, timeout=60)  # noqa: S603, S607
+    assert run.returncode == 1 and "suite ran" not in run.stdout
+    assert "Pabulib sample data is missing at ../shared/pabulib" in run.stderr
+    (tmp_path / "shared" / "pabulib").mkdir(parents=True)
+    (tmp_path / "shared" / "pabulib" / "expected.json").write_text("{}", encoding="utf-8")
+    run = subprocess.run(["bash", str(repo / ".ci" / "run")], env=env, capture_output=True, text=True, timeout=60)  # noqa: S603, S607
+    assert run.returncode == 0 and "suite ran" in run.stdout
 
 
 # --- Reading and writing .pb files -----------------------------------------------------------
@@ -122,7 +159,7 @@ def _our_profile(e: Election) -> tuple:
 
 
 @needs_data
-@pytest.mark.parametrize("name", sorted(expected()["instances"]))
+@pytest.mark.parametrize("name", sorted(expected()["instances"]) or [pytest.param(None, id="no-data")])
 def test_reader_and_writer_agree_with_pabutools(name: str, tmp_path: Path) -> None:
     from pabutools.election import parse_pabulib
 

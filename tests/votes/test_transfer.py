@@ -1,23 +1,23 @@
 """``votes import`` and ``votes export``: Pabulib in and out; pabutools reads our export back."""
 
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from community.db import open_session
+from tests.votes import pabulib_data
 from tests.votes.conftest import SECRET, feasible_idea, open_round
 from votes import services
 from votes.models import Ballot, Idea, Round, RoundIdea
 from votes.pabulib import read_pb
 from votes.tally import tally
 
-DATA = Path("/work/shared/pabulib")
+DATA = pabulib_data.DATA
 LAS = DATA / "Poland_Warszawa_2019_Las.pb"
 
 
-@pytest.mark.skipif(not LAS.exists(), reason="Pabulib sample data not present")
+@pytest.mark.usefixtures("pabulib")  # skips with the reason when the data is missing; fails under CI
 def test_import_makes_a_closed_round_with_anonymous_ballots(runner, session, world, engine):
     session.close()
     result = runner.invoke(args=["votes", "import", str(LAS), "--team", world["team"].slug])
