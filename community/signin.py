@@ -62,7 +62,8 @@ def safe_next(value: str | None, default: str) -> str:
         parts = urlsplit(normal)
     except ValueError:
         return default
-    if parts.scheme or parts.netloc or not parts.path.startswith("/") or parts.path.startswith("//"):
+    if normal.startswith("//") or parts.scheme or parts.netloc or not parts.path.startswith("/") \
+            or parts.path.startswith("//"):
         return default
     return normal
 
