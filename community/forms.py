@@ -36,8 +36,19 @@ class SignInForm(FlaskForm):
 
 class CodeForm(FlaskForm):
     code = StringField("Code from your authenticator app", widget=GovTextInput(),
-                       validators=[DataRequired("Enter the 6-digit code"), Length(max=10)])
+                       validators=[DataRequired("Enter the 6-digit code"),
+                                   Length(max=40, message="Enter the 6-digit code or a recovery code")])
     submit = SubmitField("Continue", widget=GovSubmitInput())
+
+
+class ReconfirmForm(FlaskForm):
+    """Password and the current code again, before replacing the second factor."""
+
+    password = PasswordField("Password", widget=GovPasswordInput(),
+                             validators=[InputRequired("Enter your password"), Length(max=MAX_LENGTH)])
+    code = StringField("Code from your authenticator app", widget=GovTextInput(),
+                       validators=[DataRequired("Enter the 6-digit code"), Length(max=10)])
+    submit = SubmitField("Confirm it is me", widget=GovSubmitInput())
 
 
 class ChangePasswordForm(FlaskForm):

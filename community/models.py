@@ -179,3 +179,18 @@ class MailMessage(SQLModel, table=True):
     attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
     last_error: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
     next_attempt_at: dt.datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+
+
+class RecoveryCode(SQLModel, table=True):
+    """One of a staff member's ten one-time second-factor recovery codes (issue 14).
+
+    Only a SHA-256 digest of the code is kept (the codes are 80-bit random, so no slow hash is
+    needed); ``used_at`` is set once, by a single conditional UPDATE, so a code works once."""
+
+    __tablename__ = "recovery_code"
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    code_hash: str = Field(max_length=64, unique=True)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc_column())
+    used_at: dt.datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))

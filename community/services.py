@@ -10,10 +10,11 @@ import secrets
 from dataclasses import dataclass
 
 import pyotp
+from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
-from community import passwords, postcodes
+from community import mail, passwords, postcodes
 from community.auth import token_hash
 from community.db import LONDON, utcnow
 from community.errors import (
@@ -34,6 +35,7 @@ from community.models import (
     Person,
     Place,
     PostcodeDistrict,
+    RecoveryCode,
     Team,
     TeamRole,
 )
@@ -487,3 +489,114 @@ def list_people(session: Session, *, limit: int = 200) -> list[tuple[Person, lis
 
 def count_people(session: Session) -> int:
     return session.exec(select(func.count()).select_from(Person)).one()
+
+
+# ---- re-confirming identity, replacing a second factor, recovery codes (issue 14) ---------
+
+RECOVERY_CODES = 10
+RECOVERY_FEW = 3  # at or below this many left, the person is told to make new ones
+_RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read off paper
+
+
+def reconfirm_identity(session: Session, *, person: Person, auth_session: AuthSession, password: str,
+                       code: str) -> None:
+    """Password and a new TOTP code again, from someone signed in: the session counts as just
+    re-confirmed from now (``reauthenticated_at``). Audited. Quick spend's large approvals and
+    replacing a second factor both rest on this."""
+    if not passwords.verify_password(person.password_hash, password or ""):
+        raise InvalidCredentials("Your password is not correct.", field="password")
+    verify_totp(session, person=person, code=code)
+    row = session.get(AuthSession, auth_session.id)
+    row.reauthenticated_at = utcnow()
+    session.add(row)
+    audit(session, actor_id=person.id, action="session.reauthenticate", subject=person.email)
+    session.flush()
+
+
+def _recovery_hash(code: str) -> str:
+    return token_hash(re.sub(r"[\s-]", "", code or "").lower())
+
+
+def looks_like_recovery_code(code: str) -> bool:
+    return bool(re.fullmatch(r"[a-z0-9]{16}", re.sub(r"[\s-]", "", code or "").lower()))
+
+
+def new_recovery_codes(session: Session, *, person: Person) -> list[str]:
+    """Ten new one-time recovery codes (any older ones stop working). Returned once, to show;
+    only their digests are stored."""
+    session.execute(delete(RecoveryCode).where(RecoveryCode.person_id == person.id))
+    codes = []
+    for _ in range(RECOVERY_CODES):
+        raw = "".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(16))
+        codes.append("-".join(raw[i:i + 4] for i in range(0, 16, 4)))
+        session.add(RecoveryCode(person_id=person.id, code_hash=_recovery_hash(raw)))
+    audit(session, actor_id=person.id, action="recovery_codes.new", subject=person.email)
+    session.flush()
+    return codes
+
+
+def recovery_codes_left(session: Session, *, person_id: int) -> int:
+    return session.exec(select(func.count()).select_from(RecoveryCode).where(
+        RecoveryCode.person_id == person_id, RecoveryCode.used_at.is_(None))).one()
+
+
+def use_recovery_code(session: Session, *, person: Person, code: str) -> int:
+    """Accept one of the person's unused recovery codes instead of a TOTP code, once (a single
+    conditional UPDATE: two browsers using the same code get one success). Audited. Returns how
+    many are left; InvalidCode otherwise."""
+    used = session.execute(
+        update(RecoveryCode)
+        .where(RecoveryCode.person_id == person.id, RecoveryCode.code_hash == _recovery_hash(code),
+               RecoveryCode.used_at.is_(None))
+        .values(used_at=utcnow())
+    ).rowcount
+    if used != 1:
+        raise InvalidCode("That recovery code is not correct or has been used", field="code")
+    left = recovery_codes_left(session, person_id=person.id)
+    audit(session, actor_id=person.id, action="recovery_code.use", subject=f"{person.email}: {left} left")
+    session.flush()
+    return left
+
+
+def pass_second_factor(session: Session, *, person: Person, code: str) -> int | None:
+    """The code step: a TOTP code (returns None) or a recovery code (returns how many are left)."""
+    if looks_like_recovery_code(code):
+        return use_recovery_code(session, person=person, code=code)
+    verify_totp(session, person=person, code=code)
+    return None
+
+
+def enrol_second_factor(session: Session, *, person: Person, secret: str, code: str) -> list[str]:
+    """First enrolment (no secret yet): save the secret and make ten recovery codes for staff and
+    anyone else who enrols. Returns the codes, to show once."""
+    confirm_totp_enrolment(session, person=person, secret=secret, code=code)
+    return new_recovery_codes(session, person=person)
+
+
+def replace_second_factor(session: Session, *, person: Person, auth_session: AuthSession, secret: str,
+                          code: str, replace_minutes: int) -> list[str]:
+    """Replace the person's TOTP secret with a new one they have typed a code from; only within
+    ``replace_minutes`` of :func:`reconfirm_identity` on this session (Forbidden otherwise).
+    Audited ("totp.replace"), emailed to the person, and new recovery codes replace the old."""
+    row = session.get(AuthSession, auth_session.id)
+    when = row.reauthenticated_at if row is not None and row.second_factor else None
+    if not person.totp_secret or when is None or not (
+            dt.timedelta(0) <= utcnow() - when <= dt.timedelta(minutes=replace_minutes)):
+        raise Forbidden("Confirm your password and current code first.", field="code")
+    old_secret, old_step = person.totp_secret, person.totp_last_step
+    person.totp_secret, person.totp_last_step = None, 0  # the old secret's steps say nothing of the new one
+    try:
+        confirm_totp_enrolment(session, person=person, secret=secret, code=code)
+    except DomainError:
+        person.totp_secret, person.totp_last_step = old_secret, old_step
+        raise
+    audit(session, actor_id=person.id, action="totp.replace", subject=person.email)
+    row.reauthenticated_at = None  # one replacement per re-confirmation
+    session.add(row)
+    mail.send(to=person.email, subject="Your authenticator app was changed", session=session,
+              body=f"Hello {person.first_name},\n\nThe authenticator app for your Thriving Communities "
+                   f"account was replaced on {utcnow().astimezone(LONDON):%d %B %Y at %H:%M} (UK time), "
+                   "and new recovery codes were made; the old ones no longer work.\n\n"
+                   "If this was not you, contact your administrator at once: someone knows your "
+                   "password and had your phone.\n")
+    return new_recovery_codes(session, person=person)

@@ -2,7 +2,6 @@
 
 import base64
 import io
-import time
 
 import qrcode
 import qrcode.image.svg
@@ -11,7 +10,7 @@ from flask import session as cookie
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import text
 
-from community import mail, services
+from community import mail, services, signin
 from community.auth import CurrentUser, admin_only, development_only, load_roles, public, signed_in, staff
 from community.cache import public_page
 from community.db import get_session
@@ -23,6 +22,7 @@ from community.forms import (
     InviteForm,
     PlaceForm,
     PostcodeForm,
+    ReconfirmForm,
     RevokeForm,
     RoleForm,
     SignInForm,
@@ -33,7 +33,6 @@ from community.limits import CODE_PER_ADDRESS, SIGN_IN_PER_ACCOUNT, SIGN_IN_PER_
 from community.models import Person
 
 bp = Blueprint("community", __name__)
-PENDING_SECONDS = 600
 
 
 def _form_error(form, error: DomainError) -> None:
@@ -47,8 +46,7 @@ def _form_error(form, error: DomainError) -> None:
 
 
 def _safe_next(default: str) -> str:
-    target = request.args.get("next", "")
-    return target if target.startswith("/") and not target.startswith("//") else default
+    return signin.safe_next(request.args.get("next"), default)
 
 
 @bp.get("/")
@@ -125,6 +123,8 @@ def _log_in(person: Person, token: str, *, second_factor: bool) -> None:
 @limiter.limit(SIGN_IN_PER_ACCOUNT, methods=["POST"], key_func=account_key)
 def sign_in():
     form = SignInForm()
+    if request.method == "POST":
+        signin.clear()  # a new attempt: any half-finished sign-in before it is gone
     if form.validate_on_submit():
         session = get_session()
         try:
@@ -138,28 +138,17 @@ def sign_in():
             if token:
                 _log_in(person, token, second_factor=False)
                 return redirect(_safe_next(url_for("community.account")))
-            cookie.clear()
-            cookie["pending_person_id"] = person.id
-            cookie["pending_at"] = int(time.time())
-            cookie["pending_next"] = _safe_next(url_for("community.account"))
-            if person.totp_secret:
+            if signin.begin(person, next_url=request.args.get("next")) is signin.State.PENDING_CODE:
                 return redirect(url_for("community.sign_in_code"))
             return redirect(url_for("community.two_factor_setup"))
     return render_template("community/sign_in.html", form=form)
-
-
-def _pending_person() -> Person | None:
-    person_id = cookie.get("pending_person_id")
-    if not person_id or time.time() - cookie.get("pending_at", 0) > PENDING_SECONDS:
-        return None
-    return get_session().get(Person, person_id)
 
 
 @bp.route("/sign-in/code", methods=["GET", "POST"])
 @public
 @limiter.limit(CODE_PER_ADDRESS, methods=["POST"])
 def sign_in_code():
-    person = _pending_person()
+    person = signin.pending_person(signin.State.PENDING_CODE)
     if person is None or not person.totp_secret:
         flash("Sign in again.", "info")
         return redirect(url_for("community.sign_in"))
@@ -167,14 +156,16 @@ def sign_in_code():
     if form.validate_on_submit():
         session = get_session()
         try:
-            services.verify_totp(session, person=person, code=form.code.data)
+            left = services.pass_second_factor(session, person=person, code=form.code.data)
             token = services.start_session(session, person=person, second_factor=True)
             session.commit()
         except DomainError as error:
             _form_error(form, error)
         else:
-            target = cookie.get("pending_next") or url_for("community.account")
+            target = signin.next_url(url_for("community.account"))
             _log_in(person, token, second_factor=True)
+            if left is not None:
+                _recovery_code_used(left)
             return redirect(target)
     return render_template("community/sign_in_code.html", form=form)
 
@@ -190,39 +181,83 @@ def _qr_svg(uri: str) -> str:
 @public
 @limiter.limit(CODE_PER_ADDRESS, methods=["POST"])
 def two_factor_setup():
-    person = _pending_person()
-    if person is not None and person.totp_secret:
-        # A password alone never reaches enrolment for someone who has a second factor: it would
-        # replace it and sign them in. They go on to the code step.
-        return redirect(url_for("community.sign_in_code"))
-    if person is None and current_user.is_authenticated:
-        if current_user.person.totp_secret:
-            flash("You already have two-factor authentication set up.", "info")
-            return redirect(url_for("community.account"))
-        person = current_user.person
+    """Enrolment answers only in the states ``signin.enrolment_person`` allows: a pending sign-in
+    with no second factor yet, a signed-in person without one, or REPLACING."""
+    person, state = signin.enrolment_person()
     if person is None:
+        if state is signin.State.PENDING_CODE:
+            # A password alone never reaches enrolment for someone who has a second factor: it
+            # would replace it and sign them in. They go on to the code step.
+            return redirect(url_for("community.sign_in_code"))
+        if state is signin.State.SIGNED_IN:
+            flash("You already have two-factor authentication set up. To change it, use "
+                  "“Replace your authenticator app”.", "info")
+            return redirect(url_for("community.account"))
         return redirect(url_for("community.sign_in"))
-    secret = cookie.get("enrol_secret") or services.new_totp_secret()
-    cookie["enrol_secret"] = secret
+    secret = signin.enrol_secret(services.new_totp_secret)
     form = CodeForm()
     if form.validate_on_submit():
         session = get_session()
         person = session.get(Person, person.id)
         try:
-            services.confirm_totp_enrolment(session, person=person, secret=secret, code=form.code.data)
-            token = services.start_session(session, person=person, second_factor=True)
-            if current_user.is_authenticated:
-                services.end_session(session, token=current_user.token)
+            if state is signin.State.REPLACING:
+                codes = services.replace_second_factor(
+                    session, person=person, auth_session=current_user.auth_session, secret=secret,
+                    code=form.code.data, replace_minutes=signin.REPLACE_MINUTES)
+                token = None
+            else:
+                codes = services.enrol_second_factor(session, person=person, secret=secret, code=form.code.data)
+                token = services.start_session(session, person=person, second_factor=True)
+                if current_user.is_authenticated:
+                    services.end_session(session, token=current_user.token)
             session.commit()
         except DomainError as error:
             _form_error(form, error)
         else:
-            target = cookie.get("pending_next") or _safe_next(url_for("community.account"))
-            _log_in(person, token, second_factor=True)
-            flash("Two-factor authentication is set up.", "success")
-            return redirect(target)
+            target = signin.next_url(_safe_next(url_for("community.account")))
+            if token is not None:
+                _log_in(person, token, second_factor=True)
+            else:
+                signin.forget_enrol_secret()
+            # Shown once, in this answer: the codes are stored only as digests.
+            return render_template("community/recovery_codes.html", codes=codes, target=target,
+                                   replaced=state is signin.State.REPLACING)
     uri = services.totp_uri(email=person.email, secret=secret)
-    return render_template("community/two_factor_setup.html", form=form, secret=secret, qr=_qr_svg(uri))
+    return render_template("community/two_factor_setup.html", form=form, secret=secret, qr=_qr_svg(uri),
+                           replacing=state is signin.State.REPLACING)
+
+
+def _recovery_code_used(left: int) -> None:
+    if left <= services.RECOVERY_FEW:
+        flash(f"You signed in with a recovery code. You have {left} left: make new ones now with "
+              "“Replace your authenticator app” on your account page.", "warning")
+    else:
+        flash(f"You signed in with a recovery code. You have {left} left.", "info")
+
+
+@bp.route("/account/two-factor/replace", methods=["GET", "POST"])
+@signed_in
+@limiter.limit(CODE_PER_ADDRESS, methods=["POST"])
+def replace_two_factor():
+    """Replacing a second factor starts here: password and current code again, then within
+    ``signin.REPLACE_MINUTES`` the enrolment page takes a new secret."""
+    if not (current_user.has_second_factor and current_user.person.totp_secret):
+        flash("You do not have two-factor authentication to replace.", "info")
+        return redirect(url_for("community.account"))
+    form = ReconfirmForm()
+    if form.validate_on_submit():
+        session = get_session()
+        try:
+            services.reconfirm_identity(session, person=session.get(Person, current_user.id),
+                                        auth_session=current_user.auth_session, password=form.password.data,
+                                        code=form.code.data)
+            session.commit()
+        except DomainError as error:
+            _form_error(form, error)
+        else:
+            signin.forget_enrol_secret()
+            return redirect(url_for("community.two_factor_setup"))
+    return render_template("community/replace_two_factor.html", form=form, minutes=signin.REPLACE_MINUTES)
 
 
 @bp.post("/sign-out")
@@ -307,11 +342,10 @@ def accept_invitation(token: str):
         except DomainError as error:
             _form_error(form, error)
         else:
-            cookie.clear()
-            cookie["pending_person_id"] = person.id
-            cookie["pending_at"] = int(time.time())
+            step = signin.begin(person)
             flash("Welcome. Now set up two-factor authentication.", "success")
-            return redirect(url_for("community.sign_in_code" if person.totp_secret else "community.two_factor_setup"))
+            return redirect(url_for("community.sign_in_code" if step is signin.State.PENDING_CODE
+                                    else "community.two_factor_setup"))
     return render_template("community/accept_invitation.html", form=form, invitation=invitation)
 
 

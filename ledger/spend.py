@@ -40,11 +40,10 @@ from PIL import Image, ImageFile, ImageOps
 from sqlalchemy import select, update
 from sqlmodel import Session
 
-from community import passwords
 from community.db import is_sqlite, london_today, utcnow
 from community.errors import DomainError as CommunityError
 from community.models import AuditEvent, AuthSession, Membership, Person, Team, TeamRole
-from community.services import verify_totp
+from community.services import reconfirm_identity
 from ledger import codes
 from ledger import services as ledger
 from ledger.errors import DomainError, InvalidAmount, NotFound
@@ -716,18 +715,12 @@ def set_limits(*, session: Session, team: Team, actor: Person, member_limit_penc
 
 def confirm_identity(*, session: Session, person: Person, auth_session: AuthSession, password: str,
                      code: str) -> None:
-    """Password and a new TOTP code again: the session counts as a fresh sign-in from now."""
-    if not passwords.verify_password(person.password_hash, password or ""):
-        raise SpendError("Your password is not correct.", field="password")
+    """Password and a new TOTP code again: the session counts as a fresh sign-in from now (the
+    rule is community's ``reconfirm_identity``; here its refusals become SpendErrors)."""
     try:
-        verify_totp(session, person=person, code=code)
+        reconfirm_identity(session, person=person, auth_session=auth_session, password=password, code=code)
     except CommunityError as error:
-        raise SpendError(error.message, field="code") from None
-    row = session.get(AuthSession, auth_session.id)
-    row.reauthenticated_at = utcnow()
-    session.add(row)
-    session.add(AuditEvent(actor_id=person.id, action="session.reauthenticate", subject=person.email))
-    session.flush()
+        raise SpendError(error.message, field=error.field or "code") from None
 
 
 # --------------------------------------------------------------------------- housekeeping

@@ -32,6 +32,7 @@ from community.db import get_session
 from community.formatting import gbp
 from community.limits import CODE_PER_ADDRESS, limiter
 from community.models import Person, Team
+from community.signin import safe_next
 from ledger import spend
 from ledger.errors import DomainError, InsufficientFunds, InvalidAmount, NotFound, PeriodClosed
 from ledger.forms import parse_date
@@ -411,9 +412,7 @@ def receipt(slug: str, request_id: int):
 @team_staff
 @limiter.limit(CODE_PER_ADDRESS, methods=["POST"])
 def confirm_identity(team: Team):
-    target = request.args.get("next", "")
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        target = url_for("spend.dashboard", slug=team.slug)
+    target = safe_next(request.args.get("next"), url_for("spend.dashboard", slug=team.slug))
     form = ConfirmIdentityForm()
     if form.validate_on_submit():
         session = get_session()

@@ -132,7 +132,9 @@ def test_staff_without_second_factor_is_walked_through_enrolment(client, session
     page = client.get("/two-factor/setup").get_data(as_text=True)
     assert "data:image/svg+xml;base64," in page
     secret = re.search(r'data-testid="totp-secret">([A-Z2-7]{32})<', page).group(1)
-    assert client.post("/two-factor/setup", data={"code": pyotp.TOTP(secret).now()}).status_code == 302
+    done = client.post("/two-factor/setup", data={"code": pyotp.TOTP(secret).now()})
+    # The recovery codes are shown once, in the answer itself (only their digests are stored).
+    assert done.status_code == 200 and len(re.findall(r"<li><code>[a-z0-9-]{19}</code>", done.get_data(as_text=True))) == 10
     assert client.get("/staff").status_code == 200
     with open_session(session.get_bind().engine, write=False) as reader:
         assert reader.get(Person, person.id).totp_secret == secret

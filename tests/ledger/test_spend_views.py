@@ -342,9 +342,19 @@ def test_above_250_needs_a_fresh_sign_in(w, app, engine):
     assert count(engine, Hold) == 1
 
 
-def test_confirm_identity_ignores_an_offsite_next(w):
-    response = w["as"]("erin").get("/teams/shirebrook/spend/confirm-identity?next=//evil.example")
-    assert response.status_code == 200
+@pytest.mark.parametrize("offsite", ["//evil.example", "/\\evil.example", "/\t/evil.example", "https:evil.example"])
+def test_an_offsite_next_on_confirm_identity_is_refused(w, engine, offsite):
+    """Issue 21, item 6: real credentials posted with an off-site next: the redirect stays here."""
+    erin = w["as"]("erin")
+    with open_session(engine, write=False) as s:
+        secret = s.get(Person, w["erin"].id).totp_secret
+    response = erin.post("/teams/shirebrook/spend/confirm-identity", query_string={"next": offsite},
+                         data={"password": PASSWORD, "code": pyotp.TOTP(secret).at(time.time() + 30)})
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/teams/shirebrook/spend"), response.headers["Location"]
+    with open_session(engine, write=False) as s:
+        assert s.execute(select(AuthSession.reauthenticated_at).where(
+            AuthSession.person_id == w["erin"].id, AuthSession.reauthenticated_at.is_not(None))).first()
 
 
 def test_not_enough_money_refuses_and_logs_an_exception(w, engine):
