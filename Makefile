@@ -13,12 +13,16 @@ $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 
-$(VENV)/.run-installed: requirements.txt | $(VENV)/bin/activate
+# The project itself is installed editable (pyproject.toml) so bench/ and tests/ import it as is;
+# --no-build-isolation: it builds with the setuptools pinned in requirements.txt, no second download.
+$(VENV)/.run-installed: requirements.txt pyproject.toml | $(VENV)/bin/activate
 	$(VENV)/bin/pip install --quiet -r requirements.txt
+	$(VENV)/bin/pip install --quiet --no-build-isolation --no-deps -e .
 	touch $@
 
-$(VENV)/.test-installed: requirements.txt requirements-dev.txt | $(VENV)/bin/activate
+$(VENV)/.test-installed: requirements.txt requirements-dev.txt pyproject.toml | $(VENV)/bin/activate
 	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	$(VENV)/bin/pip install --quiet --no-build-isolation --no-deps -e .
 	touch $@ $(VENV)/.run-installed
 
 assets:
@@ -44,6 +48,7 @@ run: bootstrap
 
 test: $(VENV)/.test-installed assets browser
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/python -m pytest -n auto
 
 lint:

@@ -15,16 +15,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from fractions import Fraction
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # run as a script: make the repository importable
+from votes.pabulib import read_pb
+from votes.tally import tally
 
-from votes.pabulib import read_pb  # noqa: E402
-from votes.tally import tally  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 FILE = "Poland_Warszawa_2023_Bialoleka.pb"
 RULES = [
