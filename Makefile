@@ -35,6 +35,7 @@ bootstrap: $(VENV)/.run-installed assets
 
 run: bootstrap
 	@THRIVING_ENV=development $(FLASK) db upgrade
+	@THRIVING_ENV=development $(FLASK) users encrypt-secrets
 	@THRIVING_ENV=development $(FLASK) demo load
 	@# What production's cron does: freeze the statements of closed months (the demo closes a
 	@# year of them; about two minutes the first time, in the background; nothing afterwards).

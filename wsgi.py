@@ -85,6 +85,7 @@ def configure(app: Flask, test_config: dict | None) -> None:
     if app.config["STATEMENT_FREEZE"] not in {"cron", "after_response"}:
         raise ConfigurationError('STATEMENT_FREEZE must be "cron" or "after_response".')
     _choose_secret(app, development)
+    _choose_totp_keys(app, development)
 
 
 def _choose_secret(app: Flask, development: bool) -> None:
@@ -106,6 +107,16 @@ def _choose_secret(app: Flask, development: bool) -> None:
         secret_file.write_text(secrets.token_urlsafe(48))
         secret_file.chmod(0o600)
     app.config["SECRET_KEY"] = secret_file.read_text().strip()
+
+
+def _choose_totp_keys(app: Flask, development: bool) -> None:
+    """TOTP secrets are encrypted with ``TOTP_KEYS`` (community/totp.py); production needs them."""
+    from community import totp
+
+    try:
+        totp.configure(app, development=development)
+    except totp.TotpKeysError as error:
+        raise ConfigurationError(str(error)) from None
 
 
 def register_extensions(app: Flask) -> None:

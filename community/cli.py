@@ -1,4 +1,4 @@
-"""``flask db upgrade``, ``flask users create-admin|demo-code|demo-list``, ``flask demo load`` and
+"""``flask db upgrade``, ``flask users create-admin|demo-code|demo-list|encrypt-secrets``, ``flask demo load`` and
 ``flask mail deliver``."""
 
 import click
@@ -6,7 +6,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlmodel import select
 
-from community import demo, mail, migrate, services
+from community import demo, mail, migrate, services, totp
 from community.db import get_engine, get_session, london_today, utcnow
 from community.errors import DomainError
 from community.models import Membership, Team
@@ -47,6 +47,21 @@ def demo_code(email: str):
         click.echo(services.demo_code(get_session(), email=email))
     except DomainError as error:
         raise click.ClickException(error.message) from error
+
+
+@users_cli.command("encrypt-secrets")
+def encrypt_secrets():
+    """Encrypt TOTP secrets stored in plain and re-encrypt all under the first key (safe to rerun)."""
+    session = get_session()
+    try:
+        encrypted, rotated = totp.reseal_all(session)
+    except totp.InvalidToken as error:
+        raise click.ClickException(
+            "A stored TOTP secret opens with none of THRIVING_TOTP_KEYS: add the old key back and "
+            "run this again (nothing was changed)."
+        ) from error
+    session.commit()
+    click.echo(f"TOTP secrets: {encrypted} encrypted, {rotated} re-encrypted under the first key.")
 
 
 @users_cli.command("demo-list")

@@ -7,6 +7,7 @@ from sqlalchemy import CheckConstraint, Column, Index, Integer, String, Text, Un
 from sqlmodel import Field, SQLModel
 
 from community.db import UTCDateTime, utcnow
+from community.totp import SealedSecret
 
 
 def _utc_column(nullable: bool = False) -> Column:
@@ -67,7 +68,8 @@ class Person(SQLModel, table=True):
     place_id: int | None = Field(default=None, foreign_key="place.id", index=True)
     is_admin: bool = Field(default=False)
     is_finance: bool = Field(default=False)
-    totp_secret: str | None = Field(default=None, max_length=64)
+    # Encrypted at rest (community/totp.py): Python sees the secret, the column a Fernet token.
+    totp_secret: str | None = Field(default=None, sa_column=Column(SealedSecret(), nullable=True))
     # The last TOTP time-step accepted: a code is never accepted twice.
     totp_last_step: int = Field(default=0)
     is_demo: bool = Field(default=False)
@@ -193,4 +195,24 @@ class RecoveryCode(SQLModel, table=True):
     person_id: int = Field(foreign_key="person.id", index=True)
     code_hash: str = Field(max_length=64, unique=True)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc_column())
+    used_at: dt.datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+
+
+class PasswordReset(SQLModel, table=True):
+    """A password-reset link sent by email: single use, 30 minutes, only its SHA-256 stored.
+
+    ``used_at`` is set once, by a conditional update (``WHERE used_at IS NULL``), so two
+    concurrent uses of one link cannot both succeed."""
+
+    __tablename__ = "password_reset"
+    __table_args__ = (
+        CheckConstraint("expires_at > created_at", name="ck_password_reset_expiry"),
+        CheckConstraint("used_at IS NULL OR used_at >= created_at", name="ck_password_reset_used"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc_column())
+    expires_at: dt.datetime = Field(sa_column=_utc_column())
     used_at: dt.datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))

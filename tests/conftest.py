@@ -17,6 +17,7 @@ from wsgi import create_app
 PG_URL = os.environ.get("THRIVING_TEST_DATABASE_URL")
 BACKENDS = ["sqlite", "postgresql"]
 TEST_SECRET = "test-secret-" + "x" * 40
+PROD_TOTP_KEYS = "lTuMjH_tzKguS8V8sr-GZolhO2avtsJ35BbBLvqi99U="  # for the tests' production apps (development uses instance/totp_keys)
 
 
 @pytest.fixture(scope="session")

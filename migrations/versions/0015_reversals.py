@@ -1,7 +1,7 @@
 """reversals: a reversal above the threshold waits for a second finance person
 
 Revision ID: 0015_reversals
-Revises: 0010_signin
+Revises: 0011_reset
 
 ``reversal_request`` holds a reversal until another finance person approves it (issue 20,
 item 5). The database refuses a decision by the person who asked (CHECK) and a second pending
@@ -16,7 +16,7 @@ from alembic import op
 import community.db
 
 revision: str = "0015_reversals"
-down_revision: str | Sequence[str] | None = "0010_signin"
+down_revision: str | Sequence[str] | None = "0011_reset"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

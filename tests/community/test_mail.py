@@ -14,6 +14,7 @@ from sqlalchemy import inspect, select
 from community import mail
 from community.db import get_engine, get_session, open_session, utcnow
 from community.models import MailMessage
+from tests.conftest import PROD_TOTP_KEYS
 
 
 def rows(engine) -> list[MailMessage]:
@@ -251,7 +252,8 @@ def test_production_defaults_to_the_queue(app):
     from wsgi import ConfigurationError, create_app
 
     assert app.config["MAIL_DELIVERY"] == "after_request"
-    prod = create_app({"ENV_NAME": "production", "SECRET_KEY": "p" * 40, "DATABASE_URL": app.config["DATABASE_URL"]})
+    prod = create_app({"ENV_NAME": "production", "SECRET_KEY": "p" * 40, "TOTP_KEYS": PROD_TOTP_KEYS,
+                       "DATABASE_URL": app.config["DATABASE_URL"]})
     assert prod.config["MAIL_DELIVERY"] == "queue"
     get_engine(prod).dispose()
     with pytest.raises(ConfigurationError):

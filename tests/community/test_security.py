@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+from tests.conftest import PROD_TOTP_KEYS
 from wsgi import ConfigurationError, create_app
 
 from .conftest import PASSWORD
@@ -70,7 +71,7 @@ def test_security_headers_on_every_page(client):
 
 
 def test_production_cookie_flags_and_hsts(database_url, tmp_path, make_person, place_and_team):
-    prod = create_app({"ENV_NAME": "production", "SECRET_KEY": "p" * 40, "DATABASE_URL": database_url,
+    prod = create_app({"ENV_NAME": "production", "SECRET_KEY": "p" * 40, "TOTP_KEYS": PROD_TOTP_KEYS, "DATABASE_URL": database_url,
                        "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False})
     client = prod.test_client()
     person = make_person()

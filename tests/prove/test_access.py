@@ -19,6 +19,7 @@ from collections.abc import Callable
 import pytest
 
 from community.auth import PERMISSIONS
+from tests.conftest import PROD_TOTP_KEYS
 from tests.prove.conftest import Served
 from tests.prove.harness import ROLES, _app_for
 
@@ -315,7 +316,7 @@ def test_staff_pages_need_the_second_factor(served, role):
 def test_development_pages_are_404_in_production(served):
     from wsgi import create_app
 
-    app = create_app({"ENV_NAME": "production", "SECRET_KEY": "p" * 40, "DATABASE_URL": served.database_url})
+    app = create_app({"ENV_NAME": "production", "SECRET_KEY": "p" * 40, "TOTP_KEYS": PROD_TOTP_KEYS, "DATABASE_URL": served.database_url})
     client = app.test_client()
     dev = [r for r in app.url_map.iter_rules()
            if getattr(app.view_functions[r.endpoint], "permission", None) == "development"]

@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from tests.conftest import PROD_TOTP_KEYS
 from tests.prove.harness import unsafe_markup
 from tests.prove.test_access import build, rules
 
@@ -64,7 +65,7 @@ def test_every_page_carries_the_headers(served, role):
 def test_hsts_and_secure_cookie_in_production_mode(served):
     from wsgi import create_app
 
-    app = create_app({"ENV_NAME": "production", "SECRET_KEY": "p" * 40, "DATABASE_URL": served.database_url,
+    app = create_app({"ENV_NAME": "production", "SECRET_KEY": "p" * 40, "TOTP_KEYS": PROD_TOTP_KEYS, "DATABASE_URL": served.database_url,
                       "RATELIMIT_ENABLED": False})
     client = app.test_client()
     response = client.get("/sign-in", base_url="https://localhost")
