@@ -498,7 +498,7 @@ RECOVERY_FEW = 3  # at or below this many left, the person is told to make new o
 _RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read off paper
 
 
-def reconfirm_identity(session: Session, *, person: Person, auth_session: AuthSession, password: str,
+def reconfirm_identity(*, session: Session, person: Person, auth_session: AuthSession, password: str,
                        code: str) -> None:
     """Password and a new TOTP code again, from someone signed in: the session counts as just
     re-confirmed from now (``reauthenticated_at``). Audited. Quick spend's large approvals and
@@ -521,7 +521,7 @@ def looks_like_recovery_code(code: str) -> bool:
     return bool(re.fullmatch(r"[a-z0-9]{16}", re.sub(r"[\s-]", "", code or "").lower()))
 
 
-def new_recovery_codes(session: Session, *, person: Person) -> list[str]:
+def new_recovery_codes(*, session: Session, person: Person) -> list[str]:
     """Ten new one-time recovery codes (any older ones stop working). Returned once, to show;
     only their digests are stored."""
     session.execute(delete(RecoveryCode).where(RecoveryCode.person_id == person.id))
@@ -535,12 +535,12 @@ def new_recovery_codes(session: Session, *, person: Person) -> list[str]:
     return codes
 
 
-def recovery_codes_left(session: Session, *, person_id: int) -> int:
+def recovery_codes_left(*, session: Session, person_id: int) -> int:
     return session.exec(select(func.count()).select_from(RecoveryCode).where(
         RecoveryCode.person_id == person_id, RecoveryCode.used_at.is_(None))).one()
 
 
-def use_recovery_code(session: Session, *, person: Person, code: str) -> int:
+def use_recovery_code(*, session: Session, person: Person, code: str) -> int:
     """Accept one of the person's unused recovery codes instead of a TOTP code, once (a single
     conditional UPDATE: two browsers using the same code get one success). Audited. Returns how
     many are left; InvalidCode otherwise."""
@@ -552,28 +552,28 @@ def use_recovery_code(session: Session, *, person: Person, code: str) -> int:
     ).rowcount
     if used != 1:
         raise InvalidCode("That recovery code is not correct or has been used", field="code")
-    left = recovery_codes_left(session, person_id=person.id)
+    left = recovery_codes_left(session=session, person_id=person.id)
     audit(session, actor_id=person.id, action="recovery_code.use", subject=f"{person.email}: {left} left")
     session.flush()
     return left
 
 
-def pass_second_factor(session: Session, *, person: Person, code: str) -> int | None:
+def pass_second_factor(*, session: Session, person: Person, code: str) -> int | None:
     """The code step: a TOTP code (returns None) or a recovery code (returns how many are left)."""
     if looks_like_recovery_code(code):
-        return use_recovery_code(session, person=person, code=code)
+        return use_recovery_code(session=session, person=person, code=code)
     verify_totp(session, person=person, code=code)
     return None
 
 
-def enrol_second_factor(session: Session, *, person: Person, secret: str, code: str) -> list[str]:
+def enrol_second_factor(*, session: Session, person: Person, secret: str, code: str) -> list[str]:
     """First enrolment (no secret yet): save the secret and make ten recovery codes for staff and
     anyone else who enrols. Returns the codes, to show once."""
     confirm_totp_enrolment(session, person=person, secret=secret, code=code)
-    return new_recovery_codes(session, person=person)
+    return new_recovery_codes(session=session, person=person)
 
 
-def replace_second_factor(session: Session, *, person: Person, auth_session: AuthSession, secret: str,
+def replace_second_factor(*, session: Session, person: Person, auth_session: AuthSession, secret: str,
                           code: str, replace_minutes: int) -> list[str]:
     """Replace the person's TOTP secret with a new one they have typed a code from; only within
     ``replace_minutes`` of :func:`reconfirm_identity` on this session (Forbidden otherwise).
@@ -599,4 +599,4 @@ def replace_second_factor(session: Session, *, person: Person, auth_session: Aut
                    "and new recovery codes were made; the old ones no longer work.\n\n"
                    "If this was not you, contact your administrator at once: someone knows your "
                    "password and had your phone.\n")
-    return new_recovery_codes(session, person=person)
+    return new_recovery_codes(session=session, person=person)

@@ -156,7 +156,7 @@ def sign_in_code():
     if form.validate_on_submit():
         session = get_session()
         try:
-            left = services.pass_second_factor(session, person=person, code=form.code.data)
+            left = services.pass_second_factor(session=session, person=person, code=form.code.data)
             token = services.start_session(session, person=person, second_factor=True)
             session.commit()
         except DomainError as error:
@@ -201,12 +201,11 @@ def two_factor_setup():
         person = session.get(Person, person.id)
         try:
             if state is signin.State.REPLACING:
-                codes = services.replace_second_factor(
-                    session, person=person, auth_session=current_user.auth_session, secret=secret,
+                codes = services.replace_second_factor(session=session, person=person, auth_session=current_user.auth_session, secret=secret,
                     code=form.code.data, replace_minutes=signin.REPLACE_MINUTES)
                 token = None
             else:
-                codes = services.enrol_second_factor(session, person=person, secret=secret, code=form.code.data)
+                codes = services.enrol_second_factor(session=session, person=person, secret=secret, code=form.code.data)
                 token = services.start_session(session, person=person, second_factor=True)
                 if current_user.is_authenticated:
                     services.end_session(session, token=current_user.token)
@@ -248,7 +247,7 @@ def replace_two_factor():
     if form.validate_on_submit():
         session = get_session()
         try:
-            services.reconfirm_identity(session, person=session.get(Person, current_user.id),
+            services.reconfirm_identity(session=session, person=session.get(Person, current_user.id),
                                         auth_session=current_user.auth_session, password=form.password.data,
                                         code=form.code.data)
             session.commit()

@@ -718,7 +718,7 @@ def confirm_identity(*, session: Session, person: Person, auth_session: AuthSess
     """Password and a new TOTP code again: the session counts as a fresh sign-in from now (the
     rule is community's ``reconfirm_identity``; here its refusals become SpendErrors)."""
     try:
-        reconfirm_identity(session, person=person, auth_session=auth_session, password=password, code=code)
+        reconfirm_identity(session=session, person=person, auth_session=auth_session, password=password, code=code)
     except CommunityError as error:
         raise SpendError(error.message, field=error.field or "code") from None
 

@@ -27,11 +27,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def _widen_secret(length: int, was: int) -> None:
-    if op.get_bind().dialect.name == "sqlite":
-        # The batch mode copies ``person`` into a new table and drops the old one; the drop's
-        # implicit delete would trip the foreign keys that point at ``person``. Deferred, they
-        # are checked at commit, when every row is back under the same name.
-        op.execute("PRAGMA defer_foreign_keys = ON")
+    # On SQLite the batch mode copies ``person`` into a new table and drops the old one;
+    # community/migrate.py turns foreign keys off for that and checks them all before commit.
     with op.batch_alter_table("person", schema=None) as batch_op:
         batch_op.alter_column("totp_secret", existing_type=sa.String(was), type_=sa.String(length),
                               existing_nullable=True)

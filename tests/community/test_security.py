@@ -35,8 +35,17 @@ def csrf_client(app):
 def _state_changing_rules(app):
     for rule in app.url_map.iter_rules():
         if rule.methods & STATE_CHANGING and rule.endpoint != "static":
-            url = re.sub(r"<(?:int:)?(\w+)>", lambda m: "1" if "int:" in m.group(0) else "x", rule.rule)
-            yield url
+            yield re.sub(r"<(?:(\w+)(?:\(([^)]*)\))?:)?\w+>", _sample_value, rule.rule)
+
+
+def _sample_value(match: re.Match) -> str:
+    """A value each converter accepts: 1 for int, the first choice for any(...), x otherwise."""
+    converter, arguments = match.group(1), match.group(2)
+    if converter == "int":
+        return "1"
+    if converter == "any":
+        return arguments.split(",")[0].strip()
+    return "x"
 
 
 def test_every_state_changing_route_refuses_a_missing_token(app, csrf_client):

@@ -214,16 +214,16 @@ def test_using_most_recovery_codes_tells_the_person_to_make_new_ones(client, mak
 
 def test_one_recovery_code_used_twice_at_once_works_once(session, make_person, place_and_team):
     person = make_person("m@example.org", role="member", team=place_and_team[1])
-    codes = services.new_recovery_codes(session, person=person)
+    codes = services.new_recovery_codes(session=session, person=person)
     session.commit()
-    assert services.use_recovery_code(session, person=person, code=codes[0]) == 9
+    assert services.use_recovery_code(session=session, person=person, code=codes[0]) == 9
     from community.errors import InvalidCode
 
     with pytest.raises(InvalidCode):
-        services.use_recovery_code(session, person=person, code=codes[0])
+        services.use_recovery_code(session=session, person=person, code=codes[0])
     other = make_person("o@example.org", role="member", team=place_and_team[1])
     with pytest.raises(InvalidCode):  # another person's code is not yours
-        services.use_recovery_code(session, person=other, code=codes[1])
+        services.use_recovery_code(session=session, person=other, code=codes[1])
 
 
 # ---- replacing a second factor ------------------------------------------------------------
@@ -233,7 +233,7 @@ def test_replacing_the_second_factor_needs_password_and_current_code_and_is_audi
         client, engine, make_person, place_and_team, sign_in):
     person = make_person("m@example.org", role="member", team=place_and_team[1])
     old = person.totp_secret
-    old_codes = services.new_recovery_codes(services_session := open_session(engine, write=True), person=person)
+    old_codes = services.new_recovery_codes(session=(services_session := open_session(engine, write=True)), person=person)
     services_session.commit()
     services_session.close()
     sign_in(person)
@@ -260,7 +260,7 @@ def test_replacing_the_second_factor_needs_password_and_current_code_and_is_audi
     # One replacement per re-confirmation; and the old recovery codes no longer work.
     assert client.get("/two-factor/setup").headers["Location"].endswith("/account")
     with open_session(engine, write=True) as s, pytest.raises(Exception, match="not correct or has been used"):
-        services.use_recovery_code(s, person=s.get(Person, person.id), code=old_codes[0])
+        services.use_recovery_code(session=s, person=s.get(Person, person.id), code=old_codes[0])
 
 
 def test_the_replacement_window_closes_after_a_few_minutes(client, engine, make_person, place_and_team, sign_in):
@@ -293,12 +293,12 @@ def test_the_replacement_service_refuses_without_a_recent_reconfirmation(session
     auth = session.exec(select(AuthSession).where(AuthSession.token_hash == token_hash(token))).one()
     secret = pyotp.random_base32()
     with pytest.raises(Forbidden):
-        services.replace_second_factor(session, person=person, auth_session=auth, secret=secret,
+        services.replace_second_factor(session=session, person=person, auth_session=auth, secret=secret,
                                        code=pyotp.TOTP(secret).now(), replace_minutes=5)
     session.rollback()
-    services.reconfirm_identity(session, person=person, auth_session=auth, password=PASSWORD,
+    services.reconfirm_identity(session=session, person=person, auth_session=auth, password=PASSWORD,
                                 code=pyotp.TOTP(person.totp_secret).now())
-    codes = services.replace_second_factor(session, person=person, auth_session=auth, secret=secret,
+    codes = services.replace_second_factor(session=session, person=person, auth_session=auth, secret=secret,
                                            code=pyotp.TOTP(secret).now(), replace_minutes=5)
     assert len(codes) == 10 and person.totp_secret == secret
 

@@ -247,10 +247,11 @@ def test_two_overlapping_runs_store_each_statement_once(app, session, engine, te
 
 
 def test_statement_freeze_setting_is_checked():
+    from tests.conftest import PROD_TOTP_KEYS
     from wsgi import ConfigurationError, create_app
 
     with pytest.raises(ConfigurationError, match="STATEMENT_FREEZE"):
         create_app({"ENV_NAME": "testing", "SECRET_KEY": "x" * 40, "DATABASE_URL": "sqlite://",
                     "STATEMENT_FREEZE": "later"})
-    production = create_app({"SECRET_KEY": "p" * 40, "DATABASE_URL": "sqlite://"})
+    production = create_app({"SECRET_KEY": "p" * 40, "TOTP_KEYS": PROD_TOTP_KEYS, "DATABASE_URL": "sqlite://"})
     assert production.config["STATEMENT_FREEZE"] == "cron"

@@ -116,12 +116,12 @@ def test_ci_run_stops_at_once_when_ci_expects_the_pabulib_data_and_it_is_missing
     shutil.copy(Path(__file__).resolve().parents[2] / ".ci" / "run", repo / ".ci" / "run")
     (repo / "Makefile").write_text("test:\n\t@echo suite ran\n", encoding="utf-8")  # stands in for the suite
     env = {**os.environ, "CI": "true", "THRIVING_TEST_DATABASE_URL": "postgresql://unused"}
-    run = subprocess.run(["bash", str(repo / ".ci" / "run")], env=env, capture_output=True, text=True, timeout=60)  # noqa: S603, S607
+    run = subprocess.run(["bash", str(repo / ".ci" / "run")], env=env, capture_output=True, text=True, timeout=60)  # noqa: S603, S607 - our own CI script, run with a fixed argv
     assert run.returncode == 1 and "suite ran" not in run.stdout
     assert "Pabulib sample data is missing at ../shared/pabulib" in run.stderr
     (tmp_path / "shared" / "pabulib").mkdir(parents=True)
     (tmp_path / "shared" / "pabulib" / "expected.json").write_text("{}", encoding="utf-8")
-    run = subprocess.run(["bash", str(repo / ".ci" / "run")], env=env, capture_output=True, text=True, timeout=60)  # noqa: S603, S607
+    run = subprocess.run(["bash", str(repo / ".ci" / "run")], env=env, capture_output=True, text=True, timeout=60)  # noqa: S603, S607 - our own CI script, run with a fixed argv
     assert run.returncode == 0 and "suite ran" in run.stdout
 
 
