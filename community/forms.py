@@ -109,6 +109,10 @@ class RevokeForm(FlaskForm):
     submit = SubmitField("Remove", widget=GovSubmitInput())
 
 
+class ResetSecondFactorForm(FlaskForm):
+    submit = SubmitField("Reset their second factor", widget=GovSubmitInput())
+
+
 class AcceptInvitationForm(FlaskForm):
     name = StringField("Full name", widget=GovTextInput(), validators=[DataRequired("Enter your name"), Length(max=100)])
     password = PasswordField("Password", widget=GovPasswordInput(),

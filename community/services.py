@@ -600,3 +600,34 @@ def replace_second_factor(*, session: Session, person: Person, auth_session: Aut
                    "If this was not you, contact your administrator at once: someone knows your "
                    "password and had your phone.\n")
     return new_recovery_codes(session=session, person=person)
+
+
+def reset_second_factor(*, session: Session, actor_id: int, person_id: int) -> Person:
+    """An admin resets someone else's second factor (lost phone and recovery codes): the TOTP
+    secret and every recovery code go, every session of the person ends, and at their next
+    sign-in they set up a new authenticator app. Audited ("totp.admin_reset") and emailed to the
+    person. An admin cannot reset their own (that is the replace flow, which needs the current
+    code), and a person with no second factor has nothing to reset."""
+    actor = session.get(Person, actor_id)
+    person = session.get(Person, person_id)
+    if actor is None or not actor.is_admin:
+        raise Forbidden("Only an administrator can reset a second factor.")
+    if person is None:
+        raise NotFound("There is no such person.")
+    if person.id == actor.id:
+        raise Forbidden("You cannot reset your own second factor: replace it from your account page.")
+    if not person.totp_secret:
+        raise DomainError(f"{person.name} has no second factor to reset.")
+    person.totp_secret, person.totp_last_step = None, 0
+    session.add(person)
+    session.execute(delete(RecoveryCode).where(RecoveryCode.person_id == person.id))
+    end_all_sessions(session, person_id=person.id)
+    audit(session, actor_id=actor.id, action="totp.admin_reset", subject=person.email)
+    mail.send(to=person.email, subject="Your second factor was reset", session=session,
+              body=f"Hello {person.first_name},\n\n{actor.name}, an administrator, reset the second factor "
+                   f"(authenticator app and recovery codes) of your Thriving Communities account on "
+                   f"{utcnow().astimezone(LONDON):%d %B %Y at %H:%M} (UK time). You have been signed out "
+                   "everywhere; when you next sign in you will set up a new authenticator app.\n\n"
+                   "If you did not ask for this, contact your administrator at once.\n")
+    session.flush()
+    return person

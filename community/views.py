@@ -23,6 +23,7 @@ from community.forms import (
     PlaceForm,
     PostcodeForm,
     ReconfirmForm,
+    ResetSecondFactorForm,
     RevokeForm,
     RoleForm,
     SignInForm,
@@ -467,6 +468,28 @@ def admin_remove_role(person_id: int):
     else:
         flash("Role removed.", "success")
     return redirect(url_for("community.admin_home"))
+
+
+@bp.route("/admin/people/<int:person_id>/two-factor/reset", methods=["GET", "POST"])
+@admin_only
+def admin_reset_second_factor(person_id: int):
+    """Shows whose second factor goes and what follows before anything changes."""
+    session = get_session()
+    person = session.get(Person, person_id) or abort(404)
+    form = ResetSecondFactorForm()
+    if form.validate_on_submit():
+        try:
+            services.reset_second_factor(session=session, actor_id=current_user.id, person_id=person_id)
+            session.commit()
+        except DomainError as error:
+            session.rollback()
+            flash(error.message, "error")
+        else:
+            flash(f"{person.name}'s second factor was reset; they have been emailed.", "success")
+        return redirect(url_for("community.admin_home"))
+    codes_left = services.recovery_codes_left(session=session, person_id=person.id)
+    return render_template("community/admin_reset_two_factor.html", form=form, person=person,
+                           codes_left=codes_left)
 
 
 @bp.get("/dev/outbox")

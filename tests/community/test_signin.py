@@ -307,3 +307,56 @@ def test_a_resident_without_a_second_factor_is_not_offered_a_replacement(client,
     sign_in(make_person())
     assert "Replace your authenticator app" not in client.get("/account").get_data(as_text=True)
     assert client.get("/account/two-factor/replace").headers["Location"].endswith("/account")
+
+
+def test_an_admin_resets_someone_elses_second_factor_after_seeing_what_goes(client, engine, make_person,
+                                                                             place_and_team, sign_in):
+    """Lost phone and codes: the admin sees whose factor goes first; the reset removes the secret
+    and codes, ends every session, audits and emails; the next sign-in enrols a new app."""
+    member = make_person("m@example.org", role="member", team=place_and_team[1])
+    admin = make_person("admin@example.org", role="admin")
+    with open_session(engine, write=True) as s:
+        services.new_recovery_codes(session=s, person=s.get(Person, member.id))
+        s.commit()
+    other = client.application.test_client()
+    sign_in_as_member = other.post("/sign-in", data={"email": member.email, "password": PASSWORD})
+    assert sign_in_as_member.headers["Location"].endswith("/sign-in/code")
+    other.post("/sign-in/code", data={"code": pyotp.TOTP(member.totp_secret).now()})
+    assert other.get("/account").status_code == 200
+    sign_in(admin)
+    url = f"/admin/people/{member.id}/two-factor/reset"
+    assert url in client.get("/admin").get_data(as_text=True)
+    page = client.get(url).get_data(as_text=True)
+    assert "Reset Rita Morgan's second factor?" in page and "10 unused recovery codes" in page
+    assert count(engine, AuditEvent, AuditEvent.action == "totp.admin_reset") == 0  # looking changes nothing
+    done = client.post(url)
+    assert done.headers["Location"].endswith("/admin")
+    with open_session(engine, write=False) as reader:
+        assert reader.get(Person, member.id).totp_secret is None
+        mails = reader.exec(select(MailMessage).where(MailMessage.to_address == member.email)).all()
+    assert count(engine, RecoveryCode, RecoveryCode.person_id == member.id) == 0
+    assert count(engine, AuditEvent, AuditEvent.action == "totp.admin_reset") == 1
+    assert "Your second factor was reset" in [m.subject for m in mails]
+    assert other.get("/account").status_code in (302, 401)  # signed out everywhere
+    again = other.post("/sign-in", data={"email": member.email, "password": PASSWORD})
+    assert again.headers["Location"].endswith("/two-factor/setup")
+
+
+@pytest.mark.parametrize("who", ["self", "no_factor", "not_admin"])
+def test_the_second_factor_reset_refuses_what_it_must(session, make_person, place_and_team, who):
+    admin = make_person("admin@example.org", role="admin")
+    member = make_person("m@example.org", role="member", team=place_and_team[1], totp=who != "no_factor")
+    actor, target = {"self": (admin, admin), "no_factor": (admin, member),
+                     "not_admin": (make_person("x@example.org", role="finance"), member)}[who]
+    with pytest.raises(services.DomainError):
+        services.reset_second_factor(session=session, actor_id=actor.id, person_id=target.id)
+    session.rollback()
+    assert session.get(Person, target.id).totp_secret == target.totp_secret
+
+
+def test_only_an_admin_reaches_the_second_factor_reset(client, make_person, place_and_team, sign_in):
+    member = make_person("m@example.org", role="member", team=place_and_team[1])
+    finance = make_person("f@example.org", role="finance")
+    sign_in(finance)
+    assert client.get(f"/admin/people/{member.id}/two-factor/reset").status_code == 403
+    assert client.post(f"/admin/people/{member.id}/two-factor/reset").status_code == 403
