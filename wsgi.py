@@ -67,7 +67,7 @@ def configure(app: Flask, test_config: dict | None) -> None:
         MAIL_DELIVERY="after_request" if development else "queue",
         MAIL_MAX_ATTEMPTS=8,  # then the message is kept, marked failed, and never tried again
         # Freezing a closed month's statements (~1.6 s a team) is never done inside the
-        # close-month request (ledger/statement_freeze.py). "cron": `flask statements
+        # close-month request (statements/freeze.py). "cron": `flask statements
         # freeze-pending` does it; "after_response": a background thread of the same process,
         # started once the close-month response is sent (so development and tests need no cron).
         STATEMENT_FREEZE="after_response" if development else "cron",
@@ -136,13 +136,16 @@ def register_blueprints(app: Flask) -> None:
     """One blueprint per domain."""
     from community.views import bp as community_bp
     from ledger.spend_views import spend_bp
-    from ledger.statement_views import statements_bp
     from ledger.views import bp as ledger_bp
     from pledges.views import bp as pledges_bp
+    from statements.views import statements_bp
     from votes.views import bp as votes_bp
 
     for bp in (community_bp, ledger_bp, statements_bp, votes_bp, pledges_bp, spend_bp):
         app.register_blueprint(bp)
+    from statements import freeze
+
+    freeze.init_app(app)  # statements freeze a month once the ledger says it closed
 
 
 def register_cli(app: Flask) -> None:
@@ -150,8 +153,8 @@ def register_cli(app: Flask) -> None:
     from community.cli import db_cli, demo_cli, mail_cli, users_cli
     from ledger.cli import ledger_cli
     from ledger.spend_cli import spend_cli
-    from ledger.statement_cli import statements_cli
     from pledges.cli import pledges_cli
+    from statements.cli import statements_cli
 
     for group in (db_cli, users_cli, demo_cli, mail_cli, ledger_cli, statements_cli, spend_cli, pledges_cli):
         app.cli.add_command(group)

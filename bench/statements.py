@@ -30,7 +30,8 @@ from markupsafe import escape  # noqa: E402
 from community.db import get_engine, open_session  # noqa: E402
 from community.migrate import upgrade  # noqa: E402
 from community.models import Person, Place, Team  # noqa: E402
-from ledger import services, statements  # noqa: E402
+from ledger import services  # noqa: E402
+from statements import figures, render, store  # noqa: E402
 
 TODAY = dt.date.today()
 THIS_MONTH = TODAY.replace(day=1)
@@ -116,11 +117,11 @@ def bench_big(app, runs: int) -> float:
         report = services.verify(session=s)
 
         def statement():
-            st = statements.build_statement(session=s, team=team, month=BIG_MONTH, verify_report=report)
-            return statements.render_pdf(st), st
+            st = figures.build_statement(session=s, team=team, month=BIG_MONTH, verify_report=report)
+            return render.render_pdf(st), st
 
         statement()  # warm up fonts, templates and caches
-        st = statements.build_statement(session=s, team=team, month=BIG_MONTH, verify_report=report)
+        st = figures.build_statement(session=s, team=team, month=BIG_MONTH, verify_report=report)
         head = "".join(f"<th>{h}</th>" for h in ("Date", "Entry", "Description", "Payee", "Category", "GL code",
                                                   "Method", "Proposer", "Approver", "Receipt", "Flags", "Amount",
                                                   "Balance"))
@@ -128,7 +129,7 @@ def bench_big(app, runs: int) -> float:
             "<tr>" + "".join(f"<td>{escape(v)}</td>" for v in (
                 line.date.isoformat(), line.reference, line.description, line.payee, line.category, line.gl_code,
                 line.method, line.proposer, line.approver, line.receipt, line.flags,
-                statements.pounds(line.amount_pence), statements.pounds(line.balance_after_pence))) + "</tr>"
+                render.pounds(line.amount_pence), render.pounds(line.balance_after_pence))) + "</tr>"
             for line in st.lines
         )
         bare_html = BARE.format(head=head, rows=rows)
@@ -137,11 +138,11 @@ def bench_big(app, runs: int) -> float:
             return weasyprint.HTML(string=bare_html).write_pdf()
 
         bare()
-        t_figures, _ = _median(lambda: statements.build_statement(session=s, team=team, month=BIG_MONTH,
+        t_figures, _ = _median(lambda: figures.build_statement(session=s, team=team, month=BIG_MONTH,
                                                                    verify_report=report), runs)
         t_statement, (pdf, st) = _median(statement, runs, "statement")
         t_bare, bare_pdf = _median(bare, runs, "bare")
-        pages = len(weasyprint.HTML(string=statements.render_html(st)).render().pages)
+        pages = len(weasyprint.HTML(string=render.render_html(st)).render().pages)
         bare_pages = len(weasyprint.HTML(string=bare_html).render().pages)
         print(f"1. {len(st.lines)}-line statement: {t_statement:.2f} s ({pages} pages, {len(pdf) // 1024} KiB; "
               f"figures {t_figures * 1000:.0f} ms, verify {_time(lambda: services.verify(session=s)) * 1000:.0f} ms "
@@ -164,13 +165,13 @@ def bench_serve(app, runs: int) -> None:
     engine = get_engine(app)
     with app.test_request_context(), open_session(engine, write=False) as s:
         team = s.get(Team, 2)
-        t_build, _ = _median(lambda: statements.team_files(
-            statements.build_statement(session=s, team=team, month=PACK_MONTH)), 3)
-        statements.get_team_files(engine, s, team, PACK_MONTH)  # freeze (first request)
+        t_build, _ = _median(lambda: store.team_files(
+            figures.build_statement(session=s, team=team, month=PACK_MONTH)), 3)
+        store.get_team_files(engine, s, team, PACK_MONTH)  # freeze (first request)
 
     def serve():  # what a download does: a new session, find the frozen row, check its SHA-256
         with open_session(engine, write=False) as s:
-            return statements.get_team_files(engine, s, s.get(Team, 2), PACK_MONTH)
+            return store.get_team_files(engine, s, s.get(Team, 2), PACK_MONTH)
 
     with app.test_request_context():
         t_serve, files = _median(serve, runs)

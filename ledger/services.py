@@ -391,6 +391,20 @@ def available_of(*, session: Session, team: Team) -> int:
     return _balance(session, budget) - _open_holds(session, budget)
 
 
+
+def team_balances(*, session: Session) -> list[dict]:
+    """Every team with its balance and available pence, by name (0 for a team with no budget
+    account yet: reading must not create one)."""
+    budgets = set(session.execute(select(LedgerAccount.code).where(LedgerAccount.code.like("team:%:budget"))).scalars())
+    rows = []
+    for team in session.execute(select(Team).order_by(Team.name)).scalars():
+        if f"team:{team.id}:budget" in budgets:
+            rows.append({"team": team, "balance": balance_of(session=session, team=team),
+                         "available": available_of(session=session, team=team)})
+        else:
+            rows.append({"team": team, "balance": 0, "available": 0})
+    return rows
+
 def available_in(*, session: Session, account_id: int) -> int:
     """What can still be committed from one budget or restricted account, in pence."""
     return _balance(session, account_id) - _open_holds(session, account_id)

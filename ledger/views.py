@@ -14,7 +14,7 @@ from community.cache import public_page
 from community.db import get_session
 from community.formatting import gbp
 from community.models import Person, Team
-from ledger import reversals, services, statement_freeze
+from ledger import reversals, services, signals
 from ledger.errors import (
     DomainError,
     IdempotencyConflict,
@@ -121,23 +121,6 @@ def team_ledger(slug: str):
 # --------------------------------------------------------------------------- finance
 
 
-@bp.get("/finance")
-@finance_only
-def finance_home():
-    session = get_session()
-    rows = []
-    for team in _teams(session):
-        if _has_budget(session, team):
-            balance = services.balance_of(session=session, team=team)
-            available = services.available_of(session=session, team=team)
-        else:
-            balance = available = 0
-        rows.append({"team": team, "balance": balance, "available": available})
-    preparing = statement_freeze.pending_months(session)
-    return render_template("ledger/finance_home.html", rows=rows, preparing=preparing,
-                           reversals_waiting=len(reversals.list_pending(session=session)))
-
-
 @bp.route("/finance/allocate", methods=["GET", "POST"])
 @finance_only
 def allocate():
@@ -199,7 +182,7 @@ def virement():
         else:
             flash(f"Moved {gbp(amount)} from {from_team.name} to {to_team.name} "
                   f"(entry {services.reference(entry.id)}).", "success")
-            return redirect(url_for("ledger.finance_home"))
+            return redirect(url_for("statements.finance_home"))
     form.ensure_key()
     form.ensure_date()
     return render_template("ledger/virement.html", form=form, title="Move money between teams")
@@ -253,7 +236,7 @@ def _after_reversal(session, found, outcome):
         return redirect(url_for("ledger.pending_reversals"))
     flash(f"{found.reference} was reversed by {services.reference(outcome.reversal.id)}.", "success")
     team = session.get(Team, outcome.reversal.team_id) if outcome.reversal.team_id else None
-    return redirect(url_for("ledger.team_ledger", slug=team.slug) if team else url_for("ledger.finance_home"))
+    return redirect(url_for("ledger.team_ledger", slug=team.slug) if team else url_for("statements.finance_home"))
 
 
 @bp.get("/finance/reversals")
@@ -302,8 +285,7 @@ def close_month():
             month = period.month_start
             flash(f"{month:%B %Y} and every month before it are closed. Its statements are being "
                   "prepared: the finance home shows when they are ready.", "success")
-            response = redirect(url_for("ledger.finance_home"))
-            if current_app.config["STATEMENT_FREEZE"] == "after_response":
-                statement_freeze.freeze_after_response(response, current_app._get_current_object())
+            response = redirect(url_for("statements.finance_home"))
+            signals.month_closed.send(current_app._get_current_object(), month=month, response=response)
             return response
     return render_template("ledger/close_month.html", form=form, title="Close a month")

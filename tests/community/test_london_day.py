@@ -8,8 +8,9 @@ import time_machine
 from sqlalchemy import select
 
 from community.db import london_midnight, london_today
-from ledger import services, statements
+from ledger import services
 from ledger.models import Hold
+from statements import figures
 from tests.community.conftest import make_person, place_and_team  # noqa: F401 - fixtures
 
 # 00:30 on 1 October 2026 in London (BST): still 30 September in UTC.
@@ -46,7 +47,7 @@ def test_a_commitment_made_after_london_midnight_belongs_to_the_next_month(sessi
     session.commit()
     assert session.execute(select(Hold.created_at)).scalar_one() == LONDON_OCTOBER_FIRST
     now = dt.datetime(2026, 11, 2, 12, 0, tzinfo=dt.UTC)
-    september = statements.build_statement(session=session, team=team, month=dt.date(2026, 9, 1), now=now)
-    october = statements.build_statement(session=session, team=team, month=dt.date(2026, 10, 1), now=now)
+    september = figures.build_statement(session=session, team=team, month=dt.date(2026, 9, 1), now=now)
+    october = figures.build_statement(session=session, team=team, month=dt.date(2026, 10, 1), now=now)
     assert [c.description for c in september.commitments] == []
     assert [(c.description, c.created) for c in october.commitments] == [("Room for the AGM", dt.date(2026, 10, 1))]

@@ -13,13 +13,14 @@ from sqlalchemy import select, text
 from community.db import make_engine, make_null_pool_engine, open_session
 from community.migrate import upgrade
 from community.models import AuditEvent, Team
-from ledger import codes, services, statements
+from ledger import codes, services
 from ledger.models import JournalEntry
 from ledger.spend_demo import tiny_png
+from statements import figures, store
 from tests.community.conftest import make_person, place_and_team  # noqa: F401 - fixtures
 from tests.conftest import scratch_pg_database
+from tests.ledger.test_spend_views import approve, make_request, new_request, pay, w  # noqa: F401 - w is a fixture
 
-from .test_spend_views import approve, make_request, new_request, pay, w  # noqa: F401 - w is a fixture
 from .test_statements import pdf_text
 
 TODAY = dt.date.today()
@@ -28,12 +29,12 @@ TODAY = dt.date.today()
 def _statement(engine, team_id: int, month: dt.date = TODAY):
     with open_session(engine, write=False) as s:
         team = s.get(Team, team_id)
-        return statements.build_statement(session=s, team=team, month=month)
+        return figures.build_statement(session=s, team=team, month=month)
 
 
 def _files(app, st):
     with app.test_request_context():
-        return statements.team_files(st)
+        return store.team_files(st)
 
 
 def _pledge_fund(w, pence: int) -> int:  # noqa: F811 - the fixture's value
@@ -192,7 +193,7 @@ def test_refusals_fall_in_the_london_month_they_were_made(session, place_and_tea
     session.add(AuditEvent(action=codes.OVERSPEND_REFUSED, team_id=team.id, subject="£60.00 for spend request 1",
                            created_at=dt.datetime(2026, 5, 31, 23, 30, tzinfo=dt.UTC)))
     session.commit()
-    june = statements.build_statement(session=session, team=team, month=dt.date(2026, 6, 1))
-    may = statements.build_statement(session=session, team=team, month=dt.date(2026, 5, 1))
+    june = figures.build_statement(session=session, team=team, month=dt.date(2026, 6, 1))
+    may = figures.build_statement(session=session, team=team, month=dt.date(2026, 5, 1))
     assert ([a.subject for a in june.overspend_refused], may.overspend_refused) == (
         ["£60.00 for spend request 1"], [])

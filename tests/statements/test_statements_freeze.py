@@ -16,10 +16,11 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from community.db import open_session
 from community.models import Team
-from ledger import services, statement_freeze, statements
-from ledger.statement_models import COUNTY_SCOPE, FrozenStatement, team_scope
+from ledger import services
+from statements import figures, freeze, render, store
+from statements.models import COUNTY_SCOPE, FrozenStatement, team_scope
 from tests.community.conftest import make_person, place_and_team, sign_in  # noqa: F401 - fixtures
-from tests.ledger.test_statements import HOSTILE, amount_after, pdf_text
+from tests.statements.test_statements import HOSTILE, amount_after, pdf_text
 
 TODAY = dt.date.today()
 THIS_MONTH = TODAY.replace(day=1)
@@ -76,7 +77,7 @@ def test_closing_a_month_freezes_every_statement_and_downloads_are_byte_identica
     # starts the freeze (STATEMENT_FREEZE is "after_response" in testing).
     response = client.post("/finance/close-month", data={"month": month, "confirm": "y"}, buffered=True)
     assert response.status_code == 302
-    assert statement_freeze.wait_for_background_freezes(timeout=300)
+    assert freeze.wait_for_background_freezes(timeout=300)
     rows = _rows(engine)
     assert [r.scope for r in rows] == [COUNTY_SCOPE, team_scope(team.id), team_scope(other.id)]
     assert all(r.frozen_at_close for r in rows)
@@ -87,11 +88,11 @@ def test_closing_a_month_freezes_every_statement_and_downloads_are_byte_identica
     second = client.get(f"/finance/statements/{team.slug}/{month}.pdf")
     assert first.status_code == second.status_code == 200
     assert first.data == second.data
-    assert statements.sha256(first.data) == stored.pdf_sha256 == first.headers["X-Content-SHA256"]
+    assert render.sha256(first.data) == stored.pdf_sha256 == first.headers["X-Content-SHA256"]
     assert first.headers["X-Statement-Status"] == "frozen"
     csv_first = client.get(f"/finance/statements/{team.slug}/{month}.csv")
     assert csv_first.data == client.get(f"/finance/statements/{team.slug}/{month}.csv").data
-    assert statements.sha256(csv_first.data) == stored.csv_sha256
+    assert render.sha256(csv_first.data) == stored.csv_sha256
     # The hashes are on the download page, and the PDF prints its CSV's hash.
     page = client.get(f"/finance/statements?month={month}").get_data(as_text=True)
     for r in rows:
@@ -107,7 +108,7 @@ def test_closing_a_month_freezes_every_statement_and_downloads_are_byte_identica
     assert client.get(f"/finance/statements/{team.slug}/{month}.pdf").data == first.data
     # The county pack is frozen too.
     pack = client.get(f"/finance/county-pack/{month}.pdf")
-    assert pack.status_code == 200 and statements.sha256(pack.data) == stored_pack_hash(rows)
+    assert pack.status_code == 200 and render.sha256(pack.data) == stored_pack_hash(rows)
     assert pack.data == client.get(f"/finance/county-pack/{month}.pdf").data
 
 
@@ -150,11 +151,11 @@ def test_two_first_requests_racing_store_one_statement_and_both_serve_it(app, se
     def download():
         try:
             with app.app_context(), open_session(engine, write=False) as s:
-                results.append(statements.get_team_files(engine, s, s.get(Team, team.id), LAST_MONTH))
+                results.append(store.get_team_files(engine, s, s.get(Team, team.id), LAST_MONTH))
         except Exception as error:  # reported below
             errors.append(error)
 
-    statements._BEFORE_STORE = barrier.wait  # both have built (different generated_at) before either stores
+    store._BEFORE_STORE = barrier.wait  # both have built (different generated_at) before either stores
     try:
         threads = [threading.Thread(target=download) for _ in range(2)]
         for thread in threads:
@@ -162,7 +163,7 @@ def test_two_first_requests_racing_store_one_statement_and_both_serve_it(app, se
         for thread in threads:
             thread.join()
     finally:
-        statements._BEFORE_STORE = None
+        store._BEFORE_STORE = None
     assert errors == []
     assert len(results) == 2 and results[0].pdf == results[1].pdf and results[0].csv == results[1].csv
     assert len(_rows(engine)) == 1
@@ -174,7 +175,7 @@ def test_the_database_refuses_a_second_row_and_any_change(app, session, engine, 
     services.close_month(session=session, month=LAST_MONTH, actor_id=fran.id)
     session.commit()
     with app.app_context(), open_session(engine, write=False) as s:
-        statements.get_team_files(engine, s, s.get(Team, team.id), LAST_MONTH)
+        store.get_team_files(engine, s, s.get(Team, team.id), LAST_MONTH)
     row_id = session.execute(select(FrozenStatement.id)).scalar_one()
     session.commit()
     duplicate = dict(month_start=LAST_MONTH, scope=team_scope(team.id), statement_id="TCS-X", pdf=b"%PDF",
@@ -211,12 +212,12 @@ def test_the_month_after_a_closed_month_is_open_and_its_statement_a_draft(
     team, _ = teams
     services.close_month(session=session, month=LAST_MONTH, actor_id=fran.id)
     session.commit()
-    assert statements.is_closed(session, LAST_MONTH) and statements.is_closed(session, TWO_AGO)
-    assert not statements.is_closed(session, THIS_MONTH)
+    assert figures.is_closed(session, LAST_MONTH) and figures.is_closed(session, TWO_AGO)
+    assert not figures.is_closed(session, THIS_MONTH)
     # Only the closed months wait to be frozen; this month is not among them.
-    assert [s.month for s in statement_freeze.pending_months(session)] == [TWO_AGO, LAST_MONTH]
-    assert statement_freeze.month_status(session, THIS_MONTH) is None
-    draft = statements.build_statement(session=session, team=team, month=TODAY)
+    assert [s.month for s in freeze.pending_months(session)] == [TWO_AGO, LAST_MONTH]
+    assert freeze.month_status(session, THIS_MONTH) is None
+    draft = figures.build_statement(session=session, team=team, month=TODAY)
     assert not draft.closed and draft.status == "OPEN" and "-DRAFT-" in draft.statement_id
     session.commit()  # end the test session's write transaction (SQLite lock) before the requests
     sign_in(fran)
@@ -237,26 +238,26 @@ def test_county_pack_summarises_every_team_then_their_statements(app, session, e
     session.commit()
     with app.test_request_context():
         fetcher_seen = []
-        original = statements.SafeURLFetcher.fetch
+        original = render.SafeURLFetcher.fetch
 
         def spy(self, url, headers=None):
             fetcher_seen.append(url)
             return original(self, url, headers)
 
-        statements.SafeURLFetcher.fetch = spy
+        render.SafeURLFetcher.fetch = spy
         try:
-            files = statements.freeze_month(engine, month=LAST_MONTH, at_close=True)
+            files = store.freeze_month(engine, month=LAST_MONTH, at_close=True)
         finally:
-            statements.SafeURLFetcher.fetch = original
+            render.SafeURLFetcher.fetch = original
     assert fetcher_seen == []  # the hostile <img src="file:///etc/passwd"> and URL fetched nothing
     pdf = pdf_text(files.pdf)
     assert pdf.index("county statement pack") < pdf.index(f"{team.name}: monthly statement")
     assert pdf.index(f"{other.name}: monthly statement") < pdf.index(f"{team.name}: monthly statement")
     assert '<img src="file:///etc/passwd">' in pdf.replace("\n", " ")
     with open_session(engine, write=False) as s:
-        singles = {t.id: statements.build_statement(session=s, team=s.get(Team, t.id), month=LAST_MONTH)
+        singles = {t.id: figures.build_statement(session=s, team=s.get(Team, t.id), month=LAST_MONTH)
                    for t in (team, other)}
-        stored = statements.frozen_hashes(s, LAST_MONTH)
+        stored = store.frozen_hashes(s, LAST_MONTH)
     closing = sum(st.closing_pence for st in singles.values())
     assert amount_after(pdf, "County total (2 teams)") == sum(st.opening_pence for st in singles.values())
     assert f"{Decimal(closing) / 100:,.2f}" in pdf
@@ -294,9 +295,9 @@ def test_cli_builds_every_statement_and_the_pack_with_a_process_pool(app, runner
     rows = {r.scope: r for r in _rows(engine)}
     assert set(rows) == {COUNTY_SCOPE, team_scope(team.id), team_scope(other.id)}
     pdf = (tmp_path / f"statement-{team.slug}-{month}.pdf").read_bytes()
-    assert statements.sha256(pdf) == rows[team_scope(team.id)].pdf_sha256
+    assert render.sha256(pdf) == rows[team_scope(team.id)].pdf_sha256
     pack = (tmp_path / f"county-pack-{month}.pdf").read_bytes()
-    assert statements.sha256(pack) == rows[COUNTY_SCOPE].pdf_sha256
+    assert render.sha256(pack) == rows[COUNTY_SCOPE].pdf_sha256
     sums = (tmp_path / "SHA256SUMS").read_text().splitlines()
     assert f"{rows[COUNTY_SCOPE].csv_sha256}  county-pack-{month}.csv" in sums and len(sums) == 6
     # Again: the stored bytes, unchanged.

@@ -15,11 +15,12 @@ from sqlalchemy import select, text
 
 from community.db import open_session
 from community.models import Team
-from ledger import services, statements
+from ledger import services
 from ledger import spend as quick_spend
 from ledger.errors import InsufficientFunds
 from ledger.models import PeriodBalance
 from ledger.spend_models import SpendRequest
+from statements import figures, render, store
 from tests.community.conftest import make_person, place_and_team, sign_in  # noqa: F401 - fixtures
 
 TODAY = dt.date.today()
@@ -107,7 +108,7 @@ def history(session, engine, team, make_person):  # noqa: F811
 
 
 def test_statement_figures_equal_the_ledger(app, session, team, history):
-    st = statements.build_statement(session=session, team=team, month=TODAY)
+    st = figures.build_statement(session=session, team=team, month=TODAY)
     balance = services.balance_of(session=session, team=team)
     available = services.available_of(session=session, team=team)
     assert st.opening_pence == 100_000
@@ -142,9 +143,9 @@ def test_statement_figures_equal_the_ledger(app, session, team, history):
 
 
 def test_financial_period_numbers_start_in_april():
-    assert statements.financial_period(dt.date(2026, 4, 1))[:2] == ("2026/27", 1)
-    assert statements.financial_period(dt.date(2026, 11, 1))[:2] == ("2026/27", 8)
-    assert statements.financial_period(dt.date(2027, 3, 1))[:2] == ("2026/27", 12)
+    assert figures.financial_period(dt.date(2026, 4, 1))[:2] == ("2026/27", 1)
+    assert figures.financial_period(dt.date(2026, 11, 1))[:2] == ("2026/27", 8)
+    assert figures.financial_period(dt.date(2027, 3, 1))[:2] == ("2026/27", 12)
 
 
 def pence_of(text: str) -> int:
@@ -162,9 +163,9 @@ def amount_after(text: str, label: str) -> int:
 
 
 def test_csv_parses_and_its_totals_equal_the_pdfs(app, session, team, history):
-    st = statements.build_statement(session=session, team=team, month=TODAY)
+    st = figures.build_statement(session=session, team=team, month=TODAY)
     with app.test_request_context():
-        files = statements.team_files(st)
+        files = store.team_files(st)
     text = files.csv.decode("utf-8")
     rows = list(csv.DictReader(io.StringIO(text)))
     assert list(rows[0].keys())[:8] == ["Body", "Service area", "Date", "Transaction number", "Amount",
@@ -193,13 +194,13 @@ def test_csv_parses_and_its_totals_equal_the_pdfs(app, session, team, history):
     assert [row["Card transaction"] for row in budget if row["Entry kind"] == "spend"] == ["Y", "Y", "Y"]
     assert "Jo Bloggs" not in text
     # The PDF prints the SHA-256 of its CSV companion.
-    assert statements.sha256(files.csv) == files.csv_sha256
+    assert render.sha256(files.csv) == files.csv_sha256
     assert files.csv_sha256 in pdf.replace("\n", "").replace(" ", "")
 
 
 def test_figures_equal_the_ledger_computed_independently(app, session, engine, team, history):
     """Recompute the month from the raw posting table with plain SQL, not the services."""
-    st = statements.build_statement(session=session, team=team, month=TODAY)
+    st = figures.build_statement(session=session, team=team, month=TODAY)
     budget = services.budget_account_id(session=session, team=team)
     session.commit()
     start, end = THIS_MONTH, (THIS_MONTH + dt.timedelta(days=32)).replace(day=1)
@@ -228,9 +229,9 @@ def test_figures_equal_the_ledger_computed_independently(app, session, engine, t
 
 
 def test_pdf_shows_opening_and_closing_balances_and_draft(app, session, team, history):
-    st = statements.build_statement(session=session, team=team, month=TODAY)
+    st = figures.build_statement(session=session, team=team, month=TODAY)
     with app.test_request_context():
-        text = pdf_text(statements.render_pdf(st))
+        text = pdf_text(render.render_pdf(st))
     assert "£1,000.00" in text  # opening
     assert "£1,462.66" in text  # closing
     assert "DRAFT" in text and "Page 1 of" in text and "OPEN" in text
@@ -245,21 +246,21 @@ def test_pdf_shows_opening_and_closing_balances_and_draft(app, session, team, hi
 
 
 def test_hostile_text_is_printed_as_text_and_nothing_is_fetched(app, session, team, history):
-    st = statements.build_statement(session=session, team=team, month=TODAY)
+    st = figures.build_statement(session=session, team=team, month=TODAY)
     with app.test_request_context():
-        fetcher = statements.SafeURLFetcher(app.static_folder)
-        text = pdf_text(statements.render_pdf(st, fetcher=fetcher))
+        fetcher = render.SafeURLFetcher(app.static_folder)
+        text = pdf_text(render.render_pdf(st, fetcher=fetcher))
     assert fetcher.requested == []
     assert '<img src="file:///etc/passwd">' in text.replace("\n", " ")
     assert "http://evil.example/x.png" in text
 
 
 def test_fetcher_refuses_everything_but_static_css(app, tmp_path):
-    fetcher = statements.SafeURLFetcher(tmp_path)
+    fetcher = render.SafeURLFetcher(tmp_path)
     (tmp_path / "ok.css").write_text("body { color: red }")
     for url in ("file:///etc/passwd", "http://evil.example/x.png", "https://evil.example/a.css",
                 (tmp_path / ".." / "x.css").as_uri(), "data:text/css,body{}"):
-        with pytest.raises(statements.StatementFetchRefused):
+        with pytest.raises(render.StatementFetchRefused):
             fetcher.fetch(url)
     assert fetcher.fetch((tmp_path / "ok.css").as_uri()).read() == b"body { color: red }"
     # Wired into WeasyPrint: raw markup asking for files is refused, and the PDF still renders.
@@ -277,12 +278,12 @@ def test_closed_month_opens_at_the_sealed_closing_balance(app, session, team, hi
         PeriodBalance.__table__.select().where(PeriodBalance.account_id == budget,
                                                PeriodBalance.month_start == period.month_start)
     ).one().balance_pence
-    last = statements.build_statement(session=session, team=team, month=LAST_MONTH)
-    this = statements.build_statement(session=session, team=team, month=TODAY)
+    last = figures.build_statement(session=session, team=team, month=LAST_MONTH)
+    this = figures.build_statement(session=session, team=team, month=TODAY)
     assert last.closed and last.status == "CLOSED"
     assert last.closing_pence == sealed == this.opening_pence
     with app.test_request_context():
-        text = pdf_text(statements.render_pdf(last))
+        text = pdf_text(render.render_pdf(last))
     assert "DRAFT" not in text and "CLOSED" in text
 
 
@@ -361,12 +362,12 @@ def test_prior_period_adjustments_and_released_holds(app, session, team, make_pe
                               description="Buffet", actor_id=fran.id, idempotency_key=_key())
     services.void_hold(session=session, hold_id=cancelled.id, actor_id=fran.id, idempotency_key=_key())
     session.commit()
-    this = statements.build_statement(session=session, team=team, month=TODAY)
-    last = statements.build_statement(session=session, team=team, month=LAST_MONTH)
+    this = figures.build_statement(session=session, team=team, month=TODAY)
+    last = figures.build_statement(session=session, team=team, month=LAST_MONTH)
     assert [(line.reverses_entry_id, line.prior_period) for line in this.reversals] == [(paid.id, True)]
     assert [(r.hold_id, r.released_pence, r.reason) for r in this.released] == [
         (cancelled.id, 2_000, "voided (cancelled)")]
     assert [(r.hold_id, r.paid_pence, r.released_pence) for r in last.released] == [(held.id, 8_000, 1_000)]
     with app.test_request_context():
-        text = pdf_text(statements.render_pdf(this))
+        text = pdf_text(render.render_pdf(this))
     assert "(prior-period adjustment)" in text and "Holds released this month" in text

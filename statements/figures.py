@@ -1,36 +1,17 @@
-"""Monthly team statements and the county pack: the figures (computed here from ledger
-queries, never in the template), the PDF (WeasyPrint with a deny-by-default URL fetcher), the
-CSV (Local Government Transparency Code columns plus our references), and freezing.
+"""A team's monthly statement as figures: every block computed here from ledger queries (never
+in a template), amounts in int pence as seen by the team's accounts (money in positive, money
+out negative). Reads only. Rendering is statements/render.py; storing statements/store.py."""
 
-Amounts are int pence as seen by the team's accounts: money in is positive, money out
-negative. Building reads only; the one write is :func:`store_frozen`, which keeps a closed
-month's bytes (PDF and CSV with their SHA-256) for ever in ``statement_frozen``.
-
-Open month: built on request, DRAFT watermark. Closed month: built once (soon after closing,
-outside the request: ledger/statement_freeze.py; or on the first request, whichever comes
-first), stored, and every later download serves the stored bytes, byte-identical.
-"""
-
-import csv
 import datetime as dt
-import hashlib
-import io
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
-from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
-import weasyprint
-from flask import current_app, render_template
 from sqlalchemy import func, or_, select
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
-from community.db import LONDON, london_midnight, london_today, open_session, utcnow
+from community.db import LONDON, london_midnight, london_today, utcnow
 from community.models import AuditEvent, Membership, Person, Team
 from ledger import codes, services
 from ledger.models import (
@@ -44,7 +25,6 @@ from ledger.models import (
     LedgerPeriod,
     Posting,
 )
-from ledger.statement_models import COUNTY_SCOPE, FrozenStatement, team_scope
 
 COUNCIL = "Derbyshire County Council"
 PROGRAMME = "Thriving Communities"
@@ -54,72 +34,9 @@ MISSING = "missing"
 NOT_NEEDED = "n/a"
 OVERSPEND_REFUSED = codes.OVERSPEND_REFUSED
 METHOD_LABELS = codes.STATEMENT_LABELS
-CSV_COLUMNS = (
-    "Body",
-    "Service area",
-    "Date",
-    "Transaction number",
-    "Amount",
-    "Supplier",
-    "Category",
-    "GL code",
-    "Cost centre",
-    "Counterparty",
-    "Fund",
-    "Entry kind",
-    "Payment method",
-    "Card transaction",
-    "Over 500",
-    "Description",
-    "Proposer",
-    "Approver",
-    "Receipt reference",
-    "Reverses entry",
-    "Running balance",
-    "Statement id",
-)
 CHART_WIDTH = 300  # px of the longest bar in the spend-by-category chart
 
-# Test seam: called after a statement is built and before it is stored, so a race test can
-# make two first requests both build before either stores.
-_BEFORE_STORE: Callable[[], None] | None = None
 
-
-class StatementFetchRefused(ValueError):
-    """The statement fetcher refused a URL (anything but our own static CSS)."""
-
-
-class FrozenStatementCorrupt(RuntimeError):
-    """Stored bytes no longer match their stored SHA-256."""
-
-
-class SafeURLFetcher(weasyprint.URLFetcher):
-    """Deny by default: serve only ``*.css`` files under the app's ``static/`` folder.
-
-    No network, no ``file://`` outside ``static/``, no data: URLs. Every URL asked for is
-    recorded in ``requested`` (the tests read it); refusals in ``refused``.
-    """
-
-    def __init__(self, static_root: Path | str, **kwargs):
-        super().__init__(allowed_protocols=("file",), allow_redirects=False, **kwargs)
-        self.static_root = Path(static_root).resolve()
-        self.requested: list[str] = []
-        self.refused: list[str] = []
-
-    def fetch(self, url, headers=None):
-        self.requested.append(url)
-        parts = urlsplit(url)
-        if parts.scheme == "file" and not parts.netloc and not parts.query:
-            path = Path(unquote(parts.path)).resolve()
-            if path.suffix == ".css" and path.is_relative_to(self.static_root) and path.is_file():
-                return weasyprint.urls.URLFetcherResponse(
-                    url, path.read_bytes(), {"Content-Type": "text/css; charset=utf-8"}
-                )
-        self.refused.append(url)
-        raise StatementFetchRefused(f"refused to fetch {url}")
-
-
-# --------------------------------------------------------------------------- the figures
 
 
 @dataclass(frozen=True)
@@ -331,7 +248,7 @@ def parse_month(text: str) -> dt.date:
     return day
 
 
-def _next_month(day: dt.date) -> dt.date:
+def next_month(day: dt.date) -> dt.date:
     return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
 
 
@@ -395,7 +312,7 @@ def build_statement(
     ``verify_report`` lets a caller building many statements run ``ledger verify`` once.
     """
     start = month.replace(day=1)
-    end = _next_month(start)
+    end = next_month(start)
     fy_label, period_number, fy_start = financial_period(start)
     now = now or utcnow()
     closed = is_closed(session, start)
@@ -774,395 +691,5 @@ def _fill_refused(session, st: Statement, team: Team, start, end, names: _NameCa
         st.overspend_refused.append(
             RefusedAttempt(when=event.created_at, actor=names(event.actor_id), subject=event.subject)
         )
-
-
-# --------------------------------------------------------------------------- county pack
-
-
-@dataclass(frozen=True)
-class CountyRow:
-    team_name: str
-    team_slug: str
-    cost_centre: str
-    statement_id: str
-    opening_pence: int
-    money_in_pence: int
-    money_out_pence: int
-    closing_pence: int
-    commitments_pence: int
-    available_pence: int
-    restricted_closing_pence: int
-    csv_sha256: str
-
-
-@dataclass
-class CountyPack:
-    """The county's month: a summary row per team, then each team's statement."""
-
-    statement_id: str
-    council: str
-    programme: str
-    month_start: dt.date
-    month_end: dt.date
-    financial_year: str
-    period_number: int
-    closed: bool
-    generated_at: dt.datetime
-    statements: list[Statement]
-    rows: list[CountyRow] = field(default_factory=list)
-    totals: dict[str, int] = field(default_factory=dict)
-    csv_sha256: str = ""
-    system_version: str = SYSTEM_VERSION
-
-    @property
-    def status(self) -> str:
-        return "CLOSED" if self.closed else "OPEN"
-
-    @property
-    def period_label(self) -> str:
-        return f"{self.month_start:%B %Y} (P{self.period_number} of {self.financial_year})"
-
-    @property
-    def filename(self) -> str:
-        return f"county-pack-{self.month_start:%Y-%m}"
-
-
-def build_county_pack(statements: list[Statement], *, month: dt.date, closed: bool, now: dt.datetime) -> CountyPack:
-    """The pack over already-built team statements (each with its ``csv_sha256``)."""
-    start = month.replace(day=1)
-    fy_label, period_number, _ = financial_period(start)
-    pack = CountyPack(
-        statement_id=pack_id_for(start, closed, now),
-        council=COUNCIL,
-        programme=PROGRAMME,
-        month_start=start,
-        month_end=_next_month(start) - dt.timedelta(days=1),
-        financial_year=fy_label,
-        period_number=period_number,
-        closed=closed,
-        generated_at=now,
-        statements=sorted(statements, key=lambda s: (s.team_name, s.team_slug)),
-    )
-    for st in pack.statements:
-        pack.rows.append(
-            CountyRow(
-                team_name=st.team_name,
-                team_slug=st.team_slug,
-                cost_centre=st.cost_centre,
-                statement_id=st.statement_id,
-                opening_pence=st.opening_pence,
-                money_in_pence=st.money_in_pence,
-                money_out_pence=st.money_out_pence,
-                closing_pence=st.closing_pence,
-                commitments_pence=st.commitments_pence,
-                available_pence=st.available_pence,
-                restricted_closing_pence=st.restricted_closing_pence,
-                csv_sha256=st.csv_sha256,
-            )
-        )
-    for name in (
-        "opening_pence",
-        "money_in_pence",
-        "money_out_pence",
-        "closing_pence",
-        "commitments_pence",
-        "available_pence",
-        "restricted_closing_pence",
-    ):
-        pack.totals[name] = sum(getattr(r, name) for r in pack.rows)
-    return pack
-
-
-# --------------------------------------------------------------------------- output
-
-
-def render_html(statement: Statement) -> str:
-    return render_template("statements/statement.html", st=statement, method_labels=METHOD_LABELS)
-
-
-def render_pack_html(pack: CountyPack) -> str:
-    return render_template("statements/county_pack.html", pack=pack, method_labels=METHOD_LABELS)
-
-
-def _pdf(html: str, fetcher: SafeURLFetcher | None) -> bytes:
-    static_root = Path(current_app.static_folder)
-    fetcher = fetcher or SafeURLFetcher(static_root)
-    document = weasyprint.HTML(string=html, base_url=static_root.as_uri() + "/", url_fetcher=fetcher)
-    return document.write_pdf()
-
-
-def render_pdf(statement: Statement, fetcher: SafeURLFetcher | None = None) -> bytes:
-    """The statement as PDF bytes; only our static CSS may be fetched."""
-    return _pdf(render_html(statement), fetcher)
-
-
-def render_pack_pdf(pack: CountyPack, fetcher: SafeURLFetcher | None = None) -> bytes:
-    return _pdf(render_pack_html(pack), fetcher)
-
-
-def pounds(pence: int) -> str:
-    """Pence as a plain decimal string for the CSV: -1234 → ``"-12.34"``."""
-    return str(Decimal(int(pence)).scaleb(-2).quantize(Decimal("0.01")))
-
-
-def _csv_rows(statement: Statement):
-    for line in (*statement.lines, *statement.restricted_lines):
-        yield (
-            statement.council,
-            f"{statement.programme}: {statement.team_name}",
-            line.date.isoformat(),
-            line.reference,
-            pounds(line.amount_pence),
-            _csv_safe(line.payee),
-            _csv_safe(line.category_label),
-            _csv_safe(line.gl_code),
-            _csv_safe(line.cost_centre),
-            _csv_safe(line.counterparty),
-            _csv_safe(line.fund),
-            line.kind,
-            _csv_safe(line.method),
-            "Y" if line.p_card else "N",
-            "Y" if line.over_500 else "N",
-            _csv_safe(line.description),
-            _csv_safe(line.proposer),
-            _csv_safe(line.approver),
-            _csv_safe(line.receipt),
-            services.reference(line.reverses_entry_id) if line.reverses_entry_id else "",
-            pounds(line.balance_after_pence),
-            statement.statement_id,
-        )
-
-
-def _write_csv(statements: list[Statement]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for statement in statements:
-        writer.writerows(_csv_rows(statement))
-    return out.getvalue()
-
-
-def render_csv(statement: Statement) -> str:
-    """One row per posting against the team's budget, then its restricted funds; UTF-8, header row."""
-    return _write_csv([statement])
-
-
-def render_pack_csv(pack: CountyPack) -> str:
-    """Every team's rows in one CSV (same columns as a team's)."""
-    return _write_csv(pack.statements)
-
-
-def _csv_safe(text: str) -> str:
-    """Neutralise spreadsheet formulas in free text (CSV injection)."""
-    if text and text[0] in "=+-@\t\r":
-        return "'" + text
-    return text
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-# --------------------------------------------------------------------------- files and freezing
-
-
-@dataclass(frozen=True)
-class Files:
-    """A statement's two files as served: PDF and CSV bytes with their SHA-256."""
-
-    statement_id: str
-    filename: str
-    pdf: bytes
-    csv: bytes
-    pdf_sha256: str
-    csv_sha256: str
-    generated_at: dt.datetime
-    frozen: bool = False  # served from the frozen store
-    frozen_at_close: bool = False
-
-
-def _files(document, csv_text: str, render) -> Files:
-    """CSV first, so the PDF (``render(document)``) can print the CSV's SHA-256."""
-    csv_bytes = csv_text.encode("utf-8")
-    document.csv_sha256 = sha256(csv_bytes)
-    pdf = render(document)
-    return Files(
-        statement_id=document.statement_id,
-        filename=document.filename,
-        pdf=pdf,
-        csv=csv_bytes,
-        pdf_sha256=sha256(pdf),
-        csv_sha256=document.csv_sha256,
-        generated_at=document.generated_at,
-    )
-
-
-def team_files(statement: Statement) -> Files:
-    """Render a built team statement (PDF and CSV)."""
-    return _files(statement, render_csv(statement), render_pdf)
-
-
-def pack_files(pack: CountyPack) -> Files:
-    """Render a built county pack (PDF and CSV)."""
-    return _files(pack, render_pack_csv(pack), render_pack_pdf)
-
-
-def files_of(row: FrozenStatement, filename: str) -> Files:
-    pdf, csv_bytes = bytes(row.pdf), bytes(row.csv)
-    if sha256(pdf) != row.pdf_sha256 or sha256(csv_bytes) != row.csv_sha256:
-        raise FrozenStatementCorrupt(f"frozen statement {row.statement_id} does not match its SHA-256")
-    return Files(
-        statement_id=row.statement_id,
-        filename=filename,
-        pdf=pdf,
-        csv=csv_bytes,
-        pdf_sha256=row.pdf_sha256,
-        csv_sha256=row.csv_sha256,
-        generated_at=row.generated_at,
-        frozen=True,
-        frozen_at_close=row.frozen_at_close,
-    )
-
-
-def frozen_row(session: Session, month: dt.date, scope: str) -> FrozenStatement | None:
-    return session.execute(
-        select(FrozenStatement).where(FrozenStatement.month_start == month.replace(day=1), FrozenStatement.scope == scope)
-    ).scalar_one_or_none()
-
-
-def frozen_hashes(session: Session, month: dt.date) -> dict[str, tuple[str, str, str]]:
-    """scope → (statement id, PDF SHA-256, CSV SHA-256) of the month's frozen statements."""
-    return {
-        scope: (sid, pdf_hash, csv_hash)
-        for scope, sid, pdf_hash, csv_hash in session.execute(
-            select(
-                FrozenStatement.scope,
-                FrozenStatement.statement_id,
-                FrozenStatement.pdf_sha256,
-                FrozenStatement.csv_sha256,
-            ).where(FrozenStatement.month_start == month.replace(day=1))
-        ).all()
-    }
-
-
-def store_frozen(
-    engine: Engine, *, month: dt.date, scope: str, team_id: int | None, files: Files, at_close: bool
-) -> Files:
-    """Store a closed month's files once; returns what is stored (the first writer's bytes).
-
-    Race-safe: the UNIQUE(month, scope) constraint lets one writer win; a loser rolls back and
-    serves the winner's row.
-    """
-    if _BEFORE_STORE is not None:
-        _BEFORE_STORE()
-    start = month.replace(day=1)
-    with open_session(engine, write=True) as s:
-        existing = frozen_row(s, start, scope)
-        if existing is None:
-            s.add(
-                FrozenStatement(
-                    month_start=start,
-                    scope=scope,
-                    team_id=team_id,
-                    statement_id=files.statement_id,
-                    pdf=files.pdf,
-                    pdf_sha256=files.pdf_sha256,
-                    pdf_size=len(files.pdf),
-                    csv=files.csv,
-                    csv_sha256=files.csv_sha256,
-                    csv_size=len(files.csv),
-                    frozen_at_close=at_close,
-                    generated_at=files.generated_at,
-                )
-            )
-            try:
-                s.commit()
-            except IntegrityError:
-                s.rollback()
-            else:
-                return files_of(frozen_row(s, start, scope), files.filename)
-            existing = frozen_row(s, start, scope)
-        return files_of(existing, files.filename)
-
-
-def get_team_files(engine: Engine, session: Session, team: Team, month: dt.date) -> Files:
-    """What a download serves: an open month built now (DRAFT); a closed month's stored bytes,
-    frozen now if the month was closed before freezing existed."""
-    start = month.replace(day=1)
-    if not is_closed(session, start):
-        return team_files(build_statement(session=session, team=team, month=start))
-    row = frozen_row(session, start, team_scope(team.id))
-    filename = f"statement-{team.slug}-{start:%Y-%m}"
-    if row is not None:
-        return files_of(row, filename)
-    files = team_files(build_statement(session=session, team=team, month=start))
-    return store_frozen(engine, month=start, scope=team_scope(team.id), team_id=team.id, files=files, at_close=False)
-
-
-def _all_teams(session: Session) -> list[Team]:
-    return list(session.execute(select(Team).order_by(Team.name, Team.slug)).scalars())
-
-
-def get_pack_files(engine: Engine, session: Session, month: dt.date) -> Files:
-    """The county pack: built now for an open month; stored bytes for a closed one (frozen now,
-    with every team's statement, if not yet frozen)."""
-    start = month.replace(day=1)
-    if not is_closed(session, start):
-        now = utcnow()
-        report = services.verify(session=session)
-        statements = [
-            build_statement(session=session, team=t, month=start, now=now, verify_report=report)
-            for t in _all_teams(session)
-        ]
-        for st in statements:
-            st.csv_sha256 = sha256(render_csv(st).encode("utf-8"))
-        return pack_files(build_county_pack(statements, month=start, closed=False, now=now))
-    row = frozen_row(session, start, COUNTY_SCOPE)
-    if row is not None:
-        return files_of(row, f"county-pack-{start:%Y-%m}")
-    return freeze_month(engine, month=start, at_close=False, session=session)
-
-
-def freeze_month(
-    engine: Engine,
-    *,
-    month: dt.date,
-    at_close: bool,
-    session: Session | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> Files:
-    """Build and store every team's statement and the county pack for a closed month (those
-    not yet stored); returns the stored county pack. Team statements are stored first and the
-    pack is built from the same figures, so the pack's rows match the team files."""
-    start = month.replace(day=1)
-    own = session is None
-    session = session or open_session(engine, write=False)
-    try:
-        if not is_closed(session, start):
-            raise ValueError(f"{start:%B %Y} is not closed")
-        now = utcnow()
-        report = services.verify(session=session)
-        statements = []
-        for team in _all_teams(session):
-            st = build_statement(session=session, team=team, month=start, now=now, verify_report=report)
-            scope = team_scope(team.id)
-            row = frozen_row(session, start, scope)
-            if row is None:
-                row = store_frozen(
-                    engine, month=start, scope=scope, team_id=team.id, files=team_files(st), at_close=at_close
-                )
-            # The pack names the hash of the team's stored CSV, the one its statement prints.
-            st.csv_sha256 = row.csv_sha256
-            statements.append(st)
-            if progress:
-                progress(team.slug)
-        existing = frozen_row(session, start, COUNTY_SCOPE)
-        if existing is not None:
-            return files_of(existing, f"county-pack-{start:%Y-%m}")
-        files = pack_files(build_county_pack(statements, month=start, closed=True, now=now))
-        return store_frozen(engine, month=start, scope=COUNTY_SCOPE, team_id=None, files=files, at_close=at_close)
-    finally:
-        if own:
-            session.close()
 
 

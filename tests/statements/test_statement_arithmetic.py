@@ -14,9 +14,10 @@ import pytest
 
 from community.db import london_today
 from community.models import Team
-from ledger import services, statements
+from ledger import services
+from statements import figures, store
 from tests.community.conftest import make_person, place_and_team  # noqa: F401 - fixtures
-from tests.ledger.test_statements import pdf_text
+from tests.statements.test_statements import pdf_text
 
 MONEY = r"-?£[\d,]+\.\d\d"
 ROW = re.compile(rf"^\s*(?P<label>\S.*?)\s{{2,}}(?P<amount>{MONEY})\s*$")
@@ -47,10 +48,10 @@ def block(text: str, first: str, last: str) -> list[tuple[str, int]]:
     raise AssertionError(f"no block from {first!r} to {last!r} in the PDF text")
 
 
-def check_statement(app, st: statements.Statement) -> None:
+def check_statement(app, st: figures.Statement) -> None:
     """Render the statement's PDF and CSV, read the figures back and check every block."""
     with app.test_request_context():
-        files = statements.team_files(st)
+        files = store.team_files(st)
     text = pdf_text(files.pdf)
     rows = list(csv.DictReader(io.StringIO(files.csv.decode("utf-8"))))
     where = f"{st.team_slug} {st.month_start:%Y-%m}"
@@ -122,7 +123,7 @@ def test_a_month_with_virements_and_reversals_of_every_kind_adds_up_on_the_page(
     team, other = two_teams
     fran = make_person("fran@example.org", role="finance")
     today = london_today()
-    fy_start = statements.financial_period(today.replace(day=1))[2]
+    fy_start = figures.financial_period(today.replace(day=1))[2]
     last_year = fy_start - dt.timedelta(days=20)
 
     def allocate(who, amount, day):
@@ -161,7 +162,7 @@ def test_a_month_with_virements_and_reversals_of_every_kind_adds_up_on_the_page(
                   description="Tea urn", actor_id=fran.id, idempotency_key=_key())
     session.commit()
 
-    st = statements.build_statement(session=session, team=team, month=today)
+    st = figures.build_statement(session=session, team=team, month=today)
     # Issue 20 item 1: the allocation reversal adjusts allocations, not spend.
     assert st.ytd_allocations_pence == 50_000
     assert st.ytd_spend_pence == -18_367
@@ -178,7 +179,7 @@ def test_a_month_with_virements_and_reversals_of_every_kind_adds_up_on_the_page(
     # Item 4: the month's GL codes only.
     assert st.default_gl_codes == ["2410", "3110", "R1000"]
     check_statement(app, st)
-    check_statement(app, statements.build_statement(session=session, team=other, month=today))
+    check_statement(app, figures.build_statement(session=session, team=other, month=today))
 
 
 def test_every_demo_month_adds_up_on_the_page(app, runner, engine):
@@ -193,7 +194,7 @@ def test_every_demo_month_adds_up_on_the_page(app, runner, engine):
         month = london_today().replace(day=1)
         for _ in range(13):
             for team in teams:
-                st = statements.build_statement(session=session, team=team, month=month)
+                st = figures.build_statement(session=session, team=team, month=month)
                 if st.lines or st.restricted_lines:
                     check_statement(app, st)
                     checked += 1

@@ -15,9 +15,10 @@ from sqlalchemy import func, select
 from community.auth import finance_only, team_or_404, team_staff
 from community.db import get_engine, get_session, london_today
 from community.models import Team
-from ledger import statement_freeze, statements
+from ledger import reversals, services
 from ledger.models import JournalEntry
-from ledger.statement_models import COUNTY_SCOPE, team_scope
+from statements import figures, freeze, store
+from statements.models import COUNTY_SCOPE, team_scope
 
 statements_bp = Blueprint("statements", __name__)
 MONTHS_LISTED = 24
@@ -25,12 +26,12 @@ MONTHS_LISTED = 24
 
 def _month_or_404(text: str) -> dt.date:
     try:
-        return statements.parse_month(text)
+        return figures.parse_month(text)
     except ValueError:
         abort(404)
 
 
-def _respond(files: statements.Files, fmt: str) -> Response:
+def _respond(files: store.Files, fmt: str) -> Response:
     if fmt == "pdf":
         body, content_type, digest = files.pdf, "application/pdf", files.pdf_sha256
     else:
@@ -47,11 +48,20 @@ def _respond(files: statements.Files, fmt: str) -> Response:
 def _download(team: Team, month: str, fmt: str) -> Response:
     month_start = _month_or_404(month)
     try:
-        files = statements.get_team_files(get_engine(), get_session(), team, month_start)
-    except statements.FrozenStatementCorrupt:
+        files = store.get_team_files(get_engine(), get_session(), team, month_start)
+    except store.FrozenStatementCorrupt:
         current_app.logger.error("frozen statement of %s for %s fails its SHA-256", team.slug, month)
         abort(500)
     return _respond(files, fmt)
+
+
+@statements_bp.get("/finance")
+@finance_only
+def finance_home():
+    session = get_session()
+    return render_template("statements/finance_home.html", rows=services.team_balances(session=session),
+                           preparing=freeze.pending_months(session),
+                           reversals_waiting=len(reversals.list_pending(session=session)))
 
 
 @statements_bp.get("/finance/statements")
@@ -63,10 +73,10 @@ def finance_statements():
     month = _month_or_404(month_text)
     session = get_session()
     teams = session.execute(select(Team).order_by(Team.name)).scalars().all()
-    closed = statements.is_closed(session, month)
-    frozen = statements.frozen_hashes(session, month) if closed else {}
+    closed = figures.is_closed(session, month)
+    frozen = store.frozen_hashes(session, month) if closed else {}
     rows = [{"team": t, "frozen": frozen.get(team_scope(t.id))} for t in teams]
-    status = statement_freeze.month_status(session, month) if closed else None
+    status = freeze.month_status(session, month) if closed else None
     return render_template(
         "statements/finance_list.html",
         rows=rows,
@@ -89,21 +99,21 @@ def finance_download(slug: str, month: str, fmt: str):
 def county_pack_download(month: str, fmt: str):
     month_start = _month_or_404(month)
     session = get_session()
-    preparing = statement_freeze.month_status(session, month_start)
+    preparing = freeze.month_status(session, month_start)
     if preparing is not None and not preparing.pack_ready:
         # Closed, and its freeze (cron, or the thread started after the close) is under way. The
         # pack needs every team's statement first (~1.6 s a team), longer than a proxy waits, so
         # the download says how far it is instead of building it here.
         if current_app.config["STATEMENT_FREEZE"] == "after_response":  # a worker restart ends the thread
-            statement_freeze.start_background_freeze(current_app._get_current_object(), month_start)
+            freeze.start_background_freeze(current_app._get_current_object(), month_start)
         response = make_response(render_template("statements/pack_preparing.html", status=preparing,
                                                  title="County pack being prepared"), 503)
         response.headers["Retry-After"] = "60"
         response.headers["Cache-Control"] = "no-store"
         return response
     try:
-        files = statements.get_pack_files(get_engine(), session, month_start)
-    except statements.FrozenStatementCorrupt:
+        files = store.get_pack_files(get_engine(), session, month_start)
+    except store.FrozenStatementCorrupt:
         current_app.logger.error("frozen county pack for %s fails its SHA-256", month)
         abort(500)
     return _respond(files, fmt)
@@ -126,8 +136,8 @@ def team_statements(team: Team):
         month = (month - dt.timedelta(days=1)).replace(day=1)
     rows = []
     for m in months:
-        closed = statements.is_closed(session, m)
-        frozen = statements.frozen_hashes(session, m).get(team_scope(team.id)) if closed else None
+        closed = figures.is_closed(session, m)
+        frozen = store.frozen_hashes(session, m).get(team_scope(team.id)) if closed else None
         rows.append({"month": m, "text": m.strftime("%Y-%m"), "closed": closed, "frozen": frozen})
     return render_template("statements/team_list.html", team=team, rows=rows)
 

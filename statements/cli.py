@@ -1,7 +1,7 @@
 """``flask statements build`` writes a month's statements: each team's PDF and CSV and, for
 every team, the county pack (PDF + CSV), plus SHA256SUMS. ``flask statements freeze-pending``
 (cron) freezes the statements of every closed month that still lacks some
-(ledger/statement_freeze.py).
+(ledger/freeze.py).
 
 The work runs in a pool of processes (every core by default): one job per team statement and
 one for the county pack, so the pack (the longest job) renders while the team statements
@@ -22,8 +22,9 @@ from sqlalchemy import select
 
 from community.db import get_engine, open_session, utcnow
 from community.models import Team
-from ledger import services, statement_freeze, statements
-from ledger.statement_models import COUNTY_SCOPE, team_scope
+from ledger import services
+from statements import county, figures, freeze, render, store
+from statements.models import COUNTY_SCOPE, team_scope
 
 statements_cli = AppGroup("statements", help="Build monthly finance statements.")
 
@@ -46,18 +47,18 @@ def _job(kind: str, team_id: int | None, month: dt.date, now: dt.datetime, repor
         try:
             if kind == "team":
                 team = session.get(Team, team_id)
-                st = statements.build_statement(session=session, team=team, month=month, now=now, verify_report=report)
-                return team_scope(team_id), team_id, statements.team_files(st)
-            closed = statements.is_closed(session, month)
-            frozen = statements.frozen_hashes(session, month) if closed else {}
+                st = figures.build_statement(session=session, team=team, month=month, now=now, verify_report=report)
+                return team_scope(team_id), team_id, store.team_files(st)
+            closed = figures.is_closed(session, month)
+            frozen = store.frozen_hashes(session, month) if closed else {}
             sts = []
             for team in session.execute(select(Team).order_by(Team.name, Team.slug)).scalars():
-                st = statements.build_statement(session=session, team=team, month=month, now=now, verify_report=report)
+                st = figures.build_statement(session=session, team=team, month=month, now=now, verify_report=report)
                 stored = frozen.get(team_scope(team.id))
-                st.csv_sha256 = stored[2] if stored else statements.sha256(statements.render_csv(st).encode("utf-8"))
+                st.csv_sha256 = stored[2] if stored else render.sha256(render.render_csv(st).encode("utf-8"))
                 sts.append(st)
-            pack = statements.build_county_pack(sts, month=month, closed=closed, now=now)
-            return COUNTY_SCOPE, None, statements.pack_files(pack)
+            pack = county.build_county_pack(sts, month=month, closed=closed, now=now)
+            return COUNTY_SCOPE, None, store.pack_files(pack)
         finally:
             session.close()
 
@@ -80,7 +81,7 @@ def _worker_config() -> dict:
 def build_command(month: str, slug: str | None, out_dir: Path, jobs: int | None) -> None:
     """Write statement-<team>-<month>.pdf/.csv (and county-pack-<month>.pdf/.csv) into OUT."""
     try:
-        month_start = statements.parse_month(month)
+        month_start = figures.parse_month(month)
     except ValueError:
         raise click.BadParameter("use YYYY-MM, like 2026-10", param_hint="--month") from None
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -93,15 +94,15 @@ def build_command(month: str, slug: str | None, out_dir: Path, jobs: int | None)
         teams = session.execute(query).scalars().all()
         if not teams:
             raise click.ClickException(f"No team {slug!r}." if slug else "No teams.")
-        closed = statements.is_closed(session, month_start)
+        closed = figures.is_closed(session, month_start)
         frozen = {}
         if closed:
             for team in teams:
-                row = statements.frozen_row(session, month_start, team_scope(team.id))
+                row = store.frozen_row(session, month_start, team_scope(team.id))
                 if row is not None:
-                    frozen[team_scope(team.id)] = statements.files_of(row, f"statement-{team.slug}-{month}")
-            if not slug and (row := statements.frozen_row(session, month_start, COUNTY_SCOPE)) is not None:
-                frozen[COUNTY_SCOPE] = statements.files_of(row, f"county-pack-{month}")
+                    frozen[team_scope(team.id)] = store.files_of(row, f"statement-{team.slug}-{month}")
+            if not slug and (row := store.frozen_row(session, month_start, COUNTY_SCOPE)) is not None:
+                frozen[COUNTY_SCOPE] = store.files_of(row, f"county-pack-{month}")
         todo = [("county", None)] if not slug and COUNTY_SCOPE not in frozen else []
         todo += [("team", t.id) for t in teams if team_scope(t.id) not in frozen]
         now = utcnow()
@@ -109,12 +110,12 @@ def build_command(month: str, slug: str | None, out_dir: Path, jobs: int | None)
     finally:
         session.close()
     jobs = jobs or os.cpu_count() or 1
-    written: list[statements.Files] = list(frozen.values())
+    written: list[store.Files] = list(frozen.values())
     with click.progressbar(length=len(todo) + len(frozen), label=f"Statements {month}") as bar:
         bar.update(len(frozen))
         for scope, team_id, files in _run(todo, month_start, now, report, jobs):
             if closed:  # freeze first; write what is stored (the first writer's bytes)
-                files = statements.store_frozen(
+                files = store.store_frozen(
                     engine, month=month_start, scope=scope, team_id=team_id, files=files, at_close=False
                 )
             written.append(files)
@@ -147,7 +148,7 @@ def _run(todo, month_start, now, report, jobs):
 @statements_cli.command("freeze-pending")
 def freeze_pending_command() -> None:
     """Freeze every closed month's statements not frozen yet (cron; idempotent, safe to overlap)."""
-    run = statement_freeze.freeze_pending(get_engine())
+    run = freeze.freeze_pending(get_engine())
     for status in run.frozen:
         pack = "and the county pack" if status.pack_ready else "but not yet the county pack"
         click.echo(f"{status.month:%Y-%m}: frozen: {status.teams_ready} of {status.teams_total} team statements {pack}.")

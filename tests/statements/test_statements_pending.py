@@ -11,10 +11,11 @@ from sqlalchemy import select
 
 from community.db import open_session
 from community.models import Team
-from ledger import services, statement_freeze, statements
-from ledger.statement_models import COUNTY_SCOPE, FrozenStatement, team_scope
+from ledger import services
+from statements import freeze, render, store
+from statements.models import COUNTY_SCOPE, FrozenStatement, team_scope
 from tests.community.conftest import make_person, place_and_team, sign_in  # noqa: F401 - fixtures
-from tests.ledger.test_statements_freeze import LAST_MONTH, TWO_AGO, _rows, fran, teams  # noqa: F401 - fixtures
+from tests.statements.test_statements_freeze import LAST_MONTH, TWO_AGO, _rows, fran, teams  # noqa: F401 - fixtures
 
 MONTH = LAST_MONTH.strftime("%Y-%m")
 CLOSED_FLASH = f"{LAST_MONTH:%B %Y} and every month before it are closed. Its statements are being prepared"
@@ -58,8 +59,8 @@ def _snapshot(engine):
 @pytest.fixture(autouse=True)
 def _no_leftover_threads():
     yield
-    statements._BEFORE_STORE = None
-    assert statement_freeze.wait_for_background_freezes(timeout=300)
+    store._BEFORE_STORE = None
+    assert freeze.wait_for_background_freezes(timeout=300)
 
 
 def test_after_response_freezes_in_the_background_once_the_response_is_closed(
@@ -68,14 +69,14 @@ def test_after_response_freezes_in_the_background_once_the_response_is_closed(
     assert app.config["STATEMENT_FREEZE"] == "after_response"  # the testing default
     assert sign_in(fran).status_code == 302
     gate = threading.Event()
-    statements._BEFORE_STORE = lambda: gate.wait(120)  # the freeze stops before its first store
+    store._BEFORE_STORE = lambda: gate.wait(120)  # the freeze stops before its first store
     response = _close(client)
     assert response.status_code == 302 and response.location.endswith("/finance")
     # The view returned its redirect without freezing or starting anything: that waits for the
     # server to close the response (after the body is sent).
-    assert statement_freeze._threads == {}
+    assert freeze._threads == {}
     response.close()
-    assert list(statement_freeze._threads.values())[0].is_alive()
+    assert list(freeze._threads.values())[0].is_alive()
     # close() came back while the freeze is still running (held at the gate): it does not wait.
     assert _rows(engine) == []
     page = _finance_home(client)
@@ -84,12 +85,12 @@ def test_after_response_freezes_in_the_background_once_the_response_is_closed(
     # The month before was closed with it (it has entries), and is being prepared by the same thread.
     assert _preparing(page, TWO_AGO) == "being prepared (0 of 2 teams ready)"
     # The packs' downloads wait for the freeze under way and do not start a second one.
-    thread = list(statement_freeze._threads.values())[0]
+    thread = list(freeze._threads.values())[0]
     assert client.get(f"/finance/county-pack/{MONTH}.csv").status_code == 503
     assert client.get(f"/finance/county-pack/{TWO_AGO:%Y-%m}.pdf").status_code == 503
-    assert list(statement_freeze._threads.values()) == [thread]
+    assert list(freeze._threads.values()) == [thread]
     gate.set()
-    assert statement_freeze.wait_for_background_freezes(timeout=300)
+    assert freeze.wait_for_background_freezes(timeout=300)
     expected = [(COUNTY_SCOPE, True), (team_scope(team.id), True), (team_scope(other.id), True)]
     for month in (TWO_AGO, LAST_MONTH):
         assert [(r.scope, r.frozen_at_close) for r in _rows(engine, month)] == expected
@@ -98,7 +99,7 @@ def test_after_response_freezes_in_the_background_once_the_response_is_closed(
     # Closing the same month again (the service returns the first close) freezes nothing more.
     before = _snapshot(engine)
     assert _close(client, buffered=True).status_code == 302
-    assert statement_freeze.wait_for_background_freezes(timeout=300)
+    assert freeze.wait_for_background_freezes(timeout=300)
     assert _snapshot(engine) == before
 
 
@@ -110,7 +111,7 @@ def test_cron_mode_freezes_nothing_in_the_request_and_the_cli_freezes_every_pend
     session.commit()
     assert sign_in(fran).status_code == 302
     assert _close(client, buffered=True).status_code == 302  # closed by the client, as a server would
-    assert statement_freeze._threads == {}
+    assert freeze._threads == {}
     assert _snapshot(engine) == []
     page = _finance_home(client)
     assert CLOSED_FLASH in page
@@ -125,7 +126,7 @@ def test_cron_mode_freezes_nothing_in_the_request_and_the_cli_freezes_every_pend
     waiting = client.get(f"/finance/county-pack/{MONTH}.pdf")
     assert waiting.status_code == 503 and waiting.headers["Retry-After"] == "60"
     assert "1 of 2 team statements are ready" in " ".join(waiting.get_data(as_text=True).split())
-    assert _snapshot(engine) == before and statement_freeze._threads == {}  # cron mode: no thread
+    assert _snapshot(engine) == before and freeze._threads == {}  # cron mode: no thread
     listing = " ".join(client.get(f"/finance/statements?month={MONTH}").get_data(as_text=True).split())
     assert "Being prepared: 1 of 2 team statements are ready" in listing
 
@@ -133,11 +134,11 @@ def test_cron_mode_freezes_nothing_in_the_request_and_the_cli_freezes_every_pend
     for month in (TWO_AGO, LAST_MONTH):
         assert {r.scope for r in _rows(engine, month)} == {COUNTY_SCOPE, team_scope(team.id), team_scope(other.id)}
     kept = {r.scope: r for r in _rows(engine)}[team_scope(team.id)]
-    assert kept.pdf_sha256 == statements.sha256(first.data) and not kept.frozen_at_close  # the download's row
+    assert kept.pdf_sha256 == render.sha256(first.data) and not kept.frozen_at_close  # the download's row
     assert all(r.frozen_at_close for r in _rows(engine) if r.scope != team_scope(team.id))
     assert _preparing(_finance_home(client)) is None and _preparing(_finance_home(client), TWO_AGO) is None
     pack = client.get(f"/finance/county-pack/{MONTH}.pdf")  # frozen now: the stored bytes
-    assert pack.status_code == 200 and statements.sha256(pack.data) == {r.scope: r for r in _rows(engine)}[
+    assert pack.status_code == 200 and render.sha256(pack.data) == {r.scope: r for r in _rows(engine)}[
         COUNTY_SCOPE].pdf_sha256
 
     # Again: nothing to do, nothing written.
@@ -162,7 +163,7 @@ def test_months_closed_by_closing_a_later_one_are_pending_too(
     assert sign_in(fran).status_code == 302
     assert _close(client, buffered=True).status_code == 302
     with open_session(engine, write=False) as s:
-        assert [(m.month, m.teams_total, m.frozen) for m in statement_freeze.month_statuses(s)] == [
+        assert [(m.month, m.teams_total, m.frozen) for m in freeze.month_statuses(s)] == [
             (TWO_AGO, 2, False), (LAST_MONTH, 2, False)]  # none before the first entry
     assert _preparing(_finance_home(client), TWO_AGO) == "being prepared (0 of 2 teams ready)"
     waiting = client.get(f"/finance/county-pack/{TWO_AGO:%Y-%m}.pdf")
@@ -177,21 +178,21 @@ def test_months_closed_by_closing_a_later_one_are_pending_too(
         s.add(Team(slug="newcomers", name="Newcomers", place_id=teams[0].place_id, cost_centre="TC77"))
         s.commit()
     with open_session(engine, write=False) as s:
-        assert statement_freeze.pending_months(s) == []
+        assert freeze.pending_months(s) == []
 
 
 def test_a_month_closed_while_the_background_freeze_runs_is_frozen_by_it_too(
         app, client, engine, teams, fran, sign_in):  # noqa: F811 - fixtures
     assert sign_in(fran).status_code == 302
     reached, gate = threading.Event(), threading.Event()
-    statements._BEFORE_STORE = lambda: (reached.set(), gate.wait(120))
+    store._BEFORE_STORE = lambda: (reached.set(), gate.wait(120))
     _close(client, month=f"{TWO_AGO:%Y-%m}").close()  # the thread starts on TWO_AGO, the one pending month
     assert reached.wait(120)
-    thread = list(statement_freeze._threads.values())[0]
+    thread = list(freeze._threads.values())[0]
     _close(client).close()  # last month is closed while that pass runs: no second thread
-    assert list(statement_freeze._threads.values()) == [thread]
+    assert list(freeze._threads.values()) == [thread]
     gate.set()
-    assert statement_freeze.wait_for_background_freezes(timeout=300)
+    assert freeze.wait_for_background_freezes(timeout=300)
     assert len(_rows(engine, TWO_AGO)) == len(_rows(engine)) == 3  # the next pass froze last month
 
 
@@ -200,22 +201,22 @@ def test_a_month_that_fails_to_freeze_is_reported_and_stays_pending(
     services.close_month(session=session, month=TWO_AGO, actor_id=fran.id)
     services.close_month(session=session, month=LAST_MONTH, actor_id=fran.id)
     session.commit()
-    real = statements.freeze_month
+    real = store.freeze_month
 
     def broken_for_two_ago(engine, *, month, **kwargs):
         if month == TWO_AGO:
             raise RuntimeError("WeasyPrint fell over")
         return real(engine, month=month, **kwargs)
 
-    monkeypatch.setattr(statements, "freeze_month", broken_for_two_ago)
+    monkeypatch.setattr(store, "freeze_month", broken_for_two_ago)
     result = runner.invoke(args=["statements", "freeze-pending"])
     assert result.exit_code == 1
     assert f"{TWO_AGO:%Y-%m}: not frozen, will be tried again: RuntimeError: WeasyPrint fell over" in result.output
     assert f"{MONTH}: frozen: 2 of 2 team statements and the county pack." in result.output
     assert _rows(engine, TWO_AGO) == [] and len(_rows(engine)) == 3
     with open_session(engine, write=False) as s:
-        assert [p.month for p in statement_freeze.pending_months(s)] == [TWO_AGO]
-    monkeypatch.setattr(statements, "freeze_month", real)
+        assert [p.month for p in freeze.pending_months(s)] == [TWO_AGO]
+    monkeypatch.setattr(store, "freeze_month", real)
     assert runner.invoke(args=["statements", "freeze-pending"]).exit_code == 0
     assert len(_rows(engine, TWO_AGO)) == 3
 
@@ -229,17 +230,17 @@ def test_two_overlapping_runs_store_each_statement_once(app, session, engine, te
     def cron():
         try:
             with app.app_context():
-                runs.append(statement_freeze.freeze_pending(engine))
+                runs.append(freeze.freeze_pending(engine))
         except Exception as error:  # reported below
             errors.append(error)
 
-    statements._BEFORE_STORE = barrier.wait  # both runs have built each statement before either stores it
+    store._BEFORE_STORE = barrier.wait  # both runs have built each statement before either stores it
     threads = [threading.Thread(target=cron) for _ in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    statements._BEFORE_STORE = None
+    store._BEFORE_STORE = None
     assert errors == [] and [r.failed for r in runs] == [[], []]
     # Closing last month closed the month before it too (it has entries): both are frozen.
     assert all([s.month for s in r.frozen] == [TWO_AGO, LAST_MONTH] and all(s.frozen for s in r.frozen) for r in runs)

@@ -22,7 +22,7 @@ close if that is earlier. A month closed that way is "closed when" the first clo
 it happened. So closing October when nothing was closed before also freezes every earlier month
 with entries, and none of their county packs is built inside a download.
 
-Everything here is idempotent and race-safe: ``statements.store_frozen`` lets one writer win
+Everything here is idempotent and race-safe: ``store.store_frozen`` lets one writer win
 the UNIQUE (month, scope) and the loser serves the winner's row.
 """
 
@@ -42,9 +42,10 @@ from sqlmodel import Session
 
 from community.db import get_engine, open_session
 from community.models import Team
-from ledger import statements
+from ledger import signals
 from ledger.models import JournalEntry, LedgerPeriod
-from ledger.statement_models import COUNTY_SCOPE, FrozenStatement
+from statements import store
+from statements.models import COUNTY_SCOPE, FrozenStatement
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +147,7 @@ def freeze_if_pending(
     status = _status_of(engine, month)
     if status is None or status.frozen:
         return status
-    statements.freeze_month(engine, month=month, at_close=True, progress=progress)
+    store.freeze_month(engine, month=month, at_close=True, progress=progress)
     return _status_of(engine, month)
 
 
@@ -174,6 +175,16 @@ def freeze_pending(engine: Engine, *, progress: Callable[[str], None] | None = N
             if status is not None:
                 run.frozen.append(status)
     return run
+
+
+def init_app(app: Flask) -> None:
+    """Freeze after a month is closed, when ``STATEMENT_FREEZE`` says so (connecting twice is a no-op)."""
+    signals.month_closed.connect(_on_month_closed)
+
+
+def _on_month_closed(app: Flask, *, month: dt.date, response: Response) -> None:
+    if app.config["STATEMENT_FREEZE"] == "after_response":
+        freeze_after_response(response, app)
 
 
 def freeze_after_response(response: Response, app: Flask) -> Response:
