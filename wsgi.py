@@ -150,7 +150,8 @@ def register_blueprints(app: Flask) -> None:
 
 def register_cli(app: Flask) -> None:
     """``flask db …``, ``flask users …``, ``flask demo …``, ``flask mail …`` and each domain's commands."""
-    from community.cli import db_cli, demo_cli, mail_cli, users_cli
+    from community.cli import db_cli, mail_cli, users_cli
+    from demo.cli import demo_cli
     from ledger.cli import ledger_cli
     from ledger.spend_cli import spend_cli
     from pledges.cli import pledges_cli
@@ -158,7 +159,7 @@ def register_cli(app: Flask) -> None:
 
     for group in (db_cli, users_cli, demo_cli, mail_cli, ledger_cli, statements_cli, spend_cli, pledges_cli):
         app.cli.add_command(group)
-    from community.backup import backup_command, restore_command
+    from ops.backup import backup_command, restore_command
 
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)

@@ -2,18 +2,14 @@
 ``flask mail deliver``."""
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
-from sqlmodel import select
 
-from community import demo, mail, migrate, services, totp
-from community.db import get_engine, get_session, london_today, utcnow
+from community import mail, migrate, services, totp
+from community.db import get_engine, get_session
 from community.errors import DomainError
-from community.models import Membership, Team
 
 db_cli = AppGroup("db", help="Database schema.")
 users_cli = AppGroup("users", help="Accounts.")
-demo_cli = AppGroup("demo", help="Demo data.")
 mail_cli = AppGroup("mail", help="Outgoing email.")
 
 
@@ -62,55 +58,6 @@ def encrypt_secrets():
         ) from error
     session.commit()
     click.echo(f"TOTP secrets: {encrypted} encrypted, {rotated} re-encrypted under the first key.")
-
-
-@users_cli.command("demo-list")
-def demo_list():
-    """Print the demo sign-ins: emails, the password and TOTP secrets."""
-    session = get_session()
-    roles = {}
-    for m, t in session.exec(select(Membership, Team).join(Team, Team.id == Membership.team_id)):
-        roles[m.person_id] = f"{m.role}, {t.name}"
-    accounts = demo.list_accounts(session)
-    if not accounts:
-        click.echo("No demo accounts (load them with: flask --app wsgi demo load).")
-        return
-    from votes.demo import resident_notes
-
-    roles.update(resident_notes(session, people=[p for p in accounts if p.id not in roles],
-                                secret=current_app.config["SECRET_KEY"], now=utcnow()))
-    click.echo(f"Demo sign-ins (password for all: {demo.DEMO_PASSWORD})")
-    for p in accounts:
-        role = "admin" if p.is_admin else "finance" if p.is_finance else roles.get(p.id, "resident")
-        secret = f"  TOTP secret {p.totp_secret}" if p.totp_secret else ""
-        click.echo(f"  {p.email:<45} {role:<40}{secret}".rstrip())
-    click.echo("Residents sign in with the password alone; staff also need a two-factor code.")
-    click.echo("Current code for a staff account: flask --app wsgi users demo-code EMAIL")
-
-
-@demo_cli.command("load")
-def demo_load():
-    """Load the demo places, teams, people (and, once the ledger exists, 13 months of history)."""
-    session = get_session()
-    result = demo.load(session)
-    if not result["created"]:
-        click.echo("Demo data already loaded.")
-        return
-    try:
-        from ledger.demo import load_demo_history
-    except ImportError:
-        load_demo_history = None
-    if load_demo_history is not None:
-        load_demo_history(session, teams=result["teams"], finance=result["finance"],
-                          members=result["members"], today=london_today())
-        from ledger.spend_demo import load_spend_demo
-
-        load_spend_demo(session, teams=result["teams"], members=result["members"], today=london_today())
-        from votes.demo import load_rounds
-
-        load_rounds(session, secret=current_app.config["SECRET_KEY"], now=utcnow())
-    session.commit()
-    click.echo("Demo data loaded.")
 
 
 @mail_cli.command("deliver")

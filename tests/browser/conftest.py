@@ -43,23 +43,24 @@ def live_server(sqlite_template, tmp_path_factory):
 
     from sqlalchemy import select
 
-    from community import demo
     from community.db import utcnow
     from community.models import Person, Team
+    from demo import people, pledges, votes
     from ledger import services as ledger
-    from votes.demo import load_rounds
 
     path = tmp_path_factory.mktemp("live") / "live.sqlite3"
     shutil.copyfile(sqlite_template, path)
     app = create_app({"ENV_NAME": "testing", "SECRET_KEY": TEST_SECRET, "DATABASE_URL": f"sqlite:///{path}",
                       "RATELIMIT_ENABLED": False, "OUTBOX_DIR": str(path.parent / "outbox")})
     with open_session(get_engine(app), write=True) as session:
-        demo.load(session)
+        loaded = people.load(session)
+        votes.load(session)
+        pledges.load_demo_pledges(session, teams=loaded["teams"], members=loaded["members"])
         team = session.execute(select(Team).where(Team.slug == "shirebrook")).scalar_one()
         finance = session.execute(select(Person).where(Person.is_finance)).scalars().first()
         ledger.allocate(session=session, team=team, amount_pence=200_000, actor_id=finance.id,
                         effective_date=dt.date.today(), idempotency_key="browser-demo-rounds")
-        load_rounds(session, secret=TEST_SECRET, now=utcnow())
+        votes.load_rounds(session, secret=TEST_SECRET, now=utcnow())
         session.commit()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

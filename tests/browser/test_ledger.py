@@ -4,7 +4,7 @@ import pyotp
 import pytest
 from playwright.sync_api import expect
 
-from community.demo import DEMO_DOMAIN, DEMO_PASSWORD, _secret
+from demo.people import DEMO_DOMAIN, DEMO_PASSWORD, totp_secret_for
 
 from .test_foundation import PHONE, assert_accessible
 
@@ -17,7 +17,7 @@ def test_finance_allocates_and_the_public_ledger_shows_it(page, live_server, sho
     page.get_by_label("Email address").fill(email)
     page.get_by_label("Password", exact=True).fill(DEMO_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.get_by_label("Code").fill(pyotp.TOTP(_secret(email)).now())
+    page.get_by_label("Code").fill(pyotp.TOTP(totp_secret_for(email)).now())
     page.get_by_role("button", name="Continue").click()
     page.get_by_role("link", name="Finance").first.click()
     assert_accessible(page)

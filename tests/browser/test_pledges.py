@@ -8,7 +8,7 @@ import pyotp
 import pytest
 from playwright.sync_api import expect
 
-from community.demo import DEMO_DOMAIN, DEMO_PASSWORD, _secret
+from demo.people import DEMO_DOMAIN, DEMO_PASSWORD, totp_secret_for
 
 from .test_foundation import PHONE, assert_accessible
 
@@ -21,7 +21,7 @@ def _sign_in(page, url, email, totp=False):
     page.get_by_label("Password", exact=True).fill(DEMO_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     if totp:
-        page.get_by_label("Code").fill(pyotp.TOTP(_secret(email)).now())
+        page.get_by_label("Code").fill(pyotp.TOTP(totp_secret_for(email)).now())
         page.get_by_role("button", name="Continue").click()
 
 

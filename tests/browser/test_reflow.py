@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from community.db import get_engine, open_session
-from community.demo import DEMO_DOMAIN
 from community.models import Person
+from demo.people import DEMO_DOMAIN
 from tests.prove.harness import minted_cookie
 
 pytestmark = pytest.mark.browser

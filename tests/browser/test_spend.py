@@ -8,10 +8,10 @@ import pytest
 from playwright.sync_api import expect
 
 from community.db import get_engine, open_session
-from community.demo import DEMO_DOMAIN, DEMO_PASSWORD, _secret
 from community.models import Person, Team
+from demo.people import DEMO_DOMAIN, DEMO_PASSWORD, totp_secret_for
+from demo.spend import tiny_png
 from ledger import services
-from ledger.spend_demo import tiny_png
 
 from .test_foundation import PHONE, assert_accessible
 
@@ -23,7 +23,7 @@ def _sign_in(page, base, email):
     page.get_by_label("Email address").fill(email)
     page.get_by_label("Password", exact=True).fill(DEMO_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.get_by_label("Code").fill(pyotp.TOTP(_secret(email)).now())
+    page.get_by_label("Code").fill(pyotp.TOTP(totp_secret_for(email)).now())
     page.get_by_role("button", name="Continue").click()
 
 

@@ -9,8 +9,8 @@ from playwright.sync_api import expect
 from sqlalchemy import select, update
 
 from community.db import get_engine, open_session, utcnow
-from community.demo import DEMO_DOMAIN, DEMO_PASSWORD, _secret
 from community.models import Person, Team
+from demo.people import DEMO_DOMAIN, DEMO_PASSWORD, totp_secret_for
 from ledger import services as ledger
 from votes import services
 from votes.models import Idea, Round
@@ -26,7 +26,7 @@ def _sign_in(page, url, email, totp=False):
     page.get_by_label("Password", exact=True).fill(DEMO_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     if totp:
-        page.get_by_label("Code").fill(pyotp.TOTP(_secret(email)).now())
+        page.get_by_label("Code").fill(pyotp.TOTP(totp_secret_for(email)).now())
         page.get_by_role("button", name="Continue").click()
 
 

@@ -49,9 +49,9 @@ def test_demo_load_opens_a_round_residents_voted_in_and_closes_one_with_results(
     import datetime as dt
 
     from community.db import utcnow
+    from demo.votes import load_rounds
     from ledger.models import Hold
     from votes import services as votes
-    from votes.demo import load_rounds
     from votes.models import Ballot, Round
 
     assert runner.invoke(args=["demo", "load"]).exit_code == 0

@@ -395,7 +395,7 @@ def test_verify_command_exits_zero_then_names_the_bad_entry(app, session, people
 
 
 def test_demo_history_is_thirteen_verified_months(session, people):
-    from ledger.demo import load_demo_history
+    from demo.ledger import load_demo_history
 
     teams, finance, member = people["teams"], people["finance"], people["member"]
     load_demo_history(

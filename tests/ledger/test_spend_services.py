@@ -11,11 +11,11 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from community import passwords
 from community.db import open_session, utcnow
 from community.models import AuditEvent, AuthSession, Membership, Person, Place, Team
+from demo.spend import tiny_png
 from ledger import services as ledger
 from ledger import spend
 from ledger.errors import InsufficientFunds, InvalidAmount, NotFound
 from ledger.models import Hold, HoldStatus, JournalEntry
-from ledger.spend_demo import tiny_png
 from ledger.spend_models import SpendRequest
 
 from . import receipt_files as files

@@ -14,10 +14,10 @@ from sqlalchemy import func, select, update
 
 from community.db import open_session, utcnow
 from community.models import AuditEvent, AuthSession, Person, Team
+from demo.spend import tiny_png
 from ledger import services as ledger
 from ledger import spend
 from ledger.models import Hold, JournalEntry
-from ledger.spend_demo import tiny_png
 from ledger.spend_models import SpendRequest
 from tests.community.conftest import PASSWORD, make_person, place_and_team  # noqa: F401 - fixtures
 

@@ -62,9 +62,9 @@ def _team_objects(served: Served, which: str) -> dict[str, int]:
         return served.world.objects[which]
     from community.db import make_engine, open_session, utcnow
     from community.models import Person, Team
+    from demo.spend import tiny_png
     from ledger import services as ledger
     from ledger import spend
-    from ledger.spend_demo import tiny_png
     from pledges import services as pledges
     from votes import services as votes
 

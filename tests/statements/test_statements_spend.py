@@ -13,9 +13,9 @@ from sqlalchemy import select, text
 from community.db import make_engine, make_null_pool_engine, open_session
 from community.migrate import upgrade
 from community.models import AuditEvent, Team
+from demo.spend import tiny_png
 from ledger import codes, services
 from ledger.models import JournalEntry
-from ledger.spend_demo import tiny_png
 from statements import figures, store
 from tests.community.conftest import make_person, place_and_team  # noqa: F401 - fixtures
 from tests.conftest import scratch_pg_database

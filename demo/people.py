@@ -1,7 +1,7 @@
-"""Demo data: the eight places and Connected Teams, demo staff with printed TOTP secrets, residents.
+"""Demo people: the eight places and Connected Teams, demo staff with printed TOTP secrets, residents.
 
-Only ever loaded by ``flask --app wsgi demo load`` (``make run`` does it once, on an empty
-database). Demo accounts are flagged ``is_demo`` so that ``users demo-code`` works for them only.
+Loaded by :func:`demo.load` (``flask --app wsgi demo load``; ``make run`` does it once, on an
+empty database). Demo accounts are flagged ``is_demo`` so that ``users demo-code`` works for them only.
 """
 
 import hashlib
@@ -10,8 +10,6 @@ from sqlmodel import Session, select
 
 from community import passwords
 from community.models import Membership, Person, Place, PostcodeDistrict, Team
-from pledges.demo import load_demo_pledges
-from votes.demo import load as load_demo_ideas
 
 DEMO_PASSWORD = "thriving-demo-2026"  # noqa: S105 - printed on purpose: demo accounts only
 DEMO_DOMAIN = "demo.thriving.example.org"
@@ -28,13 +26,13 @@ PLACES = [
     ("Staveley", "Chesterfield", ["S43"], "TC1008", ("Vic", "Wendy", "Yusuf")),
 ]
 SURNAMES = ("Patel", "Hughes", "Walker")
-# Shirebrook's residents vote in the demo rounds (votes/demo.py); Rita has not voted in the open one.
+# Shirebrook's residents vote in the demo rounds (demo/votes.py); Rita has not voted in the open one.
 RESIDENTS = [("Rita Morgan", "NG20 8AA"), ("Tom Burton", "NG20 8QJ"), ("Amira Khan", "SK13 0LE"),
              ("Jack Bell", "DE7 8QT"), ("Dawn Fletcher", "NG20 8DG"), ("Kevin Ward", "NG20 8LP"),
              ("Sue Holmes", "NG20 9AB")]
 
 
-def _secret(email: str) -> str:
+def totp_secret_for(email: str) -> str:
     """A stable base32 TOTP secret per demo account, so reloading the demo keeps phones working."""
     digest = hashlib.sha256(f"thriving-demo:{email}".encode()).digest()
     import base64
@@ -72,14 +70,14 @@ def load(session: Session) -> dict:
         people = []
         for first, surname, role in zip(staff, SURNAMES, ("enabler", "member", "member"), strict=True):
             email = f"{first.lower()}.{_slug(place_name)}@{DEMO_DOMAIN}"
-            p = person(f"{first} {surname}", email, totp_secret=_secret(email))
+            p = person(f"{first} {surname}", email, totp_secret=totp_secret_for(email))
             session.flush()
             session.add(Membership(team_id=team.id, person_id=p.id, role=role))
             people.append(p)
         members[team.id] = people
     finance = person("Fiona Finance", f"finance@{DEMO_DOMAIN}", is_finance=True,
-                     totp_secret=_secret(f"finance@{DEMO_DOMAIN}"))
-    person("Adam Admin", f"admin@{DEMO_DOMAIN}", is_admin=True, totp_secret=_secret(f"admin@{DEMO_DOMAIN}"))
+                     totp_secret=totp_secret_for(f"finance@{DEMO_DOMAIN}"))
+    person("Adam Admin", f"admin@{DEMO_DOMAIN}", is_admin=True, totp_secret=totp_secret_for(f"admin@{DEMO_DOMAIN}"))
     session.flush()
     for name, postcode in RESIDENTS:
         code = postcode.split()[0]
@@ -87,8 +85,6 @@ def load(session: Session) -> dict:
         email = f"{name.split()[0].lower()}@{DEMO_DOMAIN}"
         person(name, email, postcode=postcode, place_id=district.place_id if district else None)
     session.flush()
-    load_demo_ideas(session)
-    load_demo_pledges(session, teams=teams, members=members)
     return {"created": True, "teams": teams, "members": members, "finance": finance}
 
 

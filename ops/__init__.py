@@ -1,0 +1,1 @@
+"""Operations above every domain: backup and restore (they check the copy with the ledger's verify)."""
