@@ -41,6 +41,7 @@ class Team(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint("member_limit_pence >= 0", name="ck_team_member_limit"),
         CheckConstraint("enabler_limit_pence >= member_limit_pence", name="ck_team_enabler_limit"),
+        Index("uq_team_cost_centre", "cost_centre", unique=True),  # finance books each team to its own
     )
 
     id: int | None = Field(default=None, primary_key=True)

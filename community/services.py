@@ -146,12 +146,17 @@ def create_team(
         raise DomainError("Use lower-case letters, numbers and hyphens only", field="slug")
     if session.get(Place, place_id) is None:
         raise DomainError("Choose a place", field="place_id")
-    team = Team(name=name.strip(), slug=slug, place_id=place_id, cost_centre=cost_centre.strip())
+    cost_centre = cost_centre.strip().upper()
+    holder = session.exec(select(Team).where(Team.cost_centre == cost_centre)).first()
+    if holder is not None:
+        raise DomainError(f"{holder.name} already has cost centre {cost_centre}: each team has its own",
+                          field="cost_centre")
+    team = Team(name=name.strip(), slug=slug, place_id=place_id, cost_centre=cost_centre)
     session.add(team)
     try:
         session.flush()
-    except IntegrityError as exc:
-        raise DomainError("A team with that short name exists", field="slug") from exc
+    except IntegrityError as exc:  # a team created at the same moment (the unique indexes decide)
+        raise DomainError("A team with that short name or cost centre exists", field="slug") from exc
     audit(session, actor_id=actor_id, action="team.create", subject=team.slug)
     return team
 

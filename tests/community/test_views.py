@@ -214,6 +214,32 @@ def test_bad_team_slug_is_refused_and_nothing_written(client, session, make_pers
     assert count(session, Team) == 1
 
 
+@pytest.mark.parametrize("typed", ["TC1001", " tc1001 "])
+def test_a_cost_centre_another_team_has_is_refused_beside_the_field(client, session, make_person, sign_in,
+                                                                    place_and_team, typed):
+    """Issue 20 item 7: each team books to its own cost centre (Shirebrook has TC1001)."""
+    from community.models import Team
+
+    sign_in(make_person("admin@example.org", role="admin"))
+    response = client.post("/admin/teams/new", data={"name": "Second Team", "slug": "second",
+                                                      "place_id": place_and_team[0].id, "cost_centre": typed})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert 'id="cost_centre-error"' in page and "Shirebrook Connected Team already has cost centre TC1001" in page
+    assert count(session, Team) == 1
+
+
+def test_the_database_refuses_two_teams_one_cost_centre(session, place_and_team):
+    from sqlalchemy.exc import IntegrityError
+
+    from community.models import Team
+
+    session.add(Team(slug="second", name="Second", place_id=place_and_team[0].id, cost_centre="TC1001"))
+    with pytest.raises(IntegrityError):
+        session.flush()
+    session.rollback()
+
+
 def test_invitation_link_creates_staff_account_then_enrolment(client, session, make_person, app):
     from community import services
 
