@@ -239,7 +239,7 @@ def _community_effects(session: Session, person: Person) -> list[Effect]:
         Effect("Your password" + (" and authenticator app" if person.totp_secret else ""), 1, "erased",
                "Nobody can sign in to the account again."),
         Effect("Recovery codes", len(codes), "erased"),
-        Effect("Password-reset links and invitations not yet used", len(resets) + len(invitations), "erased"),
+        Effect("Password-reset links, and invitations not yet accepted", len(resets) + len(invitations), "erased"),
         Effect("Places you are signed in (including this one)", len(sessions), "erased",
                "You are signed out everywhere."),
         Effect("Our copies of emails we sent you", len(_mail_to(session, person)), "erased",
@@ -347,7 +347,8 @@ def deletion_plan(*, session: Session, person_id: int, sources: Iterable[Persona
         raise NotFound("There is no such account.")
     ordered = _account_first(sources)
     refusals = [r for s in ordered if (r := s.refusal(session, person))]
-    effects = [e for s in ordered for e in s.effects(session, person)]
+    # Lines about nothing ("Recovery codes (0)") are left out; uncounted ones (ballots) stay.
+    effects = [e for s in ordered for e in s.effects(session, person) if e.count != 0]
     return DeletionPlan(
         refusals=refusals,
         erased=[e for e in effects if e.outcome == "erased"],

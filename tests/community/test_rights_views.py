@@ -63,13 +63,20 @@ def test_the_download_is_an_uncached_json_attachment_and_audited(client, rita, s
     assert [e.actor_id for e in _audit(engine, "account.export")] == [rita.id]
 
 
-def test_the_confirmation_shows_what_happens_and_changes_nothing(client, rita, sign_in, engine):
+def test_the_confirmation_shows_what_happens_and_changes_nothing(client, rita, sign_in, engine, session,
+                                                                 place_and_team):
+    from community.db import london_today
+    from pledges import services as pledges
+
+    pledges.make_pledge(session=session, team=place_and_team[1], made_by=session.get(Person, rita.id), kind="time",
+                        description="Litter picking", today=london_today(), minutes=60, frequency="once")
+    session.commit()
     sign_in(rita)
     page = client.get("/account/delete")
     text = page.get_data(as_text=True)
     assert page.status_code == 200
-    for words in ("Nothing has changed yet", "Erased", "Kept, and why", "Ballots are not linked",
-                  "append-only", 'name="password"'):
+    for words in ("Nothing has changed yet", "Erased", "Withdrawn", "Pledges you have not yet fulfilled</strong> (1)",
+                  "Kept, and why", "Ballots are not linked", "append-only", 'name="password"'):
         assert words in text
     assert _read(engine, Person, rita.id).name == "Rita Morgan"
     assert _audit(engine, "account.delete") == []
