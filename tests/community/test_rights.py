@@ -249,3 +249,21 @@ def test_a_deleted_account_has_nothing_to_export_or_delete(session, world, sourc
     with pytest.raises(NotFound):
         rights.delete_account(session=session, person_id=rita.id, password=PASSWORD, sources=sources)
 
+
+
+def test_the_database_lets_only_an_account_pledgers_name_become_deleted_resident(session, world):
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    own = pledges.make_pledge(session=session, team=world["team"], made_by=world["residents"][0], kind="time",
+                              description="Litter picking", today=london_today(), minutes=60, frequency="once")
+    typed = pledges.make_pledge(session=session, team=world["team"], made_by=world["member"], kind="time",
+                                description="Hall", today=london_today(), minutes=60, frequency="once",
+                                on_behalf_name="Shirebrook Co-op", on_behalf_is_organisation=True)
+    session.commit()
+    for pledge_id, name in ((own.id, "Someone Else"), (typed.id, rights.DELETED_NAME)):
+        with pytest.raises(DBAPIError, match="pledges:"):
+            session.execute(text("UPDATE pledge SET pledger_name = :n WHERE id = :i"), {"n": name, "i": pledge_id})
+        session.rollback()
+    session.execute(text("UPDATE pledge SET pledger_name = :n WHERE id = :i"), {"n": rights.DELETED_NAME, "i": own.id})
+    session.commit()
