@@ -24,6 +24,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     configure(app, test_config)
     register_extensions(app)
     register_blueprints(app)
+    register_personal_data(app)
     register_cli(app)
     register_templates(app)
     return app
@@ -134,6 +135,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """One blueprint per domain."""
+    from community.rights_views import bp as rights_bp
     from community.views import bp as community_bp
     from ledger.spend_views import spend_bp
     from ledger.views import bp as ledger_bp
@@ -141,11 +143,23 @@ def register_blueprints(app: Flask) -> None:
     from statements.views import statements_bp
     from votes.views import bp as votes_bp
 
-    for bp in (community_bp, ledger_bp, statements_bp, votes_bp, pledges_bp, spend_bp):
+    for bp in (community_bp, rights_bp, ledger_bp, statements_bp, votes_bp, pledges_bp, spend_bp):
         app.register_blueprint(bp)
     from statements import freeze
 
     freeze.init_app(app)  # statements freeze a month once the ledger says it closed
+
+
+def register_personal_data(app: Flask) -> None:
+    """Each domain's personal data, for "Download my data" and "Delete my account" (community/rights.py)."""
+    from community import rights
+    from ledger.rights import LEDGER
+    from ledger.spend_rights import SPEND
+    from pledges.rights import PLEDGES
+    from votes.rights import VOTES
+
+    for source in (rights.COMMUNITY, VOTES, PLEDGES, LEDGER, SPEND):
+        rights.register(app, source)
 
 
 def register_cli(app: Flask) -> None:

@@ -1,0 +1,45 @@
+"""What quick spend holds about a person, for the download and for deleting an account
+(community/rights.py, registered in ``create_app``). Quick-spend requests are financial records:
+an account named on one is refused deletion by self-service, as for the ledger (ledger/rights.py).
+"""
+
+from typing import Any
+
+from sqlalchemy import or_
+from sqlmodel import Session, func, select
+
+from community.models import Person
+from community.rights import PersonalData, record
+from ledger.spend_models import SpendRequest
+
+_COLUMNS = (SpendRequest.requester_id, SpendRequest.decided_by_id, SpendRequest.closed_by_id)
+_KEEP = ("id", "team_id", "requester_id", "amount_pence", "payee", "purpose", "category", "status", "created_at",
+         "decided_by_id", "decided_at", "rejection_reason", "closed_by_id", "closed_at", "paid_pence", "paid_on")
+
+
+def _where(person: Person):
+    return or_(*(c == person.id for c in _COLUMNS))
+
+
+def _export(session: Session, person: Person) -> dict[str, Any]:
+    rows = session.exec(select(SpendRequest).where(_where(person)).order_by(SpendRequest.id)).all()
+    if not rows:
+        return {}
+    return {"spend_requests": [{k: v for k, v in record(r).items() if k in _KEEP} for r in rows]}
+
+
+def _refusal(session: Session, person: Person) -> str | None:
+    n = session.exec(select(func.count()).select_from(SpendRequest).where(_where(person))).one()
+    if not n:
+        return None
+    return (f"Your name is on {n} quick-spend request{'s' if n != 1 else ''}, which are financial records "
+            "the council must keep for six years after the end of the financial year, so this account "
+            "cannot be deleted here. Contact the data protection officer (see the privacy notice).")
+
+
+SPEND = PersonalData(
+    name="spend",
+    columns=("spend_request.requester_id", "spend_request.decided_by_id", "spend_request.closed_by_id"),
+    export=_export,
+    refusal=_refusal,
+)

@@ -1,0 +1,73 @@
+"""What the votes domain holds about a person, for the download and for deleting an account
+(community/rights.py, registered in ``create_app``).
+
+Ideas and supports stay when an account is deleted: ideas are public and may be on a ballot, and
+a support is only a count once the person row is "Deleted resident". Ballots are not linked to
+people at all (``vote_ballot.voter_key`` is an HMAC), so nothing here reads or changes them.
+"""
+
+from typing import Any
+
+from sqlmodel import Session, func, select
+
+from community.models import Person, Team
+from community.rights import Effect, PersonalData, record
+from votes.models import Idea, IdeaSupport, IdeaUpdate, PaperDecision, PaperKeying, Round
+
+_STAFF_WORK = (
+    ("ideas_reviewed", Idea, Idea.reviewed_by_id, ("id", "team_id", "title", "status", "reviewed_at")),
+    ("idea_updates_written", IdeaUpdate, IdeaUpdate.author_id, ("id", "idea_id", "status", "text", "created_at")),
+    ("rounds_opened", Round, Round.created_by_id, ("id", "team_id", "title", "created_at")),
+    ("paper_ballots_keyed", PaperKeying, PaperKeying.keyed_by_id, ("id", "round_id", "serial", "pass_no", "created_at")),
+    ("paper_ballot_decisions", PaperDecision, PaperDecision.decided_by_id,
+     ("id", "round_id", "serial", "decision", "reason", "created_at")),
+)
+
+
+def _ideas(session: Session, person: Person) -> list[dict[str, Any]]:
+    rows = session.exec(select(Idea, Team).join(Team, Team.id == Idea.team_id)
+                        .where(Idea.proposer_id == person.id).order_by(Idea.id)).all()
+    return [record(i, omit=("hold_id", "reviewed_by_id", "funded_round_id")) | {"team": t.name} for i, t in rows]
+
+
+def _supports(session: Session, person: Person) -> list[dict[str, Any]]:
+    rows = session.exec(select(IdeaSupport, Idea).join(Idea, Idea.id == IdeaSupport.idea_id)
+                        .where(IdeaSupport.person_id == person.id).order_by(IdeaSupport.id)).all()
+    return [{"idea_id": i.id, "idea_title": i.title, "supported_at": record(s)["created_at"]} for s, i in rows]
+
+
+def _export(session: Session, person: Person) -> dict[str, Any]:
+    work = {}
+    for name, model, column, keep in _STAFF_WORK:
+        rows = session.exec(select(model).where(column == person.id).order_by(model.id)).all()
+        if rows:
+            work[name] = [{k: v for k, v in record(r).items() if k in keep} for r in rows]
+    return {"ideas_proposed": _ideas(session, person), "idea_supports": _supports(session, person),
+            "votes_team_work": work}
+
+
+def _count(session: Session, column, person: Person) -> int:
+    return session.exec(select(func.count()).where(column == person.id)).one()
+
+
+def _effects(session: Session, person: Person) -> list[Effect]:
+    return [
+        Effect("Ideas you proposed", _count(session, Idea.proposer_id, person), "kept",
+               "Ideas are public and may be on a ballot or funded; they stay, shown without your name. "
+               "The team may still review any that are waiting."),
+        Effect("Ideas you supported", _count(session, IdeaSupport.person_id, person), "kept",
+               "Supports count towards an idea; they stay as numbers, linked to no name."),
+        Effect("Your ballots", None, "kept",
+               "Ballots are not linked to your name or account, and stay counted: every result must "
+               "stay checkable."),
+    ]
+
+
+VOTES = PersonalData(
+    name="votes",
+    columns=("vote_idea.proposer_id", "vote_idea.reviewed_by_id", "vote_idea_support.person_id",
+             "vote_idea_update.author_id", "vote_round.created_by_id", "vote_paper_keying.keyed_by_id",
+             "vote_paper_decision.decided_by_id"),
+    export=_export,
+    effects=_effects,
+)
