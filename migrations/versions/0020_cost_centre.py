@@ -1,7 +1,7 @@
 """cost centre: each team has its own (issue 20 item 7)
 
 Revision ID: 0020_cost_centre
-Revises: 0015_reversals
+Revises: 0019_gdpr
 
 A unique index on ``team.cost_centre``. A database where two teams already share one stops here
 with a sentence naming them, so finance can decide which team keeps it.
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0020_cost_centre"
-down_revision: str | None = "0015_reversals"
+down_revision: str | None = "0019_gdpr"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
