@@ -156,6 +156,7 @@ ARG_FACTORIES: dict[str, Callable[[Served, str], object]] = {
 ENDPOINT_ARGS: dict[str, dict[str, str]] = {
     "votes.edit_idea": {"idea_id": "draft_idea_id"},  # only a proposed idea can be changed
     "spend.pay": {"request_id": "approved_request_id"},  # a paid request has no pay form to fuzz
+    "ledger.decide_reversal": {"request_id": "reversal_request_id"},  # no factory: an allowed 404 is fine
 }
 
 # Views that narrow their declared permission further, by design (the decorator is the floor):
@@ -177,7 +178,7 @@ REFINED: dict[str, dict[str, str]] = {
 
 def expected_for(endpoint: str, permission: str, role: str) -> str:
     return REFINED.get(endpoint, {}).get(role, expected(permission, role))
-ARG = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
+ARG = re.compile(r"<(?:(\w+)(?:\(([^)]*)\))?:)?(\w+)>")
 
 
 def build(served: Served, rule, which: str = "own", objects: str | None = None) -> tuple[str, bool]:
@@ -187,8 +188,10 @@ def build(served: Served, rule, which: str = "own", objects: str | None = None) 
 
     def fill(match):
         nonlocal known
-        converter, name = match.group(1), match.group(2)
+        converter, arguments, name = match.group(1), match.group(2), match.group(3)
         name = ENDPOINT_ARGS.get(rule.endpoint, {}).get(name, name)
+        if converter == "any":  # the first of its choices: any other value is no route at all
+            return arguments.split(",")[0].strip()
         if name in ARG_FACTORIES:
             side = objects if objects and name != "slug" else which
             return str(ARG_FACTORIES[name](served, side))
