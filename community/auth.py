@@ -222,12 +222,19 @@ def admin_only(view: Callable) -> Callable:
 
 
 def development_only(view: Callable) -> Callable:
-    """Pages that exist only in development and testing (404 in production)."""
+    """Pages that exist only in development and testing (404 in production, for everyone), and
+    there for admins with their second factor only: the mail queue holds ballot receipts and
+    password-reset links (issue 14, finding 7)."""
 
     @wraps(view)
     def wrapper(*args, **kwargs):
         if current_app.config["ENV_NAME"] not in {"development", "testing"}:
             abort(404)
+        refused = _require_staff()
+        if refused:
+            return refused
+        if not current_user.person.is_admin:
+            abort(403)
         return view(*args, **kwargs)
 
     _declare(wrapper, "development")

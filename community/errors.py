@@ -36,3 +36,11 @@ class InvalidPostcode(DomainError):
 
 class InvitationInvalid(DomainError):
     pass
+
+
+class ResetLinkInvalid(DomainError):
+    """A password-reset link that cannot be used; ``reason`` is "unknown", "used" or "expired"."""
+
+    def __init__(self, message: str, *, reason: str):
+        super().__init__(message)
+        self.reason = reason

@@ -34,6 +34,19 @@ class SignInForm(FlaskForm):
     submit = SubmitField("Sign in", widget=GovSubmitInput())
 
 
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField("Email address", widget=GovTextInput(),
+                       validators=[DataRequired("Enter your email address"), Length(max=254),
+                                   Email("Enter an email address like name@example.com")])
+    submit = SubmitField("Send me a link", widget=GovSubmitInput())
+
+
+class ResetPasswordForm(FlaskForm):
+    password = PasswordField("New password", widget=GovPasswordInput(),
+                             validators=[InputRequired("Enter a new password"), Length(max=MAX_LENGTH)])
+    submit = SubmitField("Set new password", widget=GovSubmitInput())
+
+
 class CodeForm(FlaskForm):
     code = StringField("Code from your authenticator app", widget=GovTextInput(),
                        validators=[DataRequired("Enter the 6-digit code"),

@@ -1,4 +1,4 @@
-"""Rate limits on sign-in, shared across workers when ``RATELIMIT_STORAGE_URI`` is Redis."""
+"""Rate limits on sign-in and password reset, shared across workers when ``RATELIMIT_STORAGE_URI`` is Redis."""
 
 from flask import request
 from flask_limiter import Limiter
@@ -16,3 +16,8 @@ def account_key() -> str:
 SIGN_IN_PER_ADDRESS = "20 per 5 minutes"
 SIGN_IN_PER_ACCOUNT = "5 per 5 minutes"
 CODE_PER_ADDRESS = "10 per 5 minutes"
+# Asking for a password-reset link: per address, and per email typed (whether or not it has an
+# account, so a 429 says nothing about who has one). The service also sends at most three links
+# per person in 30 minutes, counted in the database (community/services.py).
+RESET_PER_ADDRESS = "10 per 15 minutes"
+RESET_PER_ACCOUNT = "3 per 15 minutes"

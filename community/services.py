@@ -7,6 +7,7 @@ command that called it commits once.
 import datetime as dt
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyotp
@@ -26,12 +27,14 @@ from community.errors import (
     InvalidPostcode,
     InvitationInvalid,
     NotFound,
+    ResetLinkInvalid,
 )
 from community.models import (
     AuditEvent,
     AuthSession,
     Invitation,
     Membership,
+    PasswordReset,
     Person,
     Place,
     PostcodeDistrict,
@@ -168,13 +171,8 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-def sign_up_resident(
-    session: Session, *, name: str, email: str, password: str, postcode: str
-) -> Person:
-    """Create a resident account. The postcode decides the place (None if outside them all).
-
-    Raises InvalidPostcode, EmailTaken, or DomainError for a weak password.
-    """
+def _checked_resident(session: Session, *, name: str, email: str, password: str, postcode: str) -> Person:
+    """A new resident (not added yet) once postcode and password pass; the hashing is done here."""
     normal = postcodes.normalise(postcode)
     if normal is None:
         raise InvalidPostcode("Enter a real postcode, like NG20 8AA", field="postcode")
@@ -182,10 +180,21 @@ def sign_up_resident(
     if problem:
         raise DomainError(problem, field="password")
     place = place_for_postcode(session, postcode=normal)
-    person = Person(
+    return Person(
         name=name.strip(), email=normalise_email(email), postcode=normal,
         place_id=place.id if place else None, password_hash=passwords.hash_password(password),
     )
+
+
+def sign_up_resident(
+    session: Session, *, name: str, email: str, password: str, postcode: str
+) -> Person:
+    """Create a resident account. The postcode decides the place (None if outside them all).
+
+    Raises InvalidPostcode, EmailTaken, or DomainError for a weak password. (The sign-up page
+    uses :func:`request_sign_up`, which never says whether an email has an account.)
+    """
+    person = _checked_resident(session, name=name, email=email, password=password, postcode=postcode)
     session.add(person)
     try:
         session.flush()
@@ -194,6 +203,51 @@ def sign_up_resident(
         raise EmailTaken(
             "An account with this email already exists. Sign in instead.", field="email"
         ) from exc
+    return person
+
+
+def request_sign_up(
+    *, session: Session, name: str, email: str, password: str, postcode: str, sign_in_link: str,
+    reset_link: str,
+) -> Person | None:
+    """Sign-up that does not say whether the email already has an account (issue 14, finding 8).
+
+    Postcode and password are checked first (InvalidPostcode, DomainError: they do not depend on
+    the email). Then the password is hashed either way, so both paths take as long, and one email
+    goes out either way: to a new account, "your account is ready"; to an existing one, "someone
+    tried to sign up with your address" (its password is not touched). The caller answers the
+    same in both cases. Returns the new person, or None when the address was taken."""
+    person = _checked_resident(session, name=name, email=email, password=password, postcode=postcode)
+    existing = session.exec(select(Person).where(Person.email == person.email)).first()
+    if existing is None:
+        try:
+            with session.begin_nested():  # a sign-up racing this one for the same address
+                session.add(person)
+                session.flush()
+        except IntegrityError:
+            existing = session.exec(select(Person).where(Person.email == person.email)).one()
+    if existing is not None:
+        audit(session, actor_id=None, action="sign_up.email_taken", subject=existing.email)
+        mail.send(to=existing.email, subject="Someone tried to create an account with your email address",
+                  session=session,
+                  body=f"Hello {existing.first_name},\n\nSomeone tried to create an account with your email "
+                       "address on Thriving Communities, but you already have one, so nothing was changed.\n\n"
+                       f"If it was you, sign in: {sign_in_link}\n"
+                       f"If you have forgotten your password, reset it: {reset_link}\n\n"
+                       "If it was not you, you can ignore this email.\n")
+        session.flush()
+        return None
+    place = session.get(Place, person.place_id) if person.place_id else None
+    where = (f"Your home postcode is in {place.name}, so you can take part in its Connected Team's "
+             "votes." if place else "Your postcode is outside the places we work in today, so you "
+             "cannot vote in a local round yet.")
+    audit(session, actor_id=person.id, action="sign_up", subject=person.email)
+    mail.send(to=person.email, subject="Your Thriving Communities account is ready", session=session,
+              body=f"Hello {person.first_name},\n\nYour account is ready. {where}\n\n"
+                   f"Sign in with the password you chose: {sign_in_link}\n\n"
+                   "If you did not create this account, reset its password and tell us: "
+                   f"{reset_link}\n")
+    session.flush()
     return person
 
 
@@ -298,6 +352,104 @@ def change_password(session: Session, *, person: Person, current: str, new: str,
     person.password_hash = passwords.hash_password(new)
     session.add(person)
     end_all_sessions(session, person_id=person.id, except_token=token)
+
+
+# ---- password reset (issue 14) -----------------------------------------------------------
+
+RESET_MINUTES = 30
+RESET_LINKS_PER_WINDOW = 3  # links made for one person within RESET_MINUTES; more send nothing
+_RESET_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
+
+
+def request_password_reset(*, session: Session, email: str, link: Callable[[str], str],
+                           now: dt.datetime | None = None) -> None:
+    """Email a single-use reset link (valid ``RESET_MINUTES``) to the account with this email.
+
+    Says nothing either way: the token is made and hashed whether or not the account exists (the
+    same work), and nothing is raised or returned. Only the SHA-256 of the token is stored. At
+    most ``RESET_LINKS_PER_WINDOW`` links per person in ``RESET_MINUTES``: further requests send
+    nothing (an inbox cannot be flooded). ``link(token)`` builds the URL."""
+    now = now or utcnow()
+    token = secrets.token_urlsafe(32)
+    digest = token_hash(token)
+    person = session.exec(select(Person).where(Person.email == normalise_email(email))).first()
+    if person is None or not person.is_active:
+        return
+    recent = session.exec(select(func.count()).select_from(PasswordReset).where(
+        PasswordReset.person_id == person.id,
+        PasswordReset.created_at > now - dt.timedelta(minutes=RESET_MINUTES))).one()
+    if recent >= RESET_LINKS_PER_WINDOW:
+        audit(session, actor_id=person.id, action="password.reset_throttled", subject=person.email)
+        return
+    session.add(PasswordReset(person_id=person.id, token_hash=digest, created_at=now,
+                              expires_at=now + dt.timedelta(minutes=RESET_MINUTES)))
+    audit(session, actor_id=person.id, action="password.reset_request", subject=person.email)
+    until = (now + dt.timedelta(minutes=RESET_MINUTES)).astimezone(LONDON)
+    mail.send(to=person.email, subject="Reset your Thriving Communities password", session=session,
+              body=f"Hello {person.first_name},\n\nSomeone (we hope you) asked to reset the password of "
+                   f"your Thriving Communities account. Choose a new password here:\n\n{link(token)}\n\n"
+                   f"The link works once, until {until:%H:%M} (UK time) on {until.day} {until:%B %Y}.\n\n"
+                   "If you did not ask, ignore this email: your password stays as it is.\n")
+    session.flush()
+
+
+def check_password_reset(*, session: Session, token: str, now: dt.datetime | None = None) -> PasswordReset:
+    """The reset link's row if it can still be used; ResetLinkInvalid saying why otherwise
+    (not a link of ours, used, or expired)."""
+    now = now or utcnow()
+    row = None
+    if _RESET_TOKEN.fullmatch(token or ""):
+        row = session.exec(select(PasswordReset).where(PasswordReset.token_hash == token_hash(token))).first()
+    if row is None:
+        raise ResetLinkInvalid("This link is not a password reset link of ours. Check you copied the "
+                               "whole link from the email, or ask for a new one.", reason="unknown")
+    if row.used_at is not None:
+        raise ResetLinkInvalid("This link has already been used. Each link works once: if you need to, "
+                               "ask for a new one.", reason="used")
+    if row.expires_at <= now:
+        raise ResetLinkInvalid(f"This link has expired: links work for {RESET_MINUTES} minutes. "
+                               "Ask for a new one.", reason="expired")
+    return row
+
+
+def reset_password(*, session: Session, token: str, password: str, now: dt.datetime | None = None) -> Person:
+    """Set a new password through an emailed link, once.
+
+    The link is checked (ResetLinkInvalid), the password meets the sign-up rules (DomainError
+    beside ``password``), then the link is used by one conditional UPDATE (``WHERE used_at IS
+    NULL``): of two concurrent uses only one succeeds, the other gets ResetLinkInvalid. Every
+    other unused link of the person stops working, every session of the person is revoked, it is
+    audited ("password.reset") and the person is emailed. The second factor is untouched: staff
+    still need it at their next sign-in (this signs nobody in)."""
+    now = now or utcnow()
+    row = check_password_reset(session=session, token=token, now=now)
+    problem = passwords.policy_problem(password or "")
+    if problem:
+        raise DomainError(problem, field="password")
+    new_hash = passwords.hash_password(password)
+    used = session.execute(
+        update(PasswordReset)
+        .where(PasswordReset.id == row.id, PasswordReset.used_at.is_(None), PasswordReset.expires_at > now)
+        .values(used_at=now)
+    ).rowcount
+    if used != 1:
+        raise ResetLinkInvalid("This link has already been used. Each link works once: if you need to, "
+                               "ask for a new one.", reason="used")
+    session.execute(update(PasswordReset).where(PasswordReset.person_id == row.person_id,
+                                                PasswordReset.used_at.is_(None)).values(used_at=now))
+    person = session.get(Person, row.person_id)
+    person.password_hash = new_hash
+    session.add(person)
+    end_all_sessions(session, person_id=person.id)
+    audit(session, actor_id=person.id, action="password.reset", subject=person.email)
+    when = now.astimezone(LONDON)
+    mail.send(to=person.email, subject="Your password was changed", session=session,
+              body=f"Hello {person.first_name},\n\nThe password of your Thriving Communities account was "
+                   f"changed with a reset link on {when.day} {when:%B %Y at %H:%M} (UK time). You have "
+                   "been signed out everywhere.\n\nIf this was not you, reset your password again at once "
+                   "and contact your Connected Team or administrator.\n")
+    session.flush()
+    return person
 
 
 # ---- two-factor (TOTP) ------------------------------------------------------------------

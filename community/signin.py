@@ -9,13 +9,15 @@ States (security.md B1, issue 14)::
 
 The pending states (PENDING_CODE, ENROLLING) live only in the signed cookie, under the keys this
 module owns; they last ``PENDING_SECONDS`` and are cleared when a sign-in completes or starts
-again. Everywhere except the sign-in step pages a pending state is anonymous: Flask-Login knows
+again, and when the person's password changes (a reset: ``pending_person`` compares a
+fingerprint of the password hash). Everywhere except the sign-in step pages a pending state is anonymous: Flask-Login knows
 nothing of it. REPLACING is a signed-in session whose ``reauthenticated_at`` (written by
 ``services.reconfirm_identity``) is within ``REPLACE_MINUTES``.
 """
 
 import datetime as dt
 import enum
+import hashlib
 import re
 import time
 from urllib.parse import urlsplit
@@ -31,6 +33,7 @@ REPLACE_MINUTES = 5
 
 _PERSON, _AT, _NEXT, _SECRET = "pending_person_id", "pending_at", "pending_next", "enrol_secret"
 _STEP = "pending_step"
+_PW_MARK = "pending_pw_mark"  # which password the pending sign-in passed (a fingerprint)
 
 
 class State(enum.Enum):
@@ -77,7 +80,7 @@ def _expired() -> bool:
 
 def clear() -> None:
     """Forget any half-finished sign-in (the signed-in session, if any, is not touched)."""
-    for key in (_PERSON, _AT, _NEXT, _SECRET, _STEP):
+    for key in (_PERSON, _AT, _NEXT, _SECRET, _STEP, _PW_MARK):
         cookie.pop(key, None)
 
 
@@ -92,7 +95,16 @@ def pending_person(step: State) -> Person | None:
         return None
     if cookie.get(_STEP) != step.value:
         return None
-    return get_session().get(Person, person_id)
+    person = get_session().get(Person, person_id)
+    if person is None or cookie.get(_PW_MARK) != _fingerprint(person):
+        clear()  # the password changed (a reset) since this sign-in passed it: start again
+        return None
+    return person
+
+
+def _fingerprint(person: Person) -> str:
+    """A short digest of the stored password hash: a pending sign-in dies with its password."""
+    return hashlib.sha256((person.password_hash or "").encode()).hexdigest()[:16]
 
 
 def state() -> State:
@@ -113,6 +125,7 @@ def begin(person: Person, *, next_url: str | None = None) -> State:
     cookie[_PERSON] = person.id
     cookie[_AT] = int(time.time())
     cookie[_STEP] = step.value
+    cookie[_PW_MARK] = _fingerprint(person)
     if next_url:
         cookie[_NEXT] = safe_next(next_url, "")
     return step

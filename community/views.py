@@ -14,15 +14,17 @@ from community import mail, services, signin
 from community.auth import CurrentUser, admin_only, development_only, load_roles, public, signed_in, staff
 from community.cache import public_page
 from community.db import get_session
-from community.errors import DomainError
+from community.errors import DomainError, ResetLinkInvalid
 from community.forms import (
     AcceptInvitationForm,
     ChangePasswordForm,
     CodeForm,
+    ForgotPasswordForm,
     InviteForm,
     PlaceForm,
     PostcodeForm,
     ReconfirmForm,
+    ResetPasswordForm,
     ResetSecondFactorForm,
     RevokeForm,
     RoleForm,
@@ -30,7 +32,15 @@ from community.forms import (
     SignUpForm,
     TeamForm,
 )
-from community.limits import CODE_PER_ADDRESS, SIGN_IN_PER_ACCOUNT, SIGN_IN_PER_ADDRESS, account_key, limiter
+from community.limits import (
+    CODE_PER_ADDRESS,
+    RESET_PER_ACCOUNT,
+    RESET_PER_ADDRESS,
+    SIGN_IN_PER_ACCOUNT,
+    SIGN_IN_PER_ADDRESS,
+    account_key,
+    limiter,
+)
 from community.models import Person
 
 bp = Blueprint("community", __name__)
@@ -83,26 +93,92 @@ def healthz():
 @bp.route("/sign-up", methods=["GET", "POST"])
 @public
 def sign_up():
+    """Answers the same whether or not the email has an account (issue 14, finding 8): both go
+    to "check your email", and nobody is signed in here (that would tell the two apart)."""
     form = SignUpForm()
     if form.validate_on_submit():
         session = get_session()
         try:
-            person = services.sign_up_resident(
-                session, name=form.name.data, email=form.email.data,
-                password=form.password.data, postcode=form.postcode.data)
-            token = services.start_session(session, person=person, second_factor=False)
+            services.request_sign_up(
+                session=session, name=form.name.data, email=form.email.data,
+                password=form.password.data, postcode=form.postcode.data,
+                sign_in_link=url_for("community.sign_in", _external=True),
+                reset_link=url_for("community.forgot_password", _external=True))
             session.commit()
         except DomainError as error:
             _form_error(form, error)
         else:
-            _log_in(person, token, second_factor=False)
-            if person.place_id is None:
-                flash("Your account is ready. Your postcode is outside the places we work in "
-                      "today, so you cannot vote in a local round yet.", "info")
-            else:
-                flash("Your account is ready.", "success")
-            return redirect(url_for("community.account"))
+            return redirect(url_for("community.sign_up_done"))
     return render_template("community/sign_up.html", form=form)
+
+
+@bp.get("/sign-up/done")
+@public
+def sign_up_done():
+    return render_template("community/check_email.html", title="Check your email", sign_up=True)
+
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+@public
+@limiter.limit(RESET_PER_ADDRESS, methods=["POST"])
+@limiter.limit(RESET_PER_ACCOUNT, methods=["POST"], key_func=account_key)
+def forgot_password():
+    """The same answer whether or not the email has an account."""
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        session = get_session()
+        services.request_password_reset(
+            session=session, email=form.email.data,
+            link=lambda token: url_for("community.reset_password", token=token, _external=True))
+        session.commit()
+        return redirect(url_for("community.forgot_password_done"))
+    return render_template("community/forgot_password.html", form=form)
+
+
+@bp.get("/forgot-password/done")
+@public
+def forgot_password_done():
+    return render_template("community/check_email.html", title="Check your email", sign_up=False,
+                           minutes=services.RESET_MINUTES)
+
+
+_RESET_LINK_STATUS = {"unknown": 404, "used": 410, "expired": 410}
+_RESET_LINK_TITLE = {"unknown": "This link is not valid", "used": "This link has been used",
+                     "expired": "This link has expired"}
+
+
+def _reset_link_page(error: ResetLinkInvalid):
+    get_session().rollback()
+    return render_template("community/reset_link_invalid.html", title=_RESET_LINK_TITLE[error.reason],
+                           message=error.message), _RESET_LINK_STATUS[error.reason]
+
+
+@bp.route("/reset-password/<token>", methods=["GET", "POST"])
+@public
+def reset_password(token: str):
+    """Choose a new password through an emailed link. It signs nobody in: every session of the
+    person ends, and the next sign-in asks for the second factor as always."""
+    session = get_session()
+    try:
+        services.check_password_reset(session=session, token=token)
+    except ResetLinkInvalid as error:
+        return _reset_link_page(error)
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.reset_password(session=session, token=token, password=form.password.data)
+            session.commit()
+        except ResetLinkInvalid as error:
+            return _reset_link_page(error)
+        except DomainError as error:
+            _form_error(form, error)
+        else:
+            logout_user()
+            cookie.clear()  # any half-finished sign-in here ends too
+            flash("Your password has been changed and you have been signed out everywhere. "
+                  "Sign in with your new password.", "success")
+            return redirect(url_for("community.sign_in"))
+    return render_template("community/reset_password.html", form=form)
 
 
 def _log_in(person: Person, token: str, *, second_factor: bool) -> None:
@@ -493,7 +569,7 @@ def admin_reset_second_factor(person_id: int):
 
 
 @bp.get("/dev/outbox")
-@development_only
+@development_only  # admins only, and never in production
 def dev_outbox():
     return render_template("community/outbox.html", messages=mail.recent(get_session()),
                            max_attempts=current_app.config["MAIL_MAX_ATTEMPTS"])

@@ -40,6 +40,13 @@ def test_resident_signs_up_on_a_phone(page, live_server, shot):
     page.get_by_label("Create a password", exact=True).fill("a long browser password")
     page.get_by_label("Home postcode").fill("NG20 8XY")
     page.get_by_role("button", name="Create account").click()
+    # The same answer whether or not the address had an account (issue 14): nobody is signed in.
+    expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
+    assert_accessible(page)
+    page.get_by_role("link", name="Sign in").last.click()
+    page.get_by_label("Email address").fill("rita.browser@example.org")
+    page.get_by_label("Password", exact=True).fill("a long browser password")
+    page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_text("Shirebrook (Bolsover)")).to_be_visible()
     assert_accessible(page)
     shot(page, "03-account")

@@ -237,7 +237,8 @@ def test_cli_reports_failures(app, runner, engine, smtp):
     assert "Connection refused" in result.output
 
 
-def test_dev_outbox_lists_pending_and_sent_newest_first(app, client, engine):
+def test_dev_outbox_lists_pending_and_sent_newest_first(app, client, engine, make_person, sign_in):
+    sign_in(make_person("admin@example.org", role="admin"))  # admins only (issue 14, finding 7)
     queue(engine, 1)
     mail.deliver_pending(app)
     with open_session(engine, write=True) as s:

@@ -35,17 +35,71 @@ def test_healthz_says_the_database_is_reachable(client):
     assert response.status_code == 200 and response.json == {"status": "ok", "database": "reachable"}
 
 
-def test_sign_up_creates_account_and_signs_in(client, session, place_and_team):
-    response = client.post("/sign-up", data={"name": "Rita Morgan", "email": "rita@example.org",
-                                              "password": PASSWORD, "postcode": "NG20 8AA"})
-    assert response.status_code == 302
+def _outbox(app) -> list[str]:
+    """Each delivered email as "To: …" and its decoded body."""
+    import email
+    import email.policy
+    from pathlib import Path
+
+    mails = []
+    for path in sorted(Path(app.config["OUTBOX_DIR"]).glob("*.eml"), key=lambda p: p.stat().st_mtime_ns):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        mails.append(f"To: {message['To']}\nSubject: {message['Subject']}\n\n{message.get_content()}")
+    return mails
+
+
+def _sign_up(client, email: str, postcode: str = "NG20 8AA", password: str = PASSWORD):
+    return client.post("/sign-up", data={"name": "Rita Morgan", "email": email, "password": password,
+                                          "postcode": postcode})
+
+
+def test_sign_up_creates_the_account_and_says_check_your_email(app, client, session, place_and_team):
+    response = _sign_up(client, "rita@example.org")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/sign-up/done")
+    assert "Check your email" in client.get("/sign-up/done").get_data(as_text=True)
+    assert count(session, Person) == 1
+    assert any("To: rita@example.org" in m and "Your account is ready" in m for m in _outbox(app))
+    assert client.get("/account").status_code == 302  # not signed in: that would say the email was new
+    client.post("/sign-in", data={"email": "rita@example.org", "password": PASSWORD})
     assert "Shirebrook" in client.get("/account").get_data(as_text=True)
 
 
-def test_sign_up_outside_every_place_explains_it(client, place_and_team):
-    client.post("/sign-up", data={"name": "Rita", "email": "r@example.org", "password": PASSWORD,
-                                  "postcode": "SW1A 1AA"})
+def test_sign_up_outside_every_place_explains_it(app, client, place_and_team):
+    _sign_up(client, "r@example.org", postcode="SW1A 1AA")
+    assert any("outside the places" in m for m in _outbox(app))
+    client.post("/sign-in", data={"email": "r@example.org", "password": PASSWORD})
     assert "outside the places" in client.get("/account").get_data(as_text=True)
+
+
+def _answer(client, response) -> tuple:
+    """What a sign-up answer shows: status, where it sends you, and that page (CSRF token aside)."""
+    page = client.get(response.headers["Location"]) if response.status_code == 302 else response
+    body = re.sub(r'name="csrf_token" type="hidden" value="[^"]+"', "", page.get_data(as_text=True))
+    return response.status_code, response.headers.get("Location"), page.status_code, body
+
+
+def test_sign_up_answers_the_same_whether_or_not_the_email_has_an_account(app, session, make_person, place_and_team):
+    make_person("rita@example.org")
+    taken = _sign_up(app.test_client(), "Rita@Example.org", password="another long password")
+    fresh_client = app.test_client()
+    fresh = _sign_up(fresh_client, "new@example.org", password="another long password")
+    taken_client = app.test_client()
+    taken = _sign_up(taken_client, "rita@example.org", password="another long password")
+    assert _answer(taken_client, taken) == _answer(fresh_client, fresh)
+    assert "already" not in _answer(taken_client, taken)[3]
+    assert count(session, Person) == 2
+    # The existing account is told instead, and its password is unchanged.
+    mails = [m for m in _outbox(app) if "To: rita@example.org" in m]
+    assert len(mails) == 2 and all("tried to create an account with your email address" in m for m in mails)
+    assert "/forgot-password" in mails[0] and "/sign-in" in mails[0]
+    assert client_signs_in(app, "rita@example.org", PASSWORD)
+    assert not client_signs_in(app, "rita@example.org", "another long password")
+
+
+def client_signs_in(app, email: str, password: str) -> bool:
+    client = app.test_client()
+    client.post("/sign-in", data={"email": email, "password": password})
+    return client.get("/account").status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -67,11 +121,14 @@ def test_bad_sign_up_shows_message_beside_field_and_writes_nothing(client, sessi
     assert count(session, Person) == 0
 
 
-def test_duplicate_email_on_sign_up_is_refused(client, session, make_person, place_and_team):
+def test_bad_sign_up_with_a_taken_email_shows_the_same_field_messages(client, session, make_person, place_and_team):
+    """Field messages (postcode, password) come first and do not depend on the email."""
     make_person("rita@example.org")
-    response = client.post("/sign-up", data={"name": "R", "email": "rita@example.org", "password": PASSWORD,
-                                             "postcode": "NG20 8AA"})
-    assert "already exists" in response.get_data(as_text=True)
+    taken = _sign_up(client, "rita@example.org", postcode="NOT A CODE")
+    fresh = _sign_up(client, "new@example.org", postcode="NOT A CODE")
+    assert taken.status_code == fresh.status_code == 200
+    assert "Enter a real postcode" in taken.get_data(as_text=True)
+    assert "already" not in taken.get_data(as_text=True)
     assert count(session, Person) == 1
 
 
@@ -251,10 +308,32 @@ def test_invitation_link_creates_staff_account_then_enrolment(client, session, m
     assert client.get(f"/invitations/{token}").status_code == 404
 
 
-def test_dev_outbox_is_hidden_in_production(app, client):
+def test_dev_outbox_is_for_admins_only(app, client, session, make_person, sign_in, place_and_team):
+    """Finding 7: the mail queue holds residents' ballot receipts and reset links."""
+    assert client.get("/dev/outbox").status_code == 302  # anonymous: sign in first
+    sign_in(make_person("r@example.org"))
+    assert client.get("/dev/outbox").status_code == 403
+    staff = app.test_client()
+    member = make_person("m@example.org", role="member", team=place_and_team[1])
+    staff.post("/sign-in", data={"email": member.email, "password": PASSWORD})
+    staff.post("/sign-in/code", data={"code": pyotp.TOTP(member.totp_secret).now()})
+    assert staff.get("/staff").status_code == 200 and staff.get("/dev/outbox").status_code == 403
+    admin = app.test_client()
+    person = make_person("admin@example.org", role="admin")
+    admin.post("/sign-in", data={"email": person.email, "password": PASSWORD})
+    admin.post("/sign-in/code", data={"code": pyotp.TOTP(person.totp_secret).now()})
+    assert admin.get("/dev/outbox").status_code == 200
+
+
+def test_dev_outbox_is_hidden_in_production_even_from_admins(app, client, make_person, sign_in):
+    sign_in(make_person("admin@example.org", role="admin"))
     assert client.get("/dev/outbox").status_code == 200
     app.config["ENV_NAME"] = "production"
     assert client.get("/dev/outbox").status_code == 404
+    app.config["ENV_NAME"] = "testing"
+    client.post("/sign-out")
+    app.config["ENV_NAME"] = "production"
+    assert client.get("/dev/outbox").status_code == 404  # anonymous in production: no such page
 
 
 def test_sign_out_by_get_is_not_allowed(client, make_person, sign_in, session):
