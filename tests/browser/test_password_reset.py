@@ -10,8 +10,8 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from community.db import get_engine, open_session
-from community.demo import DEMO_DOMAIN, DEMO_PASSWORD, _secret
 from community.models import Person
+from demo.people import DEMO_DOMAIN, DEMO_PASSWORD, totp_secret_for
 from tests.prove.harness import minted_cookie
 
 from .test_foundation import PHONE, assert_accessible
@@ -86,7 +86,7 @@ def test_a_member_of_staff_resets_their_password_and_still_needs_their_code(brow
     _sign_in(page, base, DEMO_PASSWORD)
     expect(page.get_by_text("Enter a correct email address and password").first).to_be_visible()
     _sign_in(page, base, NEW)
-    page.get_by_label("Code").fill(pyotp.TOTP(_secret(EMAIL)).now())  # the second factor, as always
+    page.get_by_label("Code").fill(pyotp.TOTP(totp_secret_for(EMAIL)).now())  # the second factor, as always
     page.get_by_role("button", name="Continue").click()
     expect(page.get_by_role("heading", name="Your account")).to_be_visible()
 
