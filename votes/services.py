@@ -710,7 +710,10 @@ def paper_status(*, session: Session, round_id: int) -> PaperStatus:
 
 def decide_mismatch(*, session: Session, rnd_id: int, serial: str, decider_id: int, accept_pass: int | None,
                     reason: str, now: dt.datetime | None = None) -> PaperDecision:
-    """Resolve a mismatched paper ballot: count keying 1 or 2 (after checking the paper), or reject it."""
+    """Resolve a mismatched paper ballot: count keying 1 or 2 (after checking the paper), or reject it.
+
+    The decider must be a third team member, neither of the two who keyed it (VotesError; the
+    trigger ``vote_paper_decision_third_person`` refuses it in the database too)."""
     rnd = _lock_round(session, rnd_id)
     if not is_open_for_voting(rnd, now):
         raise RoundClosed("This round is closed.")
@@ -719,6 +722,9 @@ def decide_mismatch(*, session: Session, rnd_id: int, serial: str, decider_id: i
         select(PaperKeying).where(PaperKeying.round_id == rnd.id, PaperKeying.serial == serial)).scalars()}
     if len(keyings) != 2 or keyings[1].choices == keyings[2].choices:
         raise VotesError(f"Ballot {serial} is not a mismatch.")
+    if decider_id in (keyings[1].keyed_by_id, keyings[2].keyed_by_id):
+        raise VotesError(f"You keyed ballot {serial}, so a third team member (not either of the two who "
+                         "keyed it) must check the paper and decide.")
     reason = _clean(reason, 500, "the reason for the decision")
     choices = keyings[accept_pass].choices if accept_pass in (1, 2) else None
     decision = PaperDecision(round_id=rnd.id, serial=serial, decision="count" if choices is not None else "reject",
