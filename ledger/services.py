@@ -195,6 +195,14 @@ def _replay(session: Session, key: str, operation: str, request_hash: str):
     return session.get(Hold, row.hold_id)
 
 
+def get_request_record(*, session: Session, idempotency_key: str) -> LedgerRequest | None:
+    """What a money-moving service recorded under this idempotency key (None if it is new), so a
+    caller can tell "the same request again" from "this key was used for another request"."""
+    if not idempotency_key:
+        return None
+    return session.get(LedgerRequest, idempotency_key)
+
+
 def _record_request(
     session: Session, key: str, operation: str, request_hash: str, *, entry_id=None, hold_id=None
 ) -> None:

@@ -352,7 +352,10 @@ def open_round(
     max_choices: int | None = None,
     idempotency_key: str,
 ) -> Round:
-    """Open a round and hold its budget on the team's ledger (refused if over available)."""
+    """Open a round and hold its budget on the team's ledger (refused if over available).
+
+    The same idempotency key with the same details returns the round it opened; with other
+    details it is refused (VotesError) and nothing is written."""
     title = _clean(title, 120, "a title")
     budget_pence = _check_pence(budget_pence, "a budget")
     if ballot_type not in {b.value for b in BallotType}:
@@ -371,6 +374,15 @@ def open_round(
     ids = sorted(set(idea_ids))
     if not ids:
         raise VotesError("Choose at least one feasible idea for the ballot.")
+    earlier = _round_of_key(session, idempotency_key)
+    if earlier is not None:
+        same = (earlier.team_id, earlier.title, earlier.budget_pence, earlier.opens_at, earlier.closes_at,
+                earlier.ballot_type, earlier.rule, earlier.max_choices,
+                sorted(ri.idea_id for ri, _ in round_ideas(session=session, round_id=earlier.id)))
+        if same == (team.id, title, budget_pence, opens_at, closes_at, ballot_type, rule, max_choices, ids):
+            return earlier  # the same form sent again: the round it opened
+        raise VotesError("This form was already used for another round, so nothing more was saved. "
+                         "Start a fresh form if you still mean to open this one.")
     ideas = list(session.execute(select(Idea).where(Idea.id.in_(ids)).with_for_update()).scalars())
     if len(ideas) != len(ids) or any(i.team_id != team.id or i.status != IdeaStatus.FEASIBLE for i in ideas):
         raise VotesError("Only this team's feasible ideas can go on the ballot.")
@@ -390,6 +402,20 @@ def open_round(
     rnd.hold_id = commitment.id
     _audit(session, actor_id, "round.opened", f"round {rnd.id}: {title} ({gbp(budget_pence)})")
     session.flush()
+    return rnd
+
+
+def _round_of_key(session: Session, idempotency_key: str) -> Round | None:
+    """The round whose budget hold was made under this key; refused if the key held anything else."""
+    record = ledger.get_request_record(session=session, idempotency_key=idempotency_key)
+    if record is None:
+        return None
+    rnd = None
+    if record.operation == "hold" and record.hold_id is not None:
+        rnd = session.execute(select(Round).where(Round.hold_id == record.hold_id)).scalar_one_or_none()
+    if rnd is None:
+        raise VotesError("This form was already used for something else, so nothing was saved. "
+                         "Start a fresh form.")
     return rnd
 
 
