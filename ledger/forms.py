@@ -79,9 +79,12 @@ def _amount_field(label: str = "Amount in pounds") -> StringField:
     return StringField(label, widget=GovTextInput(), validators=[Length(max=30), _amount])
 
 
+ENTRY_DATE_HINT = "The date must be in an open month, up to today (UK time)."
+
+
 def _date_field() -> StringField:
     return StringField("Effective date (year-month-day, like 2026-04-01)", widget=GovTextInput(),
-                       validators=[Length(max=10), _date])
+                       description=ENTRY_DATE_HINT, validators=[Length(max=10), _date])
 
 
 class AllocateForm(MoneyForm):

@@ -160,15 +160,24 @@ def _closed_until(session: Session) -> dt.date | None:
 
 
 def _check_open_date(session: Session, effective_date: dt.date) -> None:
+    """Every entry is dated in an open month and not after today in Europe/London (issue 14)."""
+    today = london_today()
+    if effective_date > today:
+        raise PeriodClosed(
+            f"{effective_date:%-d %B %Y} is after today. Choose a date in an open month, up to today "
+            f"({today:%-d %B %Y})."
+        )
     boundary = _closed_until(session)
     if boundary is not None and effective_date < boundary:
         raise PeriodClosed(
-            f"{effective_date:%B %Y} is closed. Choose a date on or after {boundary:%-d %B %Y}."
+            f"{effective_date:%B %Y} is closed. Choose a date in an open month, up to today: "
+            f"on or after {boundary:%-d %B %Y}."
         )
 
 
 def check_open_date(*, session: Session, effective_date: dt.date) -> None:
-    """Refuse (PeriodClosed) a date the ledger would refuse for an entry."""
+    """Refuse (PeriodClosed) a date the ledger would refuse for an entry: in a closed month,
+    or after today in Europe/London."""
     _check_open_date(session, effective_date)
 
 
@@ -184,6 +193,14 @@ def _replay(session: Session, key: str, operation: str, request_hash: str):
     if row.entry_id is not None:
         return session.get(JournalEntry, row.entry_id)
     return session.get(Hold, row.hold_id)
+
+
+def get_request_record(*, session: Session, idempotency_key: str) -> LedgerRequest | None:
+    """What a money-moving service recorded under this idempotency key (None if it is new), so a
+    caller can tell "the same request again" from "this key was used for another request"."""
+    if not idempotency_key:
+        return None
+    return session.get(LedgerRequest, idempotency_key)
 
 
 def _record_request(

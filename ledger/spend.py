@@ -46,7 +46,7 @@ from community.models import AuditEvent, AuthSession, Membership, Person, Team, 
 from community.services import reconfirm_identity
 from ledger import codes
 from ledger import services as ledger
-from ledger.errors import DomainError, InvalidAmount, NotFound
+from ledger.errors import DomainError, IdempotencyConflict, InvalidAmount, NotFound
 from ledger.models import AccountKind, Hold, HoldStatus, LedgerAccount, LedgerRequest
 from ledger.money import format_gbp
 from ledger.spend_models import CATEGORIES, METHODS, SpendRequest, SpendStatus
@@ -410,11 +410,20 @@ def _decision_checks(session: Session, team: Team, request: SpendRequest, approv
     return role
 
 
+USED_FOR_ANOTHER = ("This form was already used for another request, so nothing more was saved. "
+                    "Reload this request's page and try again.")
+
+
 def _replayed_approval(session: Session, request: SpendRequest, idempotency_key: str) -> bool:
-    if request.status not in (SpendStatus.APPROVED, SpendStatus.PAID, SpendStatus.CANCELLED):
-        return False
+    """True when this key already approved this request (the same outcome again); refused
+    (IdempotencyConflict) when it was used for anything else, before anything is written."""
     row = session.get(LedgerRequest, idempotency_key)
-    return row is not None and row.hold_id == request.hold_id
+    if row is None:
+        return False
+    if (row.operation == "hold" and row.hold_id is not None and row.hold_id == request.hold_id
+            and request.status in (SpendStatus.APPROVED, SpendStatus.PAID, SpendStatus.CANCELLED)):
+        return True
+    raise IdempotencyConflict(USED_FOR_ANOTHER)
 
 
 def approve(
@@ -522,9 +531,17 @@ def reject(*, session: Session, team: Team, request_id: int, approver: Person, r
 
 
 def cancel(*, session: Session, team: Team, request_id: int, actor: Person, idempotency_key: str) -> SpendRequest:
-    """Cancel an approved, unpaid commitment: the hold is voided and the money released."""
+    """Cancel an approved, unpaid commitment: the hold is voided and the money released. The same
+    idempotency key again returns the cancelled request; a key used for anything else is
+    refused (IdempotencyConflict) and nothing is written."""
+    ledger._check_key(idempotency_key)
     request = _load(session, team, request_id)
     _require_member(session, team, actor, "cancel")
+    row = session.get(LedgerRequest, idempotency_key)
+    if row is not None:
+        if row.operation == "void" and row.hold_id == request.hold_id and request.status == SpendStatus.CANCELLED:
+            return request
+        raise IdempotencyConflict(USED_FOR_ANOTHER)
     if request.status != SpendStatus.APPROVED:
         raise WrongState(_state_message(session, request))
     ledger.void_hold(session=session, hold_id=request.hold_id, actor_id=actor.id, idempotency_key=idempotency_key)

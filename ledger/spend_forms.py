@@ -25,7 +25,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length
 
 from community.passwords import MAX_LENGTH
-from ledger.forms import MoneyForm, _amount, _amount_field, _date
+from ledger.forms import ENTRY_DATE_HINT, MoneyForm, _amount, _amount_field, _date
 from ledger.spend_models import CATEGORIES, METHODS
 
 BUDGET = "budget"
@@ -65,7 +65,7 @@ class RejectForm(FlaskForm):
 class PayForm(MoneyForm):
     amount = _amount_field("Amount actually paid, in pounds")
     effective_date = StringField("Date paid (year-month-day, like 2026-04-01)", widget=GovTextInput(),
-                                 validators=[Length(max=10), _date])
+                                 description=ENTRY_DATE_HINT, validators=[Length(max=10), _date])
     method = RadioField("How it was paid", widget=GovRadioInput(), choices=list(METHODS),
                         validators=[InputRequired("Choose how it was paid")])
     receipt = FileField("Receipt: a photo (JPEG or PNG) or a PDF, up to 10 MB", widget=GovFileInput())

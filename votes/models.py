@@ -220,7 +220,8 @@ class PaperKeying(SQLModel, table=True):
 
 
 class PaperDecision(SQLModel, table=True):
-    """A team decision on a mismatched paper ballot: count one keying, or reject it."""
+    """A team decision on a mismatched paper ballot: count one keying, or reject it. The decider
+    is a third team member: a trigger (migration 0016_controls) refuses either keyer."""
 
     __tablename__ = "vote_paper_decision"
     __table_args__ = (UniqueConstraint("round_id", "serial", name="uq_vote_paper_decision"),)

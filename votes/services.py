@@ -352,7 +352,10 @@ def open_round(
     max_choices: int | None = None,
     idempotency_key: str,
 ) -> Round:
-    """Open a round and hold its budget on the team's ledger (refused if over available)."""
+    """Open a round and hold its budget on the team's ledger (refused if over available).
+
+    The same idempotency key with the same details returns the round it opened; with other
+    details it is refused (VotesError) and nothing is written."""
     title = _clean(title, 120, "a title")
     budget_pence = _check_pence(budget_pence, "a budget")
     if ballot_type not in {b.value for b in BallotType}:
@@ -371,6 +374,15 @@ def open_round(
     ids = sorted(set(idea_ids))
     if not ids:
         raise VotesError("Choose at least one feasible idea for the ballot.")
+    earlier = _round_of_key(session, idempotency_key)
+    if earlier is not None:
+        same = (earlier.team_id, earlier.title, earlier.budget_pence, earlier.opens_at, earlier.closes_at,
+                earlier.ballot_type, earlier.rule, earlier.max_choices,
+                sorted(ri.idea_id for ri, _ in round_ideas(session=session, round_id=earlier.id)))
+        if same == (team.id, title, budget_pence, opens_at, closes_at, ballot_type, rule, max_choices, ids):
+            return earlier  # the same form sent again: the round it opened
+        raise VotesError("This form was already used for another round, so nothing more was saved. "
+                         "Start a fresh form if you still mean to open this one.")
     ideas = list(session.execute(select(Idea).where(Idea.id.in_(ids)).with_for_update()).scalars())
     if len(ideas) != len(ids) or any(i.team_id != team.id or i.status != IdeaStatus.FEASIBLE for i in ideas):
         raise VotesError("Only this team's feasible ideas can go on the ballot.")
@@ -390,6 +402,20 @@ def open_round(
     rnd.hold_id = commitment.id
     _audit(session, actor_id, "round.opened", f"round {rnd.id}: {title} ({gbp(budget_pence)})")
     session.flush()
+    return rnd
+
+
+def _round_of_key(session: Session, idempotency_key: str) -> Round | None:
+    """The round whose budget hold was made under this key; refused if the key held anything else."""
+    record = ledger.get_request_record(session=session, idempotency_key=idempotency_key)
+    if record is None:
+        return None
+    rnd = None
+    if record.operation == "hold" and record.hold_id is not None:
+        rnd = session.execute(select(Round).where(Round.hold_id == record.hold_id)).scalar_one_or_none()
+    if rnd is None:
+        raise VotesError("This form was already used for something else, so nothing was saved. "
+                         "Start a fresh form.")
     return rnd
 
 
@@ -710,7 +736,10 @@ def paper_status(*, session: Session, round_id: int) -> PaperStatus:
 
 def decide_mismatch(*, session: Session, rnd_id: int, serial: str, decider_id: int, accept_pass: int | None,
                     reason: str, now: dt.datetime | None = None) -> PaperDecision:
-    """Resolve a mismatched paper ballot: count keying 1 or 2 (after checking the paper), or reject it."""
+    """Resolve a mismatched paper ballot: count keying 1 or 2 (after checking the paper), or reject it.
+
+    The decider must be a third team member, neither of the two who keyed it (VotesError; the
+    trigger ``vote_paper_decision_third_person`` refuses it in the database too)."""
     rnd = _lock_round(session, rnd_id)
     if not is_open_for_voting(rnd, now):
         raise RoundClosed("This round is closed.")
@@ -719,6 +748,9 @@ def decide_mismatch(*, session: Session, rnd_id: int, serial: str, decider_id: i
         select(PaperKeying).where(PaperKeying.round_id == rnd.id, PaperKeying.serial == serial)).scalars()}
     if len(keyings) != 2 or keyings[1].choices == keyings[2].choices:
         raise VotesError(f"Ballot {serial} is not a mismatch.")
+    if decider_id in (keyings[1].keyed_by_id, keyings[2].keyed_by_id):
+        raise VotesError(f"You keyed ballot {serial}, so a third team member (not either of the two who "
+                         "keyed it) must check the paper and decide.")
     reason = _clean(reason, 500, "the reason for the decision")
     choices = keyings[accept_pass].choices if accept_pass in (1, 2) else None
     decision = PaperDecision(round_id=rnd.id, serial=serial, decision="count" if choices is not None else "reject",

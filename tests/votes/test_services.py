@@ -245,7 +245,9 @@ def test_paper_double_keying_with_a_mismatch(session, world, make_person):
     status = services.paper_status(session=session, round_id=rnd.id)
     assert status.counted == 1 and status.mismatches == [("P-002", [ideas[0].id], [ideas[1].id])]
     assert services.turnout(session=session, round_id=rnd.id)["paper"] == 1
-    services.decide_mismatch(**kw, serial="P-002", decider_id=e.id, accept_pass=2, reason="Cross is on Mural")
+    with pytest.raises(services.VotesError, match="a third team member"):
+        services.decide_mismatch(**kw, serial="P-002", decider_id=e.id, accept_pass=2, reason="Cross is on Mural")
+    services.decide_mismatch(**kw, serial="P-002", decider_id=third.id, accept_pass=2, reason="Cross is on Mural")
     status = services.paper_status(session=session, round_id=rnd.id)
     assert status.counted == 2 and status.mismatches == []
     _cast(session, rnd, world["residents"][0], ideas[:1])

@@ -209,6 +209,8 @@ def test_paper_pages(client, session, world, sign_in, make_person, engine):
     client.post(url, data={"serial": "A1", "idea": [ideas[1].id]})
     page = client.get(url).get_data(as_text=True)
     assert "Ballot A1" in page and "Mismatches" in page
+    client.post("/sign-out")
+    sign_in(make_person("third@example.org", role="member", team=world["team"]))
     client.post(f"{url}/decide", data={"serial": "A1", "accept": "1", "reason": "Cross on Bench"})
     page = client.get(url).get_data(as_text=True)
     assert "Paper ballots counted so far: <strong>1</strong>" in page
