@@ -1,7 +1,7 @@
 """controls: a paper-ballot mismatch is decided by a third team member
 
 Revision ID: 0016_controls
-Revises: 0015_reversals
+Revises: 0020_cost_centre
 
 Issue 14, finding 3. The decision row names its decider, the keyings name the two keyers, in
 another table, so a CHECK constraint (one row only) cannot compare them: a trigger on SQLite and
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0016_controls"
-down_revision: str | Sequence[str] | None = "0015_reversals"
+down_revision: str | Sequence[str] | None = "0020_cost_centre"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
