@@ -74,6 +74,10 @@ def configure(app: Flask, test_config: dict | None) -> None:
         # freeze-pending` does it; "after_response": a background thread of the same process,
         # started once the close-month response is sent (so development and tests need no cron).
         STATEMENT_FREEZE="after_response" if development else "cron",
+        # The council's default approval limits (ledger/spend.py LimitDefaults): a team's enabler
+        # may set limits up to these alone; a raise above them waits for finance or an admin.
+        SPEND_MEMBER_LIMIT_DEFAULT_PENCE=25_000,
+        SPEND_ENABLER_LIMIT_DEFAULT_PENCE=100_000,
         # Reversing an entry that moved more than this needs a second finance person (ledger/reversals.py).
         REVERSAL_SECOND_APPROVAL_ABOVE_PENCE=100_000,
         PREFERRED_URL_SCHEME="http" if development else "https",
