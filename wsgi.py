@@ -41,7 +41,10 @@ def configure(app: Flask, test_config: dict | None) -> None:
         ENV_NAME=env,
         SECRET_KEY=None,
         DATABASE_URL=f"sqlite:///{Path(app.instance_path) / 'thriving.sqlite3'}",
-        RATELIMIT_STORAGE_URI="memory://",
+        # "auto": the Redis at RATELIMIT_LOCAL_REDIS when it answers, else a SQLite file in
+        # instance/ that every worker shares (community/limits.py); never per-worker memory.
+        RATELIMIT_STORAGE_URI="auto",
+        RATELIMIT_LOCAL_REDIS="redis://127.0.0.1:6379/0",
         RATELIMIT_ENABLED=True,
         SESSION_COOKIE_NAME="thriving-session" if development else "__Host-session",
         SESSION_COOKIE_SECURE=not development,
@@ -72,6 +75,10 @@ def configure(app: Flask, test_config: dict | None) -> None:
         # freeze-pending` does it; "after_response": a background thread of the same process,
         # started once the close-month response is sent (so development and tests need no cron).
         STATEMENT_FREEZE="after_response" if development else "cron",
+        # The council's default approval limits (ledger/spend.py LimitDefaults): a team's enabler
+        # may set limits up to these alone; a raise above them waits for finance or an admin.
+        SPEND_MEMBER_LIMIT_DEFAULT_PENCE=25_000,
+        SPEND_ENABLER_LIMIT_DEFAULT_PENCE=100_000,
         # Reversing an entry that moved more than this needs a second finance person (ledger/reversals.py).
         REVERSAL_SECOND_APPROVAL_ABOVE_PENCE=100_000,
         PREFERRED_URL_SCHEME="http" if development else "https",
@@ -87,6 +94,36 @@ def configure(app: Flask, test_config: dict | None) -> None:
         raise ConfigurationError('STATEMENT_FREEZE must be "cron" or "after_response".')
     _choose_secret(app, development)
     _choose_totp_keys(app, development)
+    _choose_rate_limit_storage(app)
+
+
+def _choose_rate_limit_storage(app: Flask) -> None:
+    """Resolve ``RATELIMIT_STORAGE_URI=auto`` (community/limits.py). Under gunicorn the master
+    has already chosen (:func:`choose_rate_limit_storage`) and handed its choice to the workers."""
+    from community import limits
+
+    if not app.config["RATELIMIT_ENABLED"]:
+        return
+    configured = app.config["RATELIMIT_STORAGE_URI"]
+    uri = limits.choose_storage(configured, instance_path=app.instance_path,
+                                local_redis=app.config["RATELIMIT_LOCAL_REDIS"])
+    app.config["RATELIMIT_STORAGE_URI"] = uri
+    if uri != configured:
+        app.logger.info(limits.describe_storage(uri))
+    elif uri.startswith("memory:") and app.config["ENV_NAME"] != "testing":
+        app.logger.warning(limits.describe_storage(uri))
+
+
+def choose_rate_limit_storage() -> str:
+    """Once, in the gunicorn master (gunicorn.conf.py): choose the rate-limit storage as a worker
+    would, hand it to every worker through ``THRIVING_RATELIMIT_STORAGE_URI`` (so they all
+    count in the same place and none probes again), and return the start-up log line."""
+    from community import limits
+
+    app = Flask(__name__, instance_relative_config=True)
+    configure(app, None)
+    os.environ["THRIVING_RATELIMIT_STORAGE_URI"] = app.config["RATELIMIT_STORAGE_URI"]
+    return limits.describe_storage(app.config["RATELIMIT_STORAGE_URI"], enabled=app.config["RATELIMIT_ENABLED"])
 
 
 def _choose_secret(app: Flask, development: bool) -> None:

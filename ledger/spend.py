@@ -11,6 +11,9 @@ Rules (issue #4), all checked here, inside the caller's write transaction:
   already voted it) is exempt from both limits, up to that commitment.
 * A request is refused when it is made if nobody could approve it (:func:`approvers_of`), so no
   request waits for an approval that cannot come.
+* The team's enabler changes the limits: at once up to the council's defaults
+  (:class:`LimitDefaults`), while a raise above them waits as a :class:`SpendLimitChange` for
+  finance or an admin who did not ask it (issue 14 finding 9). Every change is a row and an audit event.
 * Approving above ``FRESH_ABOVE_PENCE`` needs a sign-in (or identity confirmation) in the last
   ``FRESH_MINUTES`` minutes.
 * Approval re-reads the request (locked), the approver's membership, the team's limits and the
@@ -38,6 +41,7 @@ import filetype
 from flask import url_for
 from PIL import Image, ImageFile, ImageOps
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from community.db import is_sqlite, london_today, utcnow
@@ -49,7 +53,14 @@ from ledger import services as ledger
 from ledger.errors import DomainError, IdempotencyConflict, InvalidAmount, NotFound
 from ledger.models import AccountKind, Hold, HoldStatus, LedgerAccount, LedgerRequest
 from ledger.money import format_gbp
-from ledger.spend_models import CATEGORIES, METHODS, SpendRequest, SpendStatus
+from ledger.spend_models import (
+    CATEGORIES,
+    METHODS,
+    LimitChangeStatus,
+    SpendLimitChange,
+    SpendRequest,
+    SpendStatus,
+)
 from votes.models import Idea, IdeaStatus
 
 # Test seams, as in ledger.services: the race test turns the request lock (and the
@@ -58,6 +69,10 @@ _LOCKING = True
 _BETWEEN_READ_AND_WRITE: Callable[[], None] | None = None
 
 FRESH_ABOVE_PENCE = 25_000
+# The council's default approval limits (SPEND_*_LIMIT_DEFAULT_PENCE; the same as Team's column
+# defaults): an enabler may set limits up to them alone, a raise above them needs finance.
+DEFAULT_MEMBER_LIMIT_PENCE = 25_000
+DEFAULT_ENABLER_LIMIT_PENCE = 100_000
 FRESH_MINUTES = 15
 RECEIPT_MAX_BYTES = 10 * 1024 * 1024
 RECEIPT_TYPES = {"image/jpeg": "jpg", "image/png": "png", "application/pdf": "pdf"}
@@ -707,9 +722,44 @@ def record_payment(
 # --------------------------------------------------------------------------- limits and identity
 
 
-def set_limits(*, session: Session, team: Team, actor: Person, member_limit_pence: int,
-               enabler_limit_pence: int) -> Team:
-    """The team's enabler sets how much a member and the enabler may approve."""
+@dataclass(frozen=True)
+class LimitDefaults:
+    """The council's default approval limits (``SPEND_MEMBER_LIMIT_DEFAULT_PENCE`` and
+    ``SPEND_ENABLER_LIMIT_DEFAULT_PENCE``): a team's enabler may set anything up to them alone."""
+
+    member_pence: int = DEFAULT_MEMBER_LIMIT_PENCE
+    enabler_pence: int = DEFAULT_ENABLER_LIMIT_PENCE
+
+
+@dataclass(frozen=True)
+class LimitPlan:
+    """What a change of limits would do, shown before anything is written."""
+
+    member_from_pence: int
+    member_to_pence: int
+    enabler_from_pence: int
+    enabler_to_pence: int
+    defaults: LimitDefaults
+    above_default: tuple[str, ...]  # "member" and/or "enabler": raised above the default
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return bool(self.above_default)
+
+
+def _raised_above_default(new: int, current: int, default: int) -> bool:
+    # Lowering a limit that finance already confirmed never needs confirming again.
+    return new > default and new > current
+
+
+def plan_limits(*, session: Session, team: Team, actor: Person, member_limit_pence: int, enabler_limit_pence: int,
+                defaults: LimitDefaults = LimitDefaults()) -> LimitPlan:
+    """Check a change of the team's limits and say what it would do; writes nothing.
+
+    Only the team's enabler changes them. A raise of either limit above the council's default
+    needs finance or an admin to confirm (:func:`set_limits` keeps it pending); anything else
+    applies at once. Raises NotAllowed, SpendError (bad amount, enabler below members, no change,
+    a change already waiting)."""
     if _role(session, team, actor) != TeamRole.ENABLER:
         raise NotAllowed("Only the team’s enabler can change the approval limits.")
     for value, field in ((member_limit_pence, "member_limit"), (enabler_limit_pence, "enabler_limit")):
@@ -719,15 +769,150 @@ def set_limits(*, session: Session, team: Team, actor: Person, member_limit_penc
             raise SpendError(str(error), field=field) from None
     if enabler_limit_pence < member_limit_pence:
         raise SpendError("The enabler’s limit must be at least the members’ limit.", field="enabler_limit")
-    team.member_limit_pence = member_limit_pence
-    team.enabler_limit_pence = enabler_limit_pence
-    session.add(team)
-    session.add(AuditEvent(
-        actor_id=actor.id, action="spend.limits", team_id=team.id,
-        subject=f"{team.name}: members {format_gbp(member_limit_pence)}, enabler {format_gbp(enabler_limit_pence)}",
-    ))
+    waiting = pending_limit_change(session=session, team=team)
+    if waiting is not None:
+        raise SpendError(f"A change of the limits asked for by {_name(session, waiting.requested_by_id)} is already "
+                         "waiting for finance. Withdraw it first, or wait for the decision.")
+    if (member_limit_pence, enabler_limit_pence) == (team.member_limit_pence, team.enabler_limit_pence):
+        raise SpendError("These are the limits already: nothing to change.")
+    above = tuple(name for name, new, current, default in (
+        ("member", member_limit_pence, team.member_limit_pence, defaults.member_pence),
+        ("enabler", enabler_limit_pence, team.enabler_limit_pence, defaults.enabler_pence),
+    ) if _raised_above_default(new, current, default))
+    return LimitPlan(team.member_limit_pence, member_limit_pence, team.enabler_limit_pence, enabler_limit_pence,
+                     defaults, above)
+
+
+def _limits_subject(team: Team, change: SpendLimitChange) -> str:
+    return (f"{team.name}: members {format_gbp(change.previous_member_limit_pence)} → "
+            f"{format_gbp(change.member_limit_pence)}, enabler {format_gbp(change.previous_enabler_limit_pence)} → "
+            f"{format_gbp(change.enabler_limit_pence)}")[:200]
+
+
+def set_limits(*, session: Session, team: Team, actor: Person, member_limit_pence: int, enabler_limit_pence: int,
+               defaults: LimitDefaults = LimitDefaults()) -> SpendLimitChange:
+    """The team's enabler changes how much a member and the enabler may approve: at once within
+    the council's defaults (audited ``spend.limits``), otherwise as a pending change for finance
+    or an admin (audited ``spend.limits_requested``). Raises what :func:`plan_limits` raises."""
+    plan = plan_limits(session=session, team=team, actor=actor, member_limit_pence=member_limit_pence,
+                       enabler_limit_pence=enabler_limit_pence, defaults=defaults)
+    change = SpendLimitChange(
+        team_id=team.id, member_limit_pence=member_limit_pence, enabler_limit_pence=enabler_limit_pence,
+        previous_member_limit_pence=plan.member_from_pence, previous_enabler_limit_pence=plan.enabler_from_pence,
+        status=(LimitChangeStatus.PENDING if plan.needs_confirmation else LimitChangeStatus.APPLIED).value,
+        requested_by_id=actor.id,
+    )
+    session.add(change)
+    try:
+        session.flush()
+    except IntegrityError:  # another change became pending at the same moment
+        raise SpendError("A change of the limits is already waiting for finance.") from None
+    if not plan.needs_confirmation:
+        _apply_limits(session, team, change)
+    session.add(AuditEvent(actor_id=actor.id, team_id=team.id, subject=_limits_subject(team, change),
+                           action="spend.limits_requested" if plan.needs_confirmation else "spend.limits"))
     session.flush()
-    return team
+    return change
+
+
+def _apply_limits(session: Session, team: Team, change: SpendLimitChange) -> None:
+    team.member_limit_pence = change.member_limit_pence
+    team.enabler_limit_pence = change.enabler_limit_pence
+    session.add(team)
+
+
+def pending_limit_change(*, session: Session, team: Team) -> SpendLimitChange | None:
+    """The team's change of limits waiting for finance, if any."""
+    return session.execute(select(SpendLimitChange).where(
+        SpendLimitChange.team_id == team.id, SpendLimitChange.status == LimitChangeStatus.PENDING.value,
+    )).scalar_one_or_none()
+
+
+def limit_history(*, session: Session, team: Team, limit: int = 20) -> list[SpendLimitChange]:
+    """The team's changes of limits, newest first."""
+    return list(session.execute(
+        select(SpendLimitChange).where(SpendLimitChange.team_id == team.id)
+        .order_by(SpendLimitChange.requested_at.desc(), SpendLimitChange.id.desc()).limit(limit)
+    ).scalars())
+
+
+def list_pending_limit_changes(*, session: Session) -> list[tuple[SpendLimitChange, Team]]:
+    """Every team's change of limits waiting for finance, oldest first."""
+    return [(c, t) for c, t in session.execute(
+        select(SpendLimitChange, Team).join(Team, Team.id == SpendLimitChange.team_id)
+        .where(SpendLimitChange.status == LimitChangeStatus.PENDING.value).order_by(SpendLimitChange.requested_at)
+    ).all()]
+
+
+def _decide_limits(session: Session, change_id: int, actor: Person, status: LimitChangeStatus,
+                   reason: str | None = None) -> tuple[SpendLimitChange, Team]:
+    if not (actor.is_finance or actor.is_admin):
+        raise NotAllowed("Only finance staff or an admin can decide on a change of approval limits.")
+    change = session.get(SpendLimitChange, change_id)
+    if change is None:
+        raise NotFound("That change of limits does not exist.")
+    if change.requested_by_id == actor.id:
+        raise NotAllowed("You asked for this change: someone else in finance (or an admin) must decide on it.")
+    # A conditional write: of two people deciding at once, one changes the row, the other is told.
+    moved = session.execute(
+        update(SpendLimitChange)
+        .where(SpendLimitChange.id == change_id, SpendLimitChange.status == LimitChangeStatus.PENDING.value)
+        .values(status=status.value, decided_by_id=actor.id, decided_at=utcnow(), reason=reason)
+    ).rowcount
+    session.refresh(change)
+    if moved != 1:
+        raise WrongState(f"This change was already {change.status}.")
+    return change, session.get(Team, change.team_id)
+
+
+def approve_limit_change(*, session: Session, change_id: int, actor: Person) -> SpendLimitChange:
+    """Finance or an admin (not the person who asked) approves a pending raise: the team's limits
+    become those asked for (audited ``spend.limits_approved``). Raises NotAllowed, NotFound, WrongState."""
+    change, team = _decide_limits(session, change_id, actor, LimitChangeStatus.APPROVED)
+    change.previous_member_limit_pence, change.previous_enabler_limit_pence = (
+        team.member_limit_pence, team.enabler_limit_pence)
+    session.add(change)
+    _apply_limits(session, team, change)
+    session.add(AuditEvent(actor_id=actor.id, team_id=team.id, action="spend.limits_approved",
+                           subject=_limits_subject(team, change)))
+    session.flush()
+    return change
+
+
+def refuse_limit_change(*, session: Session, change_id: int, actor: Person, reason: str) -> SpendLimitChange:
+    """Finance or an admin (not the person who asked) refuses a pending raise, saying why; the
+    limits stay as they are (audited ``spend.limits_refused``). Raises SpendError (no reason),
+    NotAllowed, NotFound, WrongState."""
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise SpendError("Give a reason, so the enabler knows why.", field="reason")
+    change, team = _decide_limits(session, change_id, actor, LimitChangeStatus.REFUSED, reason[:500])
+    session.add(AuditEvent(actor_id=actor.id, team_id=team.id, action="spend.limits_refused",
+                           subject=f"{_limits_subject(team, change)}: {reason}"[:200]))
+    session.flush()
+    return change
+
+
+def withdraw_limit_change(*, session: Session, team: Team, change_id: int, actor: Person) -> SpendLimitChange:
+    """The person who asked withdraws a pending change (audited ``spend.limits_withdrawn``).
+    Raises NotFound (another team's), NotAllowed, WrongState."""
+    change = session.get(SpendLimitChange, change_id)
+    if change is None or change.team_id != team.id:
+        raise NotFound("That change of limits does not exist.")
+    if change.requested_by_id != actor.id:
+        raise NotAllowed("Only the person who asked can withdraw this change.")
+    moved = session.execute(
+        update(SpendLimitChange)
+        .where(SpendLimitChange.id == change_id, SpendLimitChange.status == LimitChangeStatus.PENDING.value)
+        .values(status=LimitChangeStatus.WITHDRAWN.value, decided_at=utcnow())
+    ).rowcount
+    session.refresh(change)
+    if moved != 1:
+        raise WrongState(f"This change was already {change.status}.")
+    session.add(AuditEvent(actor_id=actor.id, team_id=team.id, action="spend.limits_withdrawn",
+                           subject=_limits_subject(team, change)))
+    session.flush()
+    return change
 
 
 def confirm_identity(*, session: Session, person: Person, auth_session: AuthSession, password: str,

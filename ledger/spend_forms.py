@@ -15,6 +15,7 @@ from govuk_frontend_wtf.wtforms_widgets import (
 )
 from wtforms import (
     BooleanField,
+    HiddenField,
     PasswordField,
     RadioField,
     SelectField,
@@ -73,11 +74,21 @@ class PayForm(MoneyForm):
 
 
 class LimitsForm(FlaskForm):
+    """Two steps on one form: without ``confirmed`` the page shows what the change would do."""
+
     member_limit = StringField("A member may approve up to (pounds)", widget=GovTextInput(),
                                validators=[Length(max=30), _amount])
     enabler_limit = StringField("The enabler may approve up to (pounds)", widget=GovTextInput(),
                                 validators=[Length(max=30), _amount])
-    submit = SubmitField("Save limits", widget=GovSubmitInput())
+    confirmed = HiddenField()
+    submit = SubmitField("Check the change", widget=GovSubmitInput())
+
+
+class DecideLimitsForm(FlaskForm):
+    """Approve or refuse a change of limits (a reason is needed to refuse: checked by the service)."""
+
+    reason = TextAreaField("Reason for refusing (the enabler sees it)", widget=GovTextArea(),
+                           validators=[Length(max=500)])
 
 
 class ConfirmIdentityForm(FlaskForm):

@@ -6,12 +6,16 @@ State machine (enforced by a trigger in ``migrations/versions/0003_spend.py`` as
     approved → paid | cancelled
 
 ``idea_id`` names the resident idea the spend delivers (optional).
+
+:class:`SpendLimitChange` is one change of a team's approval limits (issue 14 finding 9):
+applied at once when it raises nothing above the council's defaults, otherwise pending until
+finance or an admin who did not ask approves or refuses it.
 """
 
 import datetime as dt
 import enum
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, Date, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, CheckConstraint, Column, Date, ForeignKey, Index, Integer, String, text
 from sqlmodel import Field, SQLModel
 
 from community.db import UTCDateTime, utcnow
@@ -96,3 +100,47 @@ class SpendRequest(SQLModel, table=True):
     method: str | None = Field(default=None, max_length=20)
     receipt_ref: str | None = Field(default=None, sa_column=Column(String(64), nullable=True, unique=True))
     receipt_content_type: str | None = Field(default=None, max_length=40)
+
+
+class LimitChangeStatus(enum.StrEnum):
+    APPLIED = "applied"  # within the defaults (or lower than now): made at once by the enabler
+    PENDING = "pending"  # a raise above the defaults, waiting for finance or an admin
+    APPROVED = "approved"
+    REFUSED = "refused"
+    WITHDRAWN = "withdrawn"
+
+
+_LIMIT_STATUSES = tuple(s.value for s in LimitChangeStatus)
+
+
+class SpendLimitChange(SQLModel, table=True):
+    """One change of a team's approval limits, with the limits it replaced. The database
+    refuses a decision by the person who asked and a second pending change for the same team."""
+
+    __tablename__ = "spend_limit_change"
+    __table_args__ = (
+        CheckConstraint(_in("status", _LIMIT_STATUSES), name="ck_limit_change_status"),
+        CheckConstraint("member_limit_pence >= 0 AND enabler_limit_pence >= member_limit_pence",
+                        name="ck_limit_change_limits"),
+        CheckConstraint("decided_by_id IS NULL OR decided_by_id <> requested_by_id",
+                        name="ck_limit_change_second_person"),
+        CheckConstraint("status NOT IN ('approved', 'refused') OR decided_by_id IS NOT NULL",
+                        name="ck_limit_change_decided"),
+        CheckConstraint("status <> 'refused' OR reason IS NOT NULL", name="ck_limit_change_refused_reason"),
+        Index("ix_spend_limit_change_team", "team_id", "requested_at"),
+        Index("uq_spend_limit_change_pending_team", "team_id", unique=True,
+              sqlite_where=text("status = 'pending'"), postgresql_where=text("status = 'pending'")),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: int = Field(foreign_key="team.id")
+    member_limit_pence: int
+    enabler_limit_pence: int
+    previous_member_limit_pence: int
+    previous_enabler_limit_pence: int
+    status: str = Field(max_length=10)
+    requested_by_id: int = Field(foreign_key="person.id")
+    requested_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    decided_by_id: int | None = Field(default=None, foreign_key="person.id")
+    decided_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    reason: str | None = Field(default=None, max_length=500)  # why finance refused

@@ -27,7 +27,7 @@ from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from community import mail
-from community.auth import signed_in, team_staff
+from community.auth import signed_in, staff, team_staff
 from community.db import get_session
 from community.formatting import gbp
 from community.limits import CODE_PER_ADDRESS, limiter
@@ -41,6 +41,7 @@ from ledger.spend_forms import (
     BUDGET,
     ActionForm,
     ConfirmIdentityForm,
+    DecideLimitsForm,
     LimitsForm,
     PayForm,
     RejectForm,
@@ -148,8 +149,12 @@ def dashboard(team: Team):
     session = get_session()
     board = spend.dashboard(session=session, team=team)
     role = current_user.role_in(team.id)
+    history = spend.limit_history(session=session, team=team)
+    people = {c.requested_by_id for c in history} | {c.decided_by_id for c in history if c.decided_by_id}
     return render_template("spend/dashboard.html", team=team, board=board, role=role,
-                           categories=dict(CATEGORIES))
+                           categories=dict(CATEGORIES), limit_history=history,
+                           pending_limits=next((c for c in history if c.status == "pending"), None),
+                           limit_names={i: spend._name(session, i) for i in people})
 
 
 @spend_bp.route("/teams/<slug>/spend/new", methods=["GET", "POST"])
@@ -428,29 +433,146 @@ def confirm_identity(team: Team):
     return render_template("spend/confirm.html", form=form, team=team, title="Confirm it is you")
 
 
+def _limit_defaults() -> spend.LimitDefaults:
+    config = current_app.config
+    return spend.LimitDefaults(
+        member_pence=int(config.get("SPEND_MEMBER_LIMIT_DEFAULT_PENCE", spend.DEFAULT_MEMBER_LIMIT_PENCE)),
+        enabler_pence=int(config.get("SPEND_ENABLER_LIMIT_DEFAULT_PENCE", spend.DEFAULT_ENABLER_LIMIT_PENCE)),
+    )
+
+
+def _notify_limits_requested(team: Team, change) -> None:
+    session = get_session()
+    link = url_for("spend.limit_changes", _external=True)
+    who = spend._name(session, change.requested_by_id)
+    for person in session.execute(select(Person).where(Person.is_finance, Person.is_active,
+                                                       Person.id != change.requested_by_id)).scalars():
+        _send(person.email, f"Approval limits for {team.name}: a raise waits for you",
+              f"{who} asks to let members of {team.name} approve up to {gbp(change.member_limit_pence)} "
+              f"(now {gbp(change.previous_member_limit_pence)}) and the enabler up to "
+              f"{gbp(change.enabler_limit_pence)} (now {gbp(change.previous_enabler_limit_pence)}).\n\n"
+              f"This is above the council's defaults, so it waits for finance or an admin: {link}\n")
+
+
+def _notify_limits_decided(team: Team, change) -> None:
+    session = get_session()
+    asker = session.get(Person, change.requested_by_id)
+    who = spend._name(session, change.decided_by_id)
+    if change.status == "approved":
+        body = (f"{who} approved the new approval limits of {team.name}: members up to "
+                f"{gbp(change.member_limit_pence)}, the enabler up to {gbp(change.enabler_limit_pence)}.\n")
+    else:
+        body = f"{who} refused the new approval limits of {team.name}. Reason: {change.reason}\n"
+    _send(asker.email, f"Approval limits for {team.name} were {change.status}", body)
+
+
 @spend_bp.route("/teams/<slug>/spend/limits", methods=["GET", "POST"])
 @team_staff
 def limits(team: Team):
+    """Enter the limits, see what the change would do (nothing written), then confirm it."""
     if current_user.role_in(team.id) != "enabler":
         abort(403)
+    session = get_session()
     form = LimitsForm()
+    plan = None
     if request.method == "GET":
         form.member_limit.data = f"{team.member_limit_pence / 100:.2f}"
         form.enabler_limit.data = f"{team.enabler_limit_pence / 100:.2f}"
     if form.validate_on_submit():
-        session = get_session()
+        values = {"member_limit_pence": parse_pence(form.member_limit.data),
+                  "enabler_limit_pence": parse_pence(form.enabler_limit.data)}
         try:
-            spend.set_limits(session=session, team=team, actor=_person(),
-                             member_limit_pence=parse_pence(form.member_limit.data),
-                             enabler_limit_pence=parse_pence(form.enabler_limit.data))
-            session.commit()
+            if form.confirmed.data != "yes":
+                plan = spend.plan_limits(session=session, team=team, actor=_person(), defaults=_limit_defaults(),
+                                         **values)
+            else:
+                change = spend.set_limits(session=session, team=team, actor=_person(), defaults=_limit_defaults(),
+                                          **values)
+                if change.status == "pending":
+                    _notify_limits_requested(team, change)
+                session.commit()
         except DomainError as error:
+            plan = None
             _show_error(form, error)
         else:
-            flash(f"Members may now approve up to {gbp(team.member_limit_pence)} and the enabler up to "
-                  f"{gbp(team.enabler_limit_pence)}.", "success")
-            return redirect(url_for("spend.dashboard", slug=team.slug))
-    return render_template("spend/limits.html", form=form, team=team, title="Approval limits")
+            if plan is None:
+                if change.status == "pending":
+                    flash(f"Your change of the limits is waiting for finance to confirm: until then members approve up "
+                          f"to {gbp(team.member_limit_pence)} and the enabler up to {gbp(team.enabler_limit_pence)}.",
+                          "success")
+                else:
+                    flash(f"Members may now approve up to {gbp(team.member_limit_pence)} and the enabler up to "
+                          f"{gbp(team.enabler_limit_pence)}.", "success")
+                return redirect(url_for("spend.dashboard", slug=team.slug))
+    return render_template("spend/limits.html", form=form, team=team, plan=plan, defaults=_limit_defaults(),
+                           pending=spend.pending_limit_change(session=session, team=team),
+                           action_form=DecideLimitsForm(), title="Approval limits")
+
+
+@spend_bp.post("/teams/<slug>/spend/limits/<int:change_id>/withdraw")
+@team_staff
+def withdraw_limits(team: Team, change_id: int):
+    if not DecideLimitsForm().validate_on_submit():
+        abort(400)
+    session = get_session()
+    try:
+        spend.withdraw_limit_change(session=session, team=team, change_id=change_id, actor=_person())
+        session.commit()
+    except NotFound:
+        abort(404)
+    except DomainError as error:
+        session.rollback()
+        flash(str(error), "error")
+    else:
+        flash("You withdrew the change of limits: they stay as they are.", "success")
+    return redirect(url_for("spend.dashboard", slug=team.slug))
+
+
+def _finance_or_admin() -> None:
+    if not (current_user.person.is_finance or current_user.person.is_admin):
+        abort(403)
+
+
+def _render_limit_changes(errors: dict | None = None, status: int = 200):
+    waiting = spend.list_pending_limit_changes(session=get_session())
+    names = {c.requested_by_id: spend._name(get_session(), c.requested_by_id) for c, _ in waiting}
+    return render_template("spend/limit_changes.html", waiting=waiting, names=names, form=DecideLimitsForm(),
+                           errors=errors or {}, defaults=_limit_defaults(), title="Approval limits waiting"), status
+
+
+@spend_bp.get("/spend-limits")
+@staff
+def limit_changes():
+    """Finance and admins: every team's raise of limits waiting for a decision."""
+    _finance_or_admin()
+    return _render_limit_changes()
+
+
+@spend_bp.post("/spend-limits/<int:change_id>/<any(approve, refuse):decision>")
+@staff
+def decide_limits(change_id: int, decision: str):
+    _finance_or_admin()
+    form = DecideLimitsForm()
+    if not form.validate_on_submit():
+        return _render_limit_changes({change_id: "; ".join(e for errs in form.errors.values() for e in errs)})
+    session = get_session()
+    try:
+        if decision == "approve":
+            change = spend.approve_limit_change(session=session, change_id=change_id, actor=_person())
+        else:
+            change = spend.refuse_limit_change(session=session, change_id=change_id, actor=_person(),
+                                               reason=form.reason.data)
+        team = session.get(Team, change.team_id)
+        _notify_limits_decided(team, change)
+        session.commit()
+    except NotFound:
+        abort(404)
+    except DomainError as error:
+        session.rollback()
+        return _render_limit_changes({change_id: str(error)})
+    flash(f"The new limits of {team.name} apply now." if decision == "approve"
+          else f"You refused the new limits of {team.name}: they stay as they are.", "success")
+    return redirect(url_for("spend.limit_changes"))
 
 
 @spend_bp.app_template_filter("spend_wait")

@@ -577,8 +577,10 @@ def test_only_the_enabler_sets_limits(w, app):
     assert "250.00" in erin.get("/teams/shirebrook/spend/limits").get_data(as_text=True)
     bad = erin.post("/teams/shirebrook/spend/limits", data={"member_limit": "500", "enabler_limit": "400"})
     assert "at least the members’ limit" in bad.get_data(as_text=True)
+    assert erin.post("/teams/shirebrook/spend/limits",  # the check page first, then confirmed
+                     data={"member_limit": "100", "enabler_limit": "600"}).status_code == 200
     assert erin.post("/teams/shirebrook/spend/limits",
-                     data={"member_limit": "100", "enabler_limit": "600"}).status_code == 302
+                     data={"member_limit": "100", "enabler_limit": "600", "confirmed": "yes"}).status_code == 302
     request_id = make_request(w, amount="150.00")
     assert "Members can approve up to £100.00" in approve(w, request_id).get_data(as_text=True)
 

@@ -149,6 +149,7 @@ ARG_FACTORIES: dict[str, Callable[[Served, str], object]] = {
     "fmt": lambda s, which: "csv",
     "filename": lambda s, which: "css/app.css",
     "kind": lambda s, which: "money",
+    "decision": lambda s, which: "approve",  # <any(approve, refuse):decision>: a value the route accepts
     **{name: _object(name) for name in ("request_id", "idea_id", "round_id", "pledge_id", "cp_id",
                                         "draft_idea_id", "approved_request_id")},
 }
@@ -164,6 +165,9 @@ ENDPOINT_ARGS: dict[str, dict[str, str]] = {
 REFINED: dict[str, dict[str, str]] = {
     # Only the team's enabler sets approval limits; a member sees 403 (they know the page exists).
     "spend.limits": {"member": FORBIDDEN},
+    # Changes of limits above the defaults are decided by finance or an admin, not by the team.
+    "spend.limit_changes": {r: FORBIDDEN for r in ("member", "other_member", "enabler")},
+    "spend.decide_limits": {r: FORBIDDEN for r in ("member", "other_member", "enabler")},
     # A receipt is for the team's members and finance with a second factor; for anyone else it
     # does not exist (404), so a receipt's existence is not revealed.
     "spend.receipt": {"resident": NOT_FOUND, "other_member": NOT_FOUND, "admin": NOT_FOUND},
