@@ -1,7 +1,7 @@
 """limits: approval-limit changes, a raise above the defaults waiting for finance
 
 Revision ID: 0018_limits
-Revises: 0015_reversals
+Revises: 0016_controls
 
 ``spend_limit_change`` records every change of a team's approval limits (issue 14 finding 9). A
 raise above the council's defaults stays pending until finance or an admin approves or refuses
@@ -17,7 +17,7 @@ from alembic import op
 import community.db
 
 revision: str = "0018_limits"
-down_revision: str | Sequence[str] | None = "0015_reversals"
+down_revision: str | Sequence[str] | None = "0016_controls"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
