@@ -27,6 +27,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_personal_data(app)
     register_cli(app)
     register_templates(app)
+    register_next_steps(app)
     return app
 
 
@@ -197,6 +198,20 @@ def register_personal_data(app: Flask) -> None:
 
     for source in (rights.COMMUNITY, VOTES, PLEDGES, LEDGER, SPEND):
         rights.register(app, source)
+
+
+def register_next_steps(app: Flask) -> None:
+    """Each domain's part of a person's next step (community/next_steps.py): community cannot
+    import the domains above it, so they are wired here, in the order the to-do list shows them."""
+    from community import next_steps
+    from ledger import spend_next_steps
+    from pledges import next_steps as pledge_steps
+    from votes import next_steps as vote_steps
+
+    next_steps.register_nudge(app, vote_steps.vote_now)
+    next_steps.register_todo(app, spend_next_steps.staff_todo)
+    next_steps.register_todo(app, vote_steps.staff_todo)
+    next_steps.register_todo(app, pledge_steps.staff_todo)
 
 
 def register_cli(app: Flask) -> None:

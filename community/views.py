@@ -10,7 +10,7 @@ from flask import session as cookie
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import text
 
-from community import mail, services, signin
+from community import mail, next_steps, services, signin
 from community.auth import CurrentUser, admin_only, development_only, load_roles, public, signed_in, staff
 from community.cache import public_page
 from community.db import get_session
@@ -60,6 +60,11 @@ def _safe_next(default: str) -> str:
     return signin.safe_next(request.args.get("next"), default)
 
 
+def _landing() -> str:
+    """The signed-in person's next step (community/next_steps.py)."""
+    return next_steps.landing_url(get_session(), current_user)
+
+
 @bp.get("/")
 @public
 @public_page
@@ -77,7 +82,8 @@ def team(slug: str):
     except DomainError:
         abort(404)
     members = services.list_team_members(session, team_id=summary.team.id)
-    return render_template("community/team.html", summary=summary, members=members)
+    return render_template("community/team.html", summary=summary, members=members,
+                           nudges=next_steps.nudges(session, current_user, summary.team))
 
 
 @bp.get("/healthz")
@@ -214,7 +220,7 @@ def sign_in():
         else:
             if token:
                 _log_in(person, token, second_factor=False)
-                return redirect(_safe_next(url_for("community.account")))
+                return redirect(_safe_next(_landing()))
             if signin.begin(person, next_url=request.args.get("next")) is signin.State.PENDING_CODE:
                 return redirect(url_for("community.sign_in_code"))
             return redirect(url_for("community.two_factor_setup"))
@@ -239,11 +245,11 @@ def sign_in_code():
         except DomainError as error:
             _form_error(form, error)
         else:
-            target = signin.next_url(url_for("community.account"))
+            target = signin.next_url("")
             _log_in(person, token, second_factor=True)
             if left is not None:
                 _recovery_code_used(left)
-            return redirect(target)
+            return redirect(target or _landing())
     return render_template("community/sign_in_code.html", form=form)
 
 
@@ -580,4 +586,5 @@ def dev_outbox():
 def staff_home():
     session = get_session()
     teams = {s.team.id: s for s in services.list_teams(session)}
-    return render_template("community/staff_home.html", teams=teams)
+    return render_template("community/staff_home.html", teams=teams,
+                           todo=next_steps.todo(session, current_user))

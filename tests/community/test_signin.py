@@ -98,7 +98,8 @@ def test_an_offsite_next_survives_neither_the_code_step_nor_a_forged_pending_nex
         assert cookie.get("pending_next") in (None, "")
         cookie["pending_next"] = value  # as if it had been stored: it is checked again when used
     response = client.post("/sign-in/code", data={"code": pyotp.TOTP(person.totp_secret).now()})
-    assert response.status_code == 302 and response.headers["Location"].endswith("/account")
+    # Not the forged next: the member's own landing page, their to-do list (issue 20 item 10).
+    assert response.status_code == 302 and response.headers["Location"].endswith("/staff")
 
 
 def test_a_good_next_is_kept_through_sign_in_and_the_code_step(client, make_person, place_and_team):

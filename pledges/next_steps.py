@@ -1,0 +1,25 @@
+"""Pledges' part of the staff to-do list (registered in ``wsgi.register_next_steps``): open
+pledges due this week or overdue."""
+
+from flask import url_for
+
+from community.db import london_today
+from community.models import Team
+from community.next_steps import Step
+from pledges import services
+
+
+def staff_todo(session, user) -> list[Step]:
+    if not user.has_second_factor:
+        return []
+    many = len(user.team_roles) > 1
+    steps = []
+    for team_id in sorted(user.team_roles):
+        team = session.get(Team, team_id)
+        if team is None:
+            continue
+        due = services.reminders(session=session, team=team, today=london_today())
+        suffix = f" ({team.name})" if many else ""
+        steps.append(Step(f"Pledges due this week or overdue{suffix}", url_for("pledges.reminders", slug=team.slug),
+                          len(due.due_this_week) + len(due.overdue)))
+    return steps

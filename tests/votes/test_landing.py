@@ -1,0 +1,89 @@
+"""Issue 20 item 10: after sign-in each person lands on their next step."""
+
+import datetime as dt
+import re
+
+from community.formatting import london_datetime
+from ledger import spend
+from pledges import services as pledges
+from tests.votes.conftest import feasible_idea, open_round
+from votes import services
+
+
+def _land(sign_in, person):
+    response = sign_in(person)
+    assert response.status_code == 302
+    return response.headers["Location"]
+
+
+def test_a_resident_lands_on_their_place_with_vote_now_until_they_vote(client, session, world, sign_in):
+    slug = world["team"].slug
+    ideas = [feasible_idea(session, world, "Bench", 50_000), feasible_idea(session, world, "Garden", 40_000)]
+    rnd = open_round(session, world, ideas, budget=150_000)
+    session.commit()
+    voter = world["residents"][1]
+    assert _land(sign_in, voter).endswith(f"/teams/{slug}")
+    page = client.get(f"/teams/{slug}").get_data(as_text=True)
+    assert f"Vote now — Spring round, closes {london_datetime(rnd.closes_at)}" in page
+    assert f'href="/teams/{slug}/rounds/{rnd.id}"' in page
+    assert client.post(f"/teams/{slug}/rounds/{rnd.id}/ballot",
+                       data={"idea": [ideas[0].id], "action": "submit"}).status_code == 302
+    assert "Vote now" not in client.get(f"/teams/{slug}").get_data(as_text=True)
+
+
+def test_no_vote_now_for_outsiders_visitors_or_without_an_open_round(client, session, world, sign_in):
+    slug = world["team"].slug
+    assert _land(sign_in, world["residents"][0]).endswith(f"/teams/{slug}")
+    assert "Vote now" not in client.get(f"/teams/{slug}").get_data(as_text=True)
+    open_round(session, world, [feasible_idea(session, world, "Bench", 50_000)])
+    session.commit()
+    client.post("/sign-out")
+    assert "Vote now" not in client.get(f"/teams/{slug}").get_data(as_text=True)
+    assert _land(sign_in, world["outsider"]).endswith("/account")  # no team works in Gamesley
+    assert "Vote now" not in client.get(f"/teams/{slug}").get_data(as_text=True)
+
+
+def test_an_explicit_next_still_wins(client, world):
+    response = client.post("/sign-in?next=/teams/shirebrook/ideas",
+                           data={"email": world["residents"][0].email, "password": "correct horse battery"})
+    assert response.headers["Location"].endswith("/teams/shirebrook/ideas")
+    evil = client.post("/sign-in?next=//evil.example",
+                       data={"email": world["residents"][0].email, "password": "correct horse battery"})
+    assert evil.headers["Location"].endswith("/teams/shirebrook")
+
+
+def test_finance_lands_on_the_finance_home(client, world, sign_in):
+    assert _land(sign_in, world["finance"]).endswith("/finance")
+
+
+def test_staff_land_on_a_to_do_list(client, session, world, sign_in):
+    team, member, enabler = world["team"], world["member"], world["enabler"]
+    assert _land(sign_in, member).endswith("/staff")
+    assert "Nothing waiting" in client.get("/staff").get_data(as_text=True)
+    # One idea to review, a request by the enabler (mine to approve), one of mine (not for me),
+    # an approved request with no receipt yet, and a pledge due this week.
+    services.propose_idea(session=session, team=team, proposer=world["residents"][0], title="Swings",
+                          description="For the park", estimated_cost_pence=30_000)
+    spend.request_spend(session=session, team=team, requester=enabler, amount_pence=2_000, payee="Shop",
+                        payee_is_individual=False, purpose="Tea", category="equipment")
+    spend.request_spend(session=session, team=team, requester=member, amount_pence=1_000, payee="Shop",
+                        payee_is_individual=False, purpose="Milk", category="equipment")
+    approved = spend.request_spend(session=session, team=team, requester=enabler, amount_pence=1_500,
+                                   payee="Shop", payee_is_individual=False, purpose="Cups", category="equipment")
+    spend.approve(session=session, team=team, request_id=approved.id, approver=member, auth_session=None,
+                  idempotency_key="ap-1", fresh_above_pence=10**9)
+    pledges.make_pledge(session=session, team=team, made_by=world["residents"][0], kind="goods",
+                        description="Ten chairs", quantity=10, today=dt.date.today(),
+                        due_on=dt.date.today() + dt.timedelta(days=2))
+    session.commit()
+    page = client.get("/staff").get_data(as_text=True)
+    assert "Nothing waiting" not in page
+    slug = team.slug
+    for label, count, href in [
+        ("Approvals waiting for me", 1, f"/teams/{slug}/spend"),
+        ("Ideas to review", 1, f"/teams/{slug}/ideas"),
+        ("Receipts missing", 1, f"/teams/{slug}/spend"),
+        ("Pledges due", 1, f"/teams/{slug}/pledges/reminders"),
+    ]:
+        assert re.search(rf'href="{re.escape(href)}[^"]*">{label}[^<]*</a> <strong[^>]*data-count="{count}"', page), label
+    assert "Paper ballots to decide" not in page
