@@ -44,3 +44,11 @@ class ResetLinkInvalid(DomainError):
     def __init__(self, message: str, *, reason: str):
         super().__init__(message)
         self.reason = reason
+
+
+class ConfirmLinkInvalid(DomainError):
+    """An email-confirmation link that cannot be used; ``reason`` is "unknown", "used" or "expired"."""
+
+    def __init__(self, message: str, *, reason: str):
+        super().__init__(message)
+        self.reason = reason

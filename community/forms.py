@@ -131,3 +131,28 @@ class AcceptInvitationForm(FlaskForm):
     password = PasswordField("Password", widget=GovPasswordInput(),
                              validators=[InputRequired("Enter a password"), Length(max=MAX_LENGTH)])
     submit = SubmitField("Accept invitation", widget=GovSubmitInput())
+
+
+class ConfirmEmailForm(FlaskForm):
+    password = PasswordField("Password", widget=GovPasswordInput(),
+                             validators=[InputRequired("Enter the password of this account"), Length(max=MAX_LENGTH)])
+    submit = SubmitField("Confirm my email address", widget=GovSubmitInput())
+
+
+class ResendConfirmationForm(FlaskForm):
+    pass
+
+
+class AssistedSignUpForm(FlaskForm):
+    name = StringField("Full name", widget=GovTextInput(),
+                       validators=[InputRequired("Enter the resident's name"), Length(max=100)])
+    postcode = StringField("Home postcode", widget=GovTextInput(),
+                           validators=[InputRequired("Enter their home postcode"), Length(max=16)])
+    phone = StringField("Phone number (optional)", widget=GovTextInput(), validators=[Length(max=40)])
+    submit = SubmitField("Sign them up and print the voting code", widget=GovSubmitInput())
+
+
+class VotingCodeForm(FlaskForm):
+    code = StringField("Voting code", widget=GovTextInput(),
+                       validators=[InputRequired("Enter the voting code printed on your slip"), Length(max=40)])
+    submit = SubmitField("Continue", widget=GovSubmitInput())

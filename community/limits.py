@@ -42,6 +42,11 @@ CODE_PER_ADDRESS = "10 per 5 minutes"
 # per person in 30 minutes, counted in the database (community/services.py).
 RESET_PER_ADDRESS = "10 per 15 minutes"
 RESET_PER_ACCOUNT = "3 per 15 minutes"
+# Sign-up: per address (each sign-up hashes a password and sends an email).
+SIGN_UP_PER_ADDRESS = "10 per hour"
+CONFIRM_RESEND_PER_ADDRESS = "5 per 15 minutes"
+# Voting codes typed at "Vote with a code": per address (a code is 10 characters of 31, ~49 bits).
+VOTING_CODE_PER_ADDRESS = "10 per 15 minutes"
 
 
 # --------------------------------------------------------------------------- choosing the storage

@@ -76,6 +76,13 @@ class Person(SQLModel, table=True):
     is_demo: bool = Field(default=False)
     is_active: bool = Field(default=True)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc_column())
+    # When the person proved they read mail at ``email`` (issue 14). Only the sign-up page makes
+    # people unconfirmed (``request_sign_up`` sets None); everyone else is made confirmed: staff
+    # (their invitation was emailed), admins from the CLI, demo people, and people made before
+    # confirmation existed (migration 0021). Votes and pledges refuse the unconfirmed.
+    email_confirmed_at: dt.datetime | None = Field(default_factory=utcnow, sa_column=_utc_column(nullable=True))
+    # A phone number, for a resident signed up at a Local Net without email (assisted sign-up).
+    phone: str | None = Field(default=None, max_length=40)
 
     @property
     def first_name(self) -> str:
@@ -216,4 +223,43 @@ class PasswordReset(SQLModel, table=True):
     token_hash: str = Field(max_length=64, unique=True)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc_column())
     expires_at: dt.datetime = Field(sa_column=_utc_column())
+    used_at: dt.datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+
+
+class EmailConfirmation(SQLModel, table=True):
+    """An email-confirmation link sent at sign-up: single use, 7 days, only its SHA-256 stored.
+
+    Used once, by a conditional update (``WHERE used_at IS NULL``), like ``PasswordReset``."""
+
+    __tablename__ = "email_confirmation"
+    __table_args__ = (
+        CheckConstraint("expires_at > created_at", name="ck_email_confirmation_expiry"),
+        CheckConstraint("used_at IS NULL OR used_at >= created_at", name="ck_email_confirmation_used"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc_column())
+    expires_at: dt.datetime = Field(sa_column=_utc_column())
+    used_at: dt.datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+
+
+class VotingCode(SQLModel, table=True):
+    """A one-time voting code for a resident signed up without email (assisted sign-up).
+
+    ``code_hash`` is HMAC-SHA256 under the app secret of the normalised code (10 characters of a
+    31-letter alphabet: a keyed hash, so a copy of the database alone cannot be searched for
+    codes). ``used_at`` is set once, by a conditional UPDATE in the ballot's own transaction."""
+
+    __tablename__ = "voting_code"
+    __table_args__ = (
+        CheckConstraint("used_at IS NULL OR used_at >= created_at", name="ck_voting_code_used"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    code_hash: str = Field(max_length=64, unique=True)
+    created_by_id: int = Field(foreign_key="person.id")
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc_column())
     used_at: dt.datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))

@@ -5,6 +5,8 @@ command that called it commits once.
 """
 
 import datetime as dt
+import hashlib
+import hmac
 import re
 import secrets
 from collections.abc import Callable
@@ -19,6 +21,7 @@ from community import mail, passwords, postcodes
 from community.auth import token_hash
 from community.db import LONDON, utcnow
 from community.errors import (
+    ConfirmLinkInvalid,
     DomainError,
     EmailTaken,
     Forbidden,
@@ -32,6 +35,7 @@ from community.errors import (
 from community.models import (
     AuditEvent,
     AuthSession,
+    EmailConfirmation,
     Invitation,
     Membership,
     PasswordReset,
@@ -41,6 +45,7 @@ from community.models import (
     RecoveryCode,
     Team,
     TeamRole,
+    VotingCode,
 )
 
 TOTP_ISSUER = "Thriving Communities"
@@ -208,7 +213,7 @@ def sign_up_resident(
 
 def request_sign_up(
     *, session: Session, name: str, email: str, password: str, postcode: str, sign_in_link: str,
-    reset_link: str,
+    reset_link: str, confirm_link: Callable[[str], str],
 ) -> Person | None:
     """Sign-up that does not say whether the email already has an account (issue 14, finding 8).
 
@@ -216,8 +221,13 @@ def request_sign_up(
     the email). Then the password is hashed either way, so both paths take as long, and one email
     goes out either way: to a new account, "your account is ready"; to an existing one, "someone
     tried to sign up with your address" (its password is not touched). The caller answers the
-    same in both cases. Returns the new person, or None when the address was taken."""
+    same in both cases. Returns the new person, or None when the address was taken.
+
+    The new account is unconfirmed (``email_confirmed_at`` None) and its email carries a
+    confirmation link (``confirm_link(token)``, :func:`request_email_confirmation`): until it is
+    used the person can sign in and look around, but not vote, support, pledge or sign."""
     person = _checked_resident(session, name=name, email=email, password=password, postcode=postcode)
+    person.email_confirmed_at = None
     existing = session.exec(select(Person).where(Person.email == person.email)).first()
     if existing is None:
         try:
@@ -242,13 +252,170 @@ def request_sign_up(
              "votes." if place else "Your postcode is outside the places we work in today, so you "
              "cannot vote in a local round yet.")
     audit(session, actor_id=person.id, action="sign_up", subject=person.email)
-    mail.send(to=person.email, subject="Your Thriving Communities account is ready", session=session,
+    token, until = _new_confirmation(session, person)
+    mail.send(to=person.email, subject="Confirm your email address for Thriving Communities", session=session,
               body=f"Hello {person.first_name},\n\nYour account is ready. {where}\n\n"
-                   f"Sign in with the password you chose: {sign_in_link}\n\n"
-                   "If you did not create this account, reset its password and tell us: "
-                   f"{reset_link}\n")
+                   f"Before you can vote, support ideas, pledge or sign, confirm your email address "
+                   f"(you will be asked for the password you chose):\n\n{confirm_link(token)}\n\n"
+                   f"The link works once, until {until.day} {until:%B %Y} (7 days).\n\n"
+                   f"Sign in: {sign_in_link}\n\n"
+                   "If you did not create this account, do not confirm it: ignore this email, or "
+                   f"reset its password to take it over: {reset_link}\n")
     session.flush()
     return person
+
+
+# ---- email confirmation (issue 14) -------------------------------------------------------
+
+CONFIRM_DAYS = 7
+CONFIRM_LINKS_PER_WINDOW = 3  # links made for one person within CONFIRM_WINDOW; more send nothing
+CONFIRM_WINDOW = dt.timedelta(minutes=30)
+
+
+def _new_confirmation(session: Session, person: Person, now: dt.datetime | None = None) -> tuple[str, dt.datetime]:
+    now = now or utcnow()
+    token = secrets.token_urlsafe(32)
+    session.add(EmailConfirmation(person_id=person.id, token_hash=token_hash(token), created_at=now,
+                                  expires_at=now + dt.timedelta(days=CONFIRM_DAYS)))
+    return token, (now + dt.timedelta(days=CONFIRM_DAYS)).astimezone(LONDON)
+
+
+def request_email_confirmation(*, session: Session, person: Person, link: Callable[[str], str],
+                               now: dt.datetime | None = None) -> bool:
+    """Email a new confirmation link ("resend the confirmation email"). False, and nothing sent,
+    when the person is confirmed already, has no real address, or has had
+    ``CONFIRM_LINKS_PER_WINDOW`` links in the last 30 minutes (an inbox cannot be flooded)."""
+    now = now or utcnow()
+    person = session.get(Person, person.id)
+    if person is None or person.email_confirmed_at is not None or not has_email(person):
+        return False
+    recent = session.exec(select(func.count()).select_from(EmailConfirmation).where(
+        EmailConfirmation.person_id == person.id, EmailConfirmation.created_at > now - CONFIRM_WINDOW)).one()
+    if recent >= CONFIRM_LINKS_PER_WINDOW:
+        audit(session, actor_id=person.id, action="email.confirm_throttled", subject=person.email)
+        return False
+    token, until = _new_confirmation(session, person, now)
+    audit(session, actor_id=person.id, action="email.confirm_request", subject=person.email)
+    mail.send(to=person.email, subject="Confirm your email address for Thriving Communities", session=session,
+              body=f"Hello {person.first_name},\n\nConfirm your email address (you will be asked for your "
+                   f"password):\n\n{link(token)}\n\nThe link works once, until {until.day} {until:%B %Y}.\n\n"
+                   "If you did not ask for this, ignore this email.\n")
+    session.flush()
+    return True
+
+
+def check_email_confirmation(*, session: Session, token: str, now: dt.datetime | None = None) -> EmailConfirmation:
+    """The confirmation link's row if it can still be used; ConfirmLinkInvalid saying why."""
+    now = now or utcnow()
+    row = None
+    if _RESET_TOKEN.fullmatch(token or ""):
+        row = session.exec(select(EmailConfirmation).where(EmailConfirmation.token_hash == token_hash(token))).first()
+    if row is None:
+        raise ConfirmLinkInvalid("This link is not a confirmation link of ours. Check you copied the whole "
+                                 "link from the email, or sign in and ask for a new one.", reason="unknown")
+    if row.used_at is not None:
+        raise ConfirmLinkInvalid("This link has already been used. Each link works once: sign in to see "
+                                 "whether your address is confirmed, or ask for a new link.", reason="used")
+    if row.expires_at <= now:
+        raise ConfirmLinkInvalid(f"This link has expired: links work for {CONFIRM_DAYS} days. Sign in and "
+                                 "use “Resend the confirmation email”.", reason="expired")
+    return row
+
+
+def confirm_email(*, session: Session, token: str, password: str, now: dt.datetime | None = None) -> Person:
+    """Confirm the address through the emailed link, once. The account's password is asked for
+    too: someone who made an account with another person's address cannot get it confirmed by
+    that person (or their mail scanner) following the link. One conditional UPDATE uses the
+    link; the person's other links stop working. Audited ("email.confirm")."""
+    now = now or utcnow()
+    row = check_email_confirmation(session=session, token=token, now=now)
+    person = session.get(Person, row.person_id)
+    if not passwords.verify_password(person.password_hash, password or ""):
+        raise InvalidCredentials("The password is not correct: enter the password of this account.",
+                                 field="password")
+    used = session.execute(
+        update(EmailConfirmation)
+        .where(EmailConfirmation.id == row.id, EmailConfirmation.used_at.is_(None),
+               EmailConfirmation.expires_at > now)
+        .values(used_at=now)
+    ).rowcount
+    if used != 1:
+        raise ConfirmLinkInvalid("This link has already been used.", reason="used")
+    _mark_confirmed(session, person, now)
+    audit(session, actor_id=person.id, action="email.confirm", subject=person.email)
+    session.flush()
+    return person
+
+
+def _mark_confirmed(session: Session, person: Person, now: dt.datetime) -> None:
+    if person.email_confirmed_at is None:
+        person.email_confirmed_at = now
+        session.add(person)
+    session.execute(update(EmailConfirmation).where(EmailConfirmation.person_id == person.id,
+                                                    EmailConfirmation.used_at.is_(None)).values(used_at=now))
+
+
+# ---- assisted sign-up and voting codes (issue 14) ------------------------------------------
+
+NO_EMAIL_DOMAIN = "no-email.invalid"  # RFC 2606: can never be delivered
+VOTING_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read off paper
+VOTING_CODE_LENGTH = 10
+
+
+def has_email(person: Person) -> bool:
+    """False for residents signed up without email (their address is a placeholder)."""
+    return not person.email.endswith("@" + NO_EMAIL_DOMAIN)
+
+
+def normalise_voting_code(code: str) -> str:
+    return re.sub(r"[\s-]", "", code or "").upper()
+
+
+def voting_code_hash(*, secret: str, code: str) -> str:
+    """The keyed digest stored for a voting code (HMAC-SHA256 under the app secret)."""
+    return hmac.new(secret.encode(), f"voting-code:{normalise_voting_code(code)}".encode(),
+                    hashlib.sha256).hexdigest()
+
+
+def assisted_sign_up(*, session: Session, actor: Person, team_id: int, name: str, postcode: str, phone: str | None,
+                     secret: str) -> tuple[Person, str]:
+    """A member or enabler of the team signs up a resident who has no email, at a Local Net.
+
+    The postcode must be in the team's place. The resident has no password (they cannot sign
+    in) and a placeholder address nobody can receive; they get a one-time voting code instead,
+    returned here once to print (only its keyed hash is stored). Audited ("account.assisted",
+    actor = the member of staff). DomainError beside the field otherwise, nothing written."""
+    team = session.get(Team, team_id)
+    if team is None or session.exec(select(Membership.id).where(
+            Membership.team_id == team_id, Membership.person_id == actor.id)).first() is None:
+        raise Forbidden("Only this team's members and enabler can sign people up here.")
+    clean_name = " ".join((name or "").split())
+    if not clean_name:
+        raise DomainError("Enter the resident's name", field="name")
+    if len(clean_name) > 100:
+        raise DomainError("The name must be 100 characters or fewer", field="name")
+    normal = postcodes.normalise(postcode or "")
+    if normal is None:
+        raise InvalidPostcode("Enter a real postcode, like NG20 8AA", field="postcode")
+    place = place_for_postcode(session, postcode=normal)
+    team_place = session.get(Place, team.place_id)
+    if place is None or place.id != team.place_id:
+        raise DomainError(f"{normal} is not in {team_place.name}: this team can sign up its own residents only",
+                          field="postcode")
+    phone = " ".join((phone or "").split()) or None
+    if phone is not None and (len(phone) > 40 or not re.fullmatch(r"[0-9+() ]+", phone)):
+        raise DomainError("Enter a phone number with digits only, like 01623 123456", field="phone")
+    person = Person(name=clean_name, email=f"assisted-{secrets.token_hex(10)}@{NO_EMAIL_DOMAIN}", postcode=normal,
+                    place_id=place.id, phone=phone, password_hash=None, email_confirmed_at=None)
+    session.add(person)
+    session.flush()
+    code = "".join(secrets.choice(VOTING_CODE_ALPHABET) for _ in range(VOTING_CODE_LENGTH))
+    session.add(VotingCode(person_id=person.id, code_hash=voting_code_hash(secret=secret, code=code),
+                           created_by_id=actor.id))
+    session.add(AuditEvent(actor_id=actor.id, action="account.assisted", team_id=team.id,
+                           subject=f"person:{person.id} place:{place.id} by team {team.slug}"))
+    session.flush()
+    return person, f"{code[:5]}-{code[5:]}"
 
 
 POSTCODE_CHANGED = "account.postcode_changed"
@@ -440,6 +607,9 @@ def reset_password(*, session: Session, token: str, password: str, now: dt.datet
     person = session.get(Person, row.person_id)
     person.password_hash = new_hash
     session.add(person)
+    # The reset link reached this mailbox: that confirms the address (issue 14, finding 8: an
+    # account someone else made with your address becomes yours, with your password).
+    _mark_confirmed(session, person, now)
     end_all_sessions(session, person_id=person.id)
     audit(session, actor_id=person.id, action="password.reset", subject=person.email)
     when = now.astimezone(LONDON)

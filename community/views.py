@@ -14,16 +14,18 @@ from community import mail, next_steps, services, signin
 from community.auth import CurrentUser, admin_only, development_only, load_roles, public, signed_in, staff
 from community.cache import public_page
 from community.db import get_session
-from community.errors import DomainError, ResetLinkInvalid
+from community.errors import ConfirmLinkInvalid, DomainError, ResetLinkInvalid
 from community.forms import (
     AcceptInvitationForm,
     ChangePasswordForm,
     CodeForm,
+    ConfirmEmailForm,
     ForgotPasswordForm,
     InviteForm,
     PlaceForm,
     PostcodeForm,
     ReconfirmForm,
+    ResendConfirmationForm,
     ResetPasswordForm,
     ResetSecondFactorForm,
     RevokeForm,
@@ -34,10 +36,12 @@ from community.forms import (
 )
 from community.limits import (
     CODE_PER_ADDRESS,
+    CONFIRM_RESEND_PER_ADDRESS,
     RESET_PER_ACCOUNT,
     RESET_PER_ADDRESS,
     SIGN_IN_PER_ACCOUNT,
     SIGN_IN_PER_ADDRESS,
+    SIGN_UP_PER_ADDRESS,
     account_key,
     limiter,
 )
@@ -98,6 +102,7 @@ def healthz():
 
 @bp.route("/sign-up", methods=["GET", "POST"])
 @public
+@limiter.limit(SIGN_UP_PER_ADDRESS, methods=["POST"])
 def sign_up():
     """Answers the same whether or not the email has an account (issue 14, finding 8): both go
     to "check your email", and nobody is signed in here (that would tell the two apart)."""
@@ -109,13 +114,77 @@ def sign_up():
                 session=session, name=form.name.data, email=form.email.data,
                 password=form.password.data, postcode=form.postcode.data,
                 sign_in_link=url_for("community.sign_in", _external=True),
-                reset_link=url_for("community.forgot_password", _external=True))
+                reset_link=url_for("community.forgot_password", _external=True),
+                confirm_link=_confirm_link)
             session.commit()
         except DomainError as error:
             _form_error(form, error)
         else:
             return redirect(url_for("community.sign_up_done"))
     return render_template("community/sign_up.html", form=form)
+
+
+def _confirm_link(token: str) -> str:
+    return url_for("community.confirm_email", token=token, _external=True)
+
+
+_CONFIRM_LINK_TITLE = {"unknown": "This link is not valid", "used": "This link has been used",
+                       "expired": "This link has expired"}
+
+
+def _confirm_link_page(error: ConfirmLinkInvalid):
+    get_session().rollback()
+    return render_template("community/confirm_link_invalid.html", title=_CONFIRM_LINK_TITLE[error.reason],
+                           message=error.message), _RESET_LINK_STATUS[error.reason]
+
+
+@bp.route("/confirm-email/<token>", methods=["GET", "POST"])
+@public
+@limiter.limit(CODE_PER_ADDRESS, methods=["POST"])
+def confirm_email(token: str):
+    """Confirm an email address through the sign-up link, with the account's password (so that
+    the owner of an address cannot be led to confirm an account someone else made with it)."""
+    session = get_session()
+    try:
+        row = services.check_email_confirmation(session=session, token=token)
+    except ConfirmLinkInvalid as error:
+        return _confirm_link_page(error)
+    person = session.get(Person, row.person_id)
+    form = ConfirmEmailForm()
+    if form.validate_on_submit():
+        try:
+            services.confirm_email(session=session, token=token, password=form.password.data)
+            session.commit()
+        except ConfirmLinkInvalid as error:
+            return _confirm_link_page(error)
+        except DomainError as error:
+            _form_error(form, error)
+        else:
+            flash("Your email address is confirmed. You can now vote, support ideas, pledge and sign.", "success")
+            signed_in_here = current_user.is_authenticated and current_user.id == person.id
+            return redirect(url_for("community.account" if signed_in_here else "community.sign_in"))
+    return render_template("community/confirm_email.html", form=form, email=person.email)
+
+
+@bp.post("/account/confirm-email/resend")
+@signed_in
+@limiter.limit(CONFIRM_RESEND_PER_ADDRESS)
+def resend_confirmation():
+    form = ResendConfirmationForm()
+    if not form.validate_on_submit():
+        abort(400)
+    session = get_session()
+    sent = services.request_email_confirmation(session=session, person=current_user.person, link=_confirm_link)
+    session.commit()
+    if sent:
+        flash(f"We sent a new confirmation link to {current_user.person.email}. It works for "
+              f"{services.CONFIRM_DAYS} days.", "success")
+    elif current_user.person.email_confirmed_at is not None:
+        flash("Your email address is already confirmed.", "info")
+    else:
+        flash("We have sent you several links in the last 30 minutes: check your inbox (and spam folder), "
+              "or try again later.", "info")
+    return redirect(url_for("community.account"))
 
 
 @bp.get("/sign-up/done")
