@@ -52,7 +52,7 @@ VOTING_CODE_PER_ADDRESS = "10 per 15 minutes"
 # --------------------------------------------------------------------------- choosing the storage
 
 
-def redis_answers(uri: str, timeout: float = 0.5) -> bool:
+def redis_answers(uri: str, timeout: float = 0.5) -> bool:  # ok: not money (seconds)
     """Whether a Redis answers PING at ``uri``'s host and port (no client library needed)."""
     parts = urlsplit(uri)
     try:
@@ -139,7 +139,7 @@ class SQLiteStorage(Storage):
                 raise
             conn.execute("COMMIT")
 
-    def incr(self, key: str, expiry: float, amount: int = 1) -> int:
+    def incr(self, key: str, expiry: float, amount: int = 1) -> int:  # ok: not money (seconds)
         now = time.time()
         with self._write() as conn:
             conn.execute("DELETE FROM hit WHERE expires_at <= ?", (now,))
