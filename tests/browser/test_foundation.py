@@ -47,6 +47,9 @@ def test_resident_signs_up_on_a_phone(page, live_server, shot):
     page.get_by_label("Email address").fill("rita.browser@example.org")
     page.get_by_label("Password", exact=True).fill("a long browser password")
     page.get_by_role("button", name="Sign in").click()
+    # A resident lands on their place's team page (issue 20 item 10); the account page says where they live.
+    expect(page.get_by_role("heading", name="Shirebrook Connected Team", exact=True)).to_be_visible()
+    page.goto(page.url.split("/teams/")[0] + "/account")
     expect(page.get_by_text("Shirebrook (Bolsover)")).to_be_visible()
     assert_accessible(page)
     shot(page, "03-account")
@@ -65,7 +68,7 @@ def test_team_member_signs_in_with_totp(page, live_server, shot):
     assert_accessible(page)
     shot(page, "04-totp-code")
     page.get_by_role("button", name="Continue").click()
-    expect(page.get_by_role("heading", name="Your account")).to_be_visible()
+    expect(page.get_by_role("heading", name="Your to-do list")).to_be_visible()  # staff land on it
     page.get_by_role("link", name="Staff").click()
     expect(page.get_by_text("Shirebrook Connected Team").first).to_be_visible()
     assert_accessible(page)

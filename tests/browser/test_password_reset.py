@@ -88,7 +88,7 @@ def test_a_member_of_staff_resets_their_password_and_still_needs_their_code(brow
     _sign_in(page, base, NEW)
     page.get_by_label("Code").fill(pyotp.TOTP(totp_secret_for(EMAIL)).now())  # the second factor, as always
     page.get_by_role("button", name="Continue").click()
-    expect(page.get_by_role("heading", name="Your account")).to_be_visible()
+    expect(page.get_by_role("heading", name="Your to-do list")).to_be_visible()  # staff land on it
 
     page.goto(link)
     expect(page.get_by_role("heading", name="This link has been used")).to_be_visible()
