@@ -1,9 +1,13 @@
 """Where the rate-limit counters live (community/limits.py, issue 14 finding 11): the choice at
 start-up and the SQLite file that every worker shares when no Redis answers."""
 
-import multiprocessing
+import json
+import os
 import socket
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 from limits import parse
 from limits.storage import storage_from_string
@@ -66,20 +70,24 @@ def test_the_sqlite_storage_counts_a_fixed_window_and_forgets_it(tmp_path):
     assert one.check() and one.reset() == 1 and two.get(item.key_for("again")) == 0
 
 
-def _hammer(uri: str, n: int, queue) -> None:
-    storage = storage_from_string(uri)
-    queue.put([storage.incr("shared", 300) for _ in range(n)])
+HAMMER = """
+import json, sys
+from limits.storage import storage_from_string
+import community.limits  # registers the sqlite:// storage
+storage = storage_from_string(sys.argv[1])
+print(json.dumps([storage.incr("shared", 300) for _ in range(int(sys.argv[2]))]))
+"""
 
 
 def test_processes_sharing_the_file_count_every_hit_once(tmp_path):
     """Four processes (gunicorn's workers), 50 hits each at once: the counts 1..200, each once."""
     uri = f"sqlite:///{tmp_path}/r.sqlite3"
     storage_from_string(uri)  # the table exists before they start
-    queue = multiprocessing.get_context("fork").Queue()
-    workers = [multiprocessing.get_context("fork").Process(target=_hammer, args=(uri, 50, queue)) for _ in range(4)]
-    for w in workers:
-        w.start()
-    seen = sorted(n for _ in workers for n in queue.get(timeout=60))
-    for w in workers:
-        w.join(timeout=30)
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    workers = [subprocess.Popen([sys.executable, "-c", HAMMER, uri, "50"], cwd=root, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    outputs = [w.communicate(timeout=60) for w in workers]
+    assert all(w.returncode == 0 for w in workers), [err for _, err in outputs]
+    seen = sorted(n for out, _ in outputs for n in json.loads(out))
     assert seen == list(range(1, 201))
