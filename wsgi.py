@@ -21,6 +21,9 @@ class ConfigurationError(RuntimeError):
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app: defaults → instance/config.py → environment (THRIVING_*) → test_config."""
     app = Flask(__name__, instance_relative_config=True)
+    # How another process makes this app (statements/cli.py's pool workers): a function pickles by
+    # name, so the domains never import the composition root.
+    app.extensions["app_factory"] = create_app
     configure(app, test_config)
     register_extensions(app)
     register_blueprints(app)
@@ -76,7 +79,7 @@ def configure(app: Flask, test_config: dict | None) -> None:
         # freeze-pending` does it; "after_response": a background thread of the same process,
         # started once the close-month response is sent (so development and tests need no cron).
         STATEMENT_FREEZE="after_response" if development else "cron",
-        # The council's default approval limits (ledger/spend.py LimitDefaults): a team's enabler
+        # The council's default approval limits (spend/services.py LimitDefaults): a team's enabler
         # may set limits up to these alone; a raise above them waits for finance or an admin.
         SPEND_MEMBER_LIMIT_DEFAULT_PENCE=25_000,
         SPEND_ENABLER_LIMIT_DEFAULT_PENCE=100_000,
@@ -175,9 +178,9 @@ def register_blueprints(app: Flask) -> None:
     """One blueprint per domain."""
     from community.rights_views import bp as rights_bp
     from community.views import bp as community_bp
-    from ledger.spend_views import spend_bp
     from ledger.views import bp as ledger_bp
     from pledges.views import bp as pledges_bp
+    from spend.views import spend_bp
     from statements.views import statements_bp
     from votes.views import bp as votes_bp
 
@@ -192,8 +195,8 @@ def register_personal_data(app: Flask) -> None:
     """Each domain's personal data, for "Download my data" and "Delete my account" (community/rights.py)."""
     from community import rights
     from ledger.rights import LEDGER
-    from ledger.spend_rights import SPEND
     from pledges.rights import PLEDGES
+    from spend.rights import SPEND
     from votes.rights import VOTES
 
     for source in (rights.COMMUNITY, VOTES, PLEDGES, LEDGER, SPEND):
@@ -204,11 +207,16 @@ def register_next_steps(app: Flask) -> None:
     """Each domain's part of a person's next step (community/next_steps.py): community cannot
     import the domains above it, so they are wired here, in the order the to-do list shows them."""
     from community import next_steps
-    from ledger import spend_next_steps
     from pledges import next_steps as pledge_steps
+    from spend import next_steps as spend_next_steps
     from votes import next_steps as vote_steps
 
     next_steps.register_nudge(app, vote_steps.vote_now)
+    # Not a step, but wired the same way: votes shows the spend paid against a funded idea.
+    from spend import services as quick_spend
+    from votes import ports
+
+    ports.register_idea_spend(app, quick_spend.spend_for_idea)
     next_steps.register_todo(app, spend_next_steps.staff_todo)
     next_steps.register_todo(app, vote_steps.staff_todo)
     next_steps.register_todo(app, pledge_steps.staff_todo)
@@ -219,8 +227,8 @@ def register_cli(app: Flask) -> None:
     from community.cli import db_cli, mail_cli, users_cli
     from demo.cli import demo_cli
     from ledger.cli import ledger_cli
-    from ledger.spend_cli import spend_cli
     from pledges.cli import pledges_cli
+    from spend.cli import spend_cli
     from statements.cli import statements_cli
 
     for group in (db_cli, users_cli, demo_cli, mail_cli, ledger_cli, statements_cli, spend_cli, pledges_cli):

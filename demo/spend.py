@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlmodel import Session
 
 from community.models import Person, Team
-from ledger import spend
+from spend import services as spend
 
 
 def tiny_png() -> bytes:
@@ -27,7 +27,7 @@ def load_spend_demo(session: Session, *, teams: list[Team], members: dict[int, l
                     today: dt.date, receipts_dir: str | Path | None = None) -> None:
     """Three requests per team (needs the ledger demo history first, so the teams have money)."""
     if receipts_dir is None:
-        from ledger.spend_views import receipts_dir as configured
+        from spend.views import receipts_dir as configured
 
         receipts_dir = configured()
     for team in teams:

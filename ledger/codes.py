@@ -14,7 +14,7 @@
   council's chart of accounts: changing one here changes only entries settled afterwards.
 """
 
-# The audit action of an approval refused for lack of money (ledger/spend.py writes it, with
+# The audit action of an approval refused for lack of money (spend/services.py writes it, with
 # the team in ``audit_event.team_id``; statements list it under exceptions).
 OVERSPEND_REFUSED = "ledger.overspend_refused"
 
@@ -70,7 +70,7 @@ def method_code(stored: str | None) -> str:
 # --------------------------------------------------------------------------- GL codes
 
 # spend category → (GL subjective code, heading). Quick spend's categories
-# (ledger/spend_models.py CATEGORIES) and the others the ledger meets (demo data, votes).
+# (spend/models.py CATEGORIES) and the others the ledger meets (demo data, votes).
 SPEND_GL_CODES = {
     "venue": ("2410", "Premises: hire of rooms and halls"),
     "travel": ("3110", "Transport: travel and mileage"),

@@ -11,8 +11,8 @@ from sqlmodel import SQLModel
 
 import community.models  # noqa: F401  (registers tables on the metadata)
 import ledger.models  # noqa: F401
-import ledger.spend_models  # noqa: F401
 import pledges.models  # noqa: F401
+import spend.models  # noqa: F401
 import statements.models  # noqa: F401
 import votes.models  # noqa: F401
 from community.db import make_null_pool_engine

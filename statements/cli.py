@@ -31,11 +31,9 @@ statements_cli = AppGroup("statements", help="Build monthly finance statements."
 _worker_app = None  # the app of a pool worker process (made once by _init_worker)
 
 
-def _init_worker(config: dict) -> None:
+def _init_worker(factory, config: dict) -> None:
     global _worker_app
-    from wsgi import create_app
-
-    _worker_app = create_app(config)
+    _worker_app = factory(config)
 
 
 def _job(kind: str, team_id: int | None, month: dt.date, now: dt.datetime, report) -> tuple:
@@ -138,7 +136,8 @@ def _run(todo, month_start, now, report, jobs):
         return
     context = get_context("spawn")  # fresh interpreters: no inherited DB connections or locks
     with ProcessPoolExecutor(
-        max_workers=min(jobs, len(todo)), mp_context=context, initializer=_init_worker, initargs=(_worker_config(),)
+        max_workers=min(jobs, len(todo)), mp_context=context, initializer=_init_worker,
+        initargs=(current_app.extensions["app_factory"], _worker_config()),
     ) as pool:
         futures = [pool.submit(_job, kind, team_id, month_start, now, report) for kind, team_id in todo]
         for future in as_completed(futures):

@@ -303,29 +303,37 @@ def add_delivery_update(*, session: Session, team: Team, idea_id: int, author_id
 
 
 @dataclass(frozen=True)
-class SpendLine:
-    date: dt.date
-    payee: str
-    amount_pence: int
+class FundedIdea:
+    """A funded idea quick spend may deliver, with the ledger commitment the vote left it."""
+
+    id: int
+    title: str
+    hold_id: int | None
 
 
-def spend_for_idea(session: Session, idea_id: int) -> list[SpendLine]:
-    """The quick spend paid against a funded idea, oldest first (individuals withheld)."""
-    from ledger.spend_models import SpendRequest, SpendStatus  # ledger.spend imports votes
-
+def funded_ideas(*, session: Session, team_id: int) -> list[FundedIdea]:
+    """The team's funded ideas (won a resident vote, not yet done), oldest first."""
     rows = session.execute(
-        select(SpendRequest)
-        .where(SpendRequest.idea_id == idea_id, SpendRequest.status == SpendStatus.PAID.value)
-        .order_by(SpendRequest.paid_on, SpendRequest.id)
-    ).scalars()
-    return [
-        SpendLine(
-            date=row.paid_on,
-            payee="individual (withheld)" if row.payee_is_individual else row.payee,
-            amount_pence=row.paid_pence,
-        )
-        for row in rows
-    ]
+        select(Idea.id, Idea.title, Idea.hold_id)
+        .where(Idea.team_id == team_id, Idea.status.in_((IdeaStatus.FUNDED.value, IdeaStatus.IN_DELIVERY.value)))
+        .order_by(Idea.id)
+    ).all()
+    return [FundedIdea(*row) for row in rows]
+
+
+def idea_commitment(*, session: Session, team_id: int, idea_id: int) -> FundedIdea | None:
+    """The team's idea ``idea_id`` with its commitment, or None if it is another team's or has none."""
+    idea = session.get(Idea, idea_id)
+    if idea is None or idea.team_id != team_id or idea.hold_id is None:
+        return None
+    return FundedIdea(idea.id, idea.title, idea.hold_id)
+
+
+def recommit_idea(*, session: Session, idea_id: int, hold_id: int | None) -> None:
+    """Point the idea at its new commitment (what is left after spend drew on it), or at none."""
+    idea = session.get(Idea, idea_id)
+    idea.hold_id = hold_id
+    session.add(idea)
 
 
 def updates_of(*, session: Session, idea_id: int) -> list[IdeaUpdate]:

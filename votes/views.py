@@ -18,7 +18,7 @@ from community.formatting import gbp
 from community.models import Person, Team
 from ledger.errors import DomainError
 from ledger.money import parse_pence
-from votes import services
+from votes import ports, services
 from votes.forms import DecisionForm, DeliveryForm, IdeaForm, ReviewForm, RoundForm, parse_london
 from votes.models import BALLOT_LABELS, RULE_LABELS, STATUS_LABELS, Idea, IdeaStatus, Round
 
@@ -143,7 +143,7 @@ def idea(slug: str, idea_id: int):
         is_proposer=bool(me and me.id == item.proposer_id),
         is_team_staff=_is_team_staff(team),
         updates=services.updates_of(session=session, idea_id=item.id),
-        spend=services.spend_for_idea(session, item.id),
+        spend=ports.idea_spend(session=session, idea_id=item.id),
         delivery_form=DeliveryForm() if item.status in services.DELIVERY_NEXT else None,
     )
 

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from community.db import open_session, utcnow
-from ledger import spend
 from ledger.errors import DomainError
 from ledger.models import Hold
-from ledger.spend_models import SpendRequest
+from spend import services as spend
+from spend.models import SpendRequest
 from tests.votes.conftest import feasible_idea
 from votes import services as votes
 from votes.models import Round

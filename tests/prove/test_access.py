@@ -66,8 +66,8 @@ def _team_objects(served: Served, which: str) -> dict[str, int]:
     from community.models import Person, Team
     from demo.spend import tiny_png
     from ledger import services as ledger
-    from ledger import spend
     from pledges import services as pledges
+    from spend import services as spend
     from votes import services as votes
 
     world = served.world

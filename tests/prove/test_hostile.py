@@ -14,7 +14,6 @@ from urllib.parse import urljoin, urlparse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.ledger import receipt_files
 from tests.prove.harness import (
     ROLES,
     error_messages,
@@ -24,6 +23,7 @@ from tests.prove.harness import (
     writes_excluding_sessions,
 )
 from tests.prove.test_access import build, rules
+from tests.spend import receipt_files
 
 XSS = [
     '<script>alert("xss101")</script>',

@@ -94,7 +94,7 @@ def _approver_browsers(served: Served) -> list[Browser]:
 def _requests_for(served: Served, account_id: int | None) -> None:
     from community.db import make_engine, open_session
     from community.models import Person, Team
-    from ledger import spend
+    from spend import services as spend
 
     engine = make_engine(served.database_url)
     try:

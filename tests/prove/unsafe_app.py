@@ -44,7 +44,7 @@ def create_app():
     services._LOCKING = False
     services._BETWEEN_READ_AND_WRITE = lambda: time.sleep(pause)
     try:  # quick spend's own seams: no FOR UPDATE on the request row, and the same pause
-        from ledger import spend
+        from spend import services as spend
     except ImportError:  # a branch without quick spend
         spend = None
     if spend is not None:

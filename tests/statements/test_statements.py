@@ -16,10 +16,10 @@ from sqlalchemy import select, text
 from community.db import open_session
 from community.models import Team
 from ledger import services
-from ledger import spend as quick_spend
 from ledger.errors import InsufficientFunds
 from ledger.models import PeriodBalance
-from ledger.spend_models import SpendRequest
+from spend import services as quick_spend
+from spend.models import SpendRequest
 from statements import figures, render, store
 from tests.community.conftest import make_person, place_and_team, sign_in  # noqa: F401 - fixtures
 

@@ -19,7 +19,7 @@ from ledger.models import JournalEntry
 from statements import figures, store
 from tests.community.conftest import make_person, place_and_team  # noqa: F401 - fixtures
 from tests.conftest import scratch_pg_database
-from tests.ledger.test_spend_views import approve, make_request, new_request, pay, w  # noqa: F401 - w is a fixture
+from tests.spend.test_views import approve, make_request, new_request, pay, w  # noqa: F401 - w is a fixture
 
 from .test_statements import pdf_text
 

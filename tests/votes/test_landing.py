@@ -4,8 +4,8 @@ import datetime as dt
 import re
 
 from community.formatting import london_datetime
-from ledger import spend
 from pledges import services as pledges
+from spend import services as spend
 from tests.votes.conftest import feasible_idea, open_round
 from votes import services
 

@@ -10,7 +10,7 @@ from sqlmodel import Session, func, select
 
 from community.models import Person
 from community.rights import PersonalData, record
-from ledger.spend_models import SpendRequest
+from spend.models import SpendRequest
 
 _COLUMNS = (SpendRequest.requester_id, SpendRequest.decided_by_id, SpendRequest.closed_by_id)
 _KEEP = ("id", "team_id", "requester_id", "amount_pence", "payee", "purpose", "category", "status", "created_at",

@@ -6,10 +6,10 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from community.models import AuditEvent, Person, Team
-from ledger import spend
-from ledger.spend_models import SpendLimitChange
+from spend import services as spend
+from spend.models import SpendLimitChange
 
-from . import test_spend_services
+from . import test_services as test_spend_services
 
 world = test_spend_services.world  # the fixture: Erin (enabler), Asha, Ben, Fran, Finn (finance)
 

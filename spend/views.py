@@ -33,11 +33,11 @@ from community.formatting import gbp
 from community.limits import CODE_PER_ADDRESS, limiter
 from community.models import Person, Team
 from community.signin import safe_next
-from ledger import spend
 from ledger.errors import DomainError, InsufficientFunds, InvalidAmount, NotFound, PeriodClosed
 from ledger.forms import parse_date
 from ledger.money import parse_pence
-from ledger.spend_forms import (
+from spend import services as spend
+from spend.forms import (
     BUDGET,
     ActionForm,
     ConfirmIdentityForm,
@@ -47,7 +47,7 @@ from ledger.spend_forms import (
     RejectForm,
     RequestForm,
 )
-from ledger.spend_models import CATEGORIES, METHODS, SpendStatus
+from spend.models import CATEGORIES, METHODS, SpendStatus
 
 spend_bp = Blueprint("spend", __name__)
 TOO_LARGE = "The receipt must be 10 MB or smaller. Take a smaller photo, or save the PDF smaller."
@@ -167,7 +167,7 @@ def new(team: Team):
         (BUDGET if f.account_id is None else str(f.account_id), f"{f.label} ({gbp(f.available_pence)} available)")
         for f in choices
     ]
-    ideas = spend.idea_choices(session, team)
+    ideas = spend.idea_choices(session=session, team=team)
     form.idea_id.choices = [("", "None"), *((str(i), title) for i, title in ideas)]
     vote_link = None
     if request.method == "GET":
@@ -222,7 +222,7 @@ def _render_detail(team: Team, request_id: int, reject_form=None):
         vote_link=spend.ideas_path(team),
         names={p: spend._name(session, p) for p in (spend_request.requester_id, spend_request.decided_by_id,
                                                    spend_request.closed_by_id) if p},
-        fund=spend.fund_label(session, spend_request), categories=dict(CATEGORIES), methods=dict(METHODS),
+        fund=spend.fund_label(session=session, request=spend_request), categories=dict(CATEGORIES), methods=dict(METHODS),
         fresh=spend.is_fresh(current_user.auth_session, minutes=_fresh_settings()["fresh_minutes"]),
         fresh_above=_fresh_settings()["fresh_above_pence"],
     )

@@ -6,8 +6,8 @@ from sqlalchemy import func, select
 
 from community.models import Person, Team
 from community.next_steps import Step
-from ledger import spend
-from ledger.spend_models import SpendRequest, SpendStatus
+from spend import services as spend
+from spend.models import SpendRequest, SpendStatus
 
 
 def staff_todo(session, user) -> list[Step]:

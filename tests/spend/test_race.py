@@ -13,11 +13,11 @@ from sqlalchemy import select
 
 from community.db import is_sqlite, open_session
 from community.models import Person, Team
-from ledger import spend
 from ledger.models import Hold
-from ledger.spend_models import SpendRequest
+from spend import services as spend
+from spend.models import SpendRequest
 
-from .test_spend_services import ask, world  # noqa: F401 - world is a fixture used below
+from .test_services import ask, world  # noqa: F401 - world is a fixture used below
 
 
 def _race(engine, team_id, request_id, approver_ids, *, write=True):

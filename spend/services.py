@@ -53,7 +53,7 @@ from ledger import services as ledger
 from ledger.errors import DomainError, IdempotencyConflict, InvalidAmount, NotFound
 from ledger.models import AccountKind, Hold, HoldStatus, LedgerAccount, LedgerRequest
 from ledger.money import format_gbp
-from ledger.spend_models import (
+from spend.models import (
     CATEGORIES,
     METHODS,
     LimitChangeStatus,
@@ -61,7 +61,7 @@ from ledger.spend_models import (
     SpendRequest,
     SpendStatus,
 )
-from votes.models import Idea, IdeaStatus
+from votes import services as votes
 
 # Test seams, as in ledger.services: the race test turns the request lock (and the
 # conditional state write) off to show the test can fail, and may pause between read and write.
@@ -134,29 +134,22 @@ def ideas_path(team: Team) -> str:
     return url_for("votes.propose", slug=team.slug)
 
 
-def idea_choices(session: Session, team: Team) -> list[tuple[int, str]]:
+def idea_choices(*, session: Session, team: Team) -> list[tuple[int, str]]:
     """Funded ideas (won a resident vote) this spend may deliver, as (id, label)."""
-    rows = session.execute(
-        select(Idea.id, Idea.title, Hold.amount_pence, Hold.status)
-        .outerjoin(Hold, Hold.id == Idea.hold_id)
-        .where(
-            Idea.team_id == team.id,
-            Idea.status.in_((IdeaStatus.FUNDED.value, IdeaStatus.IN_DELIVERY.value)),
-        )
-        .order_by(Idea.id)
-    ).all()
-    return [
-        (idea_id, f"{title} ({format_gbp(amount if status == HoldStatus.OPEN.value else 0)} committed by the vote)")
-        for idea_id, title, amount, status in rows
-    ]
+    choices = []
+    for idea in votes.funded_ideas(session=session, team_id=team.id):
+        held = session.get(Hold, idea.hold_id) if idea.hold_id is not None else None
+        amount = held.amount_pence if held is not None and held.status == HoldStatus.OPEN.value else 0
+        choices.append((idea.id, f"{idea.title} ({format_gbp(amount)} committed by the vote)"))
+    return choices
 
 
-def _idea_hold(session: Session, team: Team, request: SpendRequest) -> tuple[Idea, Hold] | None:
+def _idea_hold(session: Session, team: Team, request: SpendRequest) -> tuple[votes.FundedIdea, Hold] | None:
     """The funded idea's open commitment this request can draw on (same team and fund)."""
     if request.idea_id is None:
         return None
-    idea = session.get(Idea, request.idea_id)
-    if idea is None or idea.team_id != team.id or idea.hold_id is None:
+    idea = votes.idea_commitment(session=session, team_id=team.id, idea_id=request.idea_id)
+    if idea is None:
         return None
     held = session.get(Hold, idea.hold_id)
     if held is None or held.status != HoldStatus.OPEN.value:
@@ -332,7 +325,7 @@ def request_spend(
         choices = {f.account_id for f in funding_choices(session=session, team=team)}
         if account_id not in choices:
             raise SpendError("Choose the team budget or a fund that has money in it.", field="account_id")
-    if idea_id is not None and idea_id not in {i for i, _ in idea_choices(session, team)}:
+    if idea_id is not None and idea_id not in {i for i, _ in idea_choices(session=session, team=team)}:
         raise SpendError("Choose an idea from the list.", field="idea_id")
     request = SpendRequest(
         team_id=team.id, requester_id=requester.id, amount_pence=amount_pence, payee=payee,
@@ -501,14 +494,14 @@ def approve(
     )
     if voted is not None:
         rest = held.amount_pence - request.amount_pence
-        idea.hold_id = None
+        rest_hold = None
         if rest > 0:
-            idea.hold_id = ledger.hold(
+            rest_hold = ledger.hold(
                 session=session, team=team, amount_pence=rest, category=held.category,
                 description=held.description, actor_id=approver.id,
                 idempotency_key=f"spend:{request.id}:idea-rest", account_id=held.account_id,
             ).id
-        session.add(idea)
+        votes.recommit_idea(session=session, idea_id=idea.id, hold_id=rest_hold)
     _move(session, request, SpendStatus.PENDING, status=SpendStatus.APPROVED.value,
           decided_at=now or utcnow(), decided_by_id=approver.id, hold_id=commitment.id)
     _audit(session, approver.id, "spend.approve", team, request, request.amount_pence)
@@ -990,9 +983,36 @@ def dashboard(*, session: Session, team: Team, now: dt.datetime | None = None) -
     )
 
 
-def fund_label(session: Session, request: SpendRequest) -> str:
+def fund_label(*, session: Session, request: SpendRequest) -> str:
     if request.account_id is None:
         return "Team budget"
     account = session.get(LedgerAccount, request.account_id)
     return account.label if account is not None and account.kind == AccountKind.RESTRICTED else "Team budget"
 
+
+# --------------------------------------------------------------------------- what an idea's page shows
+
+
+@dataclass(frozen=True)
+class SpendLine:
+    date: dt.date
+    payee: str
+    amount_pence: int
+
+
+def spend_for_idea(*, session: Session, idea_id: int) -> list[SpendLine]:
+    """The quick spend paid against a funded idea, oldest first (individuals withheld); offered to
+    the idea's page through votes.ports."""
+    rows = session.execute(
+        select(SpendRequest)
+        .where(SpendRequest.idea_id == idea_id, SpendRequest.status == SpendStatus.PAID.value)
+        .order_by(SpendRequest.paid_on, SpendRequest.id)
+    ).scalars()
+    return [
+        SpendLine(
+            date=row.paid_on,
+            payee="individual (withheld)" if row.payee_is_individual else row.payee,
+            amount_pence=row.paid_pence,
+        )
+        for row in rows
+    ]

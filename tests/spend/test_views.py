@@ -16,13 +16,13 @@ from community.db import open_session, utcnow
 from community.models import AuditEvent, AuthSession, Person, Team
 from demo.spend import tiny_png
 from ledger import services as ledger
-from ledger import spend
 from ledger.models import Hold, JournalEntry
-from ledger.spend_models import SpendRequest
+from spend import services as spend
+from spend.models import SpendRequest
 from tests.community.conftest import PASSWORD, make_person, place_and_team  # noqa: F401 - fixtures
 
 from . import receipt_files as files
-from .test_spend_services import HTML, PDF
+from .test_services import HTML, PDF
 
 TODAY = dt.date.today()
 
@@ -545,6 +545,19 @@ def test_a_funded_idea_is_spent_above_the_enablers_limit_up_to_its_commitment(w,
     assert "Approve £1,200.00" in ben and "needs a resident vote" not in ben
     assert "Approved: £1,200.00 is committed" in approve(w, request_id).get_data(as_text=True)
     assert read(engine, SpendRequest, request_id).status == "approved"
+
+
+def test_spend_paid_against_a_funded_idea_is_listed_on_the_ideas_page(w, app, engine, funded_idea):
+    """votes shows it, spend owns it: the line reaches the idea's page through votes.ports."""
+    idea_page = f"/teams/shirebrook/ideas/{funded_idea}"
+    assert "No spend has been charged to this idea yet." in w["as"]("asha").get(idea_page).get_data(as_text=True)
+    response = new_request(w, amount="300.00", idea_id=str(funded_idea))
+    request_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    approve(w, request_id)
+    assert pay(w, request_id, data=tiny_png(), amount="280.00").status_code == 302
+    page = app.test_client().get(idea_page).get_data(as_text=True)  # a visitor: public
+    assert "Stagecoach" in page and "£280.00" in page
+    assert "No spend has been charged" not in page
 
 
 def test_above_a_funded_ideas_commitment_is_refused_by_the_amount_and_nothing_written(

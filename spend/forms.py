@@ -1,5 +1,5 @@
 """Forms of quick spend: shape only; money, dates and receipts are checked at the edge, the
-rules live in ``ledger.spend``. Money-moving forms carry a hidden idempotency key."""
+rules live in ``spend.services``. Money-moving forms carry a hidden idempotency key."""
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -27,7 +27,7 @@ from wtforms.validators import DataRequired, InputRequired, Length
 
 from community.passwords import MAX_LENGTH
 from ledger.forms import ENTRY_DATE_HINT, MoneyForm, _amount, _amount_field, _date
-from ledger.spend_models import CATEGORIES, METHODS
+from spend.models import CATEGORIES, METHODS
 
 BUDGET = "budget"
 
@@ -44,7 +44,7 @@ class RequestForm(FlaskForm):
     category = RadioField("Category", widget=GovRadioInput(), choices=list(CATEGORIES),
                           validators=[InputRequired("Choose a category")])
     account_id = SelectField("Pay from", widget=GovSelect(), validators=[InputRequired("Choose where the money comes from")])
-    # Checked in ledger.spend.request_spend (the select is only shown when ideas exist).
+    # Checked in spend.services.request_spend (the select is only shown when ideas exist).
     idea_id = SelectField("The resident idea it delivers (optional)", widget=GovSelect(), choices=[("", "None")],
                           validate_choice=False)
     submit = SubmitField("Send for approval", widget=GovSubmitInput())

@@ -11,8 +11,8 @@ from community.db import open_session
 from community.models import AuditEvent, Team
 from tests.community.conftest import make_person, place_and_team  # noqa: F401 - fixtures
 
-from . import test_spend_views
-from .test_spend_views import login, outbox
+from . import test_views as test_spend_views
+from .test_views import login, outbox
 
 w = test_spend_views.w  # the fixture: asha, ben (members), erin (enabler), fran (finance), …
 

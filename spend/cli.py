@@ -5,7 +5,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from community.db import get_engine, open_session
-from ledger import spend
+from spend import services as spend
 
 spend_cli = AppGroup("spend", help="Quick-spend housekeeping.")
 

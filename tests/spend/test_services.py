@@ -13,10 +13,10 @@ from community.db import open_session, utcnow
 from community.models import AuditEvent, AuthSession, Membership, Person, Place, Team
 from demo.spend import tiny_png
 from ledger import services as ledger
-from ledger import spend
 from ledger.errors import InsufficientFunds, InvalidAmount, NotFound
 from ledger.models import Hold, HoldStatus, JournalEntry
-from ledger.spend_models import SpendRequest
+from spend import services as spend
+from spend.models import SpendRequest
 
 from . import receipt_files as files
 
@@ -134,7 +134,7 @@ def test_above_the_enablers_limit_needs_a_resident_vote(app, session, world):
     assert caught.value.needs_vote
     with app.test_request_context():
         assert spend.ideas_path(world["team"]) == "/teams/team-1/ideas/new"
-    assert spend.idea_choices(session, world["team"]) == []
+    assert spend.idea_choices(session=session, team=world["team"]) == []
 
 
 def test_a_restricted_fund_can_pay_only_when_it_has_money(session, world):
@@ -672,7 +672,7 @@ def _funded_idea(session, world, pence=60_000):
 
 def test_spend_for_a_funded_idea_draws_on_its_commitment(session, world):
     idea, held = _funded_idea(session, world)
-    assert spend.idea_choices(session, world["team"]) == [(idea.id, "Youth space (£600.00 committed by the vote)")]
+    assert spend.idea_choices(session=session, team=world["team"]) == [(idea.id, "Youth space (£600.00 committed by the vote)")]
     before = available(session, world)
     # £400 is over the member limit, but the residents already voted this money.
     request = ask(session, world, amount=40_000, idea_id=idea.id, category="equipment")

@@ -1,0 +1,21 @@
+"""What votes shows but does not own: the quick spend paid against a funded idea.
+
+Quick spend (spend/) sits above votes and may not be imported here, so it offers the lines through
+this port, wired in ``wsgi.register_ports``; without a provider an idea simply has no spend.
+A provider is ``(*, session, idea_id) -> list`` of rows with ``date``, ``payee`` and ``amount_pence``.
+"""
+
+from collections.abc import Callable
+
+from flask import Flask, current_app
+
+_EXTENSION = "votes_idea_spend"
+
+
+def register_idea_spend(app: Flask, provider: Callable) -> None:
+    app.extensions[_EXTENSION] = provider
+
+
+def idea_spend(*, session, idea_id: int) -> list:
+    provider = current_app.extensions.get(_EXTENSION)
+    return provider(session=session, idea_id=idea_id) if provider is not None else []
