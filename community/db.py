@@ -11,7 +11,7 @@ PostgreSQL is production: services that read then write lock rows with ``SELECT 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, g, has_request_context, request
@@ -170,3 +170,10 @@ def close_session(_exc: BaseException | None = None) -> None:
     session = g.pop("db_session", None)
     if session is not None:
         session.close()
+
+
+def check_in(column: str, values: Iterable[str]) -> str:
+    """A CHECK's text that ``column`` holds one of ``values`` (an enum class or strings), built from
+    them so the rule and the enum cannot drift (tests/community/test_migrations.py compares every
+    CHECK with its migration)."""
+    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"

@@ -6,7 +6,7 @@ import enum
 from sqlalchemy import CheckConstraint, Column, Index, Integer, String, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from community.db import UTCDateTime, utcnow
+from community.db import UTCDateTime, check_in, utcnow
 from community.totp import SealedSecret
 
 
@@ -100,7 +100,7 @@ class Membership(SQLModel, table=True):
     __tablename__ = "membership"
     __table_args__ = (
         UniqueConstraint("team_id", "person_id", name="uq_membership_team_person"),
-        CheckConstraint("role IN ('member', 'enabler')", name="ck_membership_role"),
+        CheckConstraint(check_in("role", TeamRole), name="ck_membership_role"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -15,6 +15,7 @@ from community.db import get_session, london_today
 from community.errors import DomainError, InvalidCredentials
 from community.limits import SIGN_IN_PER_ADDRESS, limiter
 from community.rights_forms import DeleteAccountForm, DownloadDataForm
+from community.web import show_error
 
 bp = Blueprint("rights", __name__)
 
@@ -58,11 +59,9 @@ def delete_account():
                                   sources=sources)
             session.commit()
         except InvalidCredentials as error:
-            session.rollback()
-            form.password.errors = [*form.password.errors, error.message]
+            show_error(form, error, field="password")
         except DomainError as error:
-            session.rollback()
-            form.form_errors.append(error.message)
+            show_error(form, error)
         else:
             logout_user()
             cookie.clear()

@@ -4,6 +4,8 @@ from flask import Flask, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
+from community.errors import NotFound
+
 csrf = CSRFProtect()
 
 CSP = (
@@ -31,6 +33,12 @@ def init_app(app: Flask) -> None:
         if app.config["ENV_NAME"] == "production":
             response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
         return response
+
+    @app.errorhandler(NotFound)
+    def _not_found(error):
+        # Every domain's NotFound is this one class: a service that cannot find (or may not reveal)
+        # an object answers 404 here, so views need not catch it.
+        return render_template("errors/error.html", code=404, title="Page not found", message=error.message), 404
 
     @app.errorhandler(CSRFError)
     def _csrf_error(error):

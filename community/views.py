@@ -46,18 +46,9 @@ from community.limits import (
     limiter,
 )
 from community.models import Person
+from community.web import show_error
 
 bp = Blueprint("community", __name__)
-
-
-def _form_error(form, error: DomainError) -> None:
-    """Show a domain error beside its field (or at the top of the form)."""
-    get_session().rollback()
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, error.message]
-    else:
-        form.form_errors.append(error.message)
 
 
 def _safe_next(default: str) -> str:
@@ -118,7 +109,7 @@ def sign_up():
                 confirm_link=_confirm_link)
             session.commit()
         except DomainError as error:
-            _form_error(form, error)
+            show_error(form, error)
         else:
             return redirect(url_for("community.sign_up_done"))
     return render_template("community/sign_up.html", form=form)
@@ -158,7 +149,7 @@ def confirm_email(token: str):
         except ConfirmLinkInvalid as error:
             return _confirm_link_page(error)
         except DomainError as error:
-            _form_error(form, error)
+            show_error(form, error)
         else:
             flash("Your email address is confirmed. You can now vote, support ideas, pledge and sign.", "success")
             signed_in_here = current_user.is_authenticated and current_user.id == person.id
@@ -246,7 +237,7 @@ def reset_password(token: str):
         except ResetLinkInvalid as error:
             return _reset_link_page(error)
         except DomainError as error:
-            _form_error(form, error)
+            show_error(form, error)
         else:
             logout_user()
             cookie.clear()  # any half-finished sign-in here ends too
@@ -285,7 +276,7 @@ def sign_in():
             token = None if second else services.start_session(session, person=person, second_factor=False)
             session.commit()
         except DomainError as error:
-            _form_error(form, error)
+            show_error(form, error)
         else:
             if token:
                 _log_in(person, token, second_factor=False)
@@ -312,7 +303,7 @@ def sign_in_code():
             token = services.start_session(session, person=person, second_factor=True)
             session.commit()
         except DomainError as error:
-            _form_error(form, error)
+            show_error(form, error)
         else:
             target = signin.next_url("")
             _log_in(person, token, second_factor=True)
@@ -363,7 +354,7 @@ def two_factor_setup():
                     services.end_session(session, token=current_user.token)
             session.commit()
         except DomainError as error:
-            _form_error(form, error)
+            show_error(form, error)
         else:
             target = signin.next_url(_safe_next(url_for("community.account")))
             if token is not None:
@@ -404,7 +395,7 @@ def replace_two_factor():
                                         code=form.code.data)
             session.commit()
         except DomainError as error:
-            _form_error(form, error)
+            show_error(form, error)
         else:
             signin.forget_enrol_secret()
             return redirect(url_for("community.two_factor_setup"))
@@ -447,7 +438,7 @@ def change_postcode():
                                              postcode=form.postcode.data)
             session.commit()
         except DomainError as error:
-            _form_error(form, error)
+            show_error(form, error)
         else:
             where = f"your place is now {place.name}" if place else (
                 "it is outside the places Connected Teams work in, so you have no local team")
@@ -468,7 +459,7 @@ def change_password():
                                      new=form.new_password.data, token=current_user.token)
             session.commit()
         except DomainError as error:
-            _form_error(form, error)
+            show_error(form, error)
         else:
             flash("Your password has changed. You were signed out everywhere else.", "success")
             return redirect(url_for("community.account"))
@@ -491,7 +482,7 @@ def accept_invitation(token: str):
                                                 password=form.password.data)
             session.commit()
         except DomainError as error:
-            _form_error(form, error)
+            show_error(form, error)
         else:
             step = signin.begin(person)
             flash("Welcome. Now set up two-factor authentication.", "success")
@@ -532,7 +523,7 @@ def admin_new_team():
                                  cost_centre=form.cost_centre.data)
             session.commit()
         except DomainError as error:
-            _form_error(form, error)
+            show_error(form, error)
         else:
             flash("Team created.", "success")
             return redirect(url_for("community.admin_home"))
@@ -551,7 +542,7 @@ def admin_new_place():
                                   outward_codes=form.districts.data.split(","))
             session.commit()
         except DomainError as error:
-            _form_error(form, error)
+            show_error(form, error)
         else:
             flash("Place created.", "success")
             return redirect(url_for("community.admin_home"))
@@ -574,7 +565,7 @@ def admin_invite():
                            f"Accept within 7 days: {link}\n")
             session.commit()
         except DomainError as error:
-            _form_error(form, error)
+            show_error(form, error)
         else:
             flash(f"Invitation sent to {form.email.data}.", "success")
             return redirect(url_for("community.admin_home"))
@@ -594,7 +585,7 @@ def admin_roles(person_id: int):
                                 role=form.role.data, team_id=form.team_id.data or None)
             session.commit()
         except DomainError as error:
-            _form_error(form, error)
+            show_error(form, error)
         else:
             flash(f"{person.name} now has that role.", "success")
             return redirect(url_for("community.admin_home"))

@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlmodel import Session
 
 from community.models import Person, Team
+from spend import receipts
 from spend import services as spend
 
 
@@ -49,7 +50,7 @@ def load_spend_demo(session: Session, *, teams: list[Team], members: dict[int, l
             payee_is_individual=False, purpose="Food for the warm space lunch", category="food")
         spend.approve(session=session, team=team, request_id=food.id, approver=ben, auth_session=None,
                       idempotency_key=f"demo-spend-approve-{team.id}-food")
-        ref, content_type = spend.store_receipt(receipts_dir, tiny_png())
+        ref, content_type = receipts.store_receipt(receipts_dir, tiny_png())
         spend.record_payment(
             session=session, team=team, request_id=food.id, actor=carol, actual_pence=2_980, paid_on=today,
             method="purchase card", receipt_ref=ref, receipt_content_type=content_type,

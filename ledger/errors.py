@@ -1,12 +1,12 @@
-"""Domain errors of the ledger. Every message is safe to show to a user."""
+"""Domain errors of the ledger. Every message is safe to show to a user.
 
+Every domain's errors derive from the one ``community.errors.DomainError`` (message, optional
+``field``); ``NotFound`` is the same class everywhere and answers 404 once, in community/security.py.
+"""
 
-class DomainError(Exception):
-    """Base of every ledger error; ``str(error)`` is a user-safe message."""
+from community.errors import DomainError, NotFound
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+__all__ = ["DomainError", "NotFound"]  # re-exported: ledger callers catch them from here
 
 
 class InvalidAmount(DomainError):
@@ -15,10 +15,6 @@ class InvalidAmount(DomainError):
 
 class InvalidRequest(DomainError):
     """Arguments that make no sense (missing reason, same team twice, …)."""
-
-
-class NotFound(DomainError):
-    """The entry, hold or account does not exist."""
 
 
 class InsufficientFunds(DomainError):

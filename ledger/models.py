@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-from community.db import UTCDateTime, utcnow
+from community.db import UTCDateTime, check_in, utcnow
 
 GENESIS_HASH = "0" * 64
 
@@ -50,17 +50,13 @@ class HoldStatus(enum.StrEnum):
     VOIDED = "voided"
 
 
-def _in(column: str, enum_class) -> str:
-    """A CHECK that a column holds one of an enum's values (built from the enum, so they cannot drift)."""
-    return f"{column} IN ({', '.join(repr(m.value) for m in enum_class)})"
-
 
 class LedgerAccount(SQLModel, table=True):
     """An account: the county's council fund, or a team's budget / spend / restricted fund."""
 
     __tablename__ = "ledger_account"
     __table_args__ = (
-        CheckConstraint(_in("kind", AccountKind), name="ck_account_kind"),
+        CheckConstraint(check_in("kind", AccountKind), name="ck_account_kind"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -140,7 +136,7 @@ class Hold(SQLModel, table=True):
     __tablename__ = "ledger_hold"
     __table_args__ = (
         CheckConstraint("amount_pence > 0", name="ck_hold_amount_positive"),
-        CheckConstraint(_in("status", HoldStatus), name="ck_hold_status"),
+        CheckConstraint(check_in("status", HoldStatus), name="ck_hold_status"),
         Index("ix_ledger_hold_team_status", "team_id", "status"),
     )
 

@@ -14,6 +14,7 @@ from community.cache import public_page
 from community.db import get_session
 from community.formatting import gbp
 from community.models import Person, Team
+from community.web import show_error
 from ledger import reversals, services, signals
 from ledger.errors import (
     DomainError,
@@ -40,19 +41,13 @@ bp = Blueprint("ledger", __name__)
 PER_PAGE = 50
 
 
+_RESUBMITTED = ("This form was already submitted with different details, so nothing more was saved. "
+                "Check the ledger, then start a fresh form if you still need to.")
+
+
 def _show_error(form, error: DomainError, field_for: dict[type, str]) -> None:
-    """Roll back and show a ledger error beside the field it concerns (or above the form)."""
-    get_session().rollback()
-    name = next((f for kind, f in field_for.items() if isinstance(error, kind)), None)
-    field = getattr(form, name, None) if name else None
-    message = str(error)
-    if isinstance(error, IdempotencyConflict):
-        message = ("This form was already submitted with different details, so nothing more was saved. "
-                   "Check the ledger, then start a fresh form if you still need to.")
-    if field is not None:
-        field.errors = [*field.errors, message]
-    else:
-        form.form_errors.append(message)
+    show_error(form, error, field_for=field_for,
+               message=_RESUBMITTED if isinstance(error, IdempotencyConflict) else None)
 
 
 def _teams(session) -> list[Team]:

@@ -12,7 +12,7 @@ import enum
 from sqlalchemy import BigInteger, CheckConstraint, Column, Date, Index, String, text
 from sqlmodel import Field, SQLModel
 
-from community.db import UTCDateTime, utcnow
+from community.db import UTCDateTime, check_in, utcnow
 
 
 def _utc(nullable: bool = False) -> Column:
@@ -60,15 +60,13 @@ class Pledge(SQLModel, table=True):
 
     __tablename__ = "pledge"
     __table_args__ = (
-        CheckConstraint("kind IN ('money', 'time', 'goods', 'space')", name="ck_pledge_kind"),
-        CheckConstraint("visibility IN ('public_named', 'public_anonymous', 'private')",
-                        name="ck_pledge_visibility"),
-        CheckConstraint("status IN ('promised', 'partly_fulfilled', 'fulfilled', 'withdrawn', 'lapsed')",
-                        name="ck_pledge_status"),
+        CheckConstraint(check_in("kind", PledgeKind), name="ck_pledge_kind"),
+        CheckConstraint(check_in("visibility", Visibility), name="ck_pledge_visibility"),
+        CheckConstraint(check_in("status", PledgeStatus), name="ck_pledge_status"),
         CheckConstraint("kind <> 'money' OR (amount_pence IS NOT NULL AND amount_pence > 0)",
                         name="ck_pledge_money_amount"),
-        CheckConstraint("kind <> 'time' OR (minutes IS NOT NULL AND minutes > 0 "
-                        "AND frequency IN ('once', 'week', 'month'))", name="ck_pledge_time"),
+        CheckConstraint(f"kind <> 'time' OR (minutes IS NOT NULL AND minutes > 0 "
+                        f"AND {check_in('frequency', Frequency)})", name="ck_pledge_time"),
         CheckConstraint("kind <> 'goods' OR (quantity IS NOT NULL AND quantity > 0)", name="ck_pledge_goods"),
         CheckConstraint("estimated_value_pence IS NULL OR estimated_value_pence >= 0",
                         name="ck_pledge_estimated_value"),
@@ -123,7 +121,7 @@ class PledgeFulfilment(SQLModel, table=True):
 
     __tablename__ = "pledge_fulfilment"
     __table_args__ = (
-        CheckConstraint("kind IN ('money', 'hours', 'delivery')", name="ck_fulfilment_kind"),
+        CheckConstraint(check_in("kind", FulfilmentKind), name="ck_fulfilment_kind"),
         CheckConstraint("kind <> 'money' OR (amount_pence > 0 AND journal_entry_id IS NOT NULL)",
                         name="ck_fulfilment_money"),
         CheckConstraint("kind <> 'hours' OR (minutes > 0 AND minutes <= 1440)", name="ck_fulfilment_hours"),

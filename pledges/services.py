@@ -25,9 +25,10 @@ from sqlmodel import Session
 from community.db import london_midnight, utcnow
 from community.models import Person, Team
 from ledger import services as ledger
-from ledger.errors import DomainError, NotFound
+from ledger.errors import NotFound
 from ledger.models import JournalEntry
 from ledger.money import format_gbp
+from pledges.errors import AlreadySigned, OverFulfilment, PledgeError
 from pledges.models import (
     OPEN_STATUSES,
     CommunityPledge,
@@ -49,22 +50,6 @@ DEFAULT_HOURLY_PENCE = 1271
 MAX_MINUTES_A_DAY = 24 * 60
 MAX_PROMISED_MINUTES = 1000 * 60
 MAX_VALUE_PENCE = 100_000_000
-
-
-class PledgeError(DomainError):
-    """A refused pledge request; ``field`` names the form field it concerns, if any."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
-
-
-class AlreadySigned(PledgeError):
-    """The person has already signed this community pledge."""
-
-
-class OverFulfilment(PledgeError):
-    """More money received than is still promised, without saying to record a gift."""
 
 
 # --------------------------------------------------------------------------- parsing

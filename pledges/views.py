@@ -14,6 +14,7 @@ from community.auth import finance_only, public, signed_in, team_or_404, team_st
 from community.db import get_engine, get_session, london_today, open_session
 from community.formatting import gbp
 from community.models import AuditEvent, Team
+from community.web import show_error
 from ledger.errors import DomainError, InvalidAmount, NotFound
 from ledger.forms import parse_date
 from ledger.money import parse_pence
@@ -60,17 +61,6 @@ def _can_see(pledge: Pledge, team_view: bool) -> bool:
     if pledge.visibility != Visibility.PRIVATE or team_view:
         return True
     return current_user.is_authenticated and pledge.pledger_person_id == current_user.id
-
-
-def _show_error(form, error: DomainError, default_field: str | None = None) -> None:
-    """Roll back and show the error beside its field (or above the form)."""
-    get_session().rollback()
-    name = getattr(error, "field", None) or default_field
-    field = getattr(form, name, None) if name else None
-    if field is not None:
-        field.errors = [*field.errors, str(error)]
-    else:
-        form.form_errors.append(str(error))
 
 
 def _field_error(form, name: str, message: str) -> None:
@@ -209,7 +199,7 @@ def new_pledge(slug: str, kind: str):
                                            subject=f"{pledge.reference} for {pledge.pledger_name}"[:200]))
                 session.commit()
             except DomainError as error:
-                _show_error(form, error)
+                show_error(form, error)
             else:
                 flash(f"Thank you. Pledge {pledge.reference} to {team.name} is recorded.", "success")
                 return redirect(url_for("pledges.pledge", slug=team.slug, pledge_id=pledge.id))
@@ -283,7 +273,7 @@ def fulfil(pledge_id: int, team: Team):
                     message = "Recorded the delivery"
                 session.commit()
             except DomainError as error:
-                _show_error(form, error, "amount" if isinstance(error, InvalidAmount) else None)
+                show_error(form, error, field_for={InvalidAmount: "amount"})
             else:
                 flash(f"{message} for pledge {item.reference}.", "success")
                 return redirect(url_for("pledges.pledge", slug=team.slug, pledge_id=item.id))
@@ -315,7 +305,7 @@ def withdraw(slug: str, pledge_id: int):
         except NotFound:
             abort(404)
         except DomainError as error:
-            _show_error(form, error, "reason")
+            show_error(form, error, field="reason")
         else:
             flash(f"Pledge {item.reference} is withdrawn. Anything already given stays recorded.", "success")
             return redirect(url_for("pledges.pledge", slug=team.slug, pledge_id=item.id))
@@ -372,7 +362,7 @@ def new_community_pledge(slug: str):
                                                     title=form.title.data, promise=form.promise.data)
             session.commit()
         except DomainError as error:
-            _show_error(form, error)
+            show_error(form, error)
         else:
             flash(f"“{item.title}” is ready for people to sign.", "success")
             return redirect(url_for("pledges.community_pledge", slug=team.slug, cp_id=item.id))
@@ -460,7 +450,7 @@ def hourly_rate():
                                        subject=f"{gbp(pence)} an hour"))
                 session.commit()
             except DomainError as error:
-                _show_error(form, error, "rate")
+                show_error(form, error, field="rate")
             else:
                 flash(f"Time given is now valued at {gbp(pence)} an hour (social value only, never cash).",
                       "success")

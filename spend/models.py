@@ -18,7 +18,7 @@ import enum
 from sqlalchemy import BigInteger, CheckConstraint, Column, Date, ForeignKey, Index, Integer, String, text
 from sqlmodel import Field, SQLModel
 
-from community.db import UTCDateTime, utcnow
+from community.db import UTCDateTime, check_in, utcnow
 from ledger.codes import METHODS  # defined once there; the CHECK below and the forms use it
 
 CATEGORIES = (
@@ -42,9 +42,6 @@ class SpendStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
-def _in(column: str, values) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
-
 
 _STATUSES = tuple(s.value for s in SpendStatus)
 _CATEGORY_CODES = tuple(c for c, _ in CATEGORIES)
@@ -57,9 +54,9 @@ class SpendRequest(SQLModel, table=True):
     __tablename__ = "spend_request"
     __table_args__ = (
         CheckConstraint("amount_pence > 0", name="ck_spend_amount_positive"),
-        CheckConstraint(_in("status", _STATUSES), name="ck_spend_status"),
-        CheckConstraint(_in("category", _CATEGORY_CODES), name="ck_spend_category"),
-        CheckConstraint(f"method IS NULL OR {_in('method', _METHOD_CODES)}", name="ck_spend_method"),
+        CheckConstraint(check_in("status", _STATUSES), name="ck_spend_status"),
+        CheckConstraint(check_in("category", _CATEGORY_CODES), name="ck_spend_category"),
+        CheckConstraint(f"method IS NULL OR {check_in('method', _METHOD_CODES)}", name="ck_spend_method"),
         CheckConstraint("decided_by_id IS NULL OR decided_by_id <> requester_id", name="ck_spend_not_own"),
         CheckConstraint(
             "status NOT IN ('approved', 'paid', 'cancelled') OR (hold_id IS NOT NULL AND decided_by_id IS NOT NULL)",
@@ -119,7 +116,7 @@ class SpendLimitChange(SQLModel, table=True):
 
     __tablename__ = "spend_limit_change"
     __table_args__ = (
-        CheckConstraint(_in("status", _LIMIT_STATUSES), name="ck_limit_change_status"),
+        CheckConstraint(check_in("status", _LIMIT_STATUSES), name="ck_limit_change_status"),
         CheckConstraint("member_limit_pence >= 0 AND enabler_limit_pence >= member_limit_pence",
                         name="ck_limit_change_limits"),
         CheckConstraint("decided_by_id IS NULL OR decided_by_id <> requested_by_id",

@@ -27,25 +27,16 @@ Functions take ``session`` keyword-only, flush but never commit, and raise
 """
 
 import datetime as dt
-import io
-import re
-import secrets
 import statistics
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
-import filetype
 from flask import url_for
-from PIL import Image, ImageFile, ImageOps
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from community.db import is_sqlite, london_today, utcnow
-from community.errors import DomainError as CommunityError
 from community.models import AuditEvent, AuthSession, Membership, Person, Team, TeamRole
 from community.services import reconfirm_identity
 from ledger import codes
@@ -53,6 +44,7 @@ from ledger import services as ledger
 from ledger.errors import DomainError, IdempotencyConflict, InvalidAmount, NotFound
 from ledger.models import AccountKind, Hold, HoldStatus, LedgerAccount, LedgerRequest
 from ledger.money import format_gbp
+from spend.errors import InvalidReceipt, NeedsFreshSignIn, NotAllowed, OverLimit, SpendError, WrongState
 from spend.models import (
     CATEGORIES,
     METHODS,
@@ -60,6 +52,10 @@ from spend.models import (
     SpendLimitChange,
     SpendRequest,
     SpendStatus,
+)
+from spend.receipts import (
+    RECEIPT_REF,
+    RECEIPT_TYPES,
 )
 from votes import services as votes
 
@@ -74,56 +70,11 @@ FRESH_ABOVE_PENCE = 25_000
 DEFAULT_MEMBER_LIMIT_PENCE = 25_000
 DEFAULT_ENABLER_LIMIT_PENCE = 100_000
 FRESH_MINUTES = 15
-RECEIPT_MAX_BYTES = 10 * 1024 * 1024
-RECEIPT_TYPES = {"image/jpeg": "jpg", "image/png": "png", "application/pdf": "pdf"}
-# Photos are decoded and saved again (security.md F2). Before decoding, the pixel count the file
-# declares is checked against these limits (the decompression-bomb guard, lower than Pillow's own
-# Image.MAX_IMAGE_PIXELS, which stays as a backstop): a 48 MP phone photo passes. A JPEG with
-# both sides at least RECEIPT_MAX_SIDE is decoded by libjpeg at 1/2, 1/4 or 1/8 scale (draft), so
-# a 48 MP photo costs 12 MP and is stored at 4032 × 3024. A PNG is decoded whole (up to 4 bytes a
-# pixel), and PNG receipts are screenshots, so its limit is lower.
-RECEIPT_MAX_PIXELS = {"image/jpeg": 50_000_000, "image/png": 25_000_000}
-RECEIPT_MAX_SIDE = 4096  # longer side kept; a receipt is readable far below this, a 12 MP photo fits
-_PILLOW_FORMAT = {"image/jpeg": "JPEG", "image/png": "PNG"}
-_PLAIN_MODES = {"image/jpeg": {"L", "RGB"}, "image/png": {"1", "L", "LA", "RGB", "RGBA", "I;16"}}
-_RECEIPT_REF = re.compile(r"^[0-9a-f]{32}$")
 CATEGORY_CODES = {code for code, _ in CATEGORIES}
 METHOD_CODES = {code for code, _ in METHODS}
 
 
 # --------------------------------------------------------------------------- errors
-
-
-class SpendError(DomainError):
-    """A refused quick-spend action; ``field`` names the form field it belongs to, if any."""
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
-
-
-class NotAllowed(SpendError):
-    """This person may not do this (own request, finance, not in the team)."""
-
-
-class WrongState(SpendError):
-    """The request is no longer in a state that allows this (already approved, paid, …)."""
-
-
-class OverLimit(SpendError):
-    """Above what this person (or anyone in the team) may approve: it needs a resident vote."""
-
-    def __init__(self, message: str, *, needs_vote: bool, field: str | None = None) -> None:
-        super().__init__(message, field=field)
-        self.needs_vote = needs_vote
-
-
-class NeedsFreshSignIn(SpendError):
-    """Confirm your identity (password and code) before approving this much."""
-
-
-class InvalidReceipt(SpendError):
-    """The receipt file is empty, too big, not a JPEG, PNG or PDF, or a photo that does not open."""
 
 
 # --------------------------------------------------------------------------- helpers
@@ -227,13 +178,13 @@ def _audit(session: Session, actor_id: int, action: str, team: Team, request: Sp
                            subject=f"{team.name}: spend request {request.id}, {format_gbp(pence)}"[:200]))
 
 
-def _name(session: Session, person_id: int | None) -> str:
+def person_name(*, session: Session, person_id: int | None) -> str:
     person = session.get(Person, person_id) if person_id else None
     return person.name if person else "someone"
 
 
-def _state_message(session: Session, request: SpendRequest) -> str:
-    who = _name(session, request.decided_by_id or request.closed_by_id)
+def state_message(*, session: Session, request: SpendRequest) -> str:
+    who = person_name(session=session, person_id=request.decided_by_id or request.closed_by_id)
     return {
         SpendStatus.APPROVED: f"This request was already approved by {who}. Nothing more was committed.",
         SpendStatus.REJECTED: f"This request was already rejected by {who}.",
@@ -373,7 +324,7 @@ def withdraw(*, session: Session, team: Team, request_id: int, actor: Person) ->
     if request.requester_id != actor.id:
         raise NotAllowed("Only the person who asked can withdraw a request.")
     if request.status != SpendStatus.PENDING:
-        raise WrongState(_state_message(session, request))
+        raise WrongState(state_message(session=session, request=request))
     _move(session, request, SpendStatus.PENDING, status=SpendStatus.WITHDRAWN.value,
           closed_at=utcnow(), closed_by_id=actor.id)
     return request
@@ -460,7 +411,7 @@ def approve(
         return request
     role = _decision_checks(session, team, request, approver, "approve")
     if request.status != SpendStatus.PENDING:
-        raise WrongState(_state_message(session, request))
+        raise WrongState(state_message(session=session, request=request))
     session.refresh(team)  # the limits as they are now, not when the page was loaded
     limit = _limit_for(team, role)
     # Money the residents already voted for (the idea's commitment) needs no quick-spend limit.
@@ -531,7 +482,7 @@ def reject(*, session: Session, team: Team, request_id: int, approver: Person, r
     if not reason:
         raise SpendError("Give a reason, so the person who asked knows why.", field="reason")
     if request.status != SpendStatus.PENDING:
-        raise WrongState(_state_message(session, request))
+        raise WrongState(state_message(session=session, request=request))
     _move(session, request, SpendStatus.PENDING, status=SpendStatus.REJECTED.value,
           decided_at=utcnow(), decided_by_id=approver.id, rejection_reason=reason[:500])
     _audit(session, approver.id, "spend.reject", team, request, request.amount_pence)
@@ -551,7 +502,7 @@ def cancel(*, session: Session, team: Team, request_id: int, actor: Person, idem
             return request
         raise IdempotencyConflict(USED_FOR_ANOTHER)
     if request.status != SpendStatus.APPROVED:
-        raise WrongState(_state_message(session, request))
+        raise WrongState(state_message(session=session, request=request))
     ledger.void_hold(session=session, hold_id=request.hold_id, actor_id=actor.id, idempotency_key=idempotency_key)
     _move(session, request, SpendStatus.APPROVED, status=SpendStatus.CANCELLED.value,
           closed_at=utcnow(), closed_by_id=actor.id)
@@ -560,107 +511,7 @@ def cancel(*, session: Session, team: Team, request_id: int, actor: Person, idem
 
 
 # --------------------------------------------------------------------------- paying
-
-
-def sniff_receipt(data: bytes) -> str:
-    """The receipt's content type judged by its bytes (never its name); InvalidReceipt otherwise."""
-    if not data:
-        raise InvalidReceipt("The receipt file is empty. Choose the photo or PDF again.", field="receipt")
-    if len(data) > RECEIPT_MAX_BYTES:
-        raise InvalidReceipt("The receipt must be 10 MB or smaller.", field="receipt")
-    kind = filetype.guess(data[:8192])
-    if kind is None or kind.mime not in RECEIPT_TYPES:
-        raise InvalidReceipt("The receipt must be a photo (JPEG or PNG) or a PDF.", field="receipt")
-    return kind.mime
-
-
-_UNREADABLE = "The photo could not be opened: it may be damaged or only partly uploaded. Take the photo again, or upload a PDF."
-_TOO_MANY_PIXELS = "The photo is too large in pixels. Take it at a lower resolution, or upload a PDF."
-
-
-_DECODING = threading.Lock()
-
-
-@contextmanager
-def _strict_decoding() -> Iterator[None]:
-    """Pillow's tolerance of truncated files is one process-wide switch, and WeasyPrint turns it
-    on when imported (weasyprint/images.py), which would let half an upload through padded with
-    grey. A receipt must decode whole, so the switch is off while one decodes; the lock stops two
-    uploads restoring it under each other. A statement drawn meanwhile is not affected: its
-    images are our own static files."""
-    with _DECODING:
-        before = ImageFile.LOAD_TRUNCATED_IMAGES
-        ImageFile.LOAD_TRUNCATED_IMAGES = False
-        try:
-            yield
-        finally:
-            ImageFile.LOAD_TRUNCATED_IMAGES = before
-
-
-def clean_image(data: bytes, content_type: str) -> bytes:
-    """A JPEG or PNG decoded and saved again with Pillow: turned upright by its EXIF orientation,
-    shrunk to ``RECEIPT_MAX_SIDE``, and saved with no metadata at all (EXIF with GPS, XMP, ICC,
-    comments, text chunks) and nothing after the image, so a polyglot's HTML does not survive.
-    InvalidReceipt for a decompression bomb or anything Pillow cannot decode."""
-    try:
-        with _strict_decoding(), Image.open(io.BytesIO(data), formats=[_PILLOW_FORMAT[content_type]]) as image:
-            width, height = image.size  # from the header: nothing decoded yet
-            if width * height > RECEIPT_MAX_PIXELS[content_type]:
-                raise InvalidReceipt(_TOO_MANY_PIXELS, field="receipt")
-            half = RECEIPT_MAX_SIDE // 2
-            image.draft("RGB", (half, half))  # JPEG only: decoded smaller, both sides still ≥ half
-            image.load()
-            upright = ImageOps.exif_transpose(image)
-    except Image.DecompressionBombError as error:
-        raise InvalidReceipt(_TOO_MANY_PIXELS, field="receipt") from error
-    except InvalidReceipt:
-        raise
-    except Exception as error:
-        # Pillow's decoders raise OSError, SyntaxError, ValueError, struct.error, EOFError… for
-        # truncated or crafted files: each is a refusal with a message, never a 500.
-        raise InvalidReceipt(_UNREADABLE, field="receipt") from error
-    if upright.mode not in _PLAIN_MODES[content_type]:
-        has_alpha = "A" in upright.mode or "transparency" in upright.info
-        upright = upright.convert("RGBA" if has_alpha and content_type == "image/png" else "RGB")
-    upright.thumbnail((RECEIPT_MAX_SIDE, RECEIPT_MAX_SIDE))
-    upright.info = {}  # Pillow's savers fall back to info for comments, ICC and transparency
-    out = io.BytesIO()
-    if content_type == "image/jpeg":
-        upright.save(out, format="JPEG", quality=85)
-    else:
-        upright.save(out, format="PNG", optimize=True)
-    return out.getvalue()
-
-
-def store_receipt(directory: str | Path, data: bytes) -> tuple[str, str]:
-    """Check and store a receipt under a random name; returns (reference, content type). Photos
-    are stored re-encoded (:func:`clean_image`); PDFs as opaque bytes, never parsed or rendered."""
-    content_type = sniff_receipt(data)
-    if content_type in _PILLOW_FORMAT:
-        data = clean_image(data, content_type)
-    folder = Path(directory)
-    folder.mkdir(parents=True, exist_ok=True)
-    ref = secrets.token_hex(16)
-    path = folder / ref
-    with path.open("xb") as handle:
-        handle.write(data)
-    path.chmod(0o600)
-    return ref, content_type
-
-
-def receipt_path(directory: str | Path, ref: str | None) -> Path | None:
-    """The stored file of a receipt reference (None for anything that is not one)."""
-    if not ref or not _RECEIPT_REF.fullmatch(ref):
-        return None
-    path = Path(directory) / ref
-    return path if path.is_file() else None
-
-
-def discard_receipt(directory: str | Path, ref: str) -> None:
-    """Remove a stored receipt whose payment was refused (nothing else refers to it)."""
-    path = receipt_path(directory, ref)
-    if path is not None:
-        path.unlink(missing_ok=True)
+# Receipts are checked, cleaned and stored by spend/receipts.py before the payment is recorded.
 
 
 def record_payment(
@@ -687,7 +538,7 @@ def record_payment(
             return request
     _require_member(session, team, actor, "pay")
     if request.status != SpendStatus.APPROVED:
-        raise WrongState(_state_message(session, request))
+        raise WrongState(state_message(session=session, request=request))
     ledger._check_amount(actual_pence)
     if actual_pence > request.amount_pence:
         raise InvalidAmount(
@@ -698,7 +549,7 @@ def record_payment(
         raise SpendError("The payment date cannot be in the future.", field="paid_on")
     if method not in METHOD_CODES:
         raise SpendError("Choose how it was paid.", field="method")
-    if not receipt_ref or not _RECEIPT_REF.fullmatch(receipt_ref) or receipt_content_type not in RECEIPT_TYPES:
+    if not receipt_ref or not RECEIPT_REF.fullmatch(receipt_ref) or receipt_content_type not in RECEIPT_TYPES:
         raise InvalidReceipt("Upload the receipt: a photo or a PDF.", field="receipt")
     entry = ledger.settle_hold(
         session=session, hold_id=request.hold_id, actual_pence=actual_pence, actor_id=actor.id,
@@ -764,7 +615,7 @@ def plan_limits(*, session: Session, team: Team, actor: Person, member_limit_pen
         raise SpendError("The enabler’s limit must be at least the members’ limit.", field="enabler_limit")
     waiting = pending_limit_change(session=session, team=team)
     if waiting is not None:
-        raise SpendError(f"A change of the limits asked for by {_name(session, waiting.requested_by_id)} is already "
+        raise SpendError(f"A change of the limits asked for by {person_name(session=session, person_id=waiting.requested_by_id)} is already "
                          "waiting for finance. Withdraw it first, or wait for the decision.")
     if (member_limit_pence, enabler_limit_pence) == (team.member_limit_pence, team.enabler_limit_pence):
         raise SpendError("These are the limits already: nothing to change.")
@@ -914,7 +765,7 @@ def confirm_identity(*, session: Session, person: Person, auth_session: AuthSess
     rule is community's ``reconfirm_identity``; here its refusals become SpendErrors)."""
     try:
         reconfirm_identity(session=session, person=person, auth_session=auth_session, password=password, code=code)
-    except CommunityError as error:
+    except DomainError as error:
         raise SpendError(error.message, field=error.field or "code") from None
 
 

@@ -26,16 +26,17 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from community import mail
 from community.auth import signed_in, staff, team_staff
 from community.db import get_session
 from community.formatting import gbp
 from community.limits import CODE_PER_ADDRESS, limiter
 from community.models import Person, Team
 from community.signin import safe_next
+from community.web import show_error
 from ledger.errors import DomainError, InsufficientFunds, InvalidAmount, NotFound, PeriodClosed
 from ledger.forms import parse_date
 from ledger.money import parse_pence
+from spend import notifications, receipts
 from spend import services as spend
 from spend.forms import (
     BUDGET,
@@ -83,52 +84,8 @@ def _request_or_404(team: Team, request_id: int):
         abort(404)
 
 
-def _show_error(form, error: DomainError, field_for: dict[type, str] | None = None) -> None:
-    """Roll back and put the message beside its field, or above the form."""
-    get_session().rollback()
-    name = getattr(error, "field", None)
-    if name is None and field_for:
-        name = next((f for kind, f in field_for.items() if isinstance(error, kind)), None)
-    field = getattr(form, name, None) if name else None
-    if field is not None:
-        field.errors = [*field.errors, str(error)]
-    else:
-        form.form_errors.append(str(error))
-
-
 def _detail(team: Team, request_id: int):
     return redirect(url_for("spend.detail", slug=team.slug, request_id=request_id))
-
-
-def _send(to: str, subject: str, body: str) -> None:
-    """Queue an email in the action's transaction (sent after the commit; see community.mail)."""
-    mail.send(to=to, subject=subject, body=body)
-
-
-def _notify_new(team: Team, spend_request) -> None:
-    session = get_session()
-    link = url_for("spend.detail", slug=team.slug, request_id=spend_request.id, _external=True)
-    requester = spend._name(session, spend_request.requester_id)
-    for person in spend.approvers_of(session=session, team=team, request=spend_request):
-        _send(person.email, f"Spend request: {gbp(spend_request.amount_pence)} for {team.name}",
-              f"{requester} asks to spend {gbp(spend_request.amount_pence)}: {spend_request.purpose}\n\n"
-              f"Approve or reject it here: {link}\n")
-
-
-def _notify_decision(team: Team, spend_request) -> None:
-    session = get_session()
-    requester = session.get(Person, spend_request.requester_id)
-    link = url_for("spend.detail", slug=team.slug, request_id=spend_request.id, _external=True)
-    who = spend._name(session, spend_request.decided_by_id)
-    if spend_request.status == SpendStatus.REJECTED:
-        body = (f"{who} rejected your request for {gbp(spend_request.amount_pence)}.\n\n"
-                f"Reason: {spend_request.rejection_reason}\n\n{link}\n")
-        subject = "Your spend request was rejected"
-    else:
-        body = (f"{who} approved your request for {gbp(spend_request.amount_pence)}. The money is committed; "
-                f"record the payment and upload the receipt here: {link}\n")
-        subject = "Your spend request was approved"
-    _send(requester.email, subject, body)
 
 
 @spend_bp.errorhandler(RequestEntityTooLarge)
@@ -154,7 +111,7 @@ def dashboard(team: Team):
     return render_template("spend/dashboard.html", team=team, board=board, role=role,
                            categories=dict(CATEGORIES), limit_history=history,
                            pending_limits=next((c for c in history if c.status == "pending"), None),
-                           limit_names={i: spend._name(session, i) for i in people})
+                           limit_names={i: spend.person_name(session=session, person_id=i) for i in people})
 
 
 @spend_bp.route("/teams/<slug>/spend/new", methods=["GET", "POST"])
@@ -183,12 +140,12 @@ def new(team: Team):
                 account_id=None if account == BUDGET else int(account) if account.isdigit() else -1,
                 idea_id=int(idea) if idea.isdigit() else None,
             )
-            _notify_new(team, created)
+            notifications.new_request(session=get_session(), team=team, spend_request=created)
             session.commit()
         except DomainError as error:
             if isinstance(error, spend.OverLimit) and error.needs_vote:
                 vote_link = spend.ideas_path(team)
-            _show_error(form, error, {InvalidAmount: "amount", NotFound: "account_id"})
+            show_error(form, error, field_for={InvalidAmount: "amount", NotFound: "account_id"})
         else:
             flash(f"Your request for {gbp(created.amount_pence)} was sent to the team for approval.", "success")
             return _detail(team, created.id)
@@ -220,7 +177,7 @@ def _render_detail(team: Team, request_id: int, reject_form=None):
         approver_names=spend.either([p.name for p in approvers]) if approvers else "",
         needs_vote=spend_request.amount_pence > team.enabler_limit_pence and not voted,
         vote_link=spend.ideas_path(team),
-        names={p: spend._name(session, p) for p in (spend_request.requester_id, spend_request.decided_by_id,
+        names={p: spend.person_name(session=session, person_id=p) for p in (spend_request.requester_id, spend_request.decided_by_id,
                                                    spend_request.closed_by_id) if p},
         fund=spend.fund_label(session=session, request=spend_request), categories=dict(CATEGORIES), methods=dict(METHODS),
         fresh=spend.is_fresh(current_user.auth_session, minutes=_fresh_settings()["fresh_minutes"]),
@@ -242,7 +199,7 @@ def approve(team: Team, request_id: int):
         approved = spend.approve(session=session, team=team, request_id=request_id, approver=_person(),
                                  auth_session=current_user.auth_session,
                                  idempotency_key=form.idempotency_key.data or "", **_fresh_settings(),
-                                 on_approved=lambda approved_now: _notify_decision(team, approved_now))
+                                 on_approved=lambda done: notifications.decided(session=session, team=team, spend_request=done))
         session.commit()
     except NotFound:
         session.rollback()
@@ -277,14 +234,14 @@ def reject(team: Team, request_id: int):
         try:
             rejected = spend.reject(session=session, team=team, request_id=request_id, approver=_person(),
                                     reason=form.reason.data)
-            _notify_decision(team, rejected)
+            notifications.decided(session=get_session(), team=team, spend_request=rejected)
             session.commit()
         except spend.WrongState as error:
             session.rollback()
             flash(str(error), "error")
             return _detail(team, request_id)
         except DomainError as error:
-            _show_error(form, error, {DomainError: "reason"})
+            show_error(form, error, field_for={DomainError: "reason"})
         else:
             flash("Rejected. The person who asked has been told why.", "success")
             return _detail(team, request_id)
@@ -335,7 +292,7 @@ def _read_upload(storage) -> bytes | None:
     """The uploaded bytes (at most the limit + 1), or None when no file was chosen."""
     if storage is None or not getattr(storage, "filename", ""):
         return None
-    return storage.stream.read(spend.RECEIPT_MAX_BYTES + 1)
+    return storage.stream.read(receipts.RECEIPT_MAX_BYTES + 1)
 
 
 @spend_bp.route("/teams/<slug>/spend/<int:request_id>/pay", methods=["GET", "POST"])
@@ -350,7 +307,7 @@ def pay(team: Team, request_id: int):
         if request.args.get("too_large"):
             form.receipt.errors = [TOO_LARGE]
     if spend_request.status != SpendStatus.APPROVED and request.method == "GET":
-        flash(spend._state_message(session, spend_request), "info")
+        flash(spend.state_message(session=session, request=spend_request), "info")
         return _detail(team, request_id)
     if form.validate_on_submit():
         folder, ref = receipts_dir(), None
@@ -359,21 +316,21 @@ def pay(team: Team, request_id: int):
             data = _read_upload(form.receipt.data)
             if data is None:
                 raise spend.InvalidReceipt("Upload the receipt: a photo or a PDF.", field="receipt")
-            ref, content_type = spend.store_receipt(folder, data)
+            ref, content_type = receipts.store_receipt(folder, data)
             paid = spend.record_payment(
                 session=session, team=team, request_id=request_id, actor=_person(), actual_pence=amount,
                 paid_on=parse_date(form.effective_date.data), method=form.method.data, receipt_ref=ref,
                 receipt_content_type=content_type, idempotency_key=form.idempotency_key.data or "")
             session.commit()
             if paid.receipt_ref != ref:  # the same form sent again: the first upload is the receipt
-                spend.discard_receipt(folder, ref)
+                receipts.discard_receipt(folder, ref)
         except DomainError as error:
             if ref:
-                spend.discard_receipt(folder, ref)
-            _show_error(form, error, {InvalidAmount: "amount", PeriodClosed: "effective_date"})
+                receipts.discard_receipt(folder, ref)
+            show_error(form, error, field_for={InvalidAmount: "amount", PeriodClosed: "effective_date"})
         except BaseException:
             if ref:  # an unexpected failure (the database gone, say) leaves no orphan file either
-                spend.discard_receipt(folder, ref)
+                receipts.discard_receipt(folder, ref)
             raise
         else:
             flash(f"Payment of {gbp(amount)} recorded on the team’s ledger with its receipt.", "success")
@@ -397,10 +354,10 @@ def receipt(slug: str, request_id: int):
     if not (current_user.person.is_finance or current_user.role_in(team.id)):
         abort(404)
     spend_request = _request_or_404(team, request_id)
-    path = spend.receipt_path(receipts_dir(), spend_request.receipt_ref)
-    if path is None or spend_request.receipt_content_type not in spend.RECEIPT_TYPES:
+    path = receipts.receipt_path(receipts_dir(), spend_request.receipt_ref)
+    if path is None or spend_request.receipt_content_type not in receipts.RECEIPT_TYPES:
         abort(404)
-    extension = spend.RECEIPT_TYPES[spend_request.receipt_content_type]
+    extension = receipts.RECEIPT_TYPES[spend_request.receipt_content_type]
     name = f"receipt-{team.slug}-{spend_request.id}.{extension}"
     response = send_file(path, mimetype=spend_request.receipt_content_type, as_attachment=True,
                          download_name=name, max_age=0)
@@ -426,7 +383,7 @@ def confirm_identity(team: Team):
                                    password=form.password.data, code=form.code.data)
             session.commit()
         except DomainError as error:
-            _show_error(form, error)
+            show_error(form, error)
         else:
             flash("Thank you. You can approve larger amounts for the next 15 minutes.", "success")
             return redirect(target)
@@ -439,31 +396,6 @@ def _limit_defaults() -> spend.LimitDefaults:
         member_pence=int(config.get("SPEND_MEMBER_LIMIT_DEFAULT_PENCE", spend.DEFAULT_MEMBER_LIMIT_PENCE)),
         enabler_pence=int(config.get("SPEND_ENABLER_LIMIT_DEFAULT_PENCE", spend.DEFAULT_ENABLER_LIMIT_PENCE)),
     )
-
-
-def _notify_limits_requested(team: Team, change) -> None:
-    session = get_session()
-    link = url_for("spend.limit_changes", _external=True)
-    who = spend._name(session, change.requested_by_id)
-    for person in session.execute(select(Person).where(Person.is_finance, Person.is_active,
-                                                       Person.id != change.requested_by_id)).scalars():
-        _send(person.email, f"Approval limits for {team.name}: a raise waits for you",
-              f"{who} asks to let members of {team.name} approve up to {gbp(change.member_limit_pence)} "
-              f"(now {gbp(change.previous_member_limit_pence)}) and the enabler up to "
-              f"{gbp(change.enabler_limit_pence)} (now {gbp(change.previous_enabler_limit_pence)}).\n\n"
-              f"This is above the council's defaults, so it waits for finance or an admin: {link}\n")
-
-
-def _notify_limits_decided(team: Team, change) -> None:
-    session = get_session()
-    asker = session.get(Person, change.requested_by_id)
-    who = spend._name(session, change.decided_by_id)
-    if change.status == "approved":
-        body = (f"{who} approved the new approval limits of {team.name}: members up to "
-                f"{gbp(change.member_limit_pence)}, the enabler up to {gbp(change.enabler_limit_pence)}.\n")
-    else:
-        body = f"{who} refused the new approval limits of {team.name}. Reason: {change.reason}\n"
-    _send(asker.email, f"Approval limits for {team.name} were {change.status}", body)
 
 
 @spend_bp.route("/teams/<slug>/spend/limits", methods=["GET", "POST"])
@@ -489,11 +421,11 @@ def limits(team: Team):
                 change = spend.set_limits(session=session, team=team, actor=_person(), defaults=_limit_defaults(),
                                           **values)
                 if change.status == "pending":
-                    _notify_limits_requested(team, change)
+                    notifications.limits_requested(session=get_session(), team=team, change=change)
                 session.commit()
         except DomainError as error:
             plan = None
-            _show_error(form, error)
+            show_error(form, error)
         else:
             if plan is None:
                 if change.status == "pending":
@@ -535,7 +467,7 @@ def _finance_or_admin() -> None:
 
 def _render_limit_changes(errors: dict | None = None, status: int = 200):
     waiting = spend.list_pending_limit_changes(session=get_session())
-    names = {c.requested_by_id: spend._name(get_session(), c.requested_by_id) for c, _ in waiting}
+    names = {c.requested_by_id: spend.person_name(session=get_session(), person_id=c.requested_by_id) for c, _ in waiting}
     return render_template("spend/limit_changes.html", waiting=waiting, names=names, form=DecideLimitsForm(),
                            errors=errors or {}, defaults=_limit_defaults(), title="Approval limits waiting"), status
 
@@ -563,7 +495,7 @@ def decide_limits(change_id: int, decision: str):
             change = spend.refuse_limit_change(session=session, change_id=change_id, actor=_person(),
                                                reason=form.reason.data)
         team = session.get(Team, change.team_id)
-        _notify_limits_decided(team, change)
+        notifications.limits_decided(session=get_session(), team=team, change=change)
         session.commit()
     except NotFound:
         abort(404)

@@ -14,7 +14,7 @@ import enum
 from sqlalchemy import BigInteger, CheckConstraint, Column, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from community.db import UTCDateTime, utcnow
+from community.db import UTCDateTime, check_in, utcnow
 
 
 def _utc(nullable: bool = False) -> Column:
@@ -68,16 +68,13 @@ BALLOT_LABELS = {
 }
 
 
-def _in(column: str, values) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
-
 
 class Idea(SQLModel, table=True):
     """A resident's idea for their place."""
 
     __tablename__ = "vote_idea"
     __table_args__ = (
-        CheckConstraint(_in("status", IDEA_STATUSES), name="ck_vote_idea_status"),
+        CheckConstraint(check_in("status", IDEA_STATUSES), name="ck_vote_idea_status"),
         CheckConstraint("estimated_cost_pence > 0", name="ck_vote_idea_estimate"),
         CheckConstraint("team_cost_pence IS NULL OR team_cost_pence > 0", name="ck_vote_idea_team_cost"),
         CheckConstraint("status <> 'feasible' OR team_cost_pence IS NOT NULL", name="ck_vote_idea_feasible_cost"),
@@ -132,8 +129,8 @@ class Round(SQLModel, table=True):
     __tablename__ = "vote_round"
     __table_args__ = (
         CheckConstraint("budget_pence > 0", name="ck_vote_round_budget"),
-        CheckConstraint(_in("ballot_type", [b.value for b in BallotType]), name="ck_vote_round_ballot"),
-        CheckConstraint(_in("rule", [r.value for r in RoundRule]), name="ck_vote_round_rule"),
+        CheckConstraint(check_in("ballot_type", [b.value for b in BallotType]), name="ck_vote_round_ballot"),
+        CheckConstraint(check_in("rule", [r.value for r in RoundRule]), name="ck_vote_round_rule"),
         CheckConstraint("status IN ('open', 'closed')", name="ck_vote_round_status"),
         CheckConstraint("closes_at > opens_at", name="ck_vote_round_dates"),
         CheckConstraint("ballot_type <> 'approval_k' OR max_choices >= 1", name="ck_vote_round_k"),

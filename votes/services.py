@@ -32,7 +32,7 @@ from community.db import utcnow
 from community.formatting import gbp
 from community.models import Membership, Person, Team
 from ledger import services as ledger
-from ledger.errors import DomainError
+from votes.errors import NotEligible, OverBudget, RoundClosed, VotesError
 from votes.models import (
     Ballot,
     BallotType,
@@ -53,22 +53,6 @@ HOLD_CATEGORY = "participatory budget"
 
 # Test seam: a pause just before a ballot is written (after the round and rules are read).
 _BETWEEN_READ_AND_WRITE: Callable[[], None] | None = None
-
-
-class VotesError(DomainError):
-    """A refusal of the votes domain; the message is safe to show."""
-
-
-class NotEligible(VotesError):
-    """The person may not vote in (or propose for, or support in) this place."""
-
-
-class RoundClosed(VotesError):
-    """The round is closed (or not open yet)."""
-
-
-class OverBudget(VotesError):
-    """A knapsack ballot whose ideas cost more than the round's budget."""
 
 
 # --------------------------------------------------------------------------- helpers

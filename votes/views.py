@@ -16,6 +16,7 @@ from community.cache import public_page
 from community.db import SAFE_METHODS, get_engine, get_session, open_session, writes_in_short_transactions
 from community.formatting import gbp
 from community.models import Person, Team
+from community.web import show_error
 from ledger.errors import DomainError
 from ledger.money import parse_pence
 from votes import ports, services
@@ -81,14 +82,6 @@ def _closed_if_due(session, rnd: Round) -> Round:
     return rnd
 
 
-def _error(form, error: DomainError, field=None) -> None:
-    get_session().rollback()
-    if field is not None:
-        field.errors = [*field.errors, str(error)]
-    else:
-        form.form_errors.append(str(error))
-
-
 # --------------------------------------------------------------------------- ideas
 
 
@@ -119,7 +112,7 @@ def propose(slug: str):
                                          estimated_cost_pence=parse_pence(form.estimated_cost.data), as_team=as_team)
             session.commit()
         except DomainError as error:
-            _error(form, error)
+            show_error(form, error)
         else:
             flash("Thank you. Your idea was sent to the team for review.", "success")
             return redirect(url_for("votes.idea", slug=slug, idea_id=idea.id))
@@ -188,7 +181,7 @@ def edit_idea(slug: str, idea_id: int):
                                estimated_cost_pence=parse_pence(form.estimated_cost.data))
             session.commit()
         except DomainError as error:
-            _error(form, error)
+            show_error(form, error)
         else:
             flash("Your changes were sent to the team for review.", "success")
             return redirect(url_for("votes.idea", slug=slug, idea_id=idea_id))
@@ -211,7 +204,7 @@ def review(team: Team, idea_id: int):
             session.commit()
         except DomainError as error:
             field = form.team_cost if form.decision.data == "feasible" else form.note
-            _error(form, error, field)
+            show_error(form, error, field=field)
         else:
             flash(f"Review saved: {STATUS_LABELS[form.decision.data]}.", "success")
             return redirect(url_for("votes.idea", slug=team.slug, idea_id=item.id))
@@ -277,7 +270,7 @@ def new_round(team: Team):
             field = (form.budget if "available" in message or "budget" in message
                      else form.closes_at if "closing" in message
                      else form.max_choices if "how many" in message else None)
-            _error(form, error, field)
+            show_error(form, error, field=field)
         else:
             flash(f"Round “{rnd.title}” is open; {gbp(rnd.budget_pence)} is held on the team's ledger.", "success")
             return redirect(url_for("votes.round_page", slug=team.slug, round_id=rnd.id))

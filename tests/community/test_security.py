@@ -70,6 +70,25 @@ def test_a_token_from_another_session_is_refused(app, csrf_client, make_person):
     assert ok.status_code == 302
 
 
+@pytest.mark.parametrize("raise_it", ["community", "ledger"])
+def test_a_not_found_from_any_domain_answers_404_with_its_message(database_url, tmp_path, raise_it):
+    """One DomainError base, one NotFound: raised by any service and not caught, it is a 404 page."""
+    import community.errors
+    import ledger.errors
+
+    app = create_app({"ENV_NAME": "testing", "TESTING": True, "SECRET_KEY": "x" * 40, "DATABASE_URL": database_url,
+                      "OUTBOX_DIR": str(tmp_path / "outbox"), "RATELIMIT_ENABLED": False})
+    error = {"community": community.errors.NotFound, "ledger": ledger.errors.NotFound}[raise_it]
+
+    @app.get("/raises-not-found")
+    def raises():  # permission: public (a test route)
+        raise error("No such entry: L000341.")
+
+    response = app.test_client().get("/raises-not-found")
+    assert response.status_code == 404
+    assert "No such entry: L000341." in response.get_data(as_text=True)
+
+
 def test_security_headers_on_every_page(client):
     response = client.get("/")
     csp = response.headers["Content-Security-Policy"]

@@ -67,6 +67,7 @@ def _team_objects(served: Served, which: str) -> dict[str, int]:
     from demo.spend import tiny_png
     from ledger import services as ledger
     from pledges import services as pledges
+    from spend import receipts
     from spend import services as spend
     from votes import services as votes
 
@@ -96,7 +97,7 @@ def _team_objects(served: Served, which: str) -> dict[str, int]:
                 payee_is_individual=False, purpose="Tea urn", category=spend.CATEGORIES[0][0])
             spend.approve(session=s, team=team, request_id=request.id, approver=person[approver],
                           auth_session=None, idempotency_key=f"access-approve-{which}")
-            ref, kind = spend.store_receipt(served.workdir / "receipts", tiny_png())
+            ref, kind = receipts.store_receipt(served.workdir / "receipts", tiny_png())
             spend.record_payment(session=s, team=team, request_id=request.id, actor=person[approver],
                                  actual_pence=1_500, paid_on=dt.date.today(), method=spend.METHODS[0][0],
                                  receipt_ref=ref, receipt_content_type=kind,

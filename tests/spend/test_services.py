@@ -15,6 +15,7 @@ from demo.spend import tiny_png
 from ledger import services as ledger
 from ledger.errors import InsufficientFunds, InvalidAmount, NotFound
 from ledger.models import Hold, HoldStatus, JournalEntry
+from spend import receipts
 from spend import services as spend
 from spend.models import SpendRequest
 
@@ -462,36 +463,36 @@ def test_a_pending_request_cannot_be_paid_and_finance_cannot_pay(session, world)
 
 @pytest.mark.parametrize(("data", "mime"), [(tiny_png(), "image/png"), (JPEG, "image/jpeg"), (PDF, "application/pdf")])
 def test_receipts_are_recognised_by_content(data, mime):
-    assert spend.sniff_receipt(data) == mime
+    assert receipts.sniff_receipt(data) == mime
 
 
 @pytest.mark.parametrize(
     ("data", "text"),
     [(HTML, "JPEG or PNG"), (b"", "empty"), (b"GIF89a" + b"\x00" * 20, "JPEG or PNG"),
      (b"<svg xmlns='http://www.w3.org/2000/svg'><script/></svg>", "JPEG or PNG"),
-     (b"\x89PNG" + b"\x00" * spend.RECEIPT_MAX_BYTES, "10 MB")],
+     (b"\x89PNG" + b"\x00" * receipts.RECEIPT_MAX_BYTES, "10 MB")],
 )
 def test_bad_receipts_are_refused(data, text):
     with pytest.raises(spend.InvalidReceipt, match=text):
-        spend.sniff_receipt(data)
+        receipts.sniff_receipt(data)
 
 
 def test_receipts_are_stored_under_random_names(tmp_path):
-    ref1, _ = spend.store_receipt(tmp_path, tiny_png())
-    ref2, _ = spend.store_receipt(tmp_path, tiny_png())
+    ref1, _ = receipts.store_receipt(tmp_path, tiny_png())
+    ref2, _ = receipts.store_receipt(tmp_path, tiny_png())
     assert ref1 != ref2 and len(ref1) == 32
-    stored = files.open_image(spend.receipt_path(tmp_path, ref1).read_bytes())
+    stored = files.open_image(receipts.receipt_path(tmp_path, ref1).read_bytes())
     assert (stored.format, stored.size, stored.getpixel((0, 0))) == ("PNG", (1, 1), (255, 255, 255))
-    assert spend.receipt_path(tmp_path, "../" + ref1) is None
-    assert spend.receipt_path(tmp_path, None) is None
+    assert receipts.receipt_path(tmp_path, "../" + ref1) is None
+    assert receipts.receipt_path(tmp_path, None) is None
     with pytest.raises(spend.InvalidReceipt):
-        spend.store_receipt(tmp_path, HTML)
+        receipts.store_receipt(tmp_path, HTML)
     assert len(list(tmp_path.iterdir())) == 2
 
 
 def test_a_phone_photo_is_stored_upright_without_exif_gps_or_comment(tmp_path):
     assert files.open_image(files.phone_photo()).getexif().get_ifd(0x8825)  # the GPS is there to strip
-    ref, content_type = spend.store_receipt(tmp_path, files.phone_photo())
+    ref, content_type = receipts.store_receipt(tmp_path, files.phone_photo())
     assert content_type == "image/jpeg"
     stored = files.assert_clean((tmp_path / ref).read_bytes(), "JPEG")
     assert stored.size == (40, 60)  # turned by its Orientation tag: the red half is now on top
@@ -501,7 +502,7 @@ def test_a_phone_photo_is_stored_upright_without_exif_gps_or_comment(tmp_path):
 
 def test_a_png_loses_its_text_chunks_and_exif(tmp_path):
     assert files.open_image(files.png_with_text()).text  # the chunks are there to strip
-    ref, content_type = spend.store_receipt(tmp_path, files.png_with_text())
+    ref, content_type = receipts.store_receipt(tmp_path, files.png_with_text())
     assert content_type == "image/png"
     assert files.assert_clean((tmp_path / ref).read_bytes(), "PNG").size == (20, 10)
 
@@ -510,7 +511,7 @@ def test_a_png_loses_its_text_chunks_and_exif(tmp_path):
                          [(files.png_html_polyglot(), "image/png", "PNG"),
                           (files.jpeg_html_polyglot(), "image/jpeg", "JPEG")])
 def test_a_polyglot_keeps_its_image_and_loses_its_html(tmp_path, data, mime, image_format):
-    ref, content_type = spend.store_receipt(tmp_path, data)
+    ref, content_type = receipts.store_receipt(tmp_path, data)
     assert content_type == mime
     files.assert_clean((tmp_path / ref).read_bytes(), image_format)
 
@@ -518,8 +519,8 @@ def test_a_polyglot_keeps_its_image_and_loses_its_html(tmp_path, data, mime, ima
 def test_a_big_photo_is_shrunk_to_the_longest_side(tmp_path):
     out = io.BytesIO()
     Image.new("RGB", (6000, 300), (10, 20, 30)).save(out, format="JPEG")
-    ref, _ = spend.store_receipt(tmp_path, out.getvalue())
-    assert files.open_image((tmp_path / ref).read_bytes()).size == (spend.RECEIPT_MAX_SIDE, 205)
+    ref, _ = receipts.store_receipt(tmp_path, out.getvalue())
+    assert files.open_image((tmp_path / ref).read_bytes()).size == (receipts.RECEIPT_MAX_SIDE, 205)
 
 
 @pytest.mark.parametrize(
@@ -535,7 +536,7 @@ def test_a_big_photo_is_shrunk_to_the_longest_side(tmp_path):
 )
 def test_hostile_images_are_refused_and_nothing_is_stored(tmp_path, make, text):
     with pytest.raises(spend.InvalidReceipt, match=text) as refused:
-        spend.store_receipt(tmp_path, make())
+        receipts.store_receipt(tmp_path, make())
     assert refused.value.field == "receipt"
     assert list(tmp_path.iterdir()) == []
 
@@ -544,13 +545,13 @@ def test_a_truncated_photo_is_refused_even_after_weasyprint_allowed_them(tmp_pat
     """WeasyPrint sets Pillow's process-wide LOAD_TRUNCATED_IMAGES when imported."""
     monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
     with pytest.raises(spend.InvalidReceipt, match="could not be opened"):
-        spend.store_receipt(tmp_path, files.truncated_jpeg())
+        receipts.store_receipt(tmp_path, files.truncated_jpeg())
     assert ImageFile.LOAD_TRUNCATED_IMAGES is True and list(tmp_path.iterdir()) == []
 
 
 def test_a_pdf_is_stored_as_it_came(tmp_path):
     hostile = PDF + b"/OpenAction << /S /JavaScript /JS (app.alert(1)) >>\n"
-    ref, content_type = spend.store_receipt(tmp_path, hostile)
+    ref, content_type = receipts.store_receipt(tmp_path, hostile)
     assert (content_type, (tmp_path / ref).read_bytes()) == ("application/pdf", hostile)
 
 
