@@ -147,7 +147,7 @@ LONG_VIEWS = {
     "votes/views.py:delivery": 16,
     "votes/views.py:edit_idea": 21,
     "votes/views.py:new_round": 27,
-    "votes/views.py:paper": 25,
+    "votes/views.py:paper": 22,
     "votes/views.py:paper_decide": 18,
     "votes/views.py:propose": 18,
     "votes/views.py:review": 20,

@@ -389,6 +389,15 @@ def results(slug: str, round_id: int):
                            tie_break=services.TIE_BREAK_TEXT)
 
 
+_PAPER_OUTCOMES = {
+    "waiting": ("Keyed. A different team member must now key the same ballot again.", "success"),
+    "counted": ("Both keyings match: the ballot counts.", "success"),
+    "spoilt": ("Both keyings match, but the ballot breaks the round's rules: it is recorded as spoilt "
+               "(it counts in turnout, not in the votes).", "error"),
+    "mismatch": ("The two keyings differ: the ballot is listed below for a decision.", "error"),
+}
+
+
 @bp.route("/teams/<slug>/rounds/<int:round_id>/paper", methods=["GET", "POST"])
 @team_staff
 def paper(team: Team, round_id: int):
@@ -406,10 +415,7 @@ def paper(team: Team, round_id: int):
             session.rollback()
             error = str(error_)
         else:
-            flash({"waiting": "Keyed. A different team member must now key the same ballot again.",
-                   "counted": "Both keyings match: the ballot counts.",
-                   "mismatch": "The two keyings differ: the ballot is listed below for a decision."}[outcome],
-                  "success" if outcome != "mismatch" else "error")
+            flash(*_PAPER_OUTCOMES[outcome])
             return redirect(url_for("votes.paper", slug=team.slug, round_id=rnd.id))
     titles = {idea.id: idea.title for _, idea in services.round_ideas(session=session, round_id=rnd.id)}
     return render_template("votes/paper.html", team=team, rnd=rnd, error=error, serial=serial,

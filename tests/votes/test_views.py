@@ -312,3 +312,23 @@ def test_a_team_member_proposes_an_idea_for_the_team(client, session, world, sig
     with pytest.raises(services.NotEligible):  # the service checks it too, whatever the view says
         services.propose_idea(session=session, team=world["team"], proposer=stranger, title="x",
                               description="y", estimated_cost_pence=100, as_team=True)
+
+
+def test_an_over_budget_paper_ballot_shows_as_spoilt_on_the_paper_page_and_results(client, session, world, sign_in):
+    """Issue 20 item 6: the paper page lists it as spoilt; the results count it in turnout only."""
+    slug = world["team"].slug
+    ideas = [feasible_idea(session, world, "Bench", 100_000), feasible_idea(session, world, "Mural", 60_000)]
+    rnd = open_round(session, world, ideas, budget=150_000, ballot_type="knapsack")
+    session.commit()
+    url = f"/teams/{slug}/rounds/{rnd.id}/paper"
+    for keyer in (world["member"], world["enabler"]):
+        client.post("/sign-out")
+        sign_in(keyer)
+        assert client.post(url, data={"serial": "S1", "idea": [i.id for i in ideas]}).status_code == 302
+    page = client.get(url).get_data(as_text=True)
+    assert "Paper ballots counted so far: <strong>0</strong>; spoilt: <strong>1</strong>" in page
+    assert "Ballot S1: spoilt – The ideas marked cost £1,600.00, more than the budget of £1,500.00." in page
+    session.execute(update(Round).where(Round.id == rnd.id).values(closes_at=utcnow() - dt.timedelta(seconds=1)))
+    session.commit()
+    results = client.get(f"/teams/{slug}/rounds/{rnd.id}/results").get_data(as_text=True)
+    assert "1 person voted" in results and "1 on paper, of which 1 spoilt and not counted in the votes" in results
