@@ -143,7 +143,7 @@ LONG_VIEWS = {
     "statements/views.py:county_pack_download": 20,
     "statements/views.py:finance_statements": 19,
     "statements/views.py:team_statements": 17,
-    "votes/views.py:cast": 23,
+    "votes/views.py:cast": 18,
     "votes/views.py:delivery": 16,
     "votes/views.py:edit_idea": 21,
     "votes/views.py:new_round": 27,

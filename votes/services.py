@@ -568,6 +568,27 @@ def check_ballot(*, session: Session, rnd: Round, idea_ids: Iterable[int], with_
     return CheckedBallot(chosen, rows, total)
 
 
+def review_choices(*, session: Session, rnd: Round, person: Person | None, idea_ids: Iterable[int],
+                   now: dt.datetime | None = None) -> CheckedBallot:
+    """The "check your vote" step: the same refusals as casting (NotEligible, RoundClosed, the
+    round's rules), with the chosen ideas and their total for the page. Nothing is written."""
+    if not is_resident(person, session.get(Team, rnd.team_id)):
+        raise NotEligible("Only residents of this team's place can vote in this round.")
+    if not is_open_for_voting(rnd, now):
+        raise RoundClosed("This round is not open for voting.")
+    return check_ballot(session=session, rnd=rnd, idea_ids=idea_ids)
+
+
+def receipt_email(*, session: Session, rnd: Round, team: Team, ballot: CastBallot, link: str) -> str:
+    """The body of the receipt emailed after a vote: the ideas chosen, the reference, the link."""
+    lines = chosen_titles(session=session, rnd=rnd, idea_ids=decode(ballot.choices))
+    return (f"Thank you for voting in {rnd.title} ({team.name}).\n\nYou chose:\n"
+            + "".join(f"- {title} ({gbp(cost)})\n" for title, cost in lines)
+            + f"\nReceipt reference: {ballot.reference}\n"
+            + "You can change your vote until the round closes; only your last vote counts.\n"
+            + link + "\n")
+
+
 def chosen_titles(*, session: Session, rnd: Round, idea_ids: Iterable[int]) -> list[tuple[str, int]]:
     """(title, cost) of the chosen ideas of a round, by idea number: the receipt email's lines,
     from the round's rules already read for the cast (titles cannot change while on a ballot)."""
