@@ -29,7 +29,6 @@ KNOWN_POSITIONAL_SESSION = {
         "grant_role",
         "invite_staff",
         "is_staff",
-        "list_people",
         "list_team_members",
         "list_teams",
         "needs_second_factor",
@@ -109,7 +108,7 @@ ROUTE_DECORATORS = {"get", "post", "route", "put", "delete", "patch"}
 LONG_VIEWS = {
     "community/rights_views.py:delete_account": 21,
     "community/views.py:accept_invitation": 20,
-    "community/views.py:admin_invite": 18,
+    "community/views.py:admin_invite": 16,
     "community/views.py:admin_new_team": 19,
     "community/views.py:admin_reset_second_factor": 16,
     "community/views.py:confirm_email": 20,
