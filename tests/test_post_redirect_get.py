@@ -87,7 +87,8 @@ NOT_A_REDIRECT: dict[str, str] = {
     "as digests, and keeping them for a GET would put them in the session cookie. Reloading it is "
     "refused (the enrolment secret is gone), so nothing is enrolled twice",
     # TODO(issue 20 item 11): the preview step ("see what the change would do", nothing written)
-    # is answered to a POST; it becomes a GET when ledger/spend*.py have moved into spend/.
+    # is answered to a POST; it becomes a GET of the plan once the move of quick spend into spend/
+    # (in progress while this was written) has landed.
     "spend.limits": "the preview step answers the POST with the plan (nothing written); the confirming "
     "POST redirects to spend.dashboard",
 }
