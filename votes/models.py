@@ -180,7 +180,7 @@ class RoundIdea(SQLModel, table=True):
 
 
 class Ballot(SQLModel, table=True):
-    """One counted ballot. ``voter_key`` is HMAC(app secret, round id, person id) for online
+    """One ballot (a spoilt paper ballot counts in turnout only: ``spoilt_reason``). ``voter_key`` is HMAC(app secret, round id, person id) for online
     ballots, ``paper:SERIAL`` for paper ballots and ``import:ID`` for imported ones, so the
     unique constraint gives one ballot per voter per round without storing who voted how."""
 
