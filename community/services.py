@@ -723,6 +723,31 @@ def invite_staff(
     return token
 
 
+def describe_role(*, session: Session, role: str, team_id: int | None) -> str:
+    """The role in words, with its team: "a member of Shirebrook Connected Team", "the enabler
+    of …", "finance staff", "an admin" (invitations and the remove-role confirmation)."""
+    team = session.get(Team, team_id) if team_id is not None else None
+    if role == TeamRole.MEMBER.value:
+        return f"a member of {team.name}" if team else "a team member"
+    if role == TeamRole.ENABLER.value:
+        return f"the enabler of {team.name}" if team else "a team enabler"
+    return {"finance": "finance staff", "admin": "an admin"}.get(role, role)
+
+
+def send_invitation(*, session: Session, actor: Person, email: str, role: str, team_id: int | None,
+                    link: Callable[[str], str]) -> str:
+    """Invite someone (``invite_staff``) and queue the email naming the role and its team;
+    ``link(token)`` builds the address of the accept page. Returns the role in words."""
+    token = invite_staff(session, actor_id=actor.id, email=email, role=role, team_id=team_id)
+    what = describe_role(session=session, role=role, team_id=team_id if role in ("member", "enabler") else None)
+    team = session.get(Team, team_id) if team_id is not None and role in ("member", "enabler") else None
+    mail.send(to=normalise_email(email), session=session,
+              subject=f"You are invited to join {team.name}" if team else "You are invited to Thriving Communities",
+              body=f"{actor.name} has invited you to join Thriving Communities as {what}.\n\n"
+                   f"Accept within {INVITATION_DAYS} days: {link(token)}\n")
+    return what
+
+
 def get_invitation(session: Session, *, token: str) -> Invitation:
     """An unused, unexpired invitation, or InvitationInvalid."""
     inv = session.exec(select(Invitation).where(Invitation.token_hash == token_hash(token))).first()
@@ -782,6 +807,39 @@ def grant_role(session: Session, *, actor_id: int, person_id: int, role: str, te
     audit(session, actor_id=actor_id, action="role.grant", subject=f"{person.email}: {role} {team_id or ''}")
 
 
+@dataclass(frozen=True)
+class RoleRemoval:
+    """A role about to be removed, for the page that asks the admin to confirm it."""
+
+    person: Person
+    role: str
+    team: Team | None
+
+    @property
+    def question(self) -> str:
+        where = f" in {self.team.name}" if self.team else ""
+        return f"Remove {self.person.name}’s {self.role} role{where}?"
+
+
+def role_removal(*, session: Session, actor_id: int, person_id: int, role: str, team_id: int | None) -> RoleRemoval:
+    """Whose role (in which team) ``revoke_role`` would remove, refused as it would be:
+    NotFound when the person does not have it, Forbidden for the admin's own admin role."""
+    person = session.get(Person, person_id)
+    if person is None:
+        raise NotFound("There is no such person.")
+    if role == "admin" and person_id == actor_id:
+        raise Forbidden("You cannot remove your own admin role.")
+    held = {"admin": person.is_admin, "finance": person.is_finance}.get(role)
+    team = None
+    if held is None and role in ("member", "enabler") and team_id is not None:
+        team = session.get(Team, team_id)
+        held = session.exec(select(Membership.id).where(
+            Membership.team_id == team_id, Membership.person_id == person_id, Membership.role == role)).first() is not None
+    if not held:
+        raise NotFound(f"{person.name} does not have that role.")
+    return RoleRemoval(person, role, team)
+
+
 def revoke_role(session: Session, *, actor_id: int, person_id: int, role: str, team_id: int | None) -> None:
     """Take a role away. An admin cannot remove their own admin role (someone must remain)."""
     person = session.get(Person, person_id)
@@ -805,13 +863,41 @@ def revoke_role(session: Session, *, actor_id: int, person_id: int, role: str, t
     session.flush()
 
 
-def list_people(session: Session, *, limit: int = 200) -> list[tuple[Person, list[tuple[Team, str]]]]:
-    """Staff and residents with their team roles, for the admin pages."""
-    people = session.exec(select(Person).order_by(Person.name).limit(limit)).all()
+PEOPLE_PER_PAGE = 50
+
+
+@dataclass(frozen=True)
+class PeoplePage:
+    """One page of the admin's people list: rows of (person, [(team, role)]), and the paging."""
+
+    rows: list[tuple[Person, list[tuple[Team, str]]]]
+    query: str
+    page: int
+    pages: int
+    total: int
+
+
+def search_people(*, session: Session, query: str = "", page: int = 1, per_page: int | None = None) -> PeoplePage:
+    """People whose name or email contains ``query`` (any case; ``%`` and ``_`` are plain
+    characters), by name, one page at a time; everyone when the query is empty. A page past the
+    last is the last page."""
+    per_page = per_page or PEOPLE_PER_PAGE
+    query = " ".join((query or "").split())[:100]
+    matching = select(Person)
+    if query:
+        wanted = query.lower()
+        matching = matching.where(func.lower(Person.name).contains(wanted, autoescape=True)
+                                  | func.lower(Person.email).contains(wanted, autoescape=True))
+    total = session.exec(select(func.count()).select_from(matching.subquery())).one()
+    pages = max(1, -(-total // per_page))
+    page = min(max(page, 1), pages)
+    people = session.exec(matching.order_by(Person.name, Person.id).offset((page - 1) * per_page).limit(per_page)).all()
     roles: dict[int, list[tuple[Team, str]]] = {}
-    for m, t in session.exec(select(Membership, Team).join(Team, Team.id == Membership.team_id)):
-        roles.setdefault(m.person_id, []).append((t, m.role))
-    return [(p, roles.get(p.id, [])) for p in people]
+    if people:
+        for m, t in session.exec(select(Membership, Team).join(Team, Team.id == Membership.team_id)
+                                 .where(Membership.person_id.in_([p.id for p in people]))):
+            roles.setdefault(m.person_id, []).append((t, m.role))
+    return PeoplePage([(p, roles.get(p.id, [])) for p in people], query, page, pages, total)
 
 
 def count_people(session: Session) -> int:

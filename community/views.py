@@ -2,6 +2,7 @@
 
 import base64
 import io
+from functools import wraps
 
 import qrcode
 import qrcode.image.svg
@@ -91,8 +92,21 @@ def healthz():
     return jsonify(status="ok", database="reachable")
 
 
+def _signed_out(view):
+    """A page for people who are not signed in: a signed-in person goes to their home instead."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if current_user.is_authenticated:
+            return redirect(_landing())
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
 @bp.route("/sign-up", methods=["GET", "POST"])
 @public
+@_signed_out
 @limiter.limit(SIGN_UP_PER_ADDRESS, methods=["POST"])
 def sign_up():
     """Answers the same whether or not the email has an account (issue 14, finding 8): both go
@@ -488,7 +502,11 @@ def accept_invitation(token: str):
             flash("Welcome. Now set up two-factor authentication.", "success")
             return redirect(url_for("community.sign_in_code" if step is signin.State.PENDING_CODE
                                     else "community.two_factor_setup"))
-    return render_template("community/accept_invitation.html", form=form, invitation=invitation)
+    return render_template("community/accept_invitation.html", form=form, invitation=invitation, role=_role(invitation))
+
+
+def _role(invitation) -> str:
+    return services.describe_role(session=get_session(), role=invitation.role, team_id=invitation.team_id)
 
 
 # ---- admin -----------------------------------------------------------------------------
@@ -501,9 +519,30 @@ def _team_choices(session):
 @bp.get("/admin")
 @admin_only
 def admin_home():
+    """The teams, and the people (searched by name or email with ``?q=``, a page at a time)."""
     session = get_session()
-    return render_template("community/admin_home.html", teams=services.list_teams(session),
-                           people=services.list_people(session), role_form=RevokeForm())
+    page = request.args.get("page", "1")
+    people = services.search_people(session=session, query=request.args.get("q", "")[:100],
+                                    page=int(page) if page.isdigit() and len(page) < 7 else 1)
+    return render_template("community/admin_home.html", teams=services.list_teams(session), people=people,
+                           pagination=_pages(people))
+
+
+def _pages(people: services.PeoplePage) -> dict | None:
+    """The GOV.UK pagination of the people list (links keep the search)."""
+    if people.pages < 2:
+        return None
+
+    def href(n: int) -> str:
+        return url_for("community.admin_home", q=people.query or None, page=n)
+
+    pagination = {"items": [{"number": n, "current": n == people.page, "href": href(n)}
+                            for n in range(1, people.pages + 1)]}
+    if people.page > 1:
+        pagination["previous"] = {"href": href(people.page - 1)}
+    if people.page < people.pages:
+        pagination["next"] = {"href": href(people.page + 1)}
+    return pagination
 
 
 @bp.route("/admin/teams/new", methods=["GET", "POST"])
@@ -557,17 +596,15 @@ def admin_invite():
     form.team_id.choices = _team_choices(session)
     if form.validate_on_submit():
         try:
-            token = services.invite_staff(session, actor_id=current_user.id, email=form.email.data,
-                                          role=form.role.data, team_id=form.team_id.data or None)
-            link = url_for("community.accept_invitation", token=token, _external=True)
-            mail.send(to=form.email.data, subject="You are invited to Thriving Communities",
-                      body=f"{current_user.name} has invited you to join Thriving Communities.\n\n"
-                           f"Accept within 7 days: {link}\n")
+            what = services.send_invitation(
+                session=session, actor=current_user.person, email=form.email.data, role=form.role.data,
+                team_id=form.team_id.data or None,
+                link=lambda token: url_for("community.accept_invitation", token=token, _external=True))
             session.commit()
         except DomainError as error:
             show_error(form, error)
         else:
-            flash(f"Invitation sent to {form.email.data}.", "success")
+            flash(f"Invitation sent to {form.email.data}, as {what}.", "success")
             return redirect(url_for("community.admin_home"))
     return render_template("community/admin_form.html", form=form, title="Invite staff")
 
@@ -592,23 +629,30 @@ def admin_roles(person_id: int):
     return render_template("community/admin_form.html", form=form, title=f"Give {person.name} a role")
 
 
-@bp.post("/admin/people/<int:person_id>/roles/remove")
+def _role_args() -> tuple[str, int | None]:
+    """The role and team named in the query (the confirmation page) or the form (its POST)."""
+    role, team = (request.values.get("role") or "")[:10], (request.values.get("team_id") or "")[:12]
+    return role, int(team) if team.isdigit() else None
+
+
+@bp.route("/admin/people/<int:person_id>/roles/remove", methods=["GET", "POST"])
 @admin_only
 def admin_remove_role(person_id: int):
-    form = RevokeForm()
-    if not form.validate_on_submit():
-        abort(400)
+    """GET says whose role in which team is about to go (nothing changes); the POST removes it."""
     session = get_session()
-    team_id = int(form.team_id.data) if (form.team_id.data or "").isdigit() else None
+    role, team_id = _role_args()
     try:
-        services.revoke_role(session, actor_id=current_user.id, person_id=person_id,
-                             role=form.role.data, team_id=team_id)
+        removal = services.role_removal(session=session, actor_id=current_user.id, person_id=person_id, role=role,
+                                        team_id=team_id)
+        if request.method == "GET":
+            return render_template("community/admin_remove_role.html", removal=removal, form=RevokeForm())
+        services.revoke_role(session, actor_id=current_user.id, person_id=person_id, role=role, team_id=team_id)
         session.commit()
     except DomainError as error:
         session.rollback()
         flash(error.message, "error")
     else:
-        flash("Role removed.", "success")
+        flash(f"Removed: {removal.question.removeprefix('Remove ').removesuffix('?')}.", "success")
     return redirect(url_for("community.admin_home"))
 
 

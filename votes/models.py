@@ -5,7 +5,8 @@ Invariants the database enforces (see ``migrations/versions/0004_votes.py``): on
 person per idea; one ballot per voter per round (``voter_key`` is an HMAC of person and round,
 never the person id, so no table links a named person to their choices); one counted paper
 ballot per serial per round; each paper ballot keyed at most once per pass; statuses and
-ballot types from fixed lists; positive costs and budgets.
+ballot types from fixed lists; positive costs and budgets; only paper ballots can be spoilt
+(``migrations/versions/0022_items20.py``).
 """
 
 import datetime as dt
@@ -176,7 +177,7 @@ class RoundIdea(SQLModel, table=True):
 
 
 class Ballot(SQLModel, table=True):
-    """One counted ballot. ``voter_key`` is HMAC(app secret, round id, person id) for online
+    """One ballot (a spoilt paper ballot counts in turnout only: ``spoilt_reason``). ``voter_key`` is HMAC(app secret, round id, person id) for online
     ballots, ``paper:SERIAL`` for paper ballots and ``import:ID`` for imported ones, so the
     unique constraint gives one ballot per voter per round without storing who voted how."""
 
@@ -184,6 +185,7 @@ class Ballot(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("round_id", "voter_key", name="uq_vote_ballot_round_voter"),
         CheckConstraint("source IN ('online', 'paper', 'imported')", name="ck_vote_ballot_source"),
+        CheckConstraint("spoilt_reason IS NULL OR source = 'paper'", name="ck_vote_ballot_spoilt"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -195,6 +197,9 @@ class Ballot(SQLModel, table=True):
     # Public receipt reference (random): shown to the voter, and the voter id in exports.
     reference: str = Field(sa_column=Column(String(20), nullable=False, unique=True))
     cast_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc())
+    # Why a paper ballot breaks the round's rules (too many ideas, over the budget, none marked):
+    # it counts in turnout, not in votes. NULL for every ballot that counts.
+    spoilt_reason: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
 
 
 class PaperKeying(SQLModel, table=True):

@@ -32,7 +32,7 @@ from community.db import utcnow
 from community.formatting import gbp
 from community.models import Membership, Person, Team
 from ledger import services as ledger
-from votes.errors import NotEligible, OverBudget, RoundClosed, VotesError
+from votes.errors import BrokenRule, NoIdeas, NotEligible, OverBudget, RoundClosed, TooManyIdeas, VotesError
 from votes.models import (
     Ballot,
     BallotType,
@@ -499,20 +499,37 @@ def _rules(session: Session, rnd: Round) -> _RoundRules:
     return rules
 
 
-def _check(rules: _RoundRules, idea_ids: Iterable[int]) -> tuple[list[int], int]:
-    chosen = sorted(set(idea_ids))
-    costs = rules.costs
-    if any(i not in costs for i in chosen):
-        raise VotesError("Choose only ideas that are on this ballot.")
+def ballot_rule_broken(rules: _RoundRules, chosen: list[int]) -> BrokenRule | None:
+    """The round's rules for a ballot, the same for online and paper ballots: at least one idea;
+    "choose up to k": no more than k; "fit the budget": the ideas' costs add up to no more than
+    the budget. Returns the broken rule (online refuses the ballot with its message, paper keeps
+    it as spoilt with its reason), or None. ``chosen`` are ideas on this ballot."""
+    total = sum(rules.costs[i] for i in chosen)
     if not chosen:
-        raise VotesError("Choose at least one idea.")
-    total = sum(costs[i] for i in chosen)
+        return NoIdeas("Choose at least one idea.", "No idea was marked.")
     if rules.ballot_type == BallotType.APPROVAL_K and len(chosen) > (rules.max_choices or 0):
-        raise VotesError(f"Choose no more than {rules.max_choices} ideas; you chose {len(chosen)}.")
+        return TooManyIdeas(f"Choose no more than {rules.max_choices} ideas; you chose {len(chosen)}.",
+                            f"{len(chosen)} ideas were marked; voters may choose no more than {rules.max_choices}.")
     if rules.ballot_type == BallotType.KNAPSACK and total > rules.budget_pence:
-        raise OverBudget(f"Your choices cost {gbp(total)}, more than the budget of {gbp(rules.budget_pence)}. "
-                         "Remove an idea and try again.")
-    return chosen, total
+        return OverBudget(f"Your choices cost {gbp(total)}, more than the budget of {gbp(rules.budget_pence)}. "
+                          "Remove an idea and try again.",
+                          f"The ideas marked cost {gbp(total)}, more than the budget of {gbp(rules.budget_pence)}.")
+    return None
+
+
+def _on_ballot(rules: _RoundRules, idea_ids: Iterable[int]) -> list[int]:
+    chosen = sorted(set(idea_ids))
+    if any(i not in rules.costs for i in chosen):
+        raise VotesError("Choose only ideas that are on this ballot.")
+    return chosen
+
+
+def _check(rules: _RoundRules, idea_ids: Iterable[int]) -> tuple[list[int], int]:
+    chosen = _on_ballot(rules, idea_ids)
+    broken = ballot_rule_broken(rules, chosen)
+    if broken is not None:
+        raise broken
+    return chosen, sum(rules.costs[i] for i in chosen)
 
 
 def check_ballot(*, session: Session, rnd: Round, idea_ids: Iterable[int], with_ideas: bool = True) -> CheckedBallot:
@@ -524,6 +541,27 @@ def check_ballot(*, session: Session, rnd: Round, idea_ids: Iterable[int], with_
         wanted = set(chosen)
         rows = [r for r in round_ideas(session=session, round_id=rnd.id) if r[1].id in wanted]
     return CheckedBallot(chosen, rows, total)
+
+
+def review_choices(*, session: Session, rnd: Round, person: Person | None, idea_ids: Iterable[int],
+                   now: dt.datetime | None = None) -> CheckedBallot:
+    """The "check your vote" step: the same refusals as casting (NotEligible, RoundClosed, the
+    round's rules), with the chosen ideas and their total for the page. Nothing is written."""
+    if not is_resident(person, session.get(Team, rnd.team_id)):
+        raise NotEligible("Only residents of this team's place can vote in this round.")
+    if not is_open_for_voting(rnd, now):
+        raise RoundClosed("This round is not open for voting.")
+    return check_ballot(session=session, rnd=rnd, idea_ids=idea_ids)
+
+
+def receipt_email(*, session: Session, rnd: Round, team: Team, ballot: CastBallot, link: str) -> str:
+    """The body of the receipt emailed after a vote: the ideas chosen, the reference, the link."""
+    lines = chosen_titles(session=session, rnd=rnd, idea_ids=decode(ballot.choices))
+    return (f"Thank you for voting in {rnd.title} ({team.name}).\n\nYou chose:\n"
+            + "".join(f"- {title} ({gbp(cost)})\n" for title, cost in lines)
+            + f"\nReceipt reference: {ballot.reference}\n"
+            + "You can change your vote until the round closes; only your last vote counts.\n"
+            + link + "\n")
 
 
 def chosen_titles(*, session: Session, rnd: Round, idea_ids: Iterable[int]) -> list[tuple[str, int]]:
@@ -642,12 +680,16 @@ def my_ballot(*, session: Session, rnd: Round, person: Person, secret: str) -> B
 
 
 def turnout(*, session: Session, round_id: int) -> dict[str, int]:
+    """Ballots per source and in total; ``spoilt`` (paper ballots that broke the round's rules)
+    are among the paper ones and the total: they count in turnout, not in votes."""
     rows = session.execute(
-        select(Ballot.source, func.count()).where(Ballot.round_id == round_id).group_by(Ballot.source)
+        select(Ballot.source, func.count(), func.count(Ballot.spoilt_reason))
+        .where(Ballot.round_id == round_id).group_by(Ballot.source)
     ).all()
     counts = {"online": 0, "paper": 0, "imported": 0}
-    counts.update({source: n for source, n in rows})
+    counts.update({source: n for source, n, _spoilt in rows})
     counts["total"] = sum(counts.values())
+    counts["spoilt"] = sum(spoilt for _source, _n, spoilt in rows)
     return counts
 
 
@@ -667,15 +709,14 @@ def key_paper_ballot(*, session: Session, rnd_id: int, serial: str, keyer_id: in
                      now: dt.datetime | None = None) -> str:
     """Key one paper ballot. The first keying waits for a second, independent keying by a
     different team member; if both agree the ballot counts, otherwise it is listed for a
-    decision. Returns "waiting", "counted" or "mismatch"."""
+    decision. A ballot whose agreed choices break the round's rules (the same rules as online:
+    ``ballot_rule_broken``) is recorded as spoilt. Returns "waiting", "counted", "spoilt" or
+    "mismatch"."""
     rnd = _lock_round(session, rnd_id)
     if not is_open_for_voting(rnd, now):
         raise RoundClosed("This round is closed; paper ballots can no longer be entered.")
     serial = _clean_serial(serial)
-    ids = sorted(set(idea_ids))
-    on_ballot = {idea.id for _, idea in round_ideas(session=session, round_id=rnd.id)}
-    if any(i not in on_ballot for i in ids):
-        raise VotesError("Choose only ideas that are on this ballot.")
+    ids = _on_ballot(_rules(session, rnd), idea_ids)
     keyings = list(session.execute(
         select(PaperKeying).where(PaperKeying.round_id == rnd.id, PaperKeying.serial == serial)
     ).scalars())
@@ -690,19 +731,30 @@ def key_paper_ballot(*, session: Session, rnd_id: int, serial: str, keyer_id: in
     if not keyings:
         return "waiting"
     if keyings[0].choices == encoded:
-        session.add(Ballot(round_id=rnd.id, voter_key=f"paper:{serial}", source="paper", choices=encoded,
-                           reference=_new_reference(), cast_at=now or utcnow()))
+        ballot = _paper_ballot(session, rnd, serial, encoded, now)
         session.flush()
-        return "counted"
+        return "spoilt" if ballot.spoilt_reason else "counted"
     return "mismatch"
+
+
+def _paper_ballot(session: Session, rnd: Round, serial: str, choices: str, now: dt.datetime | None) -> Ballot:
+    """The paper ballot as agreed by its keyings (or a decision): spoilt when it breaks the
+    round's rules (``ballot_rule_broken``), so it counts in turnout and not in the votes."""
+    broken = ballot_rule_broken(_rules(session, rnd), decode(choices))
+    ballot = Ballot(round_id=rnd.id, voter_key=f"paper:{serial}", source="paper", choices=choices,
+                    reference=_new_reference(), cast_at=now or utcnow(),
+                    spoilt_reason=broken.reason if broken is not None else None)
+    session.add(ballot)
+    return ballot
 
 
 @dataclass
 class PaperStatus:
     waiting: list[str]
-    counted: int
+    counted: int  # paper ballots that count (spoilt ones are not among them)
     mismatches: list[tuple[str, list[int], list[int]]]
     decided: list[PaperDecision]
+    spoilt: list[tuple[str, str]]  # (serial, why it is spoilt), by serial
 
 
 def paper_status(*, session: Session, round_id: int) -> PaperStatus:
@@ -714,16 +766,18 @@ def paper_status(*, session: Session, round_id: int) -> PaperStatus:
     by_serial: dict[str, list[PaperKeying]] = {}
     for k in keyings:
         by_serial.setdefault(k.serial, []).append(k)
-    waiting, mismatches, counted = [], [], 0
+    waiting, mismatches = [], []
     for serial, ks in by_serial.items():
         if len(ks) == 1:
             waiting.append(serial)
-        elif ks[0].choices == ks[1].choices:
-            counted += 1
-        elif serial not in decided_serials:
+        elif ks[0].choices != ks[1].choices and serial not in decided_serials:
             mismatches.append((serial, decode(ks[0].choices), decode(ks[1].choices)))
-    counted += sum(1 for d in decided if d.decision == "count")
-    return PaperStatus(waiting, counted, mismatches, decided)
+    ballots = session.execute(
+        select(Ballot.voter_key, Ballot.spoilt_reason).where(Ballot.round_id == round_id, Ballot.source == "paper")
+        .order_by(Ballot.voter_key)
+    ).all()
+    spoilt = [(key.removeprefix("paper:"), reason) for key, reason in ballots if reason is not None]
+    return PaperStatus(waiting, len(ballots) - len(spoilt), mismatches, decided, spoilt)
 
 
 def decide_mismatch(*, session: Session, rnd_id: int, serial: str, decider_id: int, accept_pass: int | None,
@@ -749,8 +803,7 @@ def decide_mismatch(*, session: Session, rnd_id: int, serial: str, decider_id: i
                              choices=choices, reason=reason, decided_by_id=decider_id)
     session.add(decision)
     if choices is not None:
-        session.add(Ballot(round_id=rnd.id, voter_key=f"paper:{serial}", source="paper", choices=choices,
-                           reference=_new_reference(), cast_at=now or utcnow()))
+        _paper_ballot(session, rnd, serial, choices, now)
     try:
         session.flush()
     except IntegrityError:
@@ -789,7 +842,8 @@ def _election(session: Session, rnd: Round):
     rows = round_ideas(session=session, round_id=rnd.id)
     projects = [_Project(tally_id(idea.id), ri.cost_pence, idea.title) for ri, idea in rows]
     ballots = [tuple(tally_id(i) for i in decode(choices))
-               for (choices,) in session.execute(select(Ballot.choices).where(Ballot.round_id == rnd.id))]
+               for (choices,) in session.execute(select(Ballot.choices).where(
+                   Ballot.round_id == rnd.id, Ballot.spoilt_reason.is_(None)))]  # spoilt ballots carry no votes
     return SimpleNamespace(budget=rnd.budget_pence, vote_type="approval", projects=projects, ballots=ballots), rows
 
 

@@ -87,7 +87,9 @@ def export_election(*, session: Session, round_id: int) -> Election:
     ballots = [
         PbBallot(reference, tuple(str(i) for i in services.decode(choices)), None)
         for reference, choices in session.execute(
-            select(Ballot.reference, Ballot.choices).where(Ballot.round_id == rnd.id).order_by(Ballot.reference)
+            select(Ballot.reference, Ballot.choices)
+            .where(Ballot.round_id == rnd.id, Ballot.spoilt_reason.is_(None))  # spoilt ballots carry no votes
+            .order_by(Ballot.reference)
         )
     ]
     meta = {

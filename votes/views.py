@@ -7,6 +7,7 @@ Rounds close on page load when their time has passed (and by ``flask votes close
 """
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import session as cookie
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -284,8 +285,8 @@ def _ballot_context(session, team, rnd, chosen=(), error=None):
     mine = None
     if me is not None and rnd.status == "open":
         mine = services.my_ballot(session=session, rnd=rnd, person=me, secret=current_app.config["SECRET_KEY"])
-    if mine is not None and not chosen:
-        chosen = services.decode(mine.choices)
+    if not chosen:  # the choices being checked (see ``_draft``), else the ballot already cast
+        chosen = _draft(rnd) or (services.decode(mine.choices) if mine is not None else ())
     return dict(team=team, rnd=rnd, rows=services.round_ideas(session=session, round_id=rnd.id),
                 chosen=set(chosen), error=error, mine=mine, eligible=services.is_resident(me, team),
                 voting_open=services.is_open_for_voting(rnd), is_team_staff=_is_team_staff(team))
@@ -305,21 +306,51 @@ def _chosen_ids() -> list[int]:
     return [int(v) for v in request.form.getlist("idea") if v.isdigit() and len(v) < 10]
 
 
+# The ideas chosen on the ballot page, kept in the (signed) session cookie between choosing them
+# and casting, so that "check your vote" is a GET (post/redirect/get: Back never resubmits).
+_DRAFT = "ballot_draft"
+
+
+def _keep_draft(rnd: Round, chosen: list[int]) -> None:
+    cookie[_DRAFT] = {"round": rnd.id, "ideas": chosen}
+
+
+def _draft(rnd: Round) -> list[int] | None:
+    draft = cookie.get(_DRAFT)
+    if not isinstance(draft, dict) or draft.get("round") != rnd.id:
+        return None
+    return [i for i in draft.get("ideas", []) if isinstance(i, int)]
+
+
 @bp.post("/teams/<slug>/rounds/<int:round_id>/review")
 @signed_in
 def review_ballot(slug: str, round_id: int):
-    """The review page: the server computes the total (a knapsack over budget is refused)."""
+    """Check the choices (a knapsack over budget is refused here), keep them, then show them by GET."""
     session = get_session()
     team, rnd = _team_round(session, slug, round_id)
     chosen = _chosen_ids()
     try:
-        if not services.is_resident(_me(), team):
-            raise services.NotEligible("Only residents of this team's place can vote in this round.")
-        if not services.is_open_for_voting(rnd):
-            raise services.RoundClosed("This round is not open for voting.")
-        checked = services.check_ballot(session=session, rnd=rnd, idea_ids=chosen)
+        services.review_choices(session=session, rnd=rnd, person=_me(), idea_ids=chosen)
     except DomainError as error:
         return render_template("votes/ballot.html", **_ballot_context(session, team, rnd, chosen, str(error))), 400
+    _keep_draft(rnd, chosen)
+    return redirect(url_for("votes.check_vote", slug=slug, round_id=rnd.id))
+
+
+@bp.get("/teams/<slug>/rounds/<int:round_id>/review")
+@signed_in
+def check_vote(slug: str, round_id: int):
+    """The review page: the server computes the total of the choices kept by ``review_ballot``."""
+    session = get_session()
+    team, rnd = _team_round(session, slug, round_id)
+    chosen = _draft(rnd)
+    if chosen is None:  # nothing chosen (or already cast): the ballot
+        return redirect(url_for("votes.round_page", slug=slug, round_id=rnd.id))
+    try:
+        checked = services.review_choices(session=session, rnd=rnd, person=_me(), idea_ids=chosen)
+    except DomainError as error:
+        flash(str(error), "error")
+        return redirect(url_for("votes.round_page", slug=slug, round_id=rnd.id))
     return render_template("votes/review_ballot.html", team=team, rnd=rnd, checked=checked)
 
 
@@ -331,27 +362,29 @@ def cast(slug: str, round_id: int):
     SQLite the write lock is held for the upsert alone (a whole place may vote in one evening)."""
     session = get_session()
     team, rnd = _team_round(session, slug, round_id)
-    if request.form.get("action") == "change":
-        return render_template("votes/ballot.html", **_ballot_context(session, team, rnd, _chosen_ids()))
+    if request.form.get("action") == "change":  # from an older review page: back to the ballot
+        _keep_draft(rnd, _chosen_ids())
+        return redirect(url_for("votes.round_page", slug=slug, round_id=rnd.id))
     try:
         with open_session(get_engine(), write=True) as writer:
             ballot = services.cast_ballot(session=session, writer=writer, rnd_id=rnd.id, person=_me(),
                                           secret=current_app.config["SECRET_KEY"], idea_ids=_chosen_ids())
-            lines = services.chosen_titles(session=session, rnd=rnd, idea_ids=services.decode(ballot.choices))
-            body = (f"Thank you for voting in {rnd.title} ({team.name}).\n\nYou chose:\n"
-                    + "".join(f"- {title} ({gbp(cost)})\n" for title, cost in lines)
-                    + f"\nReceipt reference: {ballot.reference}\n"
-                    + "You can change your vote until the round closes; only your last vote counts.\n"
-                    + url_for("votes.receipt", slug=slug, round_id=rnd.id, _external=True) + "\n")
-            # Queued in the ballot's own transaction: sent after it commits, never lost once it has.
-            mail.send(to=_me().email, subject=f"Your vote in {rnd.title}", body=body, session=writer)
+            _send_receipt(session, writer, team, rnd, ballot)
             writer.commit()
     except DomainError as error:
         session.rollback()
         return render_template("votes/ballot.html",
                                **_ballot_context(session, team, rnd, _chosen_ids(), str(error))), 400
+    cookie.pop(_DRAFT, None)  # the vote is cast: the session no longer holds the choices
     # No flash: the receipt page is the confirmation ("Your vote is recorded" and its reference).
     return redirect(url_for("votes.receipt", slug=slug, round_id=rnd.id))
+
+
+def _send_receipt(session, writer, team: Team, rnd: Round, ballot) -> None:
+    """Queued in the ballot's own transaction: sent after it commits, never lost once it has."""
+    body = services.receipt_email(session=session, rnd=rnd, team=team, ballot=ballot,
+                                  link=url_for("votes.receipt", slug=team.slug, round_id=rnd.id, _external=True))
+    mail.send(to=_me().email, subject=f"Your vote in {rnd.title}", body=body, session=writer)
 
 
 @bp.get("/teams/<slug>/rounds/<int:round_id>/receipt")
@@ -382,6 +415,15 @@ def results(slug: str, round_id: int):
                            tie_break=services.TIE_BREAK_TEXT)
 
 
+_PAPER_OUTCOMES = {
+    "waiting": ("Keyed. A different team member must now key the same ballot again.", "success"),
+    "counted": ("Both keyings match: the ballot counts.", "success"),
+    "spoilt": ("Both keyings match, but the ballot breaks the round's rules: it is recorded as spoilt "
+               "(it counts in turnout, not in the votes).", "error"),
+    "mismatch": ("The two keyings differ: the ballot is listed below for a decision.", "error"),
+}
+
+
 @bp.route("/teams/<slug>/rounds/<int:round_id>/paper", methods=["GET", "POST"])
 @team_staff
 def paper(team: Team, round_id: int):
@@ -399,10 +441,7 @@ def paper(team: Team, round_id: int):
             session.rollback()
             error = str(error_)
         else:
-            flash({"waiting": "Keyed. A different team member must now key the same ballot again.",
-                   "counted": "Both keyings match: the ballot counts.",
-                   "mismatch": "The two keyings differ: the ballot is listed below for a decision."}[outcome],
-                  "success" if outcome != "mismatch" else "error")
+            flash(*_PAPER_OUTCOMES[outcome])
             return redirect(url_for("votes.paper", slug=team.slug, round_id=rnd.id))
     titles = {idea.id: idea.title for _, idea in services.round_ideas(session=session, round_id=rnd.id)}
     return render_template("votes/paper.html", team=team, rnd=rnd, error=error, serial=serial,

@@ -252,7 +252,7 @@ def test_paper_double_keying_with_a_mismatch(session, world, make_person):
     assert status.counted == 2 and status.mismatches == []
     _cast(session, rnd, world["residents"][0], ideas[:1])
     counts = services.turnout(session=session, round_id=rnd.id)
-    assert counts == {"online": 1, "paper": 2, "imported": 0, "total": 3}
+    assert counts == {"online": 1, "paper": 2, "imported": 0, "spoilt": 0, "total": 3}
     services.close_round(session=session, round_id=rnd.id, actor_id=m.id, now=rnd.closes_at)
     votes = {idea.title: ri.votes for ri, idea in services.results(session=session, rnd=rnd)}
     assert votes == {"Bench": 2, "Mural": 1}
@@ -283,3 +283,55 @@ def test_ties_go_to_the_idea_proposed_first_as_the_page_says(session, world, rul
     services.close_round(session=session, round_id=rnd.id, actor_id=world["member"].id, now=rnd.closes_at)
     funded = [idea.id for ri, idea in services.results(session=session, rnd=rnd) if ri.funded]
     assert funded == [9]
+
+
+def _key_twice(session, world, rnd, serial, ideas):
+    kw = dict(session=session, rnd_id=rnd.id, serial=serial, idea_ids=[i.id for i in ideas])
+    services.key_paper_ballot(**kw, keyer_id=world["member"].id)
+    return services.key_paper_ballot(**kw, keyer_id=world["enabler"].id)
+
+
+def test_a_paper_ballot_over_the_budget_is_spoilt_counted_in_turnout_not_in_votes(session, world):
+    """Issue 20 item 6: the same rule as online (which refuses it); matching keyings do not
+    make an over-budget paper ballot count."""
+    ideas = [feasible_idea(session, world, "Bench", 100_000), feasible_idea(session, world, "Mural", 60_000)]
+    rnd = open_round(session, world, ideas, budget=150_000, ballot_type="knapsack")
+    with pytest.raises(services.OverBudget):
+        _cast(session, rnd, world["residents"][0], ideas)
+    assert _key_twice(session, world, rnd, "P-1", ideas) == "spoilt"
+    assert _key_twice(session, world, rnd, "P-2", ideas[1:]) == "counted"
+    status = services.paper_status(session=session, round_id=rnd.id)
+    assert status.counted == 1 and [s for s, _reason in status.spoilt] == ["P-1"]
+    assert "more than the budget of £1,500.00" in status.spoilt[0][1]
+    assert services.turnout(session=session, round_id=rnd.id) == {
+        "online": 0, "paper": 2, "imported": 0, "spoilt": 1, "total": 2}
+    services.close_round(session=session, round_id=rnd.id, actor_id=world["member"].id, now=rnd.closes_at)
+    votes = {idea.title: ri.votes for ri, idea in services.results(session=session, rnd=rnd)}
+    assert votes == {"Bench": 0, "Mural": 1}
+    assert session.get(Round, rnd.id).paper_ballots == 2
+
+
+def test_a_paper_ballot_over_k_is_spoilt_also_when_a_mismatch_is_decided(session, world, make_person):
+    ideas = [feasible_idea(session, world, f"Idea {n}", 1_000) for n in range(3)]
+    rnd = open_round(session, world, ideas, budget=10_000, ballot_type="approval_k", k=2)
+    assert _key_twice(session, world, rnd, "K-1", ideas) == "spoilt"
+    kw = dict(session=session, rnd_id=rnd.id, serial="K-2")
+    services.key_paper_ballot(**kw, keyer_id=world["member"].id, idea_ids=[i.id for i in ideas])
+    assert services.key_paper_ballot(**kw, keyer_id=world["enabler"].id, idea_ids=[ideas[0].id]) == "mismatch"
+    third = make_person("third@example.org", role="member", team=world["team"])
+    services.decide_mismatch(**kw, decider_id=third.id, accept_pass=1, reason="Three crosses on the paper")
+    spoilt = session.execute(select(Ballot.voter_key, Ballot.spoilt_reason).order_by(Ballot.voter_key)).all()
+    assert [key for key, _ in spoilt] == ["paper:K-1", "paper:K-2"]
+    assert all("no more than 2" in reason for _, reason in spoilt)
+    services.close_round(session=session, round_id=rnd.id, actor_id=world["member"].id, now=rnd.closes_at)
+    assert {ri.votes for ri, _ in services.results(session=session, rnd=rnd)} == {0}
+
+
+def test_only_paper_ballots_can_be_spoilt_in_the_database(session, world):
+    ideas = [feasible_idea(session, world, "Bench", 100_000)]
+    rnd = open_round(session, world, ideas)
+    with pytest.raises(IntegrityError):
+        session.add(Ballot(round_id=rnd.id, voter_key="k", source="online", choices=str(ideas[0].id),
+                           reference="SPOILT0001", spoilt_reason="Too many"))
+        session.flush()
+    session.rollback()

@@ -116,8 +116,8 @@ def test_vote_review_submit_receipt_change_and_email(client, session, world, sig
     assert "Review my choices" in page and 'data-cost="100000"' in page
     over = client.post(f"/teams/{slug}/rounds/{rnd.id}/review", data={"idea": [ideas[0].id, ideas[1].id]})
     assert over.status_code == 400 and "more than the budget of £1,500.00" in over.get_data(as_text=True)
-    review = client.post(f"/teams/{slug}/rounds/{rnd.id}/review", data={"idea": [ideas[0].id, ideas[2].id]})
-    text = review.get_data(as_text=True)
+    client.post(f"/teams/{slug}/rounds/{rnd.id}/review", data={"idea": [ideas[0].id, ideas[2].id]})
+    text = client.get(f"/teams/{slug}/rounds/{rnd.id}/review").get_data(as_text=True)
     assert "Check your vote" in text and "£1,400.00" in text
     # Over budget is refused at submission too, not only on the review page.
     assert client.post(f"/teams/{slug}/rounds/{rnd.id}/ballot",
@@ -312,3 +312,55 @@ def test_a_team_member_proposes_an_idea_for_the_team(client, session, world, sig
     with pytest.raises(services.NotEligible):  # the service checks it too, whatever the view says
         services.propose_idea(session=session, team=world["team"], proposer=stranger, title="x",
                               description="y", estimated_cost_pence=100, as_team=True)
+
+
+def test_an_over_budget_paper_ballot_shows_as_spoilt_on_the_paper_page_and_results(client, session, world, sign_in):
+    """Issue 20 item 6: the paper page lists it as spoilt; the results count it in turnout only."""
+    slug = world["team"].slug
+    ideas = [feasible_idea(session, world, "Bench", 100_000), feasible_idea(session, world, "Mural", 60_000)]
+    rnd = open_round(session, world, ideas, budget=150_000, ballot_type="knapsack")
+    session.commit()
+    url = f"/teams/{slug}/rounds/{rnd.id}/paper"
+    for keyer in (world["member"], world["enabler"]):
+        client.post("/sign-out")
+        sign_in(keyer)
+        assert client.post(url, data={"serial": "S1", "idea": [i.id for i in ideas]}).status_code == 302
+    page = client.get(url).get_data(as_text=True)
+    assert "Paper ballots counted so far: <strong>0</strong>; spoilt: <strong>1</strong>" in page
+    assert "Ballot S1: spoilt – The ideas marked cost £1,600.00, more than the budget of £1,500.00." in page
+    session.execute(update(Round).where(Round.id == rnd.id).values(closes_at=utcnow() - dt.timedelta(seconds=1)))
+    session.commit()
+    results = client.get(f"/teams/{slug}/rounds/{rnd.id}/results").get_data(as_text=True)
+    assert "1 person voted" in results and "1 on paper, of which 1 spoilt and not counted in the votes" in results
+
+
+def test_the_ballot_review_is_a_get_so_back_after_voting_never_resubmits_a_form(client, session, world, sign_in):
+    """Issue 20 item 11 (post/redirect/get): choosing ideas redirects to a "check your vote"
+    page (a GET of the choices kept in the session), casting redirects to the receipt, and
+    going Back to the check page afterwards is a plain GET again."""
+    slug = world["team"].slug
+    ideas = [feasible_idea(session, world, "Bench", 100_000), feasible_idea(session, world, "Garden", 60_000),
+             feasible_idea(session, world, "Mural", 40_000)]
+    rnd = open_round(session, world, ideas, budget=150_000, ballot_type="knapsack")
+    session.commit()
+    sign_in(world["residents"][2])
+    base = f"/teams/{slug}/rounds/{rnd.id}"
+    chosen = client.post(f"{base}/review", data={"idea": [ideas[0].id, ideas[2].id]})
+    assert chosen.status_code in (302, 303) and chosen.headers["Location"] == f"{base}/review"
+    check = client.get(f"{base}/review")
+    text = check.get_data(as_text=True)
+    assert check.status_code == 200 and "Check your vote" in text and "£1,400.00" in text
+    assert client.get(f"{base}/review").status_code == 200  # reloading it is a GET too
+    # "Change my choices" is a link back to the ballot, with the choices still ticked.
+    assert f'href="{base}">Change my choices' in text
+    change = client.post(f"{base}/ballot", data={"idea": [ideas[0].id, ideas[2].id], "action": "change"})  # an older page
+    assert change.status_code in (302, 303) and change.headers["Location"] == base
+    ballot = client.get(base).get_data(as_text=True)
+    assert ballot.count(" checked") == 2 and f'value="{ideas[0].id}" data-cost="100000" checked' in ballot
+    done = client.post(f"{base}/ballot", data={"idea": [ideas[0].id, ideas[2].id], "action": "submit"})
+    assert done.status_code in (302, 303) and done.headers["Location"].endswith("/receipt")
+    back = client.get(f"{base}/review")  # Back from the receipt: the check page is gone, the ballot shows
+    assert back.status_code in (302, 303) and back.headers["Location"] == base
+    # Validation errors still answer the form with its message (the PRG exception).
+    over = client.post(f"{base}/review", data={"idea": [ideas[0].id, ideas[1].id]})
+    assert over.status_code == 400 and "more than the budget" in over.get_data(as_text=True)
