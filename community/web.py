@@ -42,25 +42,27 @@ class Attempt:
 
     ok: bool
     value: Any = None
+    error: DomainError | None = None  # the refusal shown on the form, if there was one
 
 
 def attempt(form, action: Callable[[Session], Any], *, field_for: dict[type, str] | None = None,
             message: str | None = None, validate: bool = True) -> Attempt:
     """The one commit-or-show-why step of a form view: validate ``form`` (unless ``validate`` is
     False), run ``action(session)`` (one service call), commit. A refusal is rolled back and shown
-    beside its field (:func:`show_error`); a ``NotFound`` is re-raised, so it answers 404."""
+    beside its field (:func:`show_error`); a ``NotFound`` is re-raised, so it answers 404, unless
+    ``field_for`` names a field for it (an unknown choice in a select, say)."""
     if validate and not form.validate_on_submit():
         return Attempt(False)
     session = get_session()
     try:
         value = action(session)
         session.commit()
-    except NotFound:
-        session.rollback()
-        raise
     except DomainError as error:
+        if isinstance(error, NotFound) and NotFound not in (field_for or {}):
+            session.rollback()
+            raise
         show_error(form, error, field_for=field_for, message=message)
-        return Attempt(False)
+        return Attempt(False, error=error)
     return Attempt(True, value)
 
 

@@ -32,7 +32,7 @@ from community.formatting import gbp
 from community.limits import CODE_PER_ADDRESS, limiter
 from community.models import Person, Team
 from community.signin import safe_next
-from community.web import show_error
+from community.web import act, attempt, show_error
 from ledger.errors import DomainError, InsufficientFunds, InvalidAmount, NotFound, PeriodClosed
 from ledger.forms import parse_date
 from ledger.money import parse_pence
@@ -114,42 +114,44 @@ def dashboard(team: Team):
                            limit_names={i: spend.person_name(session=session, person_id=i) for i in people})
 
 
-@spend_bp.route("/teams/<slug>/spend/new", methods=["GET", "POST"])
-@team_staff
-def new(team: Team):
-    session = get_session()
+def _request_form(session, team: Team) -> tuple[RequestForm, list]:
+    """The request form with the team's funds (and what each has left) and funded ideas to choose."""
     form = RequestForm()
-    choices = spend.funding_choices(session=session, team=team)
     form.account_id.choices = [
         (BUDGET if f.account_id is None else str(f.account_id), f"{f.label} ({gbp(f.available_pence)} available)")
-        for f in choices
+        for f in spend.funding_choices(session=session, team=team)
     ]
     ideas = spend.idea_choices(session=session, team=team)
     form.idea_id.choices = [("", "None"), *((str(i), title) for i, title in ideas)]
-    vote_link = None
     if request.method == "GET":
         form.account_id.data = BUDGET
-    if form.validate_on_submit():
-        account = form.account_id.data
-        idea = form.idea_id.data or ""
-        try:
-            created = spend.request_spend(
-                session=session, team=team, requester=_person(), amount_pence=parse_pence(form.amount.data),
-                payee=form.payee.data, payee_is_individual=form.payee_is_individual.data,
-                purpose=form.purpose.data, category=form.category.data,
-                account_id=None if account == BUDGET else int(account) if account.isdigit() else -1,
-                idea_id=int(idea) if idea.isdigit() else None,
-            )
-            notifications.new_request(session=get_session(), team=team, spend_request=created)
-            session.commit()
-        except DomainError as error:
-            if isinstance(error, spend.OverLimit) and error.needs_vote:
-                vote_link = spend.ideas_path(team)
-            show_error(form, error, field_for={InvalidAmount: "amount", NotFound: "account_id"})
-        else:
-            flash(f"Your request for {gbp(created.amount_pence)} was sent to the team for approval.", "success")
-            return _detail(team, created.id)
-    return render_template("spend/new.html", form=form, team=team, ideas=ideas, vote_link=vote_link,
+    return form, ideas
+
+
+def _ask(session, team: Team, form: RequestForm):
+    account, idea = form.account_id.data, form.idea_id.data or ""
+    created = spend.request_spend(
+        session=session, team=team, requester=_person(), amount_pence=parse_pence(form.amount.data),
+        payee=form.payee.data, payee_is_individual=form.payee_is_individual.data,
+        purpose=form.purpose.data, category=form.category.data,
+        account_id=None if account == BUDGET else int(account) if account.isdigit() else -1,
+        idea_id=int(idea) if idea.isdigit() else None,
+    )
+    notifications.new_request(session=session, team=team, spend_request=created)
+    return created
+
+
+@spend_bp.route("/teams/<slug>/spend/new", methods=["GET", "POST"])
+@team_staff
+def new(team: Team):
+    form, ideas = _request_form(get_session(), team)
+    done = attempt(form, lambda s: _ask(s, team, form), field_for={InvalidAmount: "amount", NotFound: "account_id"})
+    if done.ok:
+        flash(f"Your request for {gbp(done.value.amount_pence)} was sent to the team for approval.", "success")
+        return _detail(team, done.value.id)
+    needs_vote = isinstance(done.error, spend.OverLimit) and done.error.needs_vote
+    return render_template("spend/new.html", form=form, team=team, ideas=ideas,
+                           vote_link=spend.ideas_path(team) if needs_vote else None,
                            role=current_user.role_in(team.id), title="Ask to spend money")
 
 
@@ -188,84 +190,74 @@ def _render_detail(team: Team, request_id: int, reject_form=None):
 @spend_bp.post("/teams/<slug>/spend/<int:request_id>/approve")
 @team_staff
 def approve(team: Team, request_id: int):
-    session = get_session()
     spend_request = _request_or_404(team, request_id)
     form = ActionForm()
     if not form.validate_on_submit():
         flash("The form expired. Try again.", "error")
         return _detail(team, request_id)
-    amount = spend_request.amount_pence
     try:
-        approved = spend.approve(session=session, team=team, request_id=request_id, approver=_person(),
-                                 auth_session=current_user.auth_session,
-                                 idempotency_key=form.idempotency_key.data or "", **_fresh_settings(),
-                                 on_approved=lambda done: notifications.decided(session=session, team=team, spend_request=done))
-        session.commit()
-    except NotFound:
-        session.rollback()
-        abort(404)
+        _approve(team, spend_request, form.idempotency_key.data or "")
     except spend.NeedsFreshSignIn as error:
-        session.rollback()
         flash(str(error), "info")
         return redirect(url_for("spend.confirm_identity", slug=team.slug,
                                 next=url_for("spend.detail", slug=team.slug, request_id=request_id)))
+    return _detail(team, request_id)
+
+
+def _approve(team: Team, spend_request, key: str) -> None:
+    """Approve and commit, flashing what happened; a refusal for lack of money is itself recorded
+    (audited, for the statement) after the rollback. NeedsFreshSignIn is left to the caller."""
+    session, amount = get_session(), spend_request.amount_pence
+    try:
+        approved = spend.approve(session=session, team=team, request_id=spend_request.id, approver=_person(),
+                                 auth_session=current_user.auth_session, idempotency_key=key, **_fresh_settings(),
+                                 on_approved=lambda done: notifications.decided(session=session, team=team,
+                                                                                spend_request=done))
+        session.commit()
+    except (spend.NeedsFreshSignIn, NotFound):
+        session.rollback()
+        raise
     except InsufficientFunds as error:
         session.rollback()
-        spend.record_overspend_refused(session=session, team=team, request_id=request_id,
+        spend.record_overspend_refused(session=session, team=team, request_id=spend_request.id,
                                        actor_id=current_user.id, amount_pence=amount)
         session.commit()
         flash(f"Not approved: {error} Nothing was committed.", "error")
-        return _detail(team, request_id)
     except DomainError as error:
         session.rollback()
         flash(str(error), "error")
-        return _detail(team, request_id)
-    flash(f"Approved: {gbp(approved.amount_pence)} is committed from the team’s money.", "success")
-    return _detail(team, request_id)
+    else:
+        flash(f"Approved: {gbp(approved.amount_pence)} is committed from the team’s money.", "success")
 
 
 @spend_bp.post("/teams/<slug>/spend/<int:request_id>/reject")
 @team_staff
 def reject(team: Team, request_id: int):
-    session = get_session()
     _request_or_404(team, request_id)
     form = RejectForm()
-    if form.validate_on_submit():
-        try:
-            rejected = spend.reject(session=session, team=team, request_id=request_id, approver=_person(),
-                                    reason=form.reason.data)
-            notifications.decided(session=get_session(), team=team, spend_request=rejected)
-            session.commit()
-        except spend.WrongState as error:
-            session.rollback()
-            flash(str(error), "error")
-            return _detail(team, request_id)
-        except DomainError as error:
-            show_error(form, error, field_for={DomainError: "reason"})
-        else:
+    done = attempt(form, lambda s: _reject(s, team, request_id, form.reason.data), field_for={DomainError: "reason"})
+    if done.ok or isinstance(done.error, spend.WrongState):
+        if done.ok:
             flash("Rejected. The person who asked has been told why.", "success")
-            return _detail(team, request_id)
+        else:
+            flash(str(done.error), "error")
+        return _detail(team, request_id)
     return _render_detail(team, request_id, reject_form=form), 400
 
 
+def _reject(session, team: Team, request_id: int, reason: str):
+    rejected = spend.reject(session=session, team=team, request_id=request_id, approver=_person(), reason=reason)
+    notifications.decided(session=session, team=team, spend_request=rejected)
+    return rejected
+
+
 def _simple_action(team: Team, request_id: int, run, done: str):
-    session = get_session()
     _request_or_404(team, request_id)
     form = ActionForm()
     if not form.validate_on_submit():
         flash("The form expired. Try again.", "error")
-        return _detail(team, request_id)
-    try:
-        run(session, form.idempotency_key.data or "")
-        session.commit()
-    except NotFound:
-        session.rollback()
-        abort(404)
-    except DomainError as error:
-        session.rollback()
-        flash(str(error), "error")
     else:
-        flash(done, "success")
+        act(lambda s: run(s, form.idempotency_key.data or ""), done=done)
     return _detail(team, request_id)
 
 
@@ -298,48 +290,57 @@ def _read_upload(storage) -> bytes | None:
 @spend_bp.route("/teams/<slug>/spend/<int:request_id>/pay", methods=["GET", "POST"])
 @team_staff
 def pay(team: Team, request_id: int):
-    session = get_session()
     spend_request = _request_or_404(team, request_id)
     form = PayForm()  # reading an over-limit body raises 413: see _too_large
+    if request.method == "GET" and spend_request.status != SpendStatus.APPROVED:
+        flash(spend.state_message(session=get_session(), request=spend_request), "info")
+        return _detail(team, request_id)
+    _prefill_payment(form, spend_request)
+    done = attempt(form, lambda s: _pay(s, team, request_id, form),
+                   field_for={InvalidAmount: "amount", PeriodClosed: "effective_date"})
+    if done.ok:
+        flash(f"Payment of {gbp(done.value.paid_pence)} recorded on the team’s ledger with its receipt.", "success")
+        return _detail(team, request_id)
+    return _pay_page(form, team, spend_request)
+
+
+def _prefill_payment(form: PayForm, spend_request) -> None:
     if request.method == "GET":
         if not form.amount.data:
             form.amount.data = f"{spend_request.amount_pence / 100:.2f}"
         if request.args.get("too_large"):
             form.receipt.errors = [TOO_LARGE]
-    if spend_request.status != SpendStatus.APPROVED and request.method == "GET":
-        flash(spend.state_message(session=session, request=spend_request), "info")
-        return _detail(team, request_id)
-    if form.validate_on_submit():
-        folder, ref = receipts_dir(), None
-        try:
-            amount = parse_pence(form.amount.data)
-            data = _read_upload(form.receipt.data)
-            if data is None:
-                raise spend.InvalidReceipt("Upload the receipt: a photo or a PDF.", field="receipt")
-            ref, content_type = receipts.store_receipt(folder, data)
-            paid = spend.record_payment(
-                session=session, team=team, request_id=request_id, actor=_person(), actual_pence=amount,
-                paid_on=parse_date(form.effective_date.data), method=form.method.data, receipt_ref=ref,
-                receipt_content_type=content_type, idempotency_key=form.idempotency_key.data or "")
-            session.commit()
-            if paid.receipt_ref != ref:  # the same form sent again: the first upload is the receipt
-                receipts.discard_receipt(folder, ref)
-        except DomainError as error:
-            if ref:
-                receipts.discard_receipt(folder, ref)
-            show_error(form, error, field_for={InvalidAmount: "amount", PeriodClosed: "effective_date"})
-        except BaseException:
-            if ref:  # an unexpected failure (the database gone, say) leaves no orphan file either
-                receipts.discard_receipt(folder, ref)
-            raise
-        else:
-            flash(f"Payment of {gbp(amount)} recorded on the team’s ledger with its receipt.", "success")
-            return _detail(team, request_id)
+
+
+def _pay_page(form: PayForm, team: Team, spend_request):
     form.ensure_key()
     form.ensure_date()
     status = 400 if form.errors or form.form_errors or request.args.get("too_large") else 200
-    return render_template("spend/pay.html", form=form, team=team, r=spend_request,
-                           title="Record the payment"), status
+    return render_template("spend/pay.html", form=form, team=team, r=spend_request, title="Record the payment"), status
+
+
+def _pay(session, team: Team, request_id: int, form: PayForm):
+    """Store the receipt, record the payment and commit; the stored file is removed again if
+    anything fails (the database gone, say) or the same form was sent twice (the first upload is
+    the receipt), so no orphan file is left."""
+    amount = parse_pence(form.amount.data)
+    data = _read_upload(form.receipt.data)
+    if data is None:
+        raise spend.InvalidReceipt("Upload the receipt: a photo or a PDF.", field="receipt")
+    folder = receipts_dir()
+    ref, content_type = receipts.store_receipt(folder, data)
+    try:
+        paid = spend.record_payment(
+            session=session, team=team, request_id=request_id, actor=_person(), actual_pence=amount,
+            paid_on=parse_date(form.effective_date.data), method=form.method.data, receipt_ref=ref,
+            receipt_content_type=content_type, idempotency_key=form.idempotency_key.data or "")
+        session.commit()
+    except BaseException:
+        receipts.discard_receipt(folder, ref)
+        raise
+    if paid.receipt_ref != ref:
+        receipts.discard_receipt(folder, ref)
+    return paid
 
 
 @spend_bp.get("/teams/<slug>/spend/<int:request_id>/receipt")
@@ -347,6 +348,20 @@ def pay(team: Team, request_id: int):
 def receipt(slug: str, request_id: int):
     """The receipt, for the team's members and finance signed in with their second factor;
     404 for everyone else (residents included), so its existence is not revealed."""
+    team, spend_request, path = _receipt_or_404(slug, request_id)
+    name = f"receipt-{team.slug}-{spend_request.id}.{receipts.RECEIPT_TYPES[spend_request.receipt_content_type]}"
+    response = send_file(path, mimetype=spend_request.receipt_content_type, as_attachment=True,
+                         download_name=name, max_age=0)
+    # RFC 6266: a plain filename for old clients and filename* for the rest. The name is ours (the
+    # uploader's is never kept), and quote() makes it safe however a slug is spelt.
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename=\"{quote(name, safe='')}\"; filename*=UTF-8''{quote(name, safe='')}")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    return response
+
+
+def _receipt_or_404(slug: str, request_id: int):
     session = get_session()
     team = session.execute(select(Team).where(Team.slug == slug)).scalar_one_or_none()
     if team is None or not current_user.has_second_factor:
@@ -357,17 +372,7 @@ def receipt(slug: str, request_id: int):
     path = receipts.receipt_path(receipts_dir(), spend_request.receipt_ref)
     if path is None or spend_request.receipt_content_type not in receipts.RECEIPT_TYPES:
         abort(404)
-    extension = receipts.RECEIPT_TYPES[spend_request.receipt_content_type]
-    name = f"receipt-{team.slug}-{spend_request.id}.{extension}"
-    response = send_file(path, mimetype=spend_request.receipt_content_type, as_attachment=True,
-                         download_name=name, max_age=0)
-    # RFC 6266: a plain filename for old clients and filename* for the rest. The name is ours (the
-    # uploader's is never kept), and quote() makes it safe however a slug is spelt.
-    response.headers["Content-Disposition"] = (
-        f"attachment; filename=\"{quote(name, safe='')}\"; filename*=UTF-8''{quote(name, safe='')}")
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
-    return response
+    return team, spend_request, path
 
 
 @spend_bp.route("/teams/<slug>/spend/confirm-identity", methods=["GET", "POST"])
@@ -404,41 +409,39 @@ def limits(team: Team):
     """Enter the limits, see what the change would do (nothing written), then confirm it."""
     if current_user.role_in(team.id) != "enabler":
         abort(403)
-    session = get_session()
     form = LimitsForm()
-    plan = None
     if request.method == "GET":
         form.member_limit.data = f"{team.member_limit_pence / 100:.2f}"
         form.enabler_limit.data = f"{team.enabler_limit_pence / 100:.2f}"
-    if form.validate_on_submit():
-        values = {"member_limit_pence": parse_pence(form.member_limit.data),
-                  "enabler_limit_pence": parse_pence(form.enabler_limit.data)}
-        try:
-            if form.confirmed.data != "yes":
-                plan = spend.plan_limits(session=session, team=team, actor=_person(), defaults=_limit_defaults(),
-                                         **values)
-            else:
-                change = spend.set_limits(session=session, team=team, actor=_person(), defaults=_limit_defaults(),
-                                          **values)
-                if change.status == "pending":
-                    notifications.limits_requested(session=get_session(), team=team, change=change)
-                session.commit()
-        except DomainError as error:
-            plan = None
-            show_error(form, error)
-        else:
-            if plan is None:
-                if change.status == "pending":
-                    flash(f"Your change of the limits is waiting for finance to confirm: until then members approve up "
-                          f"to {gbp(team.member_limit_pence)} and the enabler up to {gbp(team.enabler_limit_pence)}.",
-                          "success")
-                else:
-                    flash(f"Members may now approve up to {gbp(team.member_limit_pence)} and the enabler up to "
-                          f"{gbp(team.enabler_limit_pence)}.", "success")
-                return redirect(url_for("spend.dashboard", slug=team.slug))
-    return render_template("spend/limits.html", form=form, team=team, plan=plan, defaults=_limit_defaults(),
-                           pending=spend.pending_limit_change(session=session, team=team),
+    preview = form.confirmed.data != "yes"
+    done = attempt(form, lambda s: _limits(s, team, form, preview=preview))
+    if done.ok and not preview:
+        flash(_limits_message(team, done.value), "success")
+        return redirect(url_for("spend.dashboard", slug=team.slug))
+    return render_template("spend/limits.html", form=form, team=team, plan=done.value if done.ok else None,
+                           defaults=_limit_defaults(), pending=spend.pending_limit_change(session=get_session(), team=team),
                            action_form=DecideLimitsForm(), title="Approval limits")
+
+
+def _limits(session, team: Team, form: LimitsForm, *, preview: bool):
+    """What the change would do (``preview``: nothing written), or the change made (waiting for
+    finance, who are told, when it raises the limits above the council's defaults)."""
+    values = {"member_limit_pence": parse_pence(form.member_limit.data),
+              "enabler_limit_pence": parse_pence(form.enabler_limit.data)}
+    if preview:
+        return spend.plan_limits(session=session, team=team, actor=_person(), defaults=_limit_defaults(), **values)
+    change = spend.set_limits(session=session, team=team, actor=_person(), defaults=_limit_defaults(), **values)
+    if change.status == "pending":
+        notifications.limits_requested(session=session, team=team, change=change)
+    return change
+
+
+def _limits_message(team: Team, change) -> str:
+    if change.status == "pending":
+        return (f"Your change of the limits is waiting for finance to confirm: until then members approve up "
+                f"to {gbp(team.member_limit_pence)} and the enabler up to {gbp(team.enabler_limit_pence)}.")
+    return (f"Members may now approve up to {gbp(team.member_limit_pence)} and the enabler up to "
+            f"{gbp(team.enabler_limit_pence)}.")
 
 
 @spend_bp.post("/teams/<slug>/spend/limits/<int:change_id>/withdraw")
@@ -487,24 +490,23 @@ def decide_limits(change_id: int, decision: str):
     form = DecideLimitsForm()
     if not form.validate_on_submit():
         return _render_limit_changes({change_id: "; ".join(e for errs in form.errors.values() for e in errs)})
-    session = get_session()
-    try:
-        if decision == "approve":
-            change = spend.approve_limit_change(session=session, change_id=change_id, actor=_person())
-        else:
-            change = spend.refuse_limit_change(session=session, change_id=change_id, actor=_person(),
-                                               reason=form.reason.data)
-        team = session.get(Team, change.team_id)
-        notifications.limits_decided(session=get_session(), team=team, change=change)
-        session.commit()
-    except NotFound:
-        abort(404)
-    except DomainError as error:
-        session.rollback()
-        return _render_limit_changes({change_id: str(error)})
-    flash(f"The new limits of {team.name} apply now." if decision == "approve"
-          else f"You refused the new limits of {team.name}: they stay as they are.", "success")
+    done = attempt(form, lambda s: _decide_limits(s, change_id, decision, form.reason.data), validate=False)
+    if not done.ok:
+        return _render_limit_changes({change_id: str(done.error)})
+    flash(f"The new limits of {done.value.name} apply now." if decision == "approve"
+          else f"You refused the new limits of {done.value.name}: they stay as they are.", "success")
     return redirect(url_for("spend.limit_changes"))
+
+
+def _decide_limits(session, change_id: int, decision: str, reason: str) -> Team:
+    """Approve or refuse the change and tell the asker; the change's team."""
+    if decision == "approve":
+        change = spend.approve_limit_change(session=session, change_id=change_id, actor=_person())
+    else:
+        change = spend.refuse_limit_change(session=session, change_id=change_id, actor=_person(), reason=reason)
+    team = session.get(Team, change.team_id)
+    notifications.limits_decided(session=session, team=team, change=change)
+    return team
 
 
 @spend_bp.app_template_filter("spend_wait")
