@@ -188,7 +188,8 @@ def _replay(session: Session, key: str, operation: str, request_hash: str):
         return None
     if row.operation != operation or row.request_hash != request_hash:
         raise IdempotencyConflict(
-            "This form was already submitted with different details. Reload the page to see what was saved."
+            "This form was already submitted with different details, so nothing more was saved. "
+            "Check the ledger, then start a fresh form if you still need to."
         )
     if row.entry_id is not None:
         return session.get(JournalEntry, row.entry_id)
@@ -629,7 +630,7 @@ def transfer(
     if not reason:
         raise InvalidRequest("Give a reason for the virement.")
     if from_team.id == to_team.id:
-        raise InvalidRequest("Choose two different teams.")
+        raise InvalidRequest("Choose two different teams.", field="to_team_id")
     request_hash = _request_hash(
         "transfer",
         dict(

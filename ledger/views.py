@@ -14,15 +14,13 @@ from community.cache import public_page
 from community.db import get_session
 from community.formatting import gbp
 from community.models import Person, Team
-from community.web import show_error
+from community.web import act, attempt
 from ledger import reversals, services, signals
 from ledger.errors import (
     DomainError,
-    IdempotencyConflict,
     InsufficientFunds,
     InvalidAmount,
     InvalidRequest,
-    NotFound,
     PeriodClosed,
 )
 from ledger.forms import (
@@ -39,15 +37,6 @@ from ledger.money import parse_pence
 
 bp = Blueprint("ledger", __name__)
 PER_PAGE = 50
-
-
-_RESUBMITTED = ("This form was already submitted with different details, so nothing more was saved. "
-                "Check the ledger, then start a fresh form if you still need to.")
-
-
-def _show_error(form, error: DomainError, field_for: dict[type, str]) -> None:
-    show_error(form, error, field_for=field_for,
-               message=_RESUBMITTED if isinstance(error, IdempotencyConflict) else None)
 
 
 def _teams(session) -> list[Team]:
@@ -83,34 +72,52 @@ def _has_budget(session, team: Team) -> bool:
 def team_ledger(slug: str):
     session = get_session()
     team = team_or_404(session, slug)
-    page_number = request.args.get("page", "1")
-    page_number = int(page_number) if page_number.isdigit() and 0 < int(page_number) < 1_000_000 else 1
-    if _has_budget(session, team):
-        page = services.list_entries(session=session, team=team, page=page_number, per_page=PER_PAGE)
-    else:
-        page = services.LedgerPage(rows=[], page=page_number, per_page=PER_PAGE, has_next=False,
-                                   balance_pence=0, available_pence=0)
-    if page_number > 1 and not page.rows:
-        abort(404)
-    pagination = None
-    if page.page > 1 or page.has_next:
-        pagination = {"items": [{"number": page.page, "current": True,
-                                 "href": url_for("ledger.team_ledger", slug=slug, page=page.page)}]}
-        if page.page > 1:
-            pagination["previous"] = {"href": url_for("ledger.team_ledger", slug=slug, page=page.page - 1)}
-        if page.has_next:
-            pagination["next"] = {"href": url_for("ledger.team_ledger", slug=slug, page=page.page + 1)}
+    page = _ledger_page(session, team, query_page(request.args.get("page")))
     detail = _sees_detail(team)
-    is_finance = detail and current_user.person.is_finance
     funds = services.list_fund_movements(session=session, team=team)
-    names = {}
-    if detail:  # who asked and who approved each spend: one query for the page
-        rows = [*page.rows, *(row for fund in funds for row in fund.page.rows)]
-        ids = {i for row in rows for i in (row.proposer_id, row.approver_id) if i}
-        if ids:
-            names = dict(session.execute(select(Person.id, Person.name).where(Person.id.in_(ids))).all())
-    return render_template("ledger/team_ledger.html", team=team, page=page, pagination=pagination,
-                           detail=detail, is_finance=is_finance, funds=funds, names=names)
+    return render_template("ledger/team_ledger.html", team=team, page=page, pagination=_pagination(slug, page),
+                           detail=detail, is_finance=detail and current_user.person.is_finance, funds=funds,
+                           names=_names(session, [*page.rows, *(row for f in funds for row in f.page.rows)])
+                           if detail else {})
+
+
+def _ledger_page(session, team: Team, number: int):
+    """One page of the team's ledger (empty before its first allocation); 404 past the last page."""
+    if _has_budget(session, team):
+        page = services.list_entries(session=session, team=team, page=number, per_page=PER_PAGE)
+    else:
+        page = services.LedgerPage(rows=[], page=number, per_page=PER_PAGE, has_next=False,
+                                   balance_pence=0, available_pence=0)
+    if number > 1 and not page.rows:
+        abort(404)
+    return page
+
+
+def _pagination(slug: str, page) -> dict | None:
+    """GOV.UK pagination's items, previous and next links (None on a single page)."""
+    if page.page == 1 and not page.has_next:
+        return None
+    link = lambda number: url_for("ledger.team_ledger", slug=slug, page=number)  # noqa: E731
+    pagination = {"items": [{"number": page.page, "current": True, "href": link(page.page)}]}
+    if page.page > 1:
+        pagination["previous"] = {"href": link(page.page - 1)}
+    if page.has_next:
+        pagination["next"] = {"href": link(page.page + 1)}
+    return pagination
+
+
+def _names(session, rows) -> dict[int, str]:
+    """Who asked and who approved each spend on the page: one query."""
+    ids = {i for row in rows for i in (row.proposer_id, row.approver_id) if i}
+    if not ids:
+        return {}
+    return dict(session.execute(select(Person.id, Person.name).where(Person.id.in_(ids))).all())
+
+
+def query_page(value: str | None) -> int:
+    """A ``?page=`` number: a positive whole number below a million, else 1 (never a 500)."""
+    value = value or "1"
+    return int(value) if value.isascii() and value.isdigit() and 0 < int(value) < 1_000_000 else 1
 
 
 # --------------------------------------------------------------------------- finance
@@ -119,68 +126,67 @@ def team_ledger(slug: str):
 @bp.route("/finance/allocate", methods=["GET", "POST"])
 @finance_only
 def allocate():
-    session = get_session()
-    teams = _teams(session)
     form = AllocateForm()
-    form.team_id.choices = [(t.id, t.name) for t in teams]
+    teams = _team_choices(form.team_id)
     if request.method == "GET" and request.args.get("team"):
-        chosen = next((t for t in teams if t.slug == request.args["team"]), None)
-        if chosen is not None:
-            form.team_id.data = chosen.id
-    if form.validate_on_submit():
-        team = _team_or_404(session, form.team_id.data)
-        try:
-            amount = parse_pence(form.amount.data)
-            entry = services.allocate(
-                session=session, team=team, amount_pence=amount,
-                actor_id=current_user.id, effective_date=parse_date(form.effective_date.data),
-                idempotency_key=form.idempotency_key.data or "",
-                description=form.description.data.strip(),
-                cost_centre=(form.cost_centre.data or "").strip() or None,
-                gl_code=(form.gl_code.data or "").strip() or None)
-            session.commit()
-        except DomainError as error:
-            _show_error(form, error, {InvalidAmount: "amount", PeriodClosed: "effective_date"})
-        else:
-            flash(f"Allocated {gbp(amount)} to {team.name} (entry {services.reference(entry.id)}).", "success")
-            return redirect(url_for("ledger.team_ledger", slug=team.slug))
+        form.team_id.data = next((t.id for t in teams if t.slug == request.args["team"]), form.team_id.data)
+    done = attempt(form, lambda s: _allocate(s, form), field_for=_MONEY_FIELDS)
+    if done.ok:
+        entry, team, amount = done.value
+        flash(f"Allocated {gbp(amount)} to {team.name} (entry {services.reference(entry.id)}).", "success")
+        return redirect(url_for("ledger.team_ledger", slug=team.slug))
+    return _money_page(form, "ledger/allocate.html", "Allocate money to a team")
+
+
+_MONEY_FIELDS = {InvalidAmount: "amount", InsufficientFunds: "amount", PeriodClosed: "effective_date",
+                 InvalidRequest: "reason"}
+
+
+def _team_choices(*fields) -> list[Team]:
+    teams = _teams(get_session())
+    for field in fields:
+        field.choices = [(t.id, t.name) for t in teams]
+    return teams
+
+
+def _money_page(form, template: str, title: str):
     form.ensure_key()
     form.ensure_date()
-    return render_template("ledger/allocate.html", form=form, title="Allocate money to a team")
+    return render_template(template, form=form, title=title)
+
+
+def _allocate(session, form: AllocateForm):
+    team, amount = _team_or_404(session, form.team_id.data), parse_pence(form.amount.data)
+    entry = services.allocate(
+        session=session, team=team, amount_pence=amount,
+        actor_id=current_user.id, effective_date=parse_date(form.effective_date.data),
+        idempotency_key=form.idempotency_key.data or "", description=form.description.data.strip(),
+        cost_centre=(form.cost_centre.data or "").strip() or None, gl_code=(form.gl_code.data or "").strip() or None)
+    return entry, team, amount
 
 
 @bp.route("/finance/virement", methods=["GET", "POST"])
 @finance_only
 def virement():
-    session = get_session()
-    teams = _teams(session)
     form = VirementForm()
-    form.from_team_id.choices = [(t.id, t.name) for t in teams]
-    form.to_team_id.choices = [(t.id, t.name) for t in teams]
-    if form.validate_on_submit():
-        from_team = _team_or_404(session, form.from_team_id.data)
-        to_team = _team_or_404(session, form.to_team_id.data)
-        try:
-            amount = parse_pence(form.amount.data)
-            entry = services.transfer(
-                session=session, from_team=from_team, to_team=to_team,
-                amount_pence=amount, reason=form.reason.data,
-                actor_id=current_user.id, effective_date=parse_date(form.effective_date.data),
-                idempotency_key=form.idempotency_key.data or "")
-            session.commit()
-        except DomainError as error:
-            if str(error).startswith("Choose two different teams"):
-                _show_error(form, error, {DomainError: "to_team_id"})
-            else:
-                _show_error(form, error, {InvalidAmount: "amount", InsufficientFunds: "amount",
-                                          PeriodClosed: "effective_date"})
-        else:
-            flash(f"Moved {gbp(amount)} from {from_team.name} to {to_team.name} "
-                  f"(entry {services.reference(entry.id)}).", "success")
-            return redirect(url_for("statements.finance_home"))
-    form.ensure_key()
-    form.ensure_date()
-    return render_template("ledger/virement.html", form=form, title="Move money between teams")
+    _team_choices(form.from_team_id, form.to_team_id)
+    done = attempt(form, lambda s: _virement(s, form), field_for=_MONEY_FIELDS)
+    if done.ok:
+        entry, from_team, to_team, amount = done.value
+        flash(f"Moved {gbp(amount)} from {from_team.name} to {to_team.name} "
+              f"(entry {services.reference(entry.id)}).", "success")
+        return redirect(url_for("statements.finance_home"))
+    return _money_page(form, "ledger/virement.html", "Move money between teams")
+
+
+def _virement(session, form: VirementForm):
+    from_team = _team_or_404(session, form.from_team_id.data)
+    to_team, amount = _team_or_404(session, form.to_team_id.data), parse_pence(form.amount.data)
+    entry = services.transfer(
+        session=session, from_team=from_team, to_team=to_team, amount_pence=amount,
+        reason=form.reason.data, actor_id=current_user.id, effective_date=parse_date(form.effective_date.data),
+        idempotency_key=form.idempotency_key.data or "")
+    return entry, from_team, to_team, amount
 
 
 @bp.route("/finance/reverse", methods=["GET", "POST"])
@@ -188,26 +194,25 @@ def virement():
 def reverse():
     """Name the entry (``?entry=L000341``), see what it is, then confirm: nothing is reversed
     before the page has shown the entry's date, team, description and amount."""
-    session = get_session()
     form = ReverseForm()
     wanted = (form.entry_id.data if request.method == "POST" else request.args.get("entry", "")) or ""
-    found, lookup_error = _reversal_preview(session, wanted)
-    if found is not None and form.validate_on_submit():
-        try:
-            outcome = reversals.request_reversal(
-                session=session, entry_id=found.entry.id, reason=form.reason.data, actor_id=current_user.id,
-                effective_date=parse_date(form.effective_date.data), idempotency_key=form.idempotency_key.data or "",
-                threshold_pence=_second_approval_above())
-            session.commit()
-        except DomainError as error:
-            _show_error(form, error, {PeriodClosed: "effective_date", InvalidRequest: "reason"})
-        else:
-            return _after_reversal(session, found, outcome)
+    found, lookup_error = _reversal_preview(get_session(), wanted)
+    done = attempt(form, lambda s: _request_reversal(s, found, form), field_for=_MONEY_FIELDS,
+                   validate=False) if found is not None and form.validate_on_submit() else None
+    if done is not None and done.ok:
+        return _after_reversal(get_session(), found, done.value)
     form.entry_id.data = found.reference if found else ""
     form.ensure_key()
     form.ensure_date()
     return render_template("ledger/reverse.html", form=form, found=found, lookup_error=lookup_error,
                            wanted=wanted, threshold=_second_approval_above(), title="Reverse an entry")
+
+
+def _request_reversal(session, found, form: ReverseForm):
+    return reversals.request_reversal(
+        session=session, entry_id=found.entry.id, reason=form.reason.data, actor_id=current_user.id,
+        effective_date=parse_date(form.effective_date.data), idempotency_key=form.idempotency_key.data or "",
+        threshold_pence=_second_approval_above())
 
 
 def _second_approval_above() -> int:
@@ -246,41 +251,25 @@ def pending_reversals():
 def decide_reversal(request_id: int, decision: str):
     if not DecideReversalForm().validate_on_submit():
         abort(400)
-    session = get_session()
-    try:
-        decide = reversals.approve if decision == "approve" else reversals.refuse
-        decide(session=session, request_id=request_id, approver_id=current_user.id)
-        session.commit()
-    except NotFound:
-        abort(404)
-    except DomainError as error:
-        session.rollback()
-        flash(str(error), "error")
-    else:
-        flash("The reversal was made." if decision == "approve" else "The reversal was refused: nothing changed.",
-              "success")
+    decide = reversals.approve if decision == "approve" else reversals.refuse
+    act(lambda s: decide(session=s, request_id=request_id, approver_id=current_user.id),
+        done="The reversal was made." if decision == "approve" else "The reversal was refused: nothing changed.")
     return redirect(url_for("ledger.pending_reversals"))
 
 
 @bp.route("/finance/close-month", methods=["GET", "POST"])
 @finance_only
 def close_month():
-    session = get_session()
     form = CloseMonthForm()
-    if form.validate_on_submit():
-        try:
-            period = services.close_month(session=session, month=parse_month(form.month.data),
-                                          actor_id=current_user.id)
-            session.commit()
-        except DomainError as error:
-            _show_error(form, error, {PeriodClosed: "month"})
-        else:
-            # The statements (every team's PDF + CSV and the county pack, ~1.6 s a team) are
-            # frozen outside this request: by cron, or by a thread once this redirect is sent.
-            month = period.month_start
-            flash(f"{month:%B %Y} and every month before it are closed. Its statements are being "
-                  "prepared: the finance home shows when they are ready.", "success")
-            response = redirect(url_for("statements.finance_home"))
-            signals.month_closed.send(current_app._get_current_object(), month=month, response=response)
-            return response
-    return render_template("ledger/close_month.html", form=form, title="Close a month")
+    done = attempt(form, lambda s: services.close_month(session=s, month=parse_month(form.month.data),
+                                                        actor_id=current_user.id), field_for={PeriodClosed: "month"})
+    if not done.ok:
+        return render_template("ledger/close_month.html", form=form, title="Close a month")
+    # The statements (every team's PDF + CSV and the county pack, ~1.6 s a team) are frozen outside
+    # this request: by cron, or by a thread once this redirect is sent.
+    month = done.value.month_start
+    flash(f"{month:%B %Y} and every month before it are closed. Its statements are being "
+          "prepared: the finance home shows when they are ready.", "success")
+    response = redirect(url_for("statements.finance_home"))
+    signals.month_closed.send(current_app._get_current_object(), month=month, response=response)
+    return response
