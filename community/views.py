@@ -10,7 +10,7 @@ from flask import session as cookie
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import text
 
-from community import mail, next_steps, services, signin
+from community import mail, next_steps, numbers, services, signin
 from community.auth import CurrentUser, admin_only, development_only, load_roles, public, signed_in, staff
 from community.cache import public_page
 from community.db import get_session
@@ -608,7 +608,7 @@ def admin_remove_role(person_id: int):
     if not form.validate_on_submit():
         abort(400)
     session = get_session()
-    team_id = int(form.team_id.data) if (form.team_id.data or "").isdigit() else None
+    team_id = int(form.team_id.data) if numbers.is_ascii_digits(form.team_id.data) else None
     try:
         services.revoke_role(session, actor_id=current_user.id, person_id=person_id,
                              role=form.role.data, team_id=team_id)

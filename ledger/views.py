@@ -14,6 +14,7 @@ from community.cache import public_page
 from community.db import get_session
 from community.formatting import gbp
 from community.models import Person, Team
+from community.numbers import query_int
 from ledger import reversals, services, signals
 from ledger.errors import (
     DomainError,
@@ -88,8 +89,7 @@ def _has_budget(session, team: Team) -> bool:
 def team_ledger(slug: str):
     session = get_session()
     team = team_or_404(session, slug)
-    page_number = request.args.get("page", "1")
-    page_number = int(page_number) if page_number.isdigit() and 0 < int(page_number) < 1_000_000 else 1
+    page_number = query_int(request.args, "page", 1)
     if _has_budget(session, team):
         page = services.list_entries(session=session, team=team, page=page_number, per_page=PER_PAGE)
     else:

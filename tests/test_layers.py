@@ -130,7 +130,7 @@ LONG_VIEWS = {
     "ledger/views.py:close_month": 19,
     "ledger/views.py:decide_reversal": 16,
     "ledger/views.py:reverse": 20,
-    "ledger/views.py:team_ledger": 30,
+    "ledger/views.py:team_ledger": 29,
     "ledger/views.py:virement": 29,
     "pledges/views.py:fulfil": 44,
     "pledges/views.py:hourly_rate": 21,
