@@ -22,10 +22,16 @@ from wtforms import PasswordField, StringField
 
 from community.db import london_today, open_session, utcnow
 from community.models import AuditEvent, Person, Place, Team
+from ledger.errors import DomainError
+from ledger.forms import parse_date, parse_month
 from ledger.models import JournalEntry
+from ledger.money import parse_pence
 from ledger.spend_models import SpendRequest
 from pledges.models import CommunityPledge, Pledge, SocialValueRate
+from pledges.services import parse_hours
+from pledges.views import _whole_number
 from tests.votes.conftest import feasible_idea, open_round
+from votes.forms import parse_london
 from votes.models import Ballot, Idea, Round
 
 PACKAGES = ["community", "ledger", "votes", "pledges", "statements", "ops", "demo"]
@@ -37,6 +43,18 @@ BIDI = "Remove the hidden text-direction characters"
 OTHER_DIGITS = ["５", "٥", "١٢.٥٠", "²", "1２", "۵"]
 # Right-to-left override, left-to-right embedding, first-strong and right-to-left isolates.
 BIDI_TEXT = ["Bench\u202e by the pond", "\u202aBench", "\u2068Bench\u2069", "Bench \u2067x"]
+
+
+@pytest.mark.parametrize(("parse", "typed"), [
+    (parse_pence, "５"), (parse_pence, "١٢.٥٠"), (parse_pence, "£٥"), (parse_pence, "1,٠٠٠"), (parse_pence, "²"),
+    (parse_date, "2026-0٤-01"), (parse_month, "２026-03"), (parse_london, "2026-12-01 ١٨:٠٠"),
+    (parse_hours, "٢"), (parse_hours, "1.５"), (_whole_number, "٣"), (_whole_number, "²"),
+], ids=lambda v: getattr(v, "__name__", None) or repr(v))
+def test_every_parser_refuses_other_digits_with_the_message(parse, typed):
+    """``Decimal("٢")`` is 2 and ``int("١٨")`` is 18: amounts, hours, quantities and the hour of a
+    round's closing time were read from other scripts' digits; ``int("²")`` raised instead."""
+    with pytest.raises((ValueError, DomainError), match=DIGITS):
+        parse(typed)
 
 
 def _count(engine, model) -> int:
