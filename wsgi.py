@@ -175,7 +175,10 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """One blueprint per domain."""
+    """One blueprint per domain; ``<int:…>`` in their routes takes ASCII digits only."""
+    from community.numbers import AsciiIntegerConverter
+
+    app.url_map.converters["int"] = AsciiIntegerConverter
     from community.rights_views import bp as rights_bp
     from community.views import bp as community_bp
     from ledger.views import bp as ledger_bp

@@ -636,7 +636,7 @@ def totp_uri(*, email: str, secret: str) -> str:
 def _accept_code(person: Person, secret: str, code: str) -> int:
     """The time-step the code matches (±1 step of drift), or raise InvalidCode."""
     code = re.sub(r"\s", "", code or "")
-    if not re.fullmatch(r"\d{6}", code):
+    if not re.fullmatch(r"[0-9]{6}", code):
         raise InvalidCode("Enter the 6-digit code from your authenticator app", field="code")
     totp = pyotp.TOTP(secret)
     now = utcnow()

@@ -11,7 +11,7 @@ from flask import session as cookie
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import text
 
-from community import mail, next_steps, services, signin
+from community import mail, next_steps, numbers, services, signin
 from community.auth import CurrentUser, admin_only, development_only, load_roles, public, signed_in, staff
 from community.cache import public_page
 from community.db import get_session
@@ -521,9 +521,8 @@ def _team_choices(session):
 def admin_home():
     """The teams, and the people (searched by name or email with ``?q=``, a page at a time)."""
     session = get_session()
-    page = request.args.get("page", "1")
     people = services.search_people(session=session, query=request.args.get("q", "")[:100],
-                                    page=int(page) if page.isdigit() and len(page) < 7 else 1)
+                                    page=numbers.query_int(request.args, "page", 1))
     return render_template("community/admin_home.html", teams=services.list_teams(session), people=people,
                            pagination=_pages(people))
 
@@ -632,7 +631,7 @@ def admin_roles(person_id: int):
 def _role_args() -> tuple[str, int | None]:
     """The role and team named in the query (the confirmation page) or the form (its POST)."""
     role, team = (request.values.get("role") or "")[:10], (request.values.get("team_id") or "")[:12]
-    return role, int(team) if team.isdigit() else None
+    return role, int(team) if numbers.is_ascii_digits(team) else None
 
 
 @bp.route("/admin/people/<int:person_id>/roles/remove", methods=["GET", "POST"])

@@ -5,22 +5,24 @@ import datetime as dt
 import re
 import uuid
 
-from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovCheckboxInput, GovSelect, GovSubmitInput, GovTextInput
 from wtforms import BooleanField, HiddenField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from community.db import london_today
+from community.forms import AppForm
+from community.numbers import ascii_int, refuse_other_digits
 from ledger.errors import InvalidAmount
 from ledger.money import parse_pence
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_MONTH = re.compile(r"^\d{4}-\d{2}$")
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_MONTH = re.compile(r"^[0-9]{4}-[0-9]{2}$")
 
 
 def parse_date(text: str | None) -> dt.date:
     """``YYYY-MM-DD`` → date; ValueError with a user-safe message otherwise."""
     raw = (text or "").strip()
+    refuse_other_digits(raw, "Use the digits 0 to 9, like 2026-04-01.")
     if not _DATE.match(raw):
         raise ValueError("Enter the date as year-month-day, like 2026-04-01.")
     try:
@@ -32,6 +34,7 @@ def parse_date(text: str | None) -> dt.date:
 def parse_month(text: str | None) -> dt.date:
     """``YYYY-MM`` → the first day of that month; ValueError with a user-safe message otherwise."""
     raw = (text or "").strip()
+    refuse_other_digits(raw, "Use the digits 0 to 9, like 2026-03.")
     if not _MONTH.match(raw):
         raise ValueError("Enter the month as year-month, like 2026-03.")
     try:
@@ -61,7 +64,26 @@ def _month(_form, field) -> None:
         raise ValidationError(str(error)) from None
 
 
-class MoneyForm(FlaskForm):
+class MoneyField(StringField):
+    """An amount in pounds, typed as text (``data`` stays the text; views parse it with
+    ``parse_pence``, or read ``pence``). The one field of every money form: ASCII digits, at most
+    two places, more than £0 and at most £1,000,000, messages beside the field."""
+
+    def __init__(self, label: str = "Amount in pounds", validators=None, *, optional: bool = False, **kwargs):
+        kwargs.setdefault("widget", GovTextInput())
+        chain = [Optional()] if optional else []
+        super().__init__(label, [*chain, *(validators or []), Length(max=30), _amount], **kwargs)
+
+    @property
+    def pence(self) -> int | None:
+        """The amount in pence, or None when left empty or not valid."""
+        try:
+            return parse_pence(self.data) if (self.data or "").strip() else None
+        except InvalidAmount:
+            return None
+
+
+class MoneyForm(AppForm):
     """A form that moves money: a fresh idempotency key when first shown, re-posted on error."""
 
     idempotency_key = HiddenField(validators=[Length(max=100)])
@@ -75,8 +97,8 @@ class MoneyForm(FlaskForm):
             self.effective_date.data = london_today().isoformat()
 
 
-def _amount_field(label: str = "Amount in pounds") -> StringField:
-    return StringField(label, widget=GovTextInput(), validators=[Length(max=30), _amount])
+def _amount_field(label: str = "Amount in pounds") -> MoneyField:
+    return MoneyField(label)
 
 
 ENTRY_DATE_HINT = "The date must be in an open month, up to today (UK time)."
@@ -88,7 +110,7 @@ def _date_field() -> StringField:
 
 
 class AllocateForm(MoneyForm):
-    team_id = SelectField("Team", widget=GovSelect(), coerce=int, validators=[InputRequired("Choose a team")])
+    team_id = SelectField("Team", widget=GovSelect(), coerce=ascii_int, validators=[InputRequired("Choose a team")])
     amount = _amount_field()
     effective_date = _date_field()
     cost_centre = StringField("Cost centre (leave empty for the team's own)", widget=GovTextInput(),
@@ -100,9 +122,9 @@ class AllocateForm(MoneyForm):
 
 
 class VirementForm(MoneyForm):
-    from_team_id = SelectField("From team", widget=GovSelect(), coerce=int,
+    from_team_id = SelectField("From team", widget=GovSelect(), coerce=ascii_int,
                                validators=[InputRequired("Choose a team")])
-    to_team_id = SelectField("To team", widget=GovSelect(), coerce=int,
+    to_team_id = SelectField("To team", widget=GovSelect(), coerce=ascii_int,
                              validators=[InputRequired("Choose a team")])
     amount = _amount_field()
     reason = StringField("Reason", widget=GovTextInput(),
@@ -122,13 +144,13 @@ class ReverseForm(MoneyForm):
     submit = SubmitField("Reverse the entry", widget=GovSubmitInput())
 
 
-class DecideReversalForm(FlaskForm):
+class DecideReversalForm(AppForm):
     """Approve or refuse a reversal held for a second finance person (the buttons say which)."""
 
     submit = SubmitField("Approve", widget=GovSubmitInput())
 
 
-class CloseMonthForm(FlaskForm):
+class CloseMonthForm(AppForm):
     month = StringField("Month to close (year-month, like 2026-03)", widget=GovTextInput(),
                         validators=[Length(max=7), _month])
     confirm = BooleanField("I understand that no entry can be dated in this month or any earlier month "

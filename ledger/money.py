@@ -4,23 +4,28 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from community.formatting import gbp
+from community.numbers import DIGITS_MESSAGE, has_other_digits
 from ledger.errors import InvalidAmount
 
 MAX_PENCE = 100_000_000  # £1,000,000
-_SHAPE = re.compile(r"^\d{1,3}(,\d{3})+(\.\d+)?$|^\d+(\.\d+)?$|^\.\d+$")
+# re.ASCII: without it \d matches "５" and "٥", and Decimal() reads them as 5 (issue 14, finding 6).
+_SHAPE = re.compile(r"^\d{1,3}(,\d{3})+(\.\d+)?$|^\d+(\.\d+)?$|^\.\d+$", re.ASCII)
 
 
 def parse_pence(text: str | None) -> int:
     """Parse ``"12.50"`` or ``"£1,234.50"`` into pence; raise InvalidAmount otherwise.
 
-    Refused: empty, ``£`` alone, negatives, zero, exponents (``1e3``), more than two decimal
-    places (never silently rounded) and anything over £1,000,000.
+    Refused: empty, ``£`` alone, digits of other scripts (``５``, ``٥``, ``²``), negatives, zero,
+    exponents (``1e3``), more than two decimal places (never silently rounded) and anything
+    over £1,000,000.
     """
     raw = (text or "").strip()
     if raw.startswith("£"):
         raw = raw[1:].strip()
     if not raw:
         raise InvalidAmount("Enter an amount, like 12.50.")
+    if has_other_digits(raw):
+        raise InvalidAmount(f"{DIGITS_MESSAGE}, like 12.50.")
     if raw.startswith("-"):
         raise InvalidAmount("The amount must be more than £0.")
     if not _SHAPE.match(raw):

@@ -14,6 +14,7 @@ from community.cache import public_page
 from community.db import get_session
 from community.formatting import gbp
 from community.models import Person, Team
+from community.numbers import query_int
 from community.web import act, attempt
 from ledger import reversals, services, signals
 from ledger.errors import (
@@ -72,7 +73,7 @@ def _has_budget(session, team: Team) -> bool:
 def team_ledger(slug: str):
     session = get_session()
     team = team_or_404(session, slug)
-    page = _ledger_page(session, team, query_page(request.args.get("page")))
+    page = _ledger_page(session, team, query_int(request.args, "page", 1))
     detail = _sees_detail(team)
     funds = services.list_fund_movements(session=session, team=team)
     return render_template("ledger/team_ledger.html", team=team, page=page, pagination=_pagination(slug, page),
@@ -113,11 +114,6 @@ def _names(session, rows) -> dict[int, str]:
         return {}
     return dict(session.execute(select(Person.id, Person.name).where(Person.id.in_(ids))).all())
 
-
-def query_page(value: str | None) -> int:
-    """A ``?page=`` number: a positive whole number below a million, else 1 (never a 500)."""
-    value = value or "1"
-    return int(value) if value.isascii() and value.isdigit() and 0 < int(value) < 1_000_000 else 1
 
 
 # --------------------------------------------------------------------------- finance

@@ -1,7 +1,6 @@
 """Forms of the pledges domain: shape only. Money, hours, quantities and dates are parsed at the
 edge (``parse_*`` in the views); the rules live in ``pledges.services``."""
 
-from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
     GovCheckboxInput,
     GovRadioInput,
@@ -13,7 +12,8 @@ from govuk_frontend_wtf.wtforms_widgets import (
 from wtforms import BooleanField, RadioField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from ledger.forms import MoneyForm
+from community.forms import AppForm
+from ledger.forms import MoneyField, MoneyForm
 
 DATE_HINT = "year-month-day, like 2026-12-31"
 
@@ -31,18 +31,18 @@ def _text(label: str, length: int, *validators) -> StringField:
     return StringField(label, widget=GovTextInput(), validators=[*validators, Length(max=length)])
 
 
-class PledgeForm(FlaskForm):
+class PledgeForm(AppForm):
     """Every field of every kind; the view removes the ones that do not apply."""
 
     description = _text("What are you pledging?", 500, DataRequired("Say what you are pledging"))
-    amount = _text("Amount in pounds", 30)
+    amount = MoneyField("Amount in pounds")
     hours = _text("Hours each time", 10)
     frequency = RadioField("How often?", widget=GovRadioInput(), choices=FREQUENCY_CHOICES, default="once",
                            validators=[DataRequired("Choose once, every week or every month")])
     quantity = _text("How many?", 10)
     room = _text("Which room or hall?", 200)
     when_text = _text("When is it available? (for example, Fridays 6pm to 9pm)", 200)
-    estimated_value = _text("Estimated value in pounds (optional)", 30)
+    estimated_value = MoneyField("Estimated value in pounds (optional)", optional=True)
     due_on = _text(f"By when? (optional, {DATE_HINT})", 10)
     idea_id = _text("Towards idea number (optional)", 10)
     visibility = RadioField("Who can see this pledge?", widget=GovRadioInput(), choices=VISIBILITY_CHOICES,
@@ -55,7 +55,7 @@ class PledgeForm(FlaskForm):
 
 
 class MoneyReceivedForm(MoneyForm):
-    amount = _text("Amount received in pounds", 30)
+    amount = MoneyField("Amount received in pounds")
     effective_date = _text(f"Date received ({DATE_HINT})", 10)
     method = SelectField("How was it paid?", widget=GovSelect(), choices=METHOD_CHOICES)
     receipt_ref = _text("Receipt or bank reference", 200, DataRequired("Enter the receipt or bank reference"))
@@ -81,31 +81,31 @@ class DeliveryForm(MoneyForm):
     submit = SubmitField("Record delivery", widget=GovSubmitInput())
 
 
-class WithdrawForm(FlaskForm):
+class WithdrawForm(AppForm):
     reason = _text("Why is the pledge being withdrawn?", 500, DataRequired("Say why the pledge is being withdrawn"))
     submit = SubmitField("Withdraw pledge", widget=GovSubmitInput())
 
 
-class CommunityPledgeForm(FlaskForm):
+class CommunityPledgeForm(AppForm):
     title = _text("Short name, like “Being Kind in Shirebrook”", 120, DataRequired("Give the pledge a short name"))
     promise = TextAreaField("The promise people will sign", widget=GovTextArea(),
                             validators=[DataRequired("Write the promise people will sign"), Length(max=1000)])
     submit = SubmitField("Create community pledge", widget=GovSubmitInput())
 
 
-class SignForm(FlaskForm):
+class SignForm(AppForm):
     anonymous = BooleanField("Sign anonymously (your name is not shown)", widget=GovCheckboxInput())
     submit = SubmitField("Sign this pledge", widget=GovSubmitInput())
 
 
-class UnsignForm(FlaskForm):
+class UnsignForm(AppForm):
     submit = SubmitField("Withdraw my signature", widget=GovSubmitInput())
 
 
-class ReminderForm(FlaskForm):
+class ReminderForm(AppForm):
     submit = SubmitField("Email a polite reminder", widget=GovSubmitInput())
 
 
-class RateForm(FlaskForm):
-    rate = _text("Notional hourly rate in pounds", 30)
+class RateForm(AppForm):
+    rate = MoneyField("Notional hourly rate in pounds")
     submit = SubmitField("Save hourly rate", widget=GovSubmitInput())

@@ -24,6 +24,7 @@ from sqlmodel import Session
 
 from community.db import london_midnight, utcnow
 from community.models import Person, Team
+from community.numbers import DIGITS_MESSAGE, has_other_digits
 from ledger import services as ledger
 from ledger.errors import NotFound
 from ledger.models import JournalEntry
@@ -60,6 +61,8 @@ def parse_hours(text: str | None, *, field_name: str = "hours") -> int:
     raw = (text or "").strip()
     if not raw:
         raise PledgeError("Enter the number of hours, like 2 or 1.5.", field_name)
+    if has_other_digits(raw):  # Decimal("٢") is 2
+        raise PledgeError(f"{DIGITS_MESSAGE}, like 2 or 1.5.", field_name)
     try:
         hours = Decimal(raw)
     except InvalidOperation:

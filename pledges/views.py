@@ -9,7 +9,7 @@ written on any refusal.
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from community import mail
+from community import mail, numbers
 from community.auth import finance_only, public, signed_in, team_or_404, team_staff
 from community.db import get_engine, get_session, london_today, open_session
 from community.formatting import gbp
@@ -84,22 +84,14 @@ def _parse(form, name: str, parser, *, optional: bool = False):
 
 
 def _whole_number(text: str) -> int:
-    text = (text or "").strip().replace(",", "")
-    if not text:
-        raise ValueError("Enter a number, like 1.")
-    if text.startswith("-"):
-        raise ValueError("The number must be 1 or more.")
-    if not text.isdigit():
-        raise ValueError("Enter a whole number, like 1.")
-    value = int(text)
-    if value <= 0:
-        raise ValueError("The number must be 1 or more.")
-    return value
+    return numbers.whole_number(text, maximum=999_999_999)
 
 
 def _idea_number(text: str) -> int:
     try:
         return _whole_number(text)
+    except numbers.OtherDigits:
+        raise
     except ValueError:
         raise ValueError("Enter the idea number, like 12.") from None
 
@@ -170,7 +162,7 @@ def new_pledge(slug: str, kind: str):
         form.estimated_value.label.text = "Estimated value in total, in pounds (optional)"
     if kind == "space":
         form.estimated_value.label.text = "Estimated value each time it is used, in pounds (optional)"
-    if request.method == "GET" and request.args.get("idea", "").isdigit():
+    if request.method == "GET" and numbers.is_ascii_digits(request.args.get("idea", "")):
         form.idea_id.data = request.args["idea"]
     if form.validate_on_submit():
         values = dict(

@@ -1,7 +1,6 @@
 """Forms of quick spend: shape only; money, dates and receipts are checked at the edge, the
 rules live in ``spend.services``. Money-moving forms carry a hidden idempotency key."""
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from govuk_frontend_wtf.wtforms_widgets import (
     GovCheckboxInput,
@@ -25,15 +24,16 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length
 
+from community.forms import AppForm
 from community.passwords import MAX_LENGTH
-from ledger.forms import ENTRY_DATE_HINT, MoneyForm, _amount, _amount_field, _date
+from ledger.forms import ENTRY_DATE_HINT, MoneyField, MoneyForm, _amount_field, _date
 from spend.models import CATEGORIES, METHODS
 
 BUDGET = "budget"
 
 
-class RequestForm(FlaskForm):
-    amount = StringField("How much, in pounds", widget=GovTextInput(), validators=[Length(max=30), _amount])
+class RequestForm(AppForm):
+    amount = MoneyField("How much, in pounds")
     payee = StringField("Who will be paid (a shop, supplier or organisation)", widget=GovTextInput(),
                         validators=[Length(max=200)])
     payee_is_individual = BooleanField("The money goes to an individual person (their name is never published)",
@@ -56,7 +56,7 @@ class ActionForm(MoneyForm):
     submit = SubmitField("Confirm", widget=GovSubmitInput())
 
 
-class RejectForm(FlaskForm):
+class RejectForm(AppForm):
     reason = TextAreaField("Reason for rejecting (the person who asked will see it)", widget=GovTextArea(),
                            validators=[DataRequired("Give a reason, so the person who asked knows why"),
                                        Length(max=500)])
@@ -73,25 +73,23 @@ class PayForm(MoneyForm):
     submit = SubmitField("Record payment", widget=GovSubmitInput())
 
 
-class LimitsForm(FlaskForm):
+class LimitsForm(AppForm):
     """Two steps on one form: without ``confirmed`` the page shows what the change would do."""
 
-    member_limit = StringField("A member may approve up to (pounds)", widget=GovTextInput(),
-                               validators=[Length(max=30), _amount])
-    enabler_limit = StringField("The enabler may approve up to (pounds)", widget=GovTextInput(),
-                                validators=[Length(max=30), _amount])
+    member_limit = MoneyField("A member may approve up to (pounds)")
+    enabler_limit = MoneyField("The enabler may approve up to (pounds)")
     confirmed = HiddenField()
     submit = SubmitField("Check the change", widget=GovSubmitInput())
 
 
-class DecideLimitsForm(FlaskForm):
+class DecideLimitsForm(AppForm):
     """Approve or refuse a change of limits (a reason is needed to refuse: checked by the service)."""
 
     reason = TextAreaField("Reason for refusing (the enabler sees it)", widget=GovTextArea(),
                            validators=[Length(max=500)])
 
 
-class ConfirmIdentityForm(FlaskForm):
+class ConfirmIdentityForm(AppForm):
     password = PasswordField("Password", widget=GovPasswordInput(),
                              validators=[InputRequired("Enter your password"), Length(max=MAX_LENGTH)])
     code = StringField("Code from your authenticator app", widget=GovTextInput(),

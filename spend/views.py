@@ -31,6 +31,7 @@ from community.db import get_session
 from community.formatting import gbp
 from community.limits import CODE_PER_ADDRESS, limiter
 from community.models import Person, Team
+from community.numbers import is_ascii_digits
 from community.signin import safe_next
 from community.web import act, attempt, show_error
 from ledger.errors import DomainError, InsufficientFunds, InvalidAmount, NotFound, PeriodClosed
@@ -134,8 +135,8 @@ def _ask(session, team: Team, form: RequestForm):
         session=session, team=team, requester=_person(), amount_pence=parse_pence(form.amount.data),
         payee=form.payee.data, payee_is_individual=form.payee_is_individual.data,
         purpose=form.purpose.data, category=form.category.data,
-        account_id=None if account == BUDGET else int(account) if account.isdigit() else -1,
-        idea_id=int(idea) if idea.isdigit() else None,
+        account_id=None if account == BUDGET else int(account) if is_ascii_digits(account) else -1,
+        idea_id=int(idea) if is_ascii_digits(idea) else None,
     )
     notifications.new_request(session=session, team=team, spend_request=created)
     return created

@@ -5,7 +5,6 @@ import datetime as dt
 import re
 import uuid
 
-from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
     GovCheckboxesInput,
     GovRadioInput,
@@ -15,24 +14,26 @@ from govuk_frontend_wtf.wtforms_widgets import (
 )
 from wtforms import (
     HiddenField,
-    IntegerField,
     RadioField,
     SelectMultipleField,
     StringField,
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from community.db import LONDON
-from ledger.errors import InvalidAmount
-from ledger.money import parse_pence
+from community.forms import AppForm, WholeNumberField
+from community.numbers import ascii_int, refuse_other_digits
+from ledger.forms import MoneyField
 
-_DATETIME = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[ T](\d{1,2}):(\d{2}))?$")
+# [0-9], not \d: int("١٨") is 18, so an Arabic-Indic hour was read as 18:00 (issue 14, finding 6).
+_DATETIME = re.compile(r"^([0-9]{4}-[0-9]{2}-[0-9]{2})(?:[ T]([0-9]{1,2}):([0-9]{2}))?$")
 
 
 def parse_london(text: str | None) -> dt.datetime:
     """``YYYY-MM-DD HH:MM`` in Europe/London (time optional: midnight) → aware UTC datetime."""
+    refuse_other_digits(text, "Use the digits 0 to 9, like 2026-12-01 18:00.")
     match = _DATETIME.match((text or "").strip())
     if not match:
         raise ValueError("Enter the date and time like 2026-12-01 18:00.")
@@ -45,13 +46,6 @@ def parse_london(text: str | None) -> dt.datetime:
     return local.astimezone(dt.UTC)
 
 
-def _money(_form, field) -> None:
-    try:
-        parse_pence(field.data)
-    except InvalidAmount as error:
-        raise ValidationError(str(error)) from None
-
-
 def _when(_form, field) -> None:
     try:
         parse_london(field.data)
@@ -59,47 +53,45 @@ def _when(_form, field) -> None:
         raise ValidationError(str(error)) from None
 
 
-class IdeaForm(FlaskForm):
+class IdeaForm(AppForm):
     title = StringField("Title", widget=GovTextInput(),
                         validators=[DataRequired("Enter a title"), Length(max=120)])
     description = TextAreaField("What it is and who it helps", widget=GovTextArea(),
                                 validators=[DataRequired("Say what it is and who it helps"), Length(max=4000)])
-    estimated_cost = StringField("Estimated cost in pounds", widget=GovTextInput(),
-                                 validators=[Length(max=30), _money])
+    estimated_cost = MoneyField("Estimated cost in pounds")
     submit = SubmitField("Propose idea", widget=GovSubmitInput())
 
 
-class ReviewForm(FlaskForm):
+class ReviewForm(AppForm):
     decision = RadioField("Decision", widget=GovRadioInput(), choices=[
         ("feasible", "Feasible: can go on a ballot"),
         ("needs_changes", "Needs changes: send it back to the proposer with a note"),
         ("not_feasible", "Not feasible: give the reason the proposer will see"),
         ("hidden", "Hide it (abusive): give the reason"),
     ], validators=[InputRequired("Choose a decision")])
-    team_cost = StringField("The team's cost estimate in pounds (for feasible ideas)", widget=GovTextInput(),
-                            validators=[Optional(), Length(max=30), _money])
+    team_cost = MoneyField("The team's cost estimate in pounds (for feasible ideas)", optional=True)
     note = TextAreaField("Note or reason (the proposer sees it)", widget=GovTextArea(),
                          validators=[Optional(), Length(max=1000)])
     submit = SubmitField("Save review", widget=GovSubmitInput())
 
 
-class RoundForm(FlaskForm):
+class RoundForm(AppForm):
     idempotency_key = HiddenField(validators=[Length(max=100)])
     title = StringField("Title", widget=GovTextInput(), validators=[DataRequired("Enter a title"), Length(max=120)])
-    budget = StringField("Budget in pounds", widget=GovTextInput(), validators=[Length(max=30), _money])
+    budget = MoneyField("Budget in pounds")
     opens_at = StringField("Opens (year-month-day hour:minute, UK time)", widget=GovTextInput(),
                            validators=[Length(max=20), _when])
     closes_at = StringField("Closes (year-month-day hour:minute, UK time)", widget=GovTextInput(),
                             validators=[Length(max=20), _when])
-    ideas = SelectMultipleField("Feasible ideas on the ballot", widget=GovCheckboxesInput(), coerce=int,
+    ideas = SelectMultipleField("Feasible ideas on the ballot", widget=GovCheckboxesInput(), coerce=ascii_int,
                                 validators=[InputRequired("Choose at least one idea")])
     ballot_type = RadioField("Ballot type", widget=GovRadioInput(), choices=[
         ("approval", "Approval: choose as many ideas as you like"),
         ("approval_k", "Approval up to a number of ideas (give the number below)"),
         ("knapsack", "Knapsack: choose ideas whose costs fit the budget"),
     ], validators=[InputRequired("Choose a ballot type")])
-    max_choices = IntegerField("Most ideas a voter may choose (approval up to a number)", widget=GovTextInput(),
-                               validators=[Optional(), NumberRange(min=1, max=100)])
+    max_choices = WholeNumberField("Most ideas a voter may choose (approval up to a number)",
+                                   validators=[Optional()], minimum=1, maximum=100)
     rule = RadioField("How the votes are counted", widget=GovRadioInput(), choices=[
         ("greedy", "Greedy by votes: most votes first, skipping ideas that no longer fit"),
         ("mes-add1-greedy", "Method of Equal Shares with completion: each voter gets an equal share "
@@ -112,7 +104,7 @@ class RoundForm(FlaskForm):
             self.idempotency_key.data = uuid.uuid4().hex
 
 
-class DeliveryForm(FlaskForm):
+class DeliveryForm(AppForm):
     status = RadioField("Status", widget=GovRadioInput(), choices=[
         ("funded", "Funded"), ("in_delivery", "In delivery"), ("done", "Done")],
         validators=[InputRequired("Choose a status")])
@@ -121,7 +113,7 @@ class DeliveryForm(FlaskForm):
     submit = SubmitField("Post update", widget=GovSubmitInput())
 
 
-class DecisionForm(FlaskForm):
+class DecisionForm(AppForm):
     accept = RadioField("Decision", widget=GovRadioInput(), choices=[
         ("1", "Count the first keying"), ("2", "Count the second keying"), ("reject", "Reject the ballot")],
         validators=[InputRequired("Choose a decision")])

@@ -17,6 +17,7 @@ from community.cache import public_page
 from community.db import SAFE_METHODS, get_engine, get_session, open_session, writes_in_short_transactions
 from community.formatting import gbp
 from community.models import Person, Team
+from community.numbers import is_ascii_digits
 from community.web import show_error
 from ledger.errors import DomainError
 from ledger.money import parse_pence
@@ -303,7 +304,7 @@ def round_page(slug: str, round_id: int):
 
 
 def _chosen_ids() -> list[int]:
-    return [int(v) for v in request.form.getlist("idea") if v.isdigit() and len(v) < 10]
+    return [int(v) for v in request.form.getlist("idea") if is_ascii_digits(v) and len(v) < 10]
 
 
 # The ideas chosen on the ballot page, kept in the (signed) session cookie between choosing them
