@@ -7,7 +7,7 @@ from govuk_frontend_wtf.wtforms_widgets import (
     GovSubmitInput,
     GovTextInput,
 )
-from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitField
+from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Regexp
 
 from community.passwords import MAX_LENGTH
@@ -149,7 +149,8 @@ class AssistedSignUpForm(FlaskForm):
     postcode = StringField("Home postcode", widget=GovTextInput(),
                            validators=[InputRequired("Enter their home postcode"), Length(max=16)])
     phone = StringField("Phone number (optional)", widget=GovTextInput(), validators=[Length(max=40)])
-    submit = SubmitField("Sign them up and print the voting code", widget=GovSubmitInput())
+    request_key = HiddenField(validators=[Length(max=64)])  # one form, one account (a reload makes none)
+    submit = SubmitField("Continue", widget=GovSubmitInput())
 
 
 class VotingCodeForm(FlaskForm):
