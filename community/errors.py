@@ -52,3 +52,16 @@ class ConfirmLinkInvalid(DomainError):
     def __init__(self, message: str, *, reason: str):
         super().__init__(message)
         self.reason = reason
+
+
+class EmailNotConfirmed(DomainError):
+    """The person has not confirmed their email address yet, and this needs it (voting,
+    supporting, proposing, pledging, signing). Views answer with the "confirm first" page."""
+
+
+class VotingCodeInvalid(DomainError):
+    """A voting code that cannot be used; ``reason`` is "unknown", "used" or "expired"."""
+
+    def __init__(self, message: str, *, reason: str):
+        super().__init__(message, field="code")
+        self.reason = reason

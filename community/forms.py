@@ -15,6 +15,7 @@ from wtforms import (
     DecimalField,
     EmailField,
     FloatField,
+    HiddenField,
     IntegerField,
     PasswordField,
     SelectField,
@@ -225,7 +226,8 @@ class AssistedSignUpForm(AppForm):
     postcode = StringField("Home postcode", widget=GovTextInput(),
                            validators=[InputRequired("Enter their home postcode"), Length(max=16)])
     phone = StringField("Phone number (optional)", widget=GovTextInput(), validators=[Length(max=40)])
-    submit = SubmitField("Sign them up and print the voting code", widget=GovSubmitInput())
+    request_key = HiddenField(validators=[Length(max=64)])  # one form, one account (a reload makes none)
+    submit = SubmitField("Continue", widget=GovSubmitInput())
 
 
 class VotingCodeForm(AppForm):

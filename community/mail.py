@@ -47,6 +47,15 @@ SMTP_TIMEOUT_SECONDS = 10
 MAX_TO_LENGTH = 320
 MAX_SUBJECT_LENGTH = 300
 MAX_ERROR_LENGTH = 500
+# Residents signed up at a Local Net without email have an address at this domain, and deleted
+# accounts one at ``deleted.invalid``: RFC 2606 reserves ``.invalid``, so no such address can
+# receive mail. ``send`` queues nothing for them and ``deliver_pending`` never sends one.
+NO_EMAIL_DOMAIN = "no-email.invalid"
+
+
+def undeliverable(address: str) -> bool:
+    """True for an address that can never receive mail (a ``.invalid`` domain, RFC 2606)."""
+    return address.strip().lower().rstrip(">").endswith(".invalid")
 
 
 # Built once; a plain insert of the row (no ORM object to build and flush: a receipt is queued by
@@ -54,11 +63,14 @@ MAX_ERROR_LENGTH = 500
 _QUEUE = insert(MailMessage.__table__).returning(MailMessage.__table__.c.id)
 
 
-def send(*, to: str, subject: str, body: str, session: Session | None = None) -> int:
+def send(*, to: str, subject: str, body: str, session: Session | None = None) -> int | None:
     """Queue one plain-text message in ``session`` (the request's by default); it goes out once
-    the caller commits. Cheap: one INSERT, no message building, no network. Returns its row id."""
+    the caller commits. Cheap: one INSERT, no message building, no network. Returns its row id,
+    or None when ``to`` can never receive mail (a resident without email): nothing is queued."""
     if len(to) > MAX_TO_LENGTH or "\r" in to or "\n" in to:
         raise ValueError("mail: not a single email address")
+    if undeliverable(to):
+        return None
     row = {"to_address": to, "subject": " ".join(subject.split())[:MAX_SUBJECT_LENGTH], "body": body,
            "created_at": utcnow(), "attempts": 0}
     message_id = (session or get_session()).execute(_QUEUE, row).scalar_one()
@@ -104,6 +116,10 @@ def deliver_pending(app: Flask | None = None, *, limit: int = 100, now: dt.datet
             claimed = _claim_next(engine, clock(), max_attempts)
             if claimed is None:
                 break
+            if undeliverable(claimed.to_address):  # queued before ``send`` skipped them: never sent
+                _give_up(engine, claimed.id, max_attempts, "no email address (assisted sign-up or deleted account)")
+                report.gave_up += 1
+                continue
             try:
                 smtp = _deliver(config, _build(config, claimed), smtp)
             except (smtplib.SMTPException, OSError, ValueError) as error:
@@ -149,6 +165,14 @@ def _mark_sent(engine: Engine, message_id: int, now: dt.datetime) -> None:
     with open_session(engine, write=True) as session:
         session.execute(update(MailMessage).where(MailMessage.id == message_id)
                         .values(sent_at=now, attempts=MailMessage.attempts + 1, next_attempt_at=None))
+        session.commit()
+
+
+def _give_up(engine: Engine, message_id: int, max_attempts: int, why: str) -> None:
+    """Never try this message again (it is kept, with the reason)."""
+    with open_session(engine, write=True) as session:
+        session.execute(update(MailMessage).where(MailMessage.id == message_id)
+                        .values(attempts=max_attempts, last_error=why[:MAX_ERROR_LENGTH], next_attempt_at=None))
         session.commit()
 
 

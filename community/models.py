@@ -250,11 +250,17 @@ class VotingCode(SQLModel, table=True):
 
     ``code_hash`` is HMAC-SHA256 under the app secret of the normalised code (10 characters of a
     31-letter alphabet: a keyed hash, so a copy of the database alone cannot be searched for
-    codes). ``used_at`` is set once, by a conditional UPDATE in the ballot's own transaction."""
+    codes). It works until ``expires_at`` (90 days). ``used_at`` is set once, by a conditional
+    UPDATE (``WHERE used_at IS NULL``) in the ballot's own transaction, so two uses at once
+    cannot both vote; it holds only the London day of use (its midnight in UTC), because an exact
+    time would equal the ballot's ``cast_at`` and link the person to their choices.
+    ``request_key`` is the assisted sign-up form's one-time key: the form sent twice makes one
+    account (migration 0022_confirm)."""
 
     __tablename__ = "voting_code"
     __table_args__ = (
-        CheckConstraint("used_at IS NULL OR used_at >= created_at", name="ck_voting_code_used"),
+        CheckConstraint("expires_at > created_at", name="ck_voting_code_expiry"),
+        UniqueConstraint("request_key", name="uq_voting_code_request_key"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -262,4 +268,6 @@ class VotingCode(SQLModel, table=True):
     code_hash: str = Field(max_length=64, unique=True)
     created_by_id: int = Field(foreign_key="person.id")
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc_column())
+    expires_at: dt.datetime = Field(sa_column=_utc_column())
     used_at: dt.datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    request_key: str | None = Field(default=None, max_length=64)

@@ -28,6 +28,7 @@ from community.errors import Forbidden, InvalidCredentials, NotFound
 from community.models import (
     AuditEvent,
     AuthSession,
+    EmailConfirmation,
     Invitation,
     MailMessage,
     Membership,
@@ -36,6 +37,7 @@ from community.models import (
     Place,
     RecoveryCode,
     Team,
+    VotingCode,
 )
 
 DELETED_NAME = "Deleted resident"
@@ -45,14 +47,7 @@ EXPORTED = "account.export"
 DELETED = "account.delete"
 
 # Foreign keys to person.id that no export covers, each with the reason (the test reads this).
-EXCLUDED: dict[str, str] = {
-    # TODO(issue 14): export and erase these with the rest (they arrived with email confirmation).
-    "email_confirmation.person_id": "holds only the SHA-256 of a one-time link and its dates",
-    "voting_code.person_id": "holds only the SHA-256 of a one-time voting code and its dates",
-    "voting_code.created_by_id": "the member of staff who printed a voting code (no resident data)",
-    "spend_limit_change.requested_by_id": "staff asking to change approval limits: a financial control record",
-    "spend_limit_change.decided_by_id": "finance deciding a limit change: a financial control record",
-}
+EXCLUDED: dict[str, str] = {}
 
 BALLOTS = (
     "Ballots are not linked to people. Each online ballot is stored under a one-way code made "
@@ -200,6 +195,9 @@ def _community_export(session: Session, person: Person) -> dict[str, Any]:
         "local_authority_district": place.district if place else None,
         "created_at": value(person.created_at), "active": person.is_active,
         "roles": _roles(session, person),
+        "phone": person.phone,
+        "email_confirmed_at": value(person.email_confirmed_at),
+        "signed_up_without_email": not services.has_email(person),
         "two_factor_authentication": bool(person.totp_secret),
         "demo_account": person.is_demo,
     }
@@ -210,16 +208,29 @@ def _community_export(session: Session, person: Person) -> dict[str, Any]:
                           .order_by(PasswordReset.id)).all()
     invitations = session.exec(select(Invitation).where(or_(
         Invitation.invited_by_id == person.id, Invitation.email == person.email)).order_by(Invitation.id)).all()
+    confirmations = session.exec(select(EmailConfirmation).where(EmailConfirmation.person_id == person.id)
+                                 .order_by(EmailConfirmation.id)).all()
+    voting_codes = session.exec(select(VotingCode).where(VotingCode.person_id == person.id)
+                                .order_by(VotingCode.id)).all()
+    printed = session.exec(select(VotingCode).where(VotingCode.created_by_id == person.id)
+                           .order_by(VotingCode.id)).all()
     return {
         "account": account,
         "sign_in_sessions": [record(s, omit=("token_hash", "person_id")) for s in sessions],
         "recovery_codes": {"made": len(codes), "unused": sum(c.used_at is None for c in codes),
                            "note": "Only a one-way digest of each code is stored; the codes cannot be shown."},
         "password_reset_links": [record(r, omit=("token_hash", "person_id")) for r in resets],
+        "email_confirmation_links": [record(c, omit=("token_hash", "person_id")) for c in confirmations],
+        "voting_codes": [record(c, omit=("code_hash", "request_key", "person_id")) for c in voting_codes],
+        "voting_codes_you_printed": [record(c, omit=("code_hash", "request_key", "person_id", "created_by_id"))
+                                     for c in printed],
         "invitations": [record(i, omit=("token_hash",)) | {"sent_by_you": i.invited_by_id == person.id}
                         for i in invitations],
         "audit_events": [record(e) for e in _audit_about(session, person)],
         "mail_sent_to_you": [record(m, omit=("next_attempt_at",)) for m in _mail_to(session, person)],
+        "links_and_codes_note": "Only a one-way digest of each link and code is stored; none can be shown. "
+                                "A voting code's used_at is the day it was used, never the time, so it "
+                                "cannot be matched to a ballot.",
     }
 
 
@@ -238,6 +249,9 @@ def _community_effects(session: Session, person: Person) -> list[Effect]:
         AuthSession.person_id == person.id, AuthSession.revoked_at.is_(None))).all()
     codes = session.exec(select(RecoveryCode.id).where(RecoveryCode.person_id == person.id)).all()
     resets = session.exec(select(PasswordReset.id).where(PasswordReset.person_id == person.id)).all()
+    confirmations = session.exec(select(EmailConfirmation.id).where(EmailConfirmation.person_id == person.id)).all()
+    voting_codes = session.exec(select(VotingCode.id).where(VotingCode.person_id == person.id)).all()
+    printed = session.exec(select(VotingCode.id).where(VotingCode.created_by_id == person.id)).all()
     invitations = session.exec(select(Invitation.id).where(
         Invitation.email == person.email, Invitation.accepted_at.is_(None))).all()
     return [
@@ -247,6 +261,10 @@ def _community_effects(session: Session, person: Person) -> list[Effect]:
                "Nobody can sign in to the account again."),
         Effect("Recovery codes", len(codes), "erased"),
         Effect("Password-reset links, and invitations not yet accepted", len(resets) + len(invitations), "erased"),
+        Effect("Email-confirmation links and voting codes", len(confirmations) + len(voting_codes), "erased",
+               "A vote already cast with a code stays counted, linked to nobody."),
+        Effect("Voting codes you printed for residents", len(printed), "kept",
+               "They record who signed a resident up; they keep your account's number, not your name."),
         Effect("Places you are signed in (including this one)", len(sessions), "erased",
                "You are signed out everywhere."),
         Effect("Our copies of emails we sent you", len(_mail_to(session, person)), "erased",
@@ -272,17 +290,20 @@ def _community_erase(session: Session, person: Person) -> None:
         session.add(invitation)
     session.execute(delete(RecoveryCode).where(RecoveryCode.person_id == person.id))
     session.execute(delete(PasswordReset).where(PasswordReset.person_id == person.id))
+    session.execute(delete(EmailConfirmation).where(EmailConfirmation.person_id == person.id))
+    session.execute(delete(VotingCode).where(VotingCode.person_id == person.id))
     services.end_all_sessions(session, person_id=person.id)
     person.name, person.email = DELETED_NAME, placeholder
     person.password_hash, person.totp_secret, person.totp_last_step = None, None, 0
-    person.postcode, person.place_id, person.is_active = None, None, False
+    person.postcode, person.place_id, person.is_active, person.phone = None, None, False, None
     session.add(person)
 
 
 COMMUNITY = PersonalData(
     name="community",
     columns=("membership.person_id", "auth_session.person_id", "invitation.invited_by_id",
-             "audit_event.actor_id", "recovery_code.person_id", "password_reset.person_id"),
+             "audit_event.actor_id", "recovery_code.person_id", "password_reset.person_id",
+             "email_confirmation.person_id", "voting_code.person_id", "voting_code.created_by_id"),
     export=_community_export,
     effects=_community_effects,
     refusal=_community_refusal,

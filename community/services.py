@@ -19,10 +19,11 @@ from sqlmodel import Session, func, select
 
 from community import mail, passwords, postcodes
 from community.auth import token_hash
-from community.db import LONDON, utcnow
+from community.db import LONDON, london_midnight, utcnow
 from community.errors import (
     ConfirmLinkInvalid,
     DomainError,
+    EmailNotConfirmed,
     EmailTaken,
     Forbidden,
     InvalidCode,
@@ -31,6 +32,7 @@ from community.errors import (
     InvitationInvalid,
     NotFound,
     ResetLinkInvalid,
+    VotingCodeInvalid,
 )
 from community.models import (
     AuditEvent,
@@ -355,16 +357,34 @@ def _mark_confirmed(session: Session, person: Person, now: dt.datetime) -> None:
                                                     EmailConfirmation.used_at.is_(None)).values(used_at=now))
 
 
+# ---- the confirmation gate (issue 14) --------------------------------------------------------
+
+
+def require_confirmed(person: Person | None, doing: str) -> None:
+    """Refuse (EmailNotConfirmed) a person whose email address is not confirmed yet.
+
+    Votes, supports, ideas, pledges and signatures need it: each is counted or published under
+    the place's name, and an unconfirmed account costs nothing to make (no mailbox is proved),
+    so a script could make hundreds. Looking around, the account pages and the GDPR rights do
+    not need it. Residents signed up without email are never confirmed: they vote with their
+    printed code (``votes.services.cast_ballot_with_code``), which proves them instead."""
+    if person is not None and person.email_confirmed_at is None:
+        raise EmailNotConfirmed(f"Confirm your email address before you {doing}: use the link we emailed to "
+                                f"{person.email}, or ask for a new one.")
+
+
 # ---- assisted sign-up and voting codes (issue 14) ------------------------------------------
 
-NO_EMAIL_DOMAIN = "no-email.invalid"  # RFC 2606: can never be delivered
+NO_EMAIL_DOMAIN = mail.NO_EMAIL_DOMAIN  # RFC 2606: can never be delivered
 VOTING_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read off paper
 VOTING_CODE_LENGTH = 10
+VOTING_CODE_DAYS = 90
+_UNSAFE_TEXT = re.compile(r"[\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]")  # controls, NUL, bidi overrides
 
 
 def has_email(person: Person) -> bool:
     """False for residents signed up without email (their address is a placeholder)."""
-    return not person.email.endswith("@" + NO_EMAIL_DOMAIN)
+    return not mail.undeliverable(person.email)
 
 
 def normalise_voting_code(code: str) -> str:
@@ -377,14 +397,23 @@ def voting_code_hash(*, secret: str, code: str) -> str:
                     hashlib.sha256).hexdigest()
 
 
-def assisted_sign_up(*, session: Session, actor: Person, team_id: int, name: str, postcode: str, phone: str | None,
-                     secret: str) -> tuple[Person, str]:
-    """A member or enabler of the team signs up a resident who has no email, at a Local Net.
+@dataclass(frozen=True)
+class AssistedSignUp:
+    """What an assisted sign-up will make, checked and cleaned (nothing written yet)."""
 
-    The postcode must be in the team's place. The resident has no password (they cannot sign
-    in) and a placeholder address nobody can receive; they get a one-time voting code instead,
-    returned here once to print (only its keyed hash is stored). Audited ("account.assisted",
-    actor = the member of staff). DomainError beside the field otherwise, nothing written."""
+    team: Team
+    place: Place
+    name: str
+    postcode: str
+    phone: str | None
+    expires_at: dt.datetime
+
+
+def check_assisted_sign_up(*, session: Session, actor: Person, team_id: int, name: str, postcode: str,
+                           phone: str | None, now: dt.datetime | None = None) -> AssistedSignUp:
+    """The check page's content: the cleaned details and the code's expiry, or a DomainError
+    beside the field (name, postcode outside the team's place, phone). Forbidden unless the
+    actor is a member or enabler of the team. Writes nothing."""
     team = session.get(Team, team_id)
     if team is None or session.exec(select(Membership.id).where(
             Membership.team_id == team_id, Membership.person_id == actor.id)).first() is None:
@@ -392,6 +421,8 @@ def assisted_sign_up(*, session: Session, actor: Person, team_id: int, name: str
     clean_name = " ".join((name or "").split())
     if not clean_name:
         raise DomainError("Enter the resident's name", field="name")
+    if _UNSAFE_TEXT.search(clean_name):
+        raise DomainError("Enter the name with letters, spaces and punctuation only", field="name")
     if len(clean_name) > 100:
         raise DomainError("The name must be 100 characters or fewer", field="name")
     normal = postcodes.normalise(postcode or "")
@@ -405,17 +436,94 @@ def assisted_sign_up(*, session: Session, actor: Person, team_id: int, name: str
     phone = " ".join((phone or "").split()) or None
     if phone is not None and (len(phone) > 40 or not re.fullmatch(r"[0-9+() ]+", phone)):
         raise DomainError("Enter a phone number with digits only, like 01623 123456", field="phone")
-    person = Person(name=clean_name, email=f"assisted-{secrets.token_hex(10)}@{NO_EMAIL_DOMAIN}", postcode=normal,
-                    place_id=place.id, phone=phone, password_hash=None, email_confirmed_at=None)
+    now = now or utcnow()
+    return AssistedSignUp(team, place, clean_name, normal, phone, now + dt.timedelta(days=VOTING_CODE_DAYS))
+
+
+@dataclass(frozen=True)
+class PrintedCode:
+    """The resident made by an assisted sign-up and their voting code, to print once."""
+
+    person: Person
+    code: str  # "ABCDE-FGHJK"
+    expires_at: dt.datetime
+
+
+def assisted_sign_up(*, session: Session, actor: Person, team_id: int, name: str, postcode: str, phone: str | None,
+                     secret: str, request_key: str, now: dt.datetime | None = None) -> PrintedCode:
+    """A member or enabler of the team signs up a resident who has no email, at a Local Net.
+
+    The postcode must be in the team's place (:func:`check_assisted_sign_up`). The resident has
+    no password (they cannot sign in) and a placeholder address nobody can receive (mail to it
+    is never queued); they get a one-time voting code for 90 days instead, returned here once to
+    print (only its keyed hash is stored). ``request_key`` is the form's one-time key: the same
+    form sent again is refused (DomainError), so a reload does not make a second account.
+    Audited ("account.assisted", actor = the member of staff). Nothing written on a refusal."""
+    now = now or utcnow()
+    checked = check_assisted_sign_up(session=session, actor=actor, team_id=team_id, name=name, postcode=postcode,
+                                     phone=phone, now=now)
+    if not re.fullmatch(r"[A-Za-z0-9_-]{16,64}", request_key or ""):
+        raise DomainError("This form has expired. Start again.")
+    if session.exec(select(VotingCode.id).where(VotingCode.request_key == request_key)).first() is not None:
+        raise DomainError("This form was already used: the resident is signed up and their voting code was "
+                          "shown once. Start a new form only for someone else.")
+    person = Person(name=checked.name, email=f"assisted-{secrets.token_hex(10)}@{NO_EMAIL_DOMAIN}",
+                    postcode=checked.postcode, place_id=checked.place.id, phone=checked.phone, password_hash=None,
+                    email_confirmed_at=None, created_at=now)
     session.add(person)
     session.flush()
     code = "".join(secrets.choice(VOTING_CODE_ALPHABET) for _ in range(VOTING_CODE_LENGTH))
     session.add(VotingCode(person_id=person.id, code_hash=voting_code_hash(secret=secret, code=code),
-                           created_by_id=actor.id))
-    session.add(AuditEvent(actor_id=actor.id, action="account.assisted", team_id=team.id,
-                           subject=f"person:{person.id} place:{place.id} by team {team.slug}"))
-    session.flush()
-    return person, f"{code[:5]}-{code[5:]}"
+                           created_by_id=actor.id, created_at=now, expires_at=checked.expires_at,
+                           request_key=request_key))
+    session.add(AuditEvent(actor_id=actor.id, action="account.assisted", team_id=checked.team.id,
+                           subject=f"person:{person.id} place:{checked.place.id} by team {checked.team.slug}"))
+    try:
+        session.flush()
+    except IntegrityError:  # the same form twice at once: the unique request key keeps one
+        raise DomainError("This form was already used: the resident is signed up. Start a new form only "
+                          "for someone else.") from None
+    return PrintedCode(person, f"{code[:5]}-{code[5:]}", checked.expires_at)
+
+
+def check_voting_code(*, session: Session, secret: str, code: str, now: dt.datetime | None = None
+                      ) -> tuple[VotingCode, Person]:
+    """The code's row and its resident if the code can still be used; VotingCodeInvalid
+    ("unknown", "used" or "expired") beside the code field otherwise."""
+    now = now or utcnow()
+    normal = normalise_voting_code(code)
+    row = None
+    if len(normal) == VOTING_CODE_LENGTH and all(c in VOTING_CODE_ALPHABET for c in normal):
+        row = session.exec(select(VotingCode).where(
+            VotingCode.code_hash == voting_code_hash(secret=secret, code=normal))).first()
+    if row is None:
+        raise VotingCodeInvalid("This is not a voting code of ours. Check the 10 letters and numbers on your "
+                                "slip (there is no O, I or L).", reason="unknown")
+    if row.used_at is not None:
+        raise VotingCodeInvalid("This voting code has already been used. Each code votes once: ask the team "
+                                "at your Local Net if you did not vote with it.", reason="used")
+    if row.expires_at <= now:
+        raise VotingCodeInvalid(f"This voting code has expired: codes work for {VOTING_CODE_DAYS} days. Ask "
+                                "the team at your Local Net for a new one.", reason="expired")
+    person = session.get(Person, row.person_id)
+    if person is None or not person.is_active:
+        raise VotingCodeInvalid("This voting code no longer works.", reason="unknown")
+    return row, person
+
+
+def use_voting_code(*, session: Session, code_id: int, now: dt.datetime | None = None) -> None:
+    """Spend the code, once: one conditional UPDATE (``used_at IS NULL`` and not expired), so of
+    two uses at once only one can succeed; the other gets VotingCodeInvalid ("used"). Only the
+    London day is stored (see ``VotingCode``). Call it in the ballot's own transaction."""
+    now = now or utcnow()
+    day = london_midnight(now.astimezone(LONDON).date())
+    used = session.execute(
+        update(VotingCode)
+        .where(VotingCode.id == code_id, VotingCode.used_at.is_(None), VotingCode.expires_at > now)
+        .values(used_at=day)
+    ).rowcount
+    if used != 1:
+        raise VotingCodeInvalid("This voting code has already been used. Each code votes once.", reason="used")
 
 
 POSTCODE_CHANGED = "account.postcode_changed"

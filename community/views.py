@@ -2,22 +2,44 @@
 
 import base64
 import io
+import secrets
 from functools import wraps
 
 import qrcode
 import qrcode.image.svg
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask import session as cookie
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import text
 
 from community import mail, next_steps, numbers, services, signin
-from community.auth import CurrentUser, admin_only, development_only, load_roles, public, signed_in, staff
+from community.auth import (
+    CurrentUser,
+    admin_only,
+    development_only,
+    load_roles,
+    public,
+    signed_in,
+    staff,
+    team_staff,
+)
 from community.cache import public_page
 from community.db import get_session
-from community.errors import ConfirmLinkInvalid, DomainError, ResetLinkInvalid
+from community.errors import ConfirmLinkInvalid, DomainError, EmailNotConfirmed, ResetLinkInvalid
 from community.forms import (
     AcceptInvitationForm,
+    AssistedSignUpForm,
     ChangePasswordForm,
     CodeForm,
     ConfirmEmailForm,
@@ -46,7 +68,7 @@ from community.limits import (
     account_key,
     limiter,
 )
-from community.models import Person
+from community.models import Person, Team
 from community.web import show_error
 
 bp = Blueprint("community", __name__)
@@ -80,6 +102,48 @@ def team(slug: str):
     members = services.list_team_members(session, team_id=summary.team.id)
     return render_template("community/team.html", summary=summary, members=members,
                            nudges=next_steps.nudges(session, current_user, summary.team))
+
+
+@bp.app_errorhandler(EmailNotConfirmed)
+def email_not_confirmed(error: EmailNotConfirmed):
+    """Any domain's vote, support, idea, pledge or signature refused until the address is
+    confirmed: one clear page with "Resend the confirmation email", nothing written."""
+    get_session().rollback()
+    return render_template("community/confirm_first.html", message=error.message), 403
+
+
+@bp.route("/teams/<slug>/assisted-sign-up", methods=["GET", "POST"])
+@team_staff
+def assisted_sign_up(team: Team):
+    """A member or enabler signs up a resident without email at a Local Net: the form, then
+    what it will do (nothing written), then the printable slip with the one-time voting code."""
+    form = AssistedSignUpForm()
+    form.request_key.data = form.request_key.data or secrets.token_urlsafe(24)
+    if not form.validate_on_submit():
+        return render_template("community/assisted_sign_up.html", form=form, team=team)
+    try:
+        return _assisted_step(form, team)
+    except DomainError as error:
+        show_error(form, error)
+        return render_template("community/assisted_sign_up.html", form=form, team=team), 400
+
+
+def _assisted_step(form: AssistedSignUpForm, team: Team):
+    """"Continue" shows the check page; "Sign them up" makes the account and shows the slip,
+    once (never cached, the code is not stored anywhere we could show it again)."""
+    session = get_session()
+    details = dict(session=session, actor=current_user.person, team_id=team.id, name=form.name.data,
+                   postcode=form.postcode.data, phone=form.phone.data)
+    if request.form.get("action") != "confirm":
+        checked = services.check_assisted_sign_up(**details)
+        return render_template("community/assisted_check.html", form=form, team=team, checked=checked)
+    printed = services.assisted_sign_up(**details, secret=current_app.config["SECRET_KEY"],
+                                        request_key=form.request_key.data)
+    session.commit()
+    response = make_response(render_template("community/voting_slip.html", team=team, printed=printed,
+                                             vote_url=url_for("votes.vote_with_code", _external=True)))
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/healthz")

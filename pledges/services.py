@@ -25,6 +25,7 @@ from sqlmodel import Session
 from community.db import london_midnight, utcnow
 from community.models import Person, Team
 from community.numbers import DIGITS_MESSAGE, has_other_digits
+from community.services import require_confirmed
 from ledger import services as ledger
 from ledger.errors import NotFound
 from ledger.models import JournalEntry
@@ -190,6 +191,7 @@ def make_pledge(
         if pledger["contact_email"] and "@" not in pledger["contact_email"]:
             raise PledgeError("Enter a real email address, like name@example.org.", "contact_email")
     else:
+        require_confirmed(made_by, "pledge")
         pledger = dict(pledger_person_id=made_by.id, pledger_name=made_by.name, pledger_is_organisation=False,
                        contact_email=made_by.email, contact_phone=_clean(contact_phone, 40))
     pledge = Pledge(team_id=team.id, idea_id=idea_id, kind=kind, description=description,
@@ -571,7 +573,9 @@ def standing_signature(session: Session, community_pledge_id: int, person_id: in
 
 
 def sign(*, session: Session, community_pledge: CommunityPledge, person: Person, anonymous: bool) -> PledgeSignature:
-    """Sign by name or anonymously; once per person (a unique index backs this up)."""
+    """Sign by name or anonymously; once per person (a unique index backs this up). Refused
+    (EmailNotConfirmed) until the person has confirmed their email address."""
+    require_confirmed(person, "sign pledges")
     if standing_signature(session, community_pledge.id, person.id) is not None:
         raise AlreadySigned("You have already signed this pledge.")
     signature = PledgeSignature(community_pledge_id=community_pledge.id, person_id=person.id,

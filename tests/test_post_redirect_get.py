@@ -89,6 +89,13 @@ NOT_A_REDIRECT: dict[str, str] = {
     # TODO(issue 20 item 11): the preview step ("see what the change would do", nothing written)
     # is answered to a POST; it becomes a GET of the plan once the move of quick spend into spend/
     # (in progress while this was written) has landed.
+    "community.assisted_sign_up": "the check step answers the POST with what will be saved (nothing "
+    "written); the confirming POST answers the printable slip with the one-time voting code, shown once "
+    "and never cached (no-store): keeping the code for a GET would store it where we could show it again. "
+    "Resubmitting is harmless: the form's one-time request key makes a second account impossible",
+    "votes.vote_with_code": "the code is a secret that must not sit in a URL or the history: the ballot "
+    "of the code's round answers the code's POST, and the cast answers the receipt (no-store); a second "
+    "cast with the spent code is refused, so Back cannot vote twice",
     "spend.limits": "the preview step answers the POST with the plan (nothing written); the confirming "
     "POST redirects to spend.dashboard",
 }

@@ -29,8 +29,9 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session
 
 from community.db import utcnow
-from community.formatting import gbp
+from community.formatting import gbp, london_datetime
 from community.models import Membership, Person, Team
+from community.services import check_voting_code, require_confirmed, use_voting_code
 from ledger import services as ledger
 from votes.errors import BrokenRule, NoIdeas, NotEligible, OverBudget, RoundClosed, TooManyIdeas, VotesError
 from votes.models import (
@@ -125,6 +126,7 @@ def propose_idea(
             raise NotEligible("Only this team's members and enabler can propose ideas for the team.")
     else:
         _require_resident(proposer, team, "propose ideas here")
+        require_confirmed(proposer, "propose ideas")
     idea = Idea(
         team_id=team.id,
         proposer_id=proposer.id,
@@ -162,6 +164,7 @@ def support(*, session: Session, idea_id: int, person: Person) -> bool:
         raise VotesError("That idea does not exist.")
     team = session.get(Team, idea.team_id)
     _require_resident(person, team, "support ideas here")
+    require_confirmed(person, "support ideas")
     if idea.status not in (IdeaStatus.PROPOSED, IdeaStatus.NEEDS_CHANGES, IdeaStatus.FEASIBLE):
         raise VotesError("This idea can no longer be supported.")
     exists = session.execute(
@@ -628,6 +631,16 @@ def cast_ballot(*, session: Session, rnd_id: int, person: Person, secret: str, i
     Nothing read here can change while the round is open except its status, which the
     closed-round trigger re-checks at the write."""
     now = now or utcnow()
+    rnd, params = _checked_cast(session, rnd_id, person, secret, idea_ids, now)
+    require_confirmed(person, "vote")
+    ballot_id, reference = _write_ballot((writer or session).connection(), params)
+    return CastBallot(id=ballot_id, round_id=rnd.id, reference=reference, choices=params["choices"], cast_at=now)
+
+
+def _checked_cast(session: Session, rnd_id: int, person: Person | None, secret: str, idea_ids: Iterable[int],
+                  now: dt.datetime) -> tuple[Round, dict]:
+    """The round and the ballot row's values once the ballot passes the round's rules (the
+    voter's place, the round open, the ideas, k and the budget); VotesError otherwise."""
     rnd = session.get(Round, rnd_id)
     if rnd is None:
         raise VotesError("That round does not exist.")
@@ -643,16 +656,70 @@ def cast_ballot(*, session: Session, rnd_id: int, person: Person, secret: str, i
                           else "This round is not open for voting yet.")
     chosen, _total = _check(rules, idea_ids)
     encoded = ",".join(map(str, chosen))
-    params = {"round_id": rnd.id, "voter_key": voter_key(secret, rnd.id, person.id), "choices": encoded,
-              "cast_at": now}
-    ballot_id, reference = _write_ballot((writer or session).connection(), params)
-    return CastBallot(id=ballot_id, round_id=rnd.id, reference=reference, choices=encoded, cast_at=now)
+    return rnd, {"round_id": rnd.id, "voter_key": voter_key(secret, rnd.id, person.id), "choices": encoded,
+                 "cast_at": now}
 
 
-def _write_ballot(connection, params: dict) -> tuple[int, str]:
+def open_rounds_for_place(*, session: Session, place_id: int | None, now: dt.datetime | None = None) -> list[Round]:
+    """The rounds open for voting now in the teams of this place (usually one), soonest closing first."""
+    now = now or utcnow()
+    if place_id is None:
+        return []
+    rows = session.execute(
+        select(Round).join(Team, Team.id == Round.team_id)
+        .where(Team.place_id == place_id, Round.status == "open", Round.opens_at <= now, Round.closes_at > now)
+        .order_by(Round.closes_at, Round.id)
+    ).scalars()
+    return list(rows)
+
+
+@dataclass(frozen=True)
+class CodeBallot:
+    """The ballot a voting code opens: the open round of the resident's place and its ideas."""
+
+    first_name: str
+    team: Team
+    rnd: Round
+    rows: list[tuple[RoundIdea, Idea]]
+
+
+def ballot_for_code(*, session: Session, secret: str, code: str, now: dt.datetime | None = None) -> CodeBallot:
+    """The open round of the place of the code's resident ("Vote with a code", step one): the
+    soonest to close when several are open. VotingCodeInvalid for an unknown, used or expired
+    code; RoundClosed when no round is open there now (the code is kept for the next one)."""
+    now = now or utcnow()
+    row, person = check_voting_code(session=session, secret=secret, code=code, now=now)
+    rounds = open_rounds_for_place(session=session, place_id=person.place_id, now=now)
+    if not rounds:
+        raise RoundClosed(f"There is no open vote in your place right now. Keep your slip: the code works "
+                          f"until {london_datetime(row.expires_at)}.")
+    rnd = rounds[0]
+    return CodeBallot(person.first_name, session.get(Team, rnd.team_id), rnd, round_ideas(session=session, round_id=rnd.id))
+
+
+def cast_ballot_with_code(*, session: Session, rnd_id: int, code: str, secret: str, idea_ids: Iterable[int],
+                          now: dt.datetime | None = None, writer: Session | None = None) -> CastBallot:
+    """A resident signed up without email votes with their printed one-time code ("Vote with
+    a code"). The same rules as an online ballot (their place, the round open, the ideas, k,
+    the budget) and the same unlinked row: keyed by HMAC(secret, round, person), never the
+    person id. The code is spent in the ballot's own transaction (``writer``) by one conditional
+    UPDATE, so of two uses at once exactly one votes. VotingCodeInvalid for an unknown, used or
+    expired code; VotesError for a ballot the round refuses (the code is not spent then)."""
+    now = now or utcnow()
+    row, person = check_voting_code(session=session, secret=secret, code=code, now=now)
+    rnd, params = _checked_cast(session, rnd_id, person, secret, idea_ids, now)
+    if _BETWEEN_READ_AND_WRITE is not None:
+        _BETWEEN_READ_AND_WRITE()
+    target = writer or session
+    use_voting_code(session=target, code_id=row.id, now=now)
+    ballot_id, reference = _write_ballot(target.connection(), params, pause=False)
+    return CastBallot(id=ballot_id, round_id=rnd.id, reference=reference, choices=params["choices"], cast_at=now)
+
+
+def _write_ballot(connection, params: dict, *, pause: bool = True) -> tuple[int, str]:
     """Insert or replace the ballot row (one upsert); returns its id and receipt reference."""
     stmt = _upsert_statement(connection.dialect.name)
-    if _BETWEEN_READ_AND_WRITE is not None:
+    if pause and _BETWEEN_READ_AND_WRITE is not None:
         _BETWEEN_READ_AND_WRITE()
     for _attempt in range(3):
         params["reference"] = _new_reference()

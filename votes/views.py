@@ -6,7 +6,17 @@ redirect; a ``VotesError``/ledger ``DomainError`` rolls back and is shown beside
 Rounds close on page load when their time has passed (and by ``flask votes close-due``).
 """
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask import session as cookie
 from flask_login import current_user
 from sqlalchemy import select
@@ -15,7 +25,11 @@ from community import mail
 from community.auth import public, signed_in, team_or_404, team_staff
 from community.cache import public_page
 from community.db import SAFE_METHODS, get_engine, get_session, open_session, writes_in_short_transactions
+from community.errors import DomainError as CommunityError
+from community.errors import VotingCodeInvalid
 from community.formatting import gbp
+from community.forms import VotingCodeForm
+from community.limits import VOTING_CODE_PER_ADDRESS, limiter
 from community.models import Person, Team
 from community.numbers import is_ascii_digits
 from community.web import show_error
@@ -386,6 +400,74 @@ def _send_receipt(session, writer, team: Team, rnd: Round, ballot) -> None:
     body = services.receipt_email(session=session, rnd=rnd, team=team, ballot=ballot,
                                   link=url_for("votes.receipt", slug=team.slug, round_id=rnd.id, _external=True))
     mail.send(to=_me().email, subject=f"Your vote in {rnd.title}", body=body, session=writer)
+# --------------------------------------------------------------------------- vote with a code
+
+
+def _refused(response) -> bool:
+    """Only refused attempts count towards the code page's limit: at a Local Net one computer
+    (one address) serves resident after resident, each with a good code."""
+    return response.status_code >= 400
+
+
+@bp.route("/vote-with-a-code", methods=["GET", "POST"])
+@public
+@limiter.limit(VOTING_CODE_PER_ADDRESS, methods=["POST"], deduct_when=_refused)
+@writes_in_short_transactions
+def vote_with_code():
+    """A resident signed up without email votes with the one-time code on their slip: the code,
+    then the ballot of their place's open round, then the receipt (shown once, never cached)."""
+    form = VotingCodeForm()
+    if not form.validate_on_submit():
+        return render_template("votes/code_start.html", form=form), 400 if form.errors else 200
+    try:
+        if request.form.get("action") == "cast":
+            return _cast_with_code(form.code.data)
+        return _code_ballot(form.code.data)
+    except (DomainError, CommunityError) as error:
+        get_session().rollback()
+        return _code_refused(form, error)
+
+
+def _code_refused(form: VotingCodeForm, error: Exception):
+    """A ballot the round refuses goes back to the ballot with the message (the code is not
+    spent); a bad code, or no open round, goes back to the code with the message beside it."""
+    if request.form.get("action") == "cast" and not isinstance(error, VotingCodeInvalid):
+        try:
+            return _code_ballot(form.code.data, str(error))
+        except (DomainError, CommunityError) as again:
+            error = again
+    form.code.errors = [*form.code.errors, str(error)]
+    return render_template("votes/code_start.html", form=form), 400
+
+
+def _code_ballot(code: str, error: str | None = None):
+    ballot = services.ballot_for_code(session=get_session(), secret=current_app.config["SECRET_KEY"], code=code)
+    page = render_template("votes/code_ballot.html", ballot=ballot, code=code, error=error,
+                           chosen=set(_chosen_ids()) if error else set())
+    return _no_store(page, 400 if error else 200)
+
+
+def _cast_with_code(code: str):
+    session = get_session()
+    with open_session(get_engine(), write=True) as writer:
+        ballot = services.cast_ballot_with_code(session=session, writer=writer, rnd_id=_round_id(), code=code,
+                                                secret=current_app.config["SECRET_KEY"], idea_ids=_chosen_ids())
+        writer.commit()
+    rnd = session.get(Round, ballot.round_id)
+    lines = services.chosen_titles(session=session, rnd=rnd, idea_ids=services.decode(ballot.choices))
+    return _no_store(render_template("votes/code_done.html", rnd=rnd, team=session.get(Team, rnd.team_id),
+                                     ballot=ballot, lines=lines), 200)
+
+
+def _round_id() -> int:
+    value = request.form.get("round", "")
+    return int(value) if value.isdigit() and len(value) < 10 else 0
+
+
+def _no_store(page: str, status: int):
+    response = make_response(page, status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/teams/<slug>/rounds/<int:round_id>/receipt")

@@ -274,3 +274,23 @@ def test_an_invitation_is_queued_and_delivered_after_the_request(app, client, en
     [row] = rows(engine)
     assert row.to_address == "new@example.org" and row.sent_at is not None
     assert "/invitations/" in eml_files(app)[0].read_text()
+
+
+def test_residents_without_email_are_never_mailed(app, session, engine):
+    """Assisted sign-up's placeholder addresses (NO_EMAIL_DOMAIN) and deleted accounts'
+    (.invalid, RFC 2606): ``send`` queues nothing, and a row queued anyway is never sent."""
+    placeholder = f"assisted-0123456789abcdef0123@{mail.NO_EMAIL_DOMAIN}"
+    assert mail.send(to=placeholder, subject="Your vote", body="x", session=session) is None
+    assert mail.send(to="deleted-1-ab@deleted.invalid", subject="Hello", body="x", session=session) is None
+    session.commit()
+    assert rows(engine) == []
+    with open_session(engine, write=True) as s:  # queued before the check existed, or by hand
+        s.add(MailMessage(to_address=placeholder, subject="Old", body="x"))
+        s.add(MailMessage(to_address="rita@example.org", subject="Real", body="y"))
+        s.commit()
+    report = mail.deliver_pending(app)
+    assert (report.sent, report.gave_up) == (1, 1)
+    assert [p.read_text().count(mail.NO_EMAIL_DOMAIN) for p in eml_files(app)] == [0]
+    assert mail.deliver_pending(app).sent == 0  # never tried again
+    (skipped,) = [r for r in rows(engine) if r.to_address == placeholder]
+    assert skipped.sent_at is None and "no email address" in skipped.last_error

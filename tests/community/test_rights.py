@@ -267,3 +267,51 @@ def test_the_database_lets_only_an_account_pledgers_name_become_deleted_resident
         session.rollback()
     session.execute(text("UPDATE pledge SET pledger_name = :n WHERE id = :i"), {"n": rights.DELETED_NAME, "i": own.id})
     session.commit()
+
+
+def test_confirmation_links_voting_codes_and_limit_changes_are_exported_never_a_hash(session, world, sources):
+    from community.models import EmailConfirmation, VotingCode
+    from ledger import spend
+
+    rita, member, enabler = world["residents"][0], world["member"], world["enabler"]
+    rita = session.get(Person, rita.id)
+    rita.email_confirmed_at = None
+    session.add(rita)
+    services.request_email_confirmation(session=session, person=rita, link=lambda t: t)
+    printed = services.assisted_sign_up(session=session, actor=member, team_id=world["team"].id, name="Ada Offline",
+                                        postcode="NG20 8AB", phone="01623 123456", secret=SECRET,
+                                        request_key="rights-key-0123456789")
+    spend.set_limits(session=session, team=world["team"], actor=enabler, member_limit_pence=30_000,
+                         enabler_limit_pence=150_000)
+    session.commit()
+    mine = json.dumps(rights.export_personal_data(session=session, person_id=rita.id, sources=sources))
+    ada = rights.export_personal_data(session=session, person_id=printed.person.id, sources=sources)
+    staff = rights.export_personal_data(session=session, person_id=member.id, sources=sources)
+    limits = rights.export_personal_data(session=session, person_id=enabler.id, sources=sources)
+    link = session.exec(select(EmailConfirmation)).one()
+    code = session.exec(select(VotingCode)).one()
+    assert json.loads(mine)["email_confirmation_links"][0]["expires_at"] and link.token_hash not in mine
+    assert len(ada["voting_codes"]) == 1 and ada["account"]["phone"] == "01623 123456"
+    assert ada["account"]["signed_up_without_email"] is True
+    assert len(staff["voting_codes_you_printed"]) == 1
+    assert limits["approval_limit_changes"][0]["asked_by_you"] is True
+    everything = json.dumps([ada, staff])
+    assert code.code_hash not in everything and printed.code not in everything
+    assert printed.code.replace("-", "") not in everything and "request_key" not in everything
+    assert rights.EXCLUDED == {}
+
+
+def test_deleting_an_account_erases_its_confirmation_links_and_codes(session, world, sources):
+    from community.models import EmailConfirmation, VotingCode
+
+    rita = session.get(Person, world["residents"][0].id)
+    rita.email_confirmed_at = None
+    session.add(rita)
+    services.request_email_confirmation(session=session, person=rita, link=lambda t: t)
+    session.add(VotingCode(person_id=rita.id, code_hash="f" * 64, created_by_id=world["member"].id,
+                           expires_at=services.utcnow() + dt.timedelta(days=1)))
+    session.commit()
+    rights.delete_account(session=session, person_id=rita.id, password=PASSWORD, sources=sources)
+    session.commit()
+    assert session.exec(select(func.count()).select_from(EmailConfirmation)).one() == 0
+    assert session.exec(select(func.count()).select_from(VotingCode)).one() == 0
