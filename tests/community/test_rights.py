@@ -271,7 +271,7 @@ def test_the_database_lets_only_an_account_pledgers_name_become_deleted_resident
 
 def test_confirmation_links_voting_codes_and_limit_changes_are_exported_never_a_hash(session, world, sources):
     from community.models import EmailConfirmation, VotingCode
-    from ledger import spend
+    from spend import services as spend
 
     rita, member, enabler = world["residents"][0], world["member"], world["enabler"]
     rita = session.get(Person, rita.id)
