@@ -83,6 +83,21 @@ def configure(app: Flask, test_config: dict | None) -> None:
         # may set limits up to these alone; a raise above them waits for finance or an admin.
         SPEND_MEMBER_LIMIT_DEFAULT_PENCE=25_000,
         SPEND_ENABLER_LIMIT_DEFAULT_PENCE=100_000,
+        # Approving more than this needs the password and a code again within the last
+        # SPEND_FRESH_MINUTES (spend/services.py is_fresh).
+        SPEND_FRESH_ABOVE_PENCE=25_000,
+        SPEND_FRESH_MINUTES=15,
+        # `flask spend expire`: pending requests lapse after this many days; approved but unpaid
+        # ones are flagged after this many.
+        SPEND_EXPIRE_PENDING_DAYS=14,
+        SPEND_FLAG_UNPAID_DAYS=30,
+        # Receipts live outside the web root: RECEIPTS_DIR, else INSTANCE_UPLOADS/receipts, else
+        # instance/receipts (spend/views.py receipts_dir).
+        RECEIPTS_DIR=None,
+        INSTANCE_UPLOADS=None,
+        # Fernet keys that encrypt TOTP secrets, newest first (community/totp.py); production
+        # refuses to start without them, development makes one.
+        TOTP_KEYS=None,
         # Reversing an entry that moved more than this needs a second finance person (ledger/reversals.py).
         REVERSAL_SECOND_APPROVAL_ABOVE_PENCE=100_000,
         PREFERRED_URL_SCHEME="http" if development else "https",

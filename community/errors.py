@@ -54,9 +54,15 @@ class ConfirmLinkInvalid(DomainError):
         self.reason = reason
 
 
-class EmailNotConfirmed(DomainError):
+class EmailNotConfirmed(Exception):
     """The person has not confirmed their email address yet, and this needs it (voting,
-    supporting, proposing, pledging, signing). Views answer with the "confirm first" page."""
+    supporting, proposing, pledging, signing). Not a DomainError on purpose: it is not a refusal
+    to show beside a form field, so views that catch DomainError let it through to the one
+    app-wide "confirm first" page (community/views.py, 403)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
 
 
 class VotingCodeInvalid(DomainError):

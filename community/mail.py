@@ -202,7 +202,7 @@ def _build(config, claimed: _Claimed) -> EmailMessage:
 
 def _deliver(config, message: EmailMessage, smtp: smtplib.SMTP | None) -> smtplib.SMTP | None:
     """Send by SMTP (one connection reused for the whole run) or write an ``.eml`` file."""
-    host = config.get("SMTP_HOST")
+    host = config["SMTP_HOST"]
     if not host:
         outbox = Path(config["OUTBOX_DIR"])
         outbox.mkdir(parents=True, exist_ok=True)
@@ -212,7 +212,7 @@ def _deliver(config, message: EmailMessage, smtp: smtplib.SMTP | None) -> smtpli
         smtp = smtplib.SMTP(host, int(config["SMTP_PORT"]), timeout=SMTP_TIMEOUT_SECONDS)
         try:
             smtp.starttls()
-            if config.get("SMTP_USERNAME"):
+            if config["SMTP_USERNAME"]:
                 smtp.login(config["SMTP_USERNAME"], config["SMTP_PASSWORD"])
         except BaseException:
             _quit(smtp)

@@ -64,7 +64,7 @@ def configure(app: Flask, *, development: bool) -> None:
 
     Raises ``TotpKeysError`` (one sentence) when production has no usable keys."""
     global _latest
-    keys = app.config.get("TOTP_KEYS")
+    keys = app.config["TOTP_KEYS"]
     if not keys:
         if not development:
             raise TotpKeysError(

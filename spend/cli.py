@@ -14,8 +14,8 @@ spend_cli = AppGroup("spend", help="Quick-spend housekeeping.")
 def expire_command() -> None:
     """Expire requests undecided after SPEND_EXPIRE_PENDING_DAYS (14) and flag approvals unpaid
     after SPEND_FLAG_UNPAID_DAYS (30)."""
-    pending_days = int(current_app.config.get("SPEND_EXPIRE_PENDING_DAYS", 14))
-    unpaid_days = int(current_app.config.get("SPEND_FLAG_UNPAID_DAYS", 30))
+    pending_days = int(current_app.config["SPEND_EXPIRE_PENDING_DAYS"])
+    unpaid_days = int(current_app.config["SPEND_FLAG_UNPAID_DAYS"])
     session = open_session(get_engine(), write=True)
     try:
         counts = spend.expire(session=session, pending_days=pending_days, unpaid_days=unpaid_days)

@@ -60,17 +60,17 @@ TOO_LARGE = "The receipt must be 10 MB or smaller. Take a smaller photo, or save
 
 def receipts_dir() -> Path:
     """Where receipts are kept: ``instance/receipts`` (never under static)."""
-    configured = current_app.config.get("RECEIPTS_DIR")
+    configured = current_app.config["RECEIPTS_DIR"]
     if configured:
         return Path(configured)
-    base = current_app.config.get("INSTANCE_UPLOADS") or current_app.instance_path
+    base = current_app.config["INSTANCE_UPLOADS"] or current_app.instance_path
     return Path(base) / "receipts"
 
 
 def _fresh_settings() -> dict:
     return {
-        "fresh_above_pence": int(current_app.config.get("SPEND_FRESH_ABOVE_PENCE", spend.FRESH_ABOVE_PENCE)),
-        "fresh_minutes": int(current_app.config.get("SPEND_FRESH_MINUTES", spend.FRESH_MINUTES)),
+        "fresh_above_pence": int(current_app.config["SPEND_FRESH_ABOVE_PENCE"]),
+        "fresh_minutes": int(current_app.config["SPEND_FRESH_MINUTES"]),
     }
 
 
@@ -399,8 +399,8 @@ def confirm_identity(team: Team):
 def _limit_defaults() -> spend.LimitDefaults:
     config = current_app.config
     return spend.LimitDefaults(
-        member_pence=int(config.get("SPEND_MEMBER_LIMIT_DEFAULT_PENCE", spend.DEFAULT_MEMBER_LIMIT_PENCE)),
-        enabler_pence=int(config.get("SPEND_ENABLER_LIMIT_DEFAULT_PENCE", spend.DEFAULT_ENABLER_LIMIT_PENCE)),
+        member_pence=int(config["SPEND_MEMBER_LIMIT_DEFAULT_PENCE"]),
+        enabler_pence=int(config["SPEND_ENABLER_LIMIT_DEFAULT_PENCE"]),
     )
 
 

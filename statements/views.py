@@ -10,18 +10,14 @@ with a DRAFT watermark.
 import datetime as dt
 
 from flask import Blueprint, Response, abort, current_app, make_response, render_template, request
-from sqlalchemy import func, select
 
 from community.auth import finance_only, team_or_404, team_staff
 from community.db import get_engine, get_session, london_today
 from community.models import Team
 from ledger import reversals, services
-from ledger.models import JournalEntry
-from statements import figures, freeze, store
-from statements.models import COUNTY_SCOPE, team_scope
+from statements import figures, freeze, listing, store
 
 statements_bp = Blueprint("statements", __name__)
-MONTHS_LISTED = 24
 
 
 def _month_or_404(text: str) -> dt.date:
@@ -67,25 +63,12 @@ def finance_home():
 @statements_bp.get("/finance/statements")
 @finance_only
 def finance_statements():
-    today = london_today()
-    default = (today.replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
+    default = (london_today().replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
     month_text = request.args.get("month") or default
     month = _month_or_404(month_text)
-    session = get_session()
-    teams = session.execute(select(Team).order_by(Team.name)).scalars().all()
-    closed = figures.is_closed(session, month)
-    frozen = store.frozen_hashes(session, month) if closed else {}
-    rows = [{"team": t, "frozen": frozen.get(team_scope(t.id))} for t in teams]
-    status = freeze.month_status(session, month) if closed else None
-    return render_template(
-        "statements/finance_list.html",
-        rows=rows,
-        month=month_text,
-        month_start=month,
-        closed=closed,
-        pack=frozen.get(COUNTY_SCOPE),
-        preparing=status if status is not None and not status.frozen else None,
-    )
+    listed = listing.month_statements(session=get_session(), month=month)
+    return render_template("statements/finance_list.html", rows=listed.rows, month=month_text, month_start=month,
+                           closed=listed.closed, pack=listed.pack, preparing=listed.preparing)
 
 
 @statements_bp.get("/finance/statements/<slug>/<month>.<any(pdf, csv):fmt>")
@@ -101,16 +84,7 @@ def county_pack_download(month: str, fmt: str):
     session = get_session()
     preparing = freeze.month_status(session, month_start)
     if preparing is not None and not preparing.pack_ready:
-        # Closed, and its freeze (cron, or the thread started after the close) is under way. The
-        # pack needs every team's statement first (~1.6 s a team), longer than a proxy waits, so
-        # the download says how far it is instead of building it here.
-        if current_app.config["STATEMENT_FREEZE"] == "after_response":  # a worker restart ends the thread
-            freeze.start_background_freeze(current_app._get_current_object(), month_start)
-        response = make_response(render_template("statements/pack_preparing.html", status=preparing,
-                                                 title="County pack being prepared"), 503)
-        response.headers["Retry-After"] = "60"
-        response.headers["Cache-Control"] = "no-store"
-        return response
+        return _pack_preparing(preparing, month_start)
     try:
         files = store.get_pack_files(get_engine(), session, month_start)
     except store.FrozenStatementCorrupt:
@@ -119,26 +93,24 @@ def county_pack_download(month: str, fmt: str):
     return _respond(files, fmt)
 
 
+def _pack_preparing(status, month_start: dt.date) -> Response:
+    """Closed, and its freeze (cron, or the thread started after the close) is under way. The pack
+    needs every team's statement first (~1.6 s a team), longer than a proxy waits, so the download
+    says how far it is instead of building it here."""
+    if current_app.config["STATEMENT_FREEZE"] == "after_response":  # a worker restart ends the thread
+        freeze.start_background_freeze(current_app._get_current_object(), month_start)
+    response = make_response(render_template("statements/pack_preparing.html", status=status,
+                                             title="County pack being prepared"), 503)
+    response.headers["Retry-After"] = "60"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @statements_bp.get("/teams/<slug>/statements")
 @team_staff
 def team_statements(team: Team):
     """The team's months (newest first) with their status and, once frozen, their SHA-256."""
-    session = get_session()
-    first = session.execute(
-        select(func.min(JournalEntry.effective_date)).where(JournalEntry.team_id == team.id)
-    ).scalar_one()
-    this_month = london_today().replace(day=1)
-    start = (first or this_month).replace(day=1)
-    months = []
-    month = this_month
-    while month >= start and len(months) < MONTHS_LISTED:
-        months.append(month)
-        month = (month - dt.timedelta(days=1)).replace(day=1)
-    rows = []
-    for m in months:
-        closed = figures.is_closed(session, m)
-        frozen = store.frozen_hashes(session, m).get(team_scope(team.id)) if closed else None
-        rows.append({"month": m, "text": m.strftime("%Y-%m"), "closed": closed, "frozen": frozen})
+    rows = listing.team_months(session=get_session(), team=team, today=london_today())
     return render_template("statements/team_list.html", team=team, rows=rows)
 
 

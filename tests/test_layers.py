@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,9 +126,6 @@ LONG_VIEWS = {
     "pledges/views.py:remind": 18,
     "pledges/views.py:sign": 16,
     "pledges/views.py:withdraw": 25,
-    "statements/views.py:county_pack_download": 20,
-    "statements/views.py:finance_statements": 19,
-    "statements/views.py:team_statements": 17,
     "votes/views.py:cast": 18,
     "votes/views.py:delivery": 16,
     "votes/views.py:edit_idea": 21,
@@ -178,3 +176,24 @@ def test_the_long_view_list_only_names_todays_long_views():
     lengths = view_lengths()
     stale = {name: ceiling for name, ceiling in LONG_VIEWS.items() if lengths.get(name, 0) < ceiling}
     assert not stale, f"shorter now (or gone): lower or remove their LONG_VIEWS ceilings: {stale}"
+
+
+# --------------------------------------------------------------------------- configuration
+
+CONFIG_READ = re.compile(r"""config(?:\.get\(|\[)\s*["']([A-Z][A-Z0-9_]+)["']""")
+
+
+def test_every_configuration_key_the_code_reads_is_declared_with_its_default():
+    """One place says what can be configured (wsgi.configure, each key with a comment): a key read
+    with ``config[...]`` or ``config.get(...)`` anywhere must be declared there (or be Flask's)."""
+    from wsgi import create_app
+
+    app = create_app({"ENV_NAME": "testing", "SECRET_KEY": "x" * 40, "DATABASE_URL": "sqlite://"})
+    read = {}
+    for path in sorted(ROOT.glob("*/*.py")) + [ROOT / "wsgi.py"]:
+        if path.parts[-2] in {"tests", "bench", "migrations", "node_modules", ".venv"}:
+            continue
+        for key in CONFIG_READ.findall(path.read_text(encoding="utf-8")):
+            read.setdefault(key, path.relative_to(ROOT).as_posix())
+    undeclared = {key: where for key, where in read.items() if key not in app.config}
+    assert undeclared == {}, f"declare these in wsgi.configure with a default and a comment: {undeclared}"
