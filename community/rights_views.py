@@ -1,4 +1,4 @@
-"""The privacy notice, "Download my data" and "Delete my account" (community/rights.py).
+"""The privacy notice, the accessibility statement, the cookies page, "Download my data" and "Delete my account" (community/rights.py).
 
 A blueprint of its own (``rights``) beside ``community.views``, registered in ``create_app``.
 """
@@ -24,6 +24,18 @@ bp = Blueprint("rights", __name__)
 @public
 def privacy():
     return render_template("community/privacy.html")
+
+
+@bp.get("/accessibility")
+@public
+def accessibility():
+    return render_template("community/accessibility.html")
+
+
+@bp.get("/cookies")
+@public
+def cookies():
+    return render_template("community/cookies.html")
 
 
 @bp.post("/account/data")

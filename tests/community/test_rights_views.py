@@ -121,3 +121,28 @@ def test_staff_see_why_they_cannot_and_a_post_changes_nothing(client, place_and_
     assert response.status_code == 200 and "cannot be deleted here" in response.get_data(as_text=True)
     assert _read(engine, Person, member.id).name == "Rita Morgan"
     assert _audit(engine, "account.delete") == []
+
+
+def test_the_accessibility_statement_is_public_and_in_the_gov_uk_model(client):
+    page = client.get("/accessibility")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    for words in ("Accessibility statement", "Compliance status", "WCAG 2.2", "Non-accessible content",
+                  "Reporting accessibility problems", "Enforcement procedure",
+                  "Equality and Human Rights Commission", "Equality Advisory and Support Service",
+                  "Equality Commission for Northern Ireland", "Public Sector Bodies"):
+        assert words in text, words
+
+
+def test_the_cookies_page_names_every_cookie_the_app_sets(app, client):
+    page = client.get("/cookies")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    for words in (app.config["SESSION_COOKIE_NAME"], "__Host-session", "essential", "no analytics"):
+        assert words in text, words
+
+
+def test_the_footer_links_the_accessibility_statement_and_cookies_on_every_page(client):
+    for url in ("/", "/sign-in", "/privacy", "/accessibility", "/cookies", "/no-such-page"):
+        text = client.get(url).get_data(as_text=True)
+        assert 'href="/accessibility"' in text and 'href="/cookies"' in text, url
