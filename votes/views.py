@@ -30,7 +30,7 @@ from community.errors import VotingCodeInvalid
 from community.formatting import gbp
 from community.forms import VotingCodeForm
 from community.limits import VOTING_CODE_PER_ADDRESS, limiter
-from community.models import Person, Team
+from community.models import Person, Place, Team
 from community.numbers import is_ascii_digits
 from community.web import show_error
 from ledger.errors import DomainError
@@ -304,7 +304,8 @@ def _ballot_context(session, team, rnd, chosen=(), error=None):
         chosen = _draft(rnd) or (services.decode(mine.choices) if mine is not None else ())
     return dict(team=team, rnd=rnd, rows=services.round_ideas(session=session, round_id=rnd.id),
                 chosen=set(chosen), error=error, mine=mine, eligible=services.is_resident(me, team),
-                voting_open=services.is_open_for_voting(rnd), is_team_staff=_is_team_staff(team))
+                voting_open=services.is_open_for_voting(rnd), is_team_staff=_is_team_staff(team),
+                place=session.get(Place, team.place_id))
 
 
 @bp.get("/teams/<slug>/rounds/<int:round_id>")
