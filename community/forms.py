@@ -29,7 +29,7 @@ from community.numbers import ascii_int, whole_number
 from community.passwords import MAX_LENGTH
 from community.text import BIDI_MESSAGE, has_bidi_controls, strip_multi_line, strip_single_line
 
-# Python's int()/Decimal()/float() read the digits of every script ("٥" is 5): see community/numbers.py.
+# Python's int()/Decimal()/float() read the digits of every script ("٥" is 5): see community/numbers.py.  # ok: not money
 _UNICODE_NUMBER_FIELDS = (IntegerField, DecimalField, FloatField)
 
 
