@@ -73,7 +73,7 @@ def main() -> None:
         s.execute(insert(Person), [dict(email=f"v{i}@bench.example", name=f"Voter {i}", place_id=place.id,
                                         is_admin=False, is_finance=False, totp_last_step=0, is_demo=False,
                                         is_active=True, created_at=utcnow()) for i in range(args.ballots)])
-        ledger.allocate(session=s, team=team, amount_pence=10_000_000, actor_id=staff.id,
+        ledger.allocate(gl_code="R1000", session=s, team=team, amount_pence=10_000_000, actor_id=staff.id,
                         effective_date=dt.date.today(), idempotency_key="bench-alloc")
         ideas = []
         for n in range(args.ideas):

@@ -72,7 +72,7 @@ def postings_per_second(engine, n=300) -> float:
     team, finance = _setup(session)
     start = time.perf_counter()
     for i in range(n):
-        services.allocate(
+        services.allocate(gl_code="R1000",
             session=session,
             team=team,
             amount_pence=100,

@@ -37,7 +37,7 @@ TODAY = dt.date.today()
 THIS_MONTH = TODAY.replace(day=1)
 PACK_MONTH = (THIS_MONTH - dt.timedelta(days=1)).replace(day=1)  # closed: the county pack
 BIG_MONTH = (PACK_MONTH - dt.timedelta(days=1)).replace(day=1)  # closed: the 1,000-line statement
-CATEGORIES = ["equipment", "venue", "food", "printing", "activities", "grants"]
+CATEGORIES = ["equipment", "venue", "food", "printing", "activity materials", "grants"]
 
 BARE = """<!doctype html><html><head><meta charset="utf-8"><style>
 @page {{ size: A4 landscape; margin: 14mm 12mm 16mm 12mm; }}

@@ -16,9 +16,9 @@ SPENDS = [
     ("venue", "Community centre hall hire", "Shirebrook Community Centre", False, 4_500),
     ("food", "Refreshments for the coffee morning", "Co-op", False, 2_375),
     ("grants", "Micro-grant: allotment seeds", "Allotment Society", False, 25_000),
-    ("volunteer_expenses", "Mileage for volunteer driver", "A volunteer", True, 1_820),
+    ("volunteer expenses", "Mileage for volunteer driver", "A volunteer", True, 1_820),
     ("printing", "Leaflets for the summer fair", "Bolsover Print", False, 6_400),
-    ("activities", "Craft materials for the youth club", "Hobbycraft", False, 3_999),
+    ("activity materials", "Craft materials for the youth club", "Hobbycraft", False, 3_999),
     ("equipment", "Gazebo for outdoor events", "Argos", False, 14_999),
 ]
 ALLOCATION_PENCE = 1_200_000  # £12,000 a financial year

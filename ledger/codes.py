@@ -14,6 +14,8 @@
   council's chart of accounts: changing one here changes only entries settled afterwards.
 """
 
+from dataclasses import dataclass
+
 # The audit action of an approval refused for lack of money (spend/services.py writes it, with
 # the team in ``audit_event.team_id``; statements list it under exceptions).
 OVERSPEND_REFUSED = "ledger.overspend_refused"
@@ -67,49 +69,76 @@ def method_code(stored: str | None) -> str:
     return _METHOD_ALIASES.get(lowered, text)
 
 
-# --------------------------------------------------------------------------- GL codes
+# --------------------------------------------------------------------------- spend categories
 
-# spend category → (GL subjective code, heading). Quick spend's categories
-# (spend/models.py CATEGORIES) and the others the ledger meets (demo data, votes).
-SPEND_GL_CODES = {
-    "venue": ("2410", "Premises: hire of rooms and halls"),
-    "travel": ("3110", "Transport: travel and mileage"),
-    "volunteer_expenses": ("3110", "Transport: travel and mileage"),
-    "equipment": ("4010", "Supplies: equipment, furniture and materials"),
-    "activity materials": ("4020", "Supplies: materials for activities"),
-    "activities": ("4020", "Supplies: materials for activities"),
-    "printing": ("4210", "Supplies: printing, stationery and publicity"),
-    "food": ("4410", "Supplies: catering and provisions"),
-    "grants": ("5210", "Third party: grants to voluntary organisations"),
-    "crisis support": ("5610", "Transfer payments: support to individuals"),
-    "other": ("4990", "Supplies: miscellaneous"),
-}
-DEFAULT_SPEND_GL_CODE = "4990"  # miscellaneous supplies and services: any other category
+@dataclass(frozen=True)
+class Category:
+    """One spend category: the code stored (``spend_request.category``, ``ledger_hold.category``,
+    ``journal_entry.category``), the label people read, and its GL subjective code and heading."""
 
-# spend category code → the label people read (statements print labels, never codes).
-CATEGORY_LABELS = {
-    "food": "Food",
-    "travel": "Travel",
-    "volunteer_expenses": "Volunteer expenses",
-    "equipment": "Equipment",
-    "venue": "Venue",
-    "activity materials": "Activity materials",
-    "activities": "Activities",
-    "printing": "Printing",
-    "grants": "Grants",
-    "crisis support": "Crisis support",
-    "other": "Other",
+    code: str
+    label: str
+    gl_code: str
+    heading: str
+    requestable: bool = True  # offered on the quick-spend form (False: written by the app only)
+
+
+# The one list (issue 20 item 9): the quick-spend form, the ledger's holds, the statements and
+# the GL mapping all read it. GL codes: CIPFA SeRCOP subjective headings (see the docstring).
+SPEND_CATEGORIES = (
+    Category("food", "Food", "4410", "Supplies: catering and provisions"),
+    Category("travel", "Travel", "3110", "Transport: travel and mileage"),
+    Category("volunteer expenses", "Volunteer expenses", "3110", "Transport: travel and mileage"),
+    Category("equipment", "Equipment", "4010", "Supplies: equipment, furniture and materials"),
+    Category("venue", "Venue", "2410", "Premises: hire of rooms and halls"),
+    Category("activity materials", "Activity materials", "4020", "Supplies: materials for activities"),
+    Category("printing", "Printing and publicity", "4210", "Supplies: printing, stationery and publicity"),
+    Category("grants", "Grants to groups", "5210", "Third party: grants to voluntary organisations"),
+    Category("crisis support", "Crisis support", "5610", "Transfer payments: support to individuals"),
+    Category("other", "Other", "4990", "Supplies: miscellaneous"),
+    # The hold of a voting round's budget and the spend of the ideas it funds (votes/services.py).
+    Category("participatory budget", "Participatory budget (residents' vote)", "4990",
+             "Supplies: miscellaneous", requestable=False),
+)
+_BY_CODE = {c.code: c for c in SPEND_CATEGORIES}
+
+# Spellings written before the one list (demo data and bench scripts of earlier versions); the
+# journal is append-only and hashed, so old entries keep them and are read through this map.
+_CATEGORY_ALIASES = {
+    "volunteer_expenses": "volunteer expenses",
+    "activities": "activity materials",
 }
+
+# (code, label) of the categories a person may choose on the quick-spend form.
+REQUESTABLE_CATEGORIES = tuple((c.code, c.label) for c in SPEND_CATEGORIES if c.requestable)
+DEFAULT_SPEND_GL_CODE = _BY_CODE["other"].gl_code  # any category written before the list
+# The income code finance gives budget allocations (the allocation form's default).
+ALLOCATION_GL_CODE = "R1000"
+
+
+def category_code(stored: str | None) -> str:
+    """The one code for a stored category ("Volunteer_Expenses" → "volunteer expenses"); a code
+    not in the list is returned trimmed and lower-cased, never guessed."""
+    text = (stored or "").strip().lower()
+    return _CATEGORY_ALIASES.get(text, text)
+
+
+def is_category(code: str | None) -> bool:
+    """Whether ``code`` (after :func:`category_code`) is one of :data:`SPEND_CATEGORIES`."""
+    return category_code(code) in _BY_CODE
 
 
 def category_label(code: str | None) -> str:
-    """The label of a spend category ("volunteer_expenses" → "Volunteer expenses"); an unknown
+    """The label of a spend category ("volunteer expenses" → "Volunteer expenses"); an unknown
     code is shown as written with its first letter capitalised, never hidden."""
+    found = _BY_CODE.get(category_code(code))
+    if found:
+        return found.label
     text = (code or "").strip()
-    return CATEGORY_LABELS.get(text.lower(), text[:1].upper() + text[1:])
+    return text[:1].upper() + text[1:]
 
 
 def spend_gl_code(category: str | None) -> str:
     """The GL subjective code for spend in ``category`` (miscellaneous when unmapped)."""
-    found = SPEND_GL_CODES.get((category or "").strip().lower())
-    return found[0] if found else DEFAULT_SPEND_GL_CODE
+    found = _BY_CODE.get(category_code(category))
+    return found.gl_code if found else DEFAULT_SPEND_GL_CODE

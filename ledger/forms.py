@@ -12,6 +12,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Va
 from community.db import london_today
 from community.forms import AppForm
 from community.numbers import ascii_int, refuse_other_digits
+from ledger import codes
 from ledger.errors import InvalidAmount
 from ledger.money import parse_pence
 
@@ -115,7 +116,10 @@ class AllocateForm(MoneyForm):
     effective_date = _date_field()
     cost_centre = StringField("Cost centre (leave empty for the team's own)", widget=GovTextInput(),
                               validators=[Optional(), Length(max=20)])
-    gl_code = StringField("GL code", widget=GovTextInput(), validators=[Optional(), Length(max=20)])
+    gl_code = StringField("GL code", widget=GovTextInput(), default=codes.ALLOCATION_GL_CODE,
+                          description=f"The income code of this money in the council's ledger "
+                                      f"(budget allocations are {codes.ALLOCATION_GL_CODE}).",
+                          validators=[DataRequired("Enter the GL code for this allocation"), Length(max=20)])
     description = StringField("Description", widget=GovTextInput(), default="Budget allocation",
                               validators=[DataRequired("Enter a description"), Length(max=500)])
     submit = SubmitField("Allocate money", widget=GovSubmitInput())

@@ -554,6 +554,18 @@ def _append_entry(session: Session, header: dict, postings: list[tuple[int, int]
     return session.get(JournalEntry, header["id"])
 
 
+def _check_gl_code(gl_code: str | None) -> str:
+    """A GL code as finance writes them: letters and digits (ASCII), at most 20; upper-cased."""
+    text = (gl_code or "").strip().upper()
+    if not text:
+        raise InvalidRequest("Enter the GL code for this allocation, like "
+                             f"{codes.ALLOCATION_GL_CODE}.", field="gl_code")
+    if len(text) > 20 or not (text.isascii() and text.isalnum()):
+        raise InvalidRequest("A GL code is letters A to Z and digits 0 to 9 only, like "
+                             f"{codes.ALLOCATION_GL_CODE}.", field="gl_code")
+    return text
+
+
 def allocate(
     *,
     session: Session,
@@ -563,15 +575,17 @@ def allocate(
     effective_date: dt.date,
     idempotency_key: str,
     description: str = "Budget allocation",
+    gl_code: str,
     cost_centre: str | None = None,
-    gl_code: str | None = None,
 ) -> JournalEntry:
     """Finance allocates money from the council fund to the team's budget.
 
-    Raises InvalidAmount, PeriodClosed, IdempotencyConflict.
+    Every allocation carries the GL (income) code finance gives it: none is refused.
+    Raises InvalidAmount, InvalidRequest, PeriodClosed, IdempotencyConflict.
     """
     _check_amount(amount_pence)
     _check_key(idempotency_key)
+    gl_code = _check_gl_code(gl_code)
     cost_centre = cost_centre or team.cost_centre
     request_hash = _request_hash(
         "allocate",
@@ -692,10 +706,12 @@ def hold(
     """
     _check_amount(amount_pence)
     _check_key(idempotency_key)
-    category = (category or "").strip().lower()
+    category = codes.category_code(category)
     description = (description or "").strip()
     if not category or not description:
         raise InvalidRequest("Give a category and a description.")
+    if not codes.is_category(category):
+        raise InvalidRequest("Choose a category from the list.", field="category")
     request_hash = _request_hash(
         "hold",
         dict(

@@ -157,7 +157,7 @@ def _allocate(session, form: AllocateForm):
         session=session, team=team, amount_pence=amount,
         actor_id=current_user.id, effective_date=parse_date(form.effective_date.data),
         idempotency_key=form.idempotency_key.data or "", description=form.description.data.strip(),
-        cost_centre=(form.cost_centre.data or "").strip() or None, gl_code=(form.gl_code.data or "").strip() or None)
+        cost_centre=(form.cost_centre.data or "").strip() or None, gl_code=form.gl_code.data or "")
     return entry, team, amount
 
 

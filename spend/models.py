@@ -19,17 +19,10 @@ from sqlalchemy import BigInteger, CheckConstraint, Column, Date, ForeignKey, In
 from sqlmodel import Field, SQLModel
 
 from community.db import UTCDateTime, check_in, utcnow
-from ledger.codes import METHODS  # defined once there; the CHECK below and the forms use it
+from ledger.codes import METHODS, REQUESTABLE_CATEGORIES  # one list each, used by the CHECKs and forms
 
-CATEGORIES = (
-    ("food", "Food"),
-    ("travel", "Travel"),
-    ("equipment", "Equipment"),
-    ("venue", "Venue"),
-    ("activity materials", "Activity materials"),
-    ("crisis support", "Crisis support"),
-    ("other", "Other"),
-)
+# The categories a request may have: the one list in ledger/codes.py (labels, GL codes).
+CATEGORIES = REQUESTABLE_CATEGORIES
 
 
 class SpendStatus(enum.StrEnum):

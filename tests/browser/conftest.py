@@ -58,7 +58,7 @@ def live_server(sqlite_template, tmp_path_factory):
         pledges.load_demo_pledges(session, teams=loaded["teams"], members=loaded["members"])
         team = session.execute(select(Team).where(Team.slug == "shirebrook")).scalar_one()
         finance = session.execute(select(Person).where(Person.is_finance)).scalars().first()
-        ledger.allocate(session=session, team=team, amount_pence=200_000, actor_id=finance.id,
+        ledger.allocate(gl_code="R1000", session=session, team=team, amount_pence=200_000, actor_id=finance.id,
                         effective_date=dt.date.today(), idempotency_key="browser-demo-rounds")
         votes.load_rounds(session, secret=TEST_SECRET, now=utcnow())
         session.commit()

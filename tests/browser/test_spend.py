@@ -34,7 +34,7 @@ def staveley(live_server, tmp_path):
     with open_session(get_engine(app), write=True) as session:
         team = session.query(Team).filter_by(slug="staveley").one()
         finance = session.query(Person).filter_by(email=f"finance@{DEMO_DOMAIN}").one()
-        services.allocate(session=session, team=team, amount_pence=50_000, actor_id=finance.id,
+        services.allocate(gl_code="R1000", session=session, team=team, amount_pence=50_000, actor_id=finance.id,
                           effective_date=dt.date.today(), idempotency_key="browser-spend-staveley")
         session.commit()
     return tmp_path

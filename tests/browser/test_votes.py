@@ -81,7 +81,7 @@ def test_propose_review_vote_on_a_phone_close_and_results(browser, live_server, 
         team = s.execute(select(Team).where(Team.slug == "shirebrook")).scalar_one()
         finance = s.execute(select(Person).where(Person.is_finance)).scalars().first()
         tom = s.execute(select(Person).where(Person.email == f"tom@{DEMO_DOMAIN}")).scalar_one()
-        ledger.allocate(session=s, team=team, amount_pence=300_000, actor_id=finance.id,
+        ledger.allocate(gl_code="R1000", session=s, team=team, amount_pence=300_000, actor_id=finance.id,
                         effective_date=dt.date.today(), idempotency_key="browser-votes-alloc")
         for title, cost in (("Litter pickers", 30_000), ("Defibrillator cabinet", 50_000)):
             services.propose_idea(session=s, team=team, proposer=tom, title=title,

@@ -39,7 +39,7 @@ def test_september_can_be_closed_once_it_has_ended_in_london(session, fran):
 
 def test_a_commitment_made_after_london_midnight_belongs_to_the_next_month(session, place_and_team, fran):  # noqa: F811
     team = place_and_team[1]
-    services.allocate(session=session, team=team, amount_pence=10_000, actor_id=fran.id,
+    services.allocate(gl_code="R1000", session=session, team=team, amount_pence=10_000, actor_id=fran.id,
                       effective_date=dt.date(2026, 9, 1), idempotency_key="alloc")
     with time_machine.travel(LONDON_OCTOBER_FIRST, tick=False):
         services.hold(session=session, team=team, amount_pence=3_000, category="venue",

@@ -46,7 +46,7 @@ def test_no_entry_is_dated_after_today(session, world, two_teams, kind, day):
     before = _entries(session)
     with pytest.raises(PeriodClosed, match="up to today"):
         if kind == "allocate":
-            ledger.allocate(session=session, team=team, amount_pence=100, actor_id=fran, effective_date=day,
+            ledger.allocate(gl_code="R1000", session=session, team=team, amount_pence=100, actor_id=fran, effective_date=day,
                             idempotency_key=key)
         elif kind == "virement":
             ledger.transfer(session=session, from_team=team, to_team=other, amount_pence=100, reason="Help",

@@ -125,7 +125,7 @@ CASES = {
     "hourly rate": Case("finance", "/finance/pledges/rate", {"rate": "13.50"}, SocialValueRate, money=["rate"]),
     "allocation": Case("finance", "/finance/allocate", lambda t: {
         "team_id": t["team"].id, "amount": "10.00", "effective_date": _today(), "description": "Budget allocation",
-        "idempotency_key": uuid.uuid4().hex}, JournalEntry, money=["amount"], text=["description"],
+        "gl_code": "R1000", "idempotency_key": uuid.uuid4().hex}, JournalEntry, money=["amount"], text=["description"],
         column={"description": "description"}),
     "virement": Case("finance", "/finance/virement", lambda t: {
         "from_team_id": t["team"].id, "to_team_id": t["other"].id, "amount": "10.00", "reason": "Help",

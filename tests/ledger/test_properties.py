@@ -71,9 +71,9 @@ def test_ledger_state_machine(session, people):
                 effective_date=calendar["day"],
                 idempotency_key=key,
             )
-            entry = services.allocate(**args)
+            entry = services.allocate(gl_code="R1000", **args)
             session.commit()
-            assert services.allocate(**args).id == entry.id  # a retry returns the first entry
+            assert services.allocate(gl_code="R1000", **args).id == entry.id  # a retry returns the first entry
             self.delta[team] += pence
             return (entry.id, {team: pence})
 
@@ -108,7 +108,7 @@ def test_ledger_state_machine(session, people):
                     session=session,
                     team=teams[team],
                     amount_pence=pence,
-                    category="supplies",
+                    category="equipment",
                     description="property",
                     actor_id=finance.id,
                     idempotency_key=self.key(),

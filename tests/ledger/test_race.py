@@ -62,7 +62,7 @@ def _race(engine, team_id, actor_id, *, write=True):
 @pytest.fixture
 def funded(session, people):
     team, finance = people["teams"][0], people["finance"]
-    services.allocate(
+    services.allocate(gl_code="R1000",
         session=session,
         team=team,
         amount_pence=10_000,

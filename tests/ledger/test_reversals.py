@@ -29,7 +29,7 @@ def count(engine, model=JournalEntry) -> int:
 
 
 def _allocate(session, team, person, pence):
-    entry = services.allocate(session=session, team=team, amount_pence=pence, actor_id=person.id,
+    entry = services.allocate(gl_code="R1000", session=session, team=team, amount_pence=pence, actor_id=person.id,
                               effective_date=TODAY, idempotency_key=_key(), description="Budget for the year")
     session.commit()
     return entry

@@ -20,7 +20,7 @@ DAY = dt.date(2026, 11, 2)
 
 
 def _fund(session, team, finance, pence=10_000, key="alloc-1", day=DAY):
-    entry = services.allocate(
+    entry = services.allocate(gl_code="R1000",
         session=session,
         team=team,
         amount_pence=pence,
@@ -80,7 +80,7 @@ def test_hold_larger_than_available_is_refused(session, people):
             session=session,
             team=team,
             amount_pence=10_001,
-            category="x",
+            category="other",
             description="too much",
             actor_id=finance.id,
             idempotency_key="h1",
@@ -279,7 +279,7 @@ def test_reversal_refused_when_money_is_committed(session, people):
         session=session,
         team=team,
         amount_pence=1,
-        category="x",
+        category="other",
         description="y",
         actor_id=finance.id,
         idempotency_key="h1",

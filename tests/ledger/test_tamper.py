@@ -40,7 +40,7 @@ def _drop_triggers(session):
 def ledger(session, people):
     (a, b), finance = people["teams"], people["finance"]
     for i, team in enumerate([a, b, a]):
-        services.allocate(
+        services.allocate(gl_code="R1000",
             session=session,
             team=team,
             amount_pence=1_000 * (i + 1),

@@ -39,7 +39,7 @@ def finance(make_person, sign_in):  # noqa: F811
 
 
 def _allocate(session, team, person, pence=50_000, date=TODAY):
-    entry = services.allocate(session=session, team=team, amount_pence=pence, actor_id=person.id,
+    entry = services.allocate(gl_code="R1000", session=session, team=team, amount_pence=pence, actor_id=person.id,
                               effective_date=date, idempotency_key=uuid.uuid4().hex)
     session.commit()
     return entry
@@ -311,3 +311,26 @@ def test_public_ledger_publishes_every_movement_of_every_fund_individuals_withhe
     assert "Pledge P-7 received" in funds and "£80.00" in funds and "A fridge" in funds and "Currys" in funds
     assert "-£80.00" in funds and "£0.00" in funds  # spent down to nothing, still listed
     assert "Jo Bloggs" not in page and "individual (withheld)" in funds
+
+
+@pytest.mark.parametrize(("gl_code", "message"), [
+    ("", "Enter the GL code for this allocation"),
+    ("   ", "Enter the GL code for this allocation"),
+    ("R 1000", "letters A to Z and digits 0 to 9 only"),
+    ("R１０００", "letters A to Z and digits 0 to 9 only"),
+])
+def test_an_allocation_without_a_gl_code_is_refused_beside_the_field(client, engine, team, finance, gl_code, message):
+    """Issue 20 item 9: every allocation carries finance's income code; none, nothing written."""
+    response = _post_allocate(client, team, gl_code=gl_code)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and "govuk-error-summary" in body
+    assert message in body[body.index('id="gl_code-error"'):][:300]
+    assert count(engine) == 0
+
+
+def test_the_allocation_form_offers_the_income_code_and_stores_it_upper_cased(client, engine, team, finance):
+    page = client.get("/finance/allocate").get_data(as_text=True)
+    assert re.search(r'name="gl_code"[^>]*value="R1000"', page)
+    assert _post_allocate(client, team, gl_code=" r2000 ").status_code == 302
+    with open_session(engine, write=False) as s:
+        assert s.execute(select(JournalEntry.gl_code)).scalar_one() == "R2000"

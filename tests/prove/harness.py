@@ -242,7 +242,7 @@ def fund(database_url: str, team_id: int, pence: int, actor_id: int, key: str) -
 
     engine = make_engine(database_url)
     with open_session(engine, write=True) as s:
-        ledger.allocate(session=s, team=s.get(Team, team_id), amount_pence=pence, actor_id=actor_id,
+        ledger.allocate(gl_code="R1000", session=s, team=s.get(Team, team_id), amount_pence=pence, actor_id=actor_id,
                         effective_date=dt.date.today(), idempotency_key=key)
         s.commit()
     engine.dispose()
@@ -575,7 +575,7 @@ def open_round(database_url: str, world: World, *, ideas: int, title: str = "Spr
             team = s.get(Team, world.team_a_id)
             enabler = world.actors["enabler"].person_id
             proposer = s.get(Person, world.actors["resident"].person_id)
-            ledger.allocate(session=s, team=team, amount_pence=ideas * 1_000 + 10_000,
+            ledger.allocate(gl_code="R1000", session=s, team=team, amount_pence=ideas * 1_000 + 10_000,
                             actor_id=world.actors["finance"].person_id, effective_date=dt.date.today(),
                             idempotency_key=f"round-fund-{title}")
             ids = []

@@ -80,7 +80,7 @@ def _team_objects(served: Served, which: str) -> dict[str, int]:
             team = s.get(Team, team_id)
             person = {role: s.get(Person, a.person_id) for role, a in world.actors.items()}
             finance = world.actors["finance"].person_id
-            ledger.allocate(session=s, team=team, amount_pence=100_000, actor_id=finance,
+            ledger.allocate(gl_code="R1000", session=s, team=team, amount_pence=100_000, actor_id=finance,
                             effective_date=dt.date.today(), idempotency_key=f"access-fund-{which}")
             if which == "other":  # team B needs an approver of its own
                 from community import services

@@ -25,7 +25,7 @@ RUN_BETWEEN_KILLS = 1.5  # seconds of traffic before each kill
 
 def _allocation(served, key: str) -> dict:
     return {"team_id": served.world.team_a_id, "amount": "1.00", "effective_date": dt.date.today().isoformat(),
-            "cost_centre": "", "gl_code": "", "description": f"crash stream {key[:8]}", "idempotency_key": key}
+            "cost_centre": "", "gl_code": "R1000", "description": f"crash stream {key[:8]}", "idempotency_key": key}
 
 
 def _entries(database_url: str) -> dict[str, int]:

@@ -58,7 +58,7 @@ def world(session):
         "finance": person("Finn", is_finance=True),
     }
     session.flush()
-    ledger.allocate(session=session, team=teams[0], amount_pence=100_000, actor_id=people["finance"].id,
+    ledger.allocate(gl_code="R1000", session=session, team=teams[0], amount_pence=100_000, actor_id=people["finance"].id,
                     effective_date=TODAY, idempotency_key="fund-1")
     session.commit()
     return {"team": teams[0], "other": teams[1], **people}
@@ -109,7 +109,7 @@ def test_a_member_requests_spend(session, world):
         ("fran", {}, spend.NotAllowed, "Finance staff cannot"),
         ("finance", {}, spend.NotAllowed, "Finance staff cannot"),
         ("olu", {}, NotFound, "does not exist"),
-        ("asha", {"category": "grants"}, spend.SpendError, "category"),
+        ("asha", {"category": "stuff"}, spend.SpendError, "category"),
         ("asha", {"payee": "  "}, spend.SpendError, "who will be paid"),
         ("asha", {"purpose": ""}, spend.SpendError, "what the money is for"),
         ("asha", {"account_id": 999}, spend.SpendError, "fund that has money"),
@@ -696,7 +696,7 @@ def test_spend_beyond_a_funded_ideas_commitment_needs_the_usual_limits(session, 
 
 
 def _more_money(session, world, pence=100_000):
-    ledger.allocate(session=session, team=world["team"], amount_pence=pence, actor_id=world["finance"].id,
+    ledger.allocate(gl_code="R1000", session=session, team=world["team"], amount_pence=pence, actor_id=world["finance"].id,
                     effective_date=TODAY, idempotency_key=f"more-{pence}")
     session.commit()
 

@@ -68,7 +68,7 @@ def w(app, engine, session, place_and_team, make_person):  # noqa: F811
         "fran": make_person("fran@example.org", role="finance"),
         "rita": make_person("rita@example.org"),
     }
-    ledger.allocate(session=session, team=team, amount_pence=100_000, actor_id=people["fran"].id,
+    ledger.allocate(gl_code="R1000", session=session, team=team, amount_pence=100_000, actor_id=people["fran"].id,
                     effective_date=TODAY, idempotency_key="fund")
     session.commit()
     clients = {}
@@ -196,7 +196,7 @@ def test_request_approve_pay_and_the_public_ledger(w, app, engine):
     [({"amount": "abc"}, "Enter the amount in pounds and pence"),
      ({"amount": "0"}, "more than £0"),
      ({"amount": "12.345"}, "two decimal places"),
-     ({"category": "grants"}, "Not a valid choice"),
+     ({"category": "stuff"}, "Not a valid choice"),
      ({"purpose": ""}, "Say in plain words"),
      ({"payee": ""}, "who will be paid"),
      ({"account_id": "99"}, "Not a valid choice")],
@@ -523,7 +523,7 @@ def funded_idea(w, session):
     """A resident idea the vote funded with £1,500 (the team has £2,000 in its budget)."""
     from votes.models import Idea
 
-    ledger.allocate(session=session, team=w["team"], amount_pence=100_000, actor_id=w["fran"].id,
+    ledger.allocate(gl_code="R1000", session=session, team=w["team"], amount_pence=100_000, actor_id=w["fran"].id,
                     effective_date=TODAY, idempotency_key="fund-more")
     held = ledger.hold(session=session, team=w["team"], amount_pence=150_000, category="equipment",
                        description="Funded idea: youth space", actor_id=w["erin"].id, idempotency_key="idea-hold")

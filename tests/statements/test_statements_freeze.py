@@ -47,13 +47,13 @@ def fran(session, teams, make_person):  # noqa: F811
     team, other = teams
     fran = make_person("fran@example.org", role="finance")
     for t, pence in ((team, 100_000), (other, 40_000)):
-        services.allocate(session=session, team=t, amount_pence=pence, actor_id=fran.id,
+        services.allocate(gl_code="R1000", session=session, team=t, amount_pence=pence, actor_id=fran.id,
                           effective_date=TWO_AGO, idempotency_key=_key())
         held = services.hold(session=session, team=t, amount_pence=1_234, category="printing",
                              description=HOSTILE, payee=HOSTILE, actor_id=fran.id, idempotency_key=_key())
         services.settle_hold(session=session, hold_id=held.id, actual_pence=1_234, actor_id=fran.id,
                              effective_date=LAST_MONTH, idempotency_key=_key(), method="invoice", receipt_ref="R1")
-    services.allocate(session=session, team=team, amount_pence=5_000, actor_id=fran.id,
+    services.allocate(gl_code="R1000", session=session, team=team, amount_pence=5_000, actor_id=fran.id,
                       effective_date=TODAY, idempotency_key=_key())
     session.commit()
     return fran
@@ -102,7 +102,7 @@ def test_closing_a_month_freezes_every_statement_and_downloads_are_byte_identica
     assert "CLOSED" in text_of_pdf and "DRAFT" not in text_of_pdf and stored.statement_id in text_of_pdf
     # Still identical after the ledger moves on (a new entry this month, open).
     with open_session(engine, write=True) as s:
-        services.allocate(session=s, team=s.get(Team, team.id), amount_pence=700, actor_id=fran.id,
+        services.allocate(gl_code="R1000", session=s, team=s.get(Team, team.id), amount_pence=700, actor_id=fran.id,
                           effective_date=TODAY, idempotency_key=_key())
         s.commit()
     assert client.get(f"/finance/statements/{team.slug}/{month}.pdf").data == first.data
@@ -227,7 +227,7 @@ def test_the_month_after_a_closed_month_is_open_and_its_statement_a_draft(
     assert "-DRAFT-" in response.headers["X-Statement-Id"]
     assert _rows(engine, THIS_MONTH) == []
     # And the ledger still takes entries dated this month.
-    services.allocate(session=session, team=team, amount_pence=1_000, actor_id=fran.id,
+    services.allocate(gl_code="R1000", session=session, team=team, amount_pence=1_000, actor_id=fran.id,
                       effective_date=THIS_MONTH, idempotency_key=_key())
     session.commit()
 

@@ -35,7 +35,7 @@ def world(session, place_and_team, make_person):  # noqa: F811 - fixtures import
     outsider = make_person("out@example.org")
     outsider.place_id = elsewhere.id
     session.add(outsider)
-    ledger.allocate(session=session, team=team, amount_pence=500_000, actor_id=finance.id,
+    ledger.allocate(gl_code="R1000", session=session, team=team, amount_pence=500_000, actor_id=finance.id,
                     effective_date=dt.date.today(), idempotency_key="alloc-1")
     session.commit()
     return dict(place=place, team=team, finance=finance, member=member, enabler=enabler,
