@@ -90,7 +90,7 @@ def bulk_history(session, team, finance, entries: int) -> None:
     """Insert ``entries`` valid chained entries: all but 50 over 12 closed months, 50 in this one."""
     council = services.council_fund_id(session=session)
     budget = services.budget_account_id(session=session, team=team)
-    spend = services._spend_account_id(session, team.id, "supplies")
+    spend = services.spend_account_id(session=session, team_id=team.id, category="supplies")
     session.commit()
     # A production-like shape: the history is in closed months, the open month holds a
     # fixed number of entries whatever the history length.
@@ -143,7 +143,7 @@ def bulk_history(session, team, finance, entries: int) -> None:
     month = FIRST
     while month < TODAY.replace(day=1):
         services.close_month(session=session, month=month, actor_id=finance.id, today=TODAY)
-        month = services._next_month(month)
+        month = services.next_month(month)
     session.commit()
 
 

@@ -4,7 +4,7 @@
   constraint is built from :data:`METHODS`) and in ``journal_entry.method``, with the label the
   quick-spend form shows and the label a statement shows. Ledger entries written before these
   codes were settled (``"p-card"``, ``"petty-cash"``, ``"imprest"`` …) cannot be rewritten: the
-  journal is append-only and ``method`` is inside each entry's SHA-256 (ledger/services.py
+  journal is append-only and ``method`` is inside each entry's SHA-256 (ledger/journal.py
   ``HASHED_FIELDS``), so :func:`method_code` maps those spellings when read.
 * **GL (subjective) codes** for spend, by category (ledger.md §3.2 C; CIPFA SeRCOP subjective
   headings). Settling a hold writes the code into the spend entry (hashed with it); a reversal

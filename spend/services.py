@@ -59,7 +59,7 @@ from spend.receipts import (
 )
 from votes import services as votes
 
-# Test seams, as in ledger.services: the race test turns the request lock (and the
+# Test seams, as in ledger.journal: the race test turns the request lock (and the
 # conditional state write) off to show the test can fail, and may pause between read and write.
 _LOCKING = True
 _BETWEEN_READ_AND_WRITE: Callable[[], None] | None = None
@@ -259,7 +259,7 @@ def request_spend(
     team could approve it (:func:`approvers_of`). Raises NotAllowed, InvalidAmount, SpendError,
     OverLimit (``needs_vote`` when only a resident vote could allow it), NotFound."""
     _require_member(session, team, requester, "request")
-    ledger._check_amount(amount_pence)
+    ledger.check_amount(amount_pence)
     payee = (payee or "").strip()
     purpose = (purpose or "").strip()
     if payee_is_individual:
@@ -405,7 +405,7 @@ def approve(
     WrongState (already decided: no second hold), OverLimit, NeedsFreshSignIn,
     InsufficientFunds (the caller records :func:`record_overspend_refused` after rolling back).
     """
-    ledger._check_key(idempotency_key)
+    ledger.check_key(idempotency_key)
     request = _load(session, team, request_id)
     if _replayed_approval(session, request, idempotency_key):
         return request
@@ -493,7 +493,7 @@ def cancel(*, session: Session, team: Team, request_id: int, actor: Person, idem
     """Cancel an approved, unpaid commitment: the hold is voided and the money released. The same
     idempotency key again returns the cancelled request; a key used for anything else is
     refused (IdempotencyConflict) and nothing is written."""
-    ledger._check_key(idempotency_key)
+    ledger.check_key(idempotency_key)
     request = _load(session, team, request_id)
     _require_member(session, team, actor, "cancel")
     row = session.get(LedgerRequest, idempotency_key)
@@ -530,7 +530,7 @@ def record_payment(
 ) -> SpendRequest:
     """Pay an approved request: settle the hold for the actual amount (≤ approved; the rest is
     released) with proposer, approver and receipt on the ledger entry."""
-    ledger._check_key(idempotency_key)
+    ledger.check_key(idempotency_key)
     request = _load(session, team, request_id)
     if request.status == SpendStatus.PAID:
         row = session.get(LedgerRequest, idempotency_key)
@@ -539,7 +539,7 @@ def record_payment(
     _require_member(session, team, actor, "pay")
     if request.status != SpendStatus.APPROVED:
         raise WrongState(state_message(session=session, request=request))
-    ledger._check_amount(actual_pence)
+    ledger.check_amount(actual_pence)
     if actual_pence > request.amount_pence:
         raise InvalidAmount(
             f"{format_gbp(actual_pence)} is more than the {format_gbp(request.amount_pence)} approved. "
@@ -608,7 +608,7 @@ def plan_limits(*, session: Session, team: Team, actor: Person, member_limit_pen
         raise NotAllowed("Only the team’s enabler can change the approval limits.")
     for value, field in ((member_limit_pence, "member_limit"), (enabler_limit_pence, "enabler_limit")):
         try:
-            ledger._check_amount(value)
+            ledger.check_amount(value)
         except InvalidAmount as error:
             raise SpendError(str(error), field=field) from None
     if enabler_limit_pence < member_limit_pence:

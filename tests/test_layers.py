@@ -62,9 +62,11 @@ KNOWN_POSITIONAL_SESSION = {
 
 
 def positional_session_services() -> dict[str, set[str]]:
-    """Per */services.py, the public functions whose ``session`` can be passed positionally."""
+    """Per */services.py and the ledger's core modules, the public functions whose ``session``
+    can be passed positionally."""
     found: dict[str, set[str]] = {}
-    for path in sorted(ROOT.glob("*/services.py")):
+    core = [ROOT / "ledger" / f"{name}.py" for name in ("accounts", "journal", "periods", "queries", "verify")]
+    for path in sorted(ROOT.glob("*/services.py")) + core:
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         for node in tree.body:
             if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) or node.name.startswith("_"):

@@ -12,7 +12,7 @@ import pytest
 
 from community.db import is_sqlite, open_session
 from community.models import Team
-from ledger import services
+from ledger import journal, services
 from ledger.errors import InsufficientFunds
 from tests.ledger.conftest import TODAY
 
@@ -87,8 +87,8 @@ def test_twenty_holds_race_for_one_hundred_pounds_and_six_win(engine, session, f
 @pytest.mark.xfail(strict=True, reason="without the lock, concurrent holds overspend or fail")
 def test_without_the_lock_the_race_is_lost(engine, session, funded, monkeypatch):
     """PostgreSQL: no FOR UPDATE; SQLite: a deferred (non-IMMEDIATE) transaction."""
-    monkeypatch.setattr(services, "_LOCKING", False)
-    monkeypatch.setattr(services, "_BETWEEN_READ_AND_WRITE", lambda: time.sleep(0.2))
+    monkeypatch.setattr(journal, "_LOCKING", False)
+    monkeypatch.setattr(journal, "_BETWEEN_READ_AND_WRITE", lambda: time.sleep(0.2))
     outcomes = _race(engine, *funded, write=not is_sqlite(session))
     assert outcomes.count("ok") == 6
     assert outcomes.count("refused") == 14

@@ -4,7 +4,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from ledger import services
+from community.db import is_sqlite
+from ledger import periods, services
 from ledger.errors import (
     HoldNotOpen,
     IdempotencyConflict,
@@ -304,7 +305,7 @@ def test_closed_month_refuses_entries_in_service_and_database(session, people, m
         _fund(session, team, finance, key="late", day=dt.date(2026, 10, 31))
     session.rollback()
     # Bypass the service: the trigger refuses the header too.
-    monkeypatch.setattr(services, "_check_open_date", lambda *_: None)
+    monkeypatch.setattr(periods, "check_open_date", lambda **_: None)
     with pytest.raises(DBAPIError, match="closed"):
         _fund(session, team, finance, key="late2", day=dt.date(2026, 10, 31))
     session.rollback()
@@ -384,7 +385,7 @@ def test_verify_command_exits_zero_then_names_the_bad_entry(app, session, people
     _fund(session, team, finance)
     result = runner.invoke(args=["ledger", "verify"])
     assert result.exit_code == 0 and result.output.startswith("ledger OK: 1 entries")
-    if services.is_sqlite(session):
+    if is_sqlite(session):
         session.execute(text("DROP TRIGGER ledger_entry_no_update"))
     else:
         session.execute(text("DROP TRIGGER journal_entry_no_update ON journal_entry"))

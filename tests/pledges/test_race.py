@@ -13,6 +13,7 @@ import pytest
 
 from community.db import is_sqlite, open_session
 from community.models import Team
+from ledger import journal
 from ledger import services as ledger
 from ledger.errors import InsufficientFunds
 from tests.pledges.conftest import money_pledge, receive
@@ -77,8 +78,8 @@ def test_only_what_was_received_can_be_committed(engine, session, fund):
 @pytest.mark.xfail(strict=True, reason="without the lock, concurrent commitments overspend the fund or fail")
 def test_without_the_lock_the_fund_is_overspent(engine, session, fund, monkeypatch):
     """PostgreSQL: no FOR UPDATE; SQLite: a deferred (non-IMMEDIATE) transaction."""
-    monkeypatch.setattr(ledger, "_LOCKING", False)
-    monkeypatch.setattr(ledger, "_BETWEEN_READ_AND_WRITE", lambda: time.sleep(0.2))
+    monkeypatch.setattr(journal, "_LOCKING", False)
+    monkeypatch.setattr(journal, "_BETWEEN_READ_AND_WRITE", lambda: time.sleep(0.2))
     outcomes = _race(engine, *fund, write=not is_sqlite(session))
     assert outcomes.count("ok") == 6
     assert outcomes.count("refused") == 14

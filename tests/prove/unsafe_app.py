@@ -5,7 +5,7 @@ xfail(strict) variants of the races. This module lives in tests/ and is never im
 app, so production cannot switch a guard off; it also refuses anything but testing mode.
 
 The ledger: ``THRIVING_PROVE_PAUSE`` (seconds) is the pause between reading the available
-balance and writing (``ledger.services._BETWEEN_READ_AND_WRITE``), so the bad interleaving is
+balance and writing (``ledger.journal._BETWEEN_READ_AND_WRITE``), so the bad interleaving is
 forced rather than hoped for. On SQLite the write transactions become plain deferred ``BEGIN``
 (no ``BEGIN IMMEDIATE``); on PostgreSQL the ``FOR UPDATE`` on the budget account is skipped.
 
@@ -31,7 +31,7 @@ from sqlalchemy import insert, select, text, update
 
 import community.db
 import wsgi
-from ledger import services
+from ledger import journal
 
 BALLOT_RULE = "uq_vote_ballot_round_voter"  # migrations/versions/0004_votes.py, both databases
 
@@ -41,8 +41,8 @@ def create_app():
     if app.config["ENV_NAME"] != "testing":
         raise wsgi.ConfigurationError("The unlocked ledger exists only in testing mode.")
     pause = float(os.environ.get("THRIVING_PROVE_PAUSE", "0.3"))
-    services._LOCKING = False
-    services._BETWEEN_READ_AND_WRITE = lambda: time.sleep(pause)
+    journal._LOCKING = False
+    journal._BETWEEN_READ_AND_WRITE = lambda: time.sleep(pause)
     try:  # quick spend's own seams: no FOR UPDATE on the request row, and the same pause
         from spend import services as spend
     except ImportError:  # a branch without quick spend

@@ -1,0 +1,163 @@
+"""Reading the ledger: a team's ledger page with running balances, each restricted fund's
+movements, and every team's balance (public pages withhold individuals as WITHHELD)."""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from community.models import Team
+from ledger import codes
+from ledger.accounts import (
+    FundSummary,
+    available_of,
+    balance_in,
+    balance_of,
+    budget_account_id,
+    committed_in,
+    restricted_funds,
+)
+from ledger.journal import reference
+from ledger.models import JournalEntry, LedgerAccount, Posting
+
+WITHHELD = "individual (withheld)"
+
+
+def team_balances(*, session: Session) -> list[dict]:
+    """Every team with its balance and available pence, by name (0 for a team with no budget
+    account yet: reading must not create one)."""
+    budgets = set(session.execute(select(LedgerAccount.code).where(LedgerAccount.code.like("team:%:budget"))).scalars())
+    rows = []
+    for team in session.execute(select(Team).order_by(Team.name)).scalars():
+        if f"team:{team.id}:budget" in budgets:
+            rows.append({"team": team, "balance": balance_of(session=session, team=team),
+                         "available": available_of(session=session, team=team)})
+        else:
+            rows.append({"team": team, "balance": 0, "available": 0})
+    return rows
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    """One line of a team's ledger page (amounts in pence, as seen by the budget account)."""
+
+    entry_id: int
+    reference: str
+    effective_date: dt.date
+    kind: str
+    description: str
+    payee: str | None
+    public_payee: str | None  # "individual (withheld)" when the payee is a person
+    reason: str | None
+    category: str | None
+    reverses_entry_id: int | None
+    amount_pence: int
+    balance_after_pence: int
+    proposer_id: int | None = None  # who asked for the spend (full detail only)
+    approver_id: int | None = None  # the second person who approved it
+    method: str | None = None  # how it was paid
+    receipt_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class LedgerPage:
+    rows: list[LedgerRow]
+    page: int
+    per_page: int
+    has_next: bool
+    balance_pence: int
+    available_pence: int
+
+
+def list_entries(*, session: Session, team: Team, page: int = 1, per_page: int = 50) -> LedgerPage:
+    """A page of the team's budget-account entries, newest first, with running balances.
+
+    Cost does not grow with history for page 1: the balance comes from the last sealed month
+    plus later postings, and rows come from the (account, date, entry) index.
+    """
+    return _account_page(session, budget_account_id(session=session, team=team), page, per_page)
+
+
+def _account_page(session: Session, account_id: int, page: int, per_page: int) -> LedgerPage:
+    """A page of one account's entries, newest first, with running balances."""
+    page = max(int(page), 1)
+    per_page = min(max(int(per_page), 1), 200)
+    balance = balance_in(session=session, account_id=account_id)
+    available = balance - committed_in(session=session, account_id=account_id)
+    offset = (page - 1) * per_page
+    order = (Posting.effective_date.desc(), Posting.entry_id.desc(), Posting.id.desc())
+    running = balance
+    if offset:
+        newer = (
+            select(Posting.amount_pence)
+            .where(Posting.account_id == account_id)
+            .order_by(*order)
+            .limit(offset)
+            .subquery()
+        )
+        running -= int(session.execute(select(func.coalesce(func.sum(newer.c.amount_pence), 0))).scalar_one())
+    result = session.execute(
+        select(Posting.amount_pence, JournalEntry)
+        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+        .where(Posting.account_id == account_id)
+        .order_by(*order)
+        .limit(per_page + 1)
+        .offset(offset)
+    ).all()
+    rows = []
+    for amount, entry in result[:per_page]:
+        rows.append(
+            LedgerRow(
+                entry_id=entry.id,
+                reference=reference(entry.id),
+                effective_date=entry.effective_date,
+                kind=entry.kind,
+                description=entry.description,
+                payee=entry.payee,
+                public_payee=WITHHELD if entry.payee_is_individual else entry.payee,
+                reason=entry.reason,
+                category=entry.category,
+                reverses_entry_id=entry.reverses_entry_id,
+                amount_pence=int(amount),
+                balance_after_pence=running,
+                proposer_id=entry.proposer_id,
+                approver_id=entry.approver_id,
+                method=codes.method_code(entry.method) or None,
+                receipt_ref=entry.receipt_ref,
+            )
+        )
+        running -= int(amount)
+    return LedgerPage(
+        rows=rows,
+        page=page,
+        per_page=per_page,
+        has_next=len(result) > per_page,
+        balance_pence=balance,
+        available_pence=available,
+    )
+
+
+@dataclass(frozen=True)
+class FundMovements:
+    """A restricted fund with its movements, newest first (public: individuals withheld)."""
+
+    summary: FundSummary
+    public_label: str  # "Pledge P-0003": the pledge, never the pledger
+    page: LedgerPage
+
+
+FUND_MOVEMENTS_SHOWN = 100
+
+
+def list_fund_movements(*, session: Session, team: Team) -> list[FundMovements]:
+    """Every restricted fund of the team, even at £0, each with its latest movements (money
+    pledged and received, spend charged to it, reversals), for the public ledger."""
+    found = []
+    for fund in restricted_funds(session=session, team=team):
+        page = _account_page(session, fund.id, 1, FUND_MOVEMENTS_SHOWN)
+        summary = FundSummary(account_id=fund.id, label=fund.label, balance_pence=page.balance_pence,
+                              available_pence=page.available_pence)
+        found.append(FundMovements(summary=summary, public_label=fund.label.split(":", 1)[0], page=page))
+    return found
+
