@@ -89,12 +89,12 @@ def _decoded(client, url: str) -> str:
 
 
 def page_assets(html: str, base: str) -> tuple[list[str], list[str], bool]:
-    """Stylesheets and scripts (in order), and whether the page links an icon."""
+    """Stylesheets, scripts (in order) and the icons the page links."""
     css = [urljoin(base, m) for m in re.findall(r'<link[^>]+rel="stylesheet"[^>]+href="([^"]+)"', html)]
     js = [urljoin(base, m) for m in re.findall(r'<script[^>]+src="([^"]+)"', html)]
     js += [urljoin(base, m) for m in re.findall(r'<link[^>]+rel="modulepreload"[^>]+href="([^"]+)"', html)]
-    icon = bool(re.search(r'<link[^>]+rel="(shortcut )?icon"', html))
-    return css, js, icon
+    icons = [urljoin(base, m) for m in re.findall(r'<link[^>]+rel="(?:shortcut )?icon"[^>]+href="([^"]+)"', html)]
+    return css, js, icons
 
 
 def module_imports(source: str, base: str) -> list[str]:
@@ -137,11 +137,10 @@ def first_visit(client, path: str) -> list[Fetched]:
     page = fetch(client, path)
     html = _decoded(client, path)
     base = "http://localhost" + path
-    css, js, icon = page_assets(html, base)
+    css, js, icons = page_assets(html, base)
     fetched, seen = [page], set()
     queue = [(u, "css") for u in css] + [(u, "js") for u in js]
-    if not icon:
-        queue.append((urljoin(base, "/favicon.ico"), "icon"))
+    queue += [(u, "icon") for u in icons or [urljoin(base, "/favicon.ico")]]
     while queue:
         url, kind = queue.pop(0)
         if url in seen:
