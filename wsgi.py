@@ -14,8 +14,13 @@ DEV_SECRET_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
 MIN_SECRET_LENGTH = 32
 
 
+ENVIRONMENTS = ("production", "development", "testing")
+EXIT_CONFIGURATION = 2  # a usage error, as click's
+
+
 class ConfigurationError(RuntimeError):
-    """The app refuses to start with this configuration."""
+    """The app refuses to start with this configuration; the message is one sentence naming the
+    variable, shown as it is (no traceback) by the command line and by gunicorn.conf.py."""
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -24,7 +29,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     # How another process makes this app (statements/cli.py's pool workers): a function pickles by
     # name, so the domains never import the composition root.
     app.extensions["app_factory"] = create_app
-    configure(app, test_config)
+    try:
+        configure(app, test_config)
+    except ConfigurationError as error:
+        if test_config is None:
+            exit_from_command_line(error)
+        raise
     register_extensions(app)
     register_blueprints(app)
     register_personal_data(app)
@@ -34,12 +44,25 @@ def create_app(test_config: dict | None = None) -> Flask:
     return app
 
 
+def exit_from_command_line(error: ConfigurationError) -> None:
+    """Under ``flask --app wsgi …`` (a click context is active): print the sentence and exit 2.
+    Flask's CLI would print a traceback for any exception, even for ``--help``; SystemExit passes
+    through it. Anywhere else (gunicorn, a script) the error is raised as usual."""
+    import click
+
+    if click.get_current_context(silent=True) is not None:
+        click.echo(str(error), err=True)
+        raise SystemExit(EXIT_CONFIGURATION)
+
+
 def configure(app: Flask, test_config: dict | None) -> None:
     """Load configuration in order and refuse unsafe production settings."""
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     env = os.environ.get("THRIVING_ENV", "production")
     if test_config and "ENV_NAME" in test_config:
         env = test_config["ENV_NAME"]
+    if env not in ENVIRONMENTS:
+        raise ConfigurationError(f"THRIVING_ENV must be production, development or testing, not {env!r}.")
     development = env in {"development", "testing"}
     app.config.from_mapping(
         ENV_NAME=env,
@@ -102,18 +125,48 @@ def configure(app: Flask, test_config: dict | None) -> None:
         REVERSAL_SECOND_APPROVAL_ABOVE_PENCE=100_000,
         PREFERRED_URL_SCHEME="http" if development else "https",
     )
+    defaults = dict(app.config)
     app.config.from_pyfile("config.py", silent=True)
     app.config.from_prefixed_env("THRIVING")
     if test_config:
         app.config.from_mapping(test_config)
     app.config["ENV_NAME"] = env
+    _check_types(app, defaults)
     if app.config["MAIL_DELIVERY"] not in {"queue", "after_request"}:
-        raise ConfigurationError('MAIL_DELIVERY must be "queue" or "after_request".')
+        raise ConfigurationError('THRIVING_MAIL_DELIVERY must be "queue" or "after_request".')
     if app.config["STATEMENT_FREEZE"] not in {"cron", "after_response"}:
-        raise ConfigurationError('STATEMENT_FREEZE must be "cron" or "after_response".')
+        raise ConfigurationError('THRIVING_STATEMENT_FREEZE must be "cron" or "after_response".')
     _choose_secret(app, development)
     _choose_totp_keys(app, development)
+    _check_database_url(app, development, default=defaults["DATABASE_URL"])
     _choose_rate_limit_storage(app)
+
+
+def _check_types(app: Flask, defaults: dict) -> None:
+    """A setting whose default is a number or a yes/no must still be one (``THRIVING_X=soon``
+    arrives as the string "soon": from_prefixed_env falls back to a string when JSON fails)."""
+    for key, default in defaults.items():
+        value = app.config.get(key)
+        if not isinstance(value, str):
+            continue
+        if isinstance(default, bool):
+            raise ConfigurationError(f"THRIVING_{key} must be true or false, not {value!r}.")
+        if isinstance(default, int):
+            raise ConfigurationError(f"THRIVING_{key} must be a whole number, not {value!r}.")
+
+
+def _check_database_url(app: Flask, development: bool, *, default: str) -> None:
+    """Production names its database (PostgreSQL); every URL must parse."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    url = app.config["DATABASE_URL"]
+    if not development and (not url or url == default):
+        raise ConfigurationError("Production needs THRIVING_DATABASE_URL (postgresql://…).")
+    try:
+        make_url(str(url))
+    except ArgumentError:
+        raise ConfigurationError(f"THRIVING_DATABASE_URL is not a database URL: {url!r}.") from None
 
 
 def _choose_rate_limit_storage(app: Flask) -> None:
@@ -177,10 +230,11 @@ def _choose_totp_keys(app: Flask, development: bool) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    """Database, sign-in, CSRF, rate limits, security headers, mail delivery, page cache."""
-    from community import auth, cache, db, mail, security
+    """Static files, database, sign-in, CSRF, rate limits, security headers, mail delivery, page cache."""
+    from community import assets, auth, cache, db, mail, security
     from community.limits import limiter
 
+    assets.init_app(app)
     db.init_app(app)
     auth.init_app(app)
     limiter.init_app(app)

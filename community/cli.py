@@ -4,7 +4,7 @@
 import click
 from flask.cli import AppGroup
 
-from community import mail, migrate, services, totp
+from community import mail, services, totp
 from community.db import get_engine, get_session
 from community.errors import DomainError
 
@@ -16,6 +16,8 @@ mail_cli = AppGroup("mail", help="Outgoing email.")
 @db_cli.command("upgrade")
 def db_upgrade():
     """Apply every migration (safe to run again)."""
+    from community import migrate  # Alembic: only this command needs it (start-up, issue 18)
+
     migrate.upgrade(get_engine())
     click.echo("Database is up to date.")
 

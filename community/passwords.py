@@ -9,8 +9,13 @@ from argon2.exceptions import InvalidHashError, VerificationError
 MIN_LENGTH = 8
 MAX_LENGTH = 128
 _hasher = PasswordHasher()
-# A timing-equaliser: verify against this when the account does not exist.
-_DUMMY_HASH = _hasher.hash("not-a-real-password-but-takes-as-long")
+
+
+@cache
+def _dummy_hash() -> str:
+    """A timing-equaliser: verify against this when the account does not exist. Made on first
+    use, not at import: one argon2 hash (64 MiB) costs every command's start-up ~0.1 s."""
+    return _hasher.hash("not-a-real-password-but-takes-as-long")
 
 
 @cache
@@ -38,7 +43,7 @@ def hash_password(password: str) -> str:
 def verify_password(stored_hash: str | None, password: str) -> bool:
     """True if the password matches; takes as long when there is no stored hash."""
     try:
-        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+        return _hasher.verify(stored_hash or _dummy_hash(), password) and stored_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

@@ -5,8 +5,6 @@ import io
 import secrets
 from functools import wraps
 
-import qrcode
-import qrcode.image.svg
 from flask import (
     Blueprint,
     abort,
@@ -392,6 +390,9 @@ def sign_in_code():
 
 
 def _qr_svg(uri: str) -> str:
+    import qrcode  # only the enrolment page draws a QR code (start-up, issue 18)
+    import qrcode.image.svg
+
     image = qrcode.make(uri, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
     buffer = io.BytesIO()
     image.save(buffer)

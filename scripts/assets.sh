@@ -14,3 +14,5 @@ fi
 rsync -a --delete node_modules/govuk-frontend/dist/govuk/assets/ static/govuk/assets/ 2>/dev/null \
   || { rm -rf static/govuk/assets; cp -r node_modules/govuk-frontend/dist/govuk/assets static/govuk/assets; }
 cp node_modules/govuk-frontend/dist/govuk/govuk-frontend.min.js static/govuk/
+# Content-hashed copies, gzip + Brotli beside them, static/build/manifest.json (issue 18).
+.venv/bin/python scripts/hash_assets.py

@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import filetype
-from PIL import Image, ImageFile, ImageOps
 
 from spend.errors import InvalidReceipt
 
@@ -55,6 +54,8 @@ def _strict_decoding() -> Iterator[None]:
     grey. A receipt must decode whole, so the switch is off while one decodes; the lock stops two
     uploads restoring it under each other. A statement drawn meanwhile is not affected: its
     images are our own static files."""
+    from PIL import ImageFile
+
     with _DECODING:
         before = ImageFile.LOAD_TRUNCATED_IMAGES
         ImageFile.LOAD_TRUNCATED_IMAGES = False
@@ -69,6 +70,8 @@ def clean_image(data: bytes, content_type: str) -> bytes:
     shrunk to ``RECEIPT_MAX_SIDE``, and saved with no metadata at all (EXIF with GPS, XMP, ICC,
     comments, text chunks) and nothing after the image, so a polyglot's HTML does not survive.
     InvalidReceipt for a decompression bomb or anything Pillow cannot decode."""
+    from PIL import Image, ImageOps  # only an upload decodes an image (start-up, issue 18)
+
     try:
         with _strict_decoding(), Image.open(io.BytesIO(data), formats=[_PILLOW_FORMAT[content_type]]) as image:
             width, height = image.size  # from the header: nothing decoded yet

@@ -1,19 +1,25 @@
 """Statement output: HTML from the templates, the PDF (WeasyPrint with a deny-by-default URL
 fetcher) and the CSV (Local Government Transparency Code columns plus our references)."""
 
+from __future__ import annotations
+
 import csv
 import hashlib
 import io
 from decimal import Decimal
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-import weasyprint
 from flask import current_app, render_template
 
 from ledger import services
 from statements.county import CountyPack
 from statements.figures import METHOD_LABELS, Statement
+
+if TYPE_CHECKING:
+    SafeURLFetcher = object  # the class is made on first use: see _safe_url_fetcher()
 
 CSV_COLUMNS = (
     "Body",
@@ -45,30 +51,44 @@ class StatementFetchRefused(ValueError):
     """The statement fetcher refused a URL (anything but our own static CSS)."""
 
 
-class SafeURLFetcher(weasyprint.URLFetcher):
-    """Deny by default: serve only ``*.css`` files under the app's ``static/`` folder.
+@cache
+def _safe_url_fetcher() -> type:
+    """``SafeURLFetcher``, made on first use: WeasyPrint takes about a second to import, and only
+    rendering a PDF needs it (the command line and most requests never do; issue 18)."""
+    import weasyprint
 
-    No network, no ``file://`` outside ``static/``, no data: URLs. Every URL asked for is
-    recorded in ``requested`` (the tests read it); refusals in ``refused``.
-    """
+    class SafeURLFetcher(weasyprint.URLFetcher):
+        """Deny by default: serve only ``*.css`` files under the app's ``static/`` folder.
 
-    def __init__(self, static_root: Path | str, **kwargs):
-        super().__init__(allowed_protocols=("file",), allow_redirects=False, **kwargs)
-        self.static_root = Path(static_root).resolve()
-        self.requested: list[str] = []
-        self.refused: list[str] = []
+        No network, no ``file://`` outside ``static/``, no data: URLs. Every URL asked for is
+        recorded in ``requested`` (the tests read it); refusals in ``refused``.
+        """
 
-    def fetch(self, url, headers=None):
-        self.requested.append(url)
-        parts = urlsplit(url)
-        if parts.scheme == "file" and not parts.netloc and not parts.query:
-            path = Path(unquote(parts.path)).resolve()
-            if path.suffix == ".css" and path.is_relative_to(self.static_root) and path.is_file():
-                return weasyprint.urls.URLFetcherResponse(
-                    url, path.read_bytes(), {"Content-Type": "text/css; charset=utf-8"}
-                )
-        self.refused.append(url)
-        raise StatementFetchRefused(f"refused to fetch {url}")
+        def __init__(self, static_root: Path | str, **kwargs):
+            super().__init__(allowed_protocols=("file",), allow_redirects=False, **kwargs)
+            self.static_root = Path(static_root).resolve()
+            self.requested: list[str] = []
+            self.refused: list[str] = []
+
+        def fetch(self, url, headers=None):
+            self.requested.append(url)
+            parts = urlsplit(url)
+            if parts.scheme == "file" and not parts.netloc and not parts.query:
+                path = Path(unquote(parts.path)).resolve()
+                if path.suffix == ".css" and path.is_relative_to(self.static_root) and path.is_file():
+                    return weasyprint.urls.URLFetcherResponse(
+                        url, path.read_bytes(), {"Content-Type": "text/css; charset=utf-8"}
+                    )
+            self.refused.append(url)
+            raise StatementFetchRefused(f"refused to fetch {url}")
+
+    return SafeURLFetcher
+
+
+def __getattr__(name: str):
+    if name == "SafeURLFetcher":
+        return _safe_url_fetcher()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 
@@ -82,8 +102,10 @@ def render_pack_html(pack: CountyPack) -> str:
 
 
 def _pdf(html: str, fetcher: SafeURLFetcher | None) -> bytes:
+    import weasyprint
+
     static_root = Path(current_app.static_folder)
-    fetcher = fetcher or SafeURLFetcher(static_root)
+    fetcher = fetcher or _safe_url_fetcher()(static_root)
     document = weasyprint.HTML(string=html, base_url=static_root.as_uri() + "/", url_fetcher=fetcher)
     return document.write_pdf()
 

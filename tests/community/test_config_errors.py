@@ -1,0 +1,92 @@
+"""A missing or wrong configuration, from the command line and under gunicorn (issue 18): one
+sentence naming the variable, exit status 2, no traceback. Each case is a real subprocess with
+every ``THRIVING_*`` variable cleared first."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PROD_TOTP_KEYS
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "s" * 40
+
+
+def _env(**values: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("THRIVING_", "FLASK_"))}
+    return {**env, "PYTHONPATH": str(ROOT), **values}
+
+
+def _flask(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def _one_sentence(done: subprocess.CompletedProcess, variable: str) -> str:
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    assert "Traceback" not in done.stdout + done.stderr, done.stderr
+    assert done.returncode == 2, (done.returncode, done.stderr)
+    assert len(lines) == 1, lines
+    assert variable in lines[0] and lines[0].rstrip().endswith("."), lines[0]
+    return lines[0]
+
+
+PRODUCTION = {"THRIVING_SECRET_KEY": SECRET, "THRIVING_TOTP_KEYS": PROD_TOTP_KEYS,
+              "THRIVING_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}
+
+
+@pytest.mark.parametrize(("values", "variable"), [
+    ({}, "THRIVING_SECRET_KEY"),  # no THRIVING_ENV: production, without its secret
+    ({"THRIVING_ENV": "prod"}, "THRIVING_ENV"),
+    ({**PRODUCTION, "THRIVING_SECRET_KEY": ""}, "THRIVING_SECRET_KEY"),
+    ({**PRODUCTION, "THRIVING_TOTP_KEYS": ""}, "THRIVING_TOTP_KEYS"),
+    ({**PRODUCTION, "THRIVING_TOTP_KEYS": "not-a-key"}, "THRIVING_TOTP_KEYS"),
+    ({**PRODUCTION, "THRIVING_DATABASE_URL": ""}, "THRIVING_DATABASE_URL"),
+    ({"THRIVING_ENV": "development", "THRIVING_DATABASE_URL": "not a database"}, "THRIVING_DATABASE_URL"),
+    ({"THRIVING_ENV": "development", "THRIVING_SPEND_FRESH_MINUTES": "soon"}, "THRIVING_SPEND_FRESH_MINUTES"),
+    ({"THRIVING_ENV": "development", "THRIVING_RATELIMIT_ENABLED": "maybe"}, "THRIVING_RATELIMIT_ENABLED"),
+    ({"THRIVING_ENV": "development", "THRIVING_MAIL_DELIVERY": "pigeon"}, "THRIVING_MAIL_DELIVERY"),
+])
+def test_a_bad_configuration_is_one_sentence_and_exit_2(values, variable):
+    _one_sentence(_flask(["ledger", "verify"], _env(**{k: v for k, v in values.items() if v})), variable)
+
+
+@pytest.mark.parametrize("args", [
+    ["--help"], ["db", "upgrade"], ["users", "demo-list"], ["statements", "freeze-pending"],
+    ["mail", "deliver"], ["votes", "tally", "missing.pb", "--rule", "greedy"], ["backup", "--out", "x"],
+    ["routes"], ["shell"],
+])
+def test_every_command_says_the_same_sentence(args):
+    line = _one_sentence(_flask(args, _env()), "THRIVING_SECRET_KEY")
+    assert line.startswith("Production needs THRIVING_SECRET_KEY")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_gunicorn_fails_with_the_sentence_and_exit_2(tmp_path):
+    command = [str(ROOT / ".venv" / "bin" / "gunicorn"), "--workers", "2", "--bind",
+               f"127.0.0.1:{_free_port()}", "--pid", str(tmp_path / "pid"), "wsgi:create_app()"]
+    process = subprocess.Popen(command, cwd=ROOT, env=_env(THRIVING_ENV="production"),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               start_new_session=True)
+    try:
+        output, _ = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGTERM)
+        output, _ = process.communicate(timeout=10)
+        pytest.fail(f"gunicorn kept running with a bad configuration:\n{output}")
+    assert process.returncode == 2, output
+    assert "Traceback" not in output, output
+    assert output.count("THRIVING_SECRET_KEY") == 1, output
+    errors = [line for line in output.splitlines() if "[ERROR]" in line or "Error" in line]
+    assert len(errors) == 1 and "Production needs THRIVING_SECRET_KEY" in errors[0], output
+    assert not (tmp_path / "pid").exists()
