@@ -176,6 +176,7 @@ class Crawl:
         page.context.close()
 
 
+@pytest.mark.timeout(600)  # about 4 minutes on two busy cores: more than the suite's 300 s per test
 def test_every_page_for_every_role_meets_wcag_22_aa(browser, live_server):
     started = time.monotonic()
     crawl = Crawl(live_server["url"])
