@@ -38,7 +38,8 @@ def browser_type_launch_args(browser_type_launch_args):
 def live_server(sqlite_template, tmp_path_factory):
     """The app with demo data on a SQLite file, served by Werkzeug in a thread: the places, people
     and ideas, and Shirebrook's demo rounds (a closed one with results, an open one most demo
-    residents have voted in) funded by an allocation instead of the 13-month ledger history."""
+    residents have voted in) funded by an allocation instead of the 13-month ledger history, and
+    Shirebrook's demo quick spend (one request waiting, one approved, one paid with a receipt)."""
     import datetime as dt
 
     from sqlalchemy import select
@@ -46,12 +47,14 @@ def live_server(sqlite_template, tmp_path_factory):
     from community.db import utcnow
     from community.models import Person, Team
     from demo import people, pledges, votes
+    from demo.spend import load_spend_demo
     from ledger import services as ledger
 
     path = tmp_path_factory.mktemp("live") / "live.sqlite3"
     shutil.copyfile(sqlite_template, path)
     app = create_app({"ENV_NAME": "testing", "SECRET_KEY": TEST_SECRET, "DATABASE_URL": f"sqlite:///{path}",
-                      "RATELIMIT_ENABLED": False, "OUTBOX_DIR": str(path.parent / "outbox")})
+                      "RATELIMIT_ENABLED": False, "OUTBOX_DIR": str(path.parent / "outbox"),
+                      "RECEIPTS_DIR": str(path.parent / "receipts")})
     with open_session(get_engine(app), write=True) as session:
         loaded = people.load(session)
         votes.load(session)
@@ -61,6 +64,8 @@ def live_server(sqlite_template, tmp_path_factory):
         ledger.allocate(gl_code="R1000", session=session, team=team, amount_pence=200_000, actor_id=finance.id,
                         effective_date=dt.date.today(), idempotency_key="browser-demo-rounds")
         votes.load_rounds(session, secret=TEST_SECRET, now=utcnow())
+        load_spend_demo(session, teams=[team], members=loaded["members"], today=dt.date.today(),
+                        receipts_dir=app.config["RECEIPTS_DIR"])
         session.commit()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
