@@ -64,6 +64,7 @@ def configure(app: Flask, test_config: dict | None) -> None:
     if env not in ENVIRONMENTS:
         raise ConfigurationError(f"THRIVING_ENV must be production, development or testing, not {env!r}.")
     development = env in {"development", "testing"}
+    from spend import defaults as spend_defaults  # no imports of its own: cheap
     app.config.from_mapping(
         ENV_NAME=env,
         SECRET_KEY=None,
@@ -104,16 +105,16 @@ def configure(app: Flask, test_config: dict | None) -> None:
         STATEMENT_FREEZE="after_response" if development else "cron",
         # The council's default approval limits (spend/services.py LimitDefaults): a team's enabler
         # may set limits up to these alone; a raise above them waits for finance or an admin.
-        SPEND_MEMBER_LIMIT_DEFAULT_PENCE=25_000,
-        SPEND_ENABLER_LIMIT_DEFAULT_PENCE=100_000,
+        SPEND_MEMBER_LIMIT_DEFAULT_PENCE=spend_defaults.MEMBER_LIMIT_PENCE,
+        SPEND_ENABLER_LIMIT_DEFAULT_PENCE=spend_defaults.ENABLER_LIMIT_PENCE,
         # Approving more than this needs the password and a code again within the last
         # SPEND_FRESH_MINUTES (spend/services.py is_fresh).
-        SPEND_FRESH_ABOVE_PENCE=25_000,
-        SPEND_FRESH_MINUTES=15,
+        SPEND_FRESH_ABOVE_PENCE=spend_defaults.FRESH_ABOVE_PENCE,
+        SPEND_FRESH_MINUTES=spend_defaults.FRESH_MINUTES,
         # `flask spend expire`: pending requests lapse after this many days; approved but unpaid
         # ones are flagged after this many.
-        SPEND_EXPIRE_PENDING_DAYS=14,
-        SPEND_FLAG_UNPAID_DAYS=30,
+        SPEND_EXPIRE_PENDING_DAYS=spend_defaults.EXPIRE_PENDING_DAYS,
+        SPEND_FLAG_UNPAID_DAYS=spend_defaults.FLAG_UNPAID_DAYS,
         # Receipts live outside the web root: RECEIPTS_DIR, else INSTANCE_UPLOADS/receipts, else
         # instance/receipts (spend/views.py receipts_dir).
         RECEIPTS_DIR=None,

@@ -44,6 +44,7 @@ from ledger import services as ledger
 from ledger.errors import DomainError, IdempotencyConflict, InvalidAmount, NotFound
 from ledger.models import AccountKind, Hold, HoldStatus, LedgerAccount, LedgerRequest
 from ledger.money import format_gbp
+from spend import defaults
 from spend.errors import InvalidReceipt, NeedsFreshSignIn, NotAllowed, OverLimit, SpendError, WrongState
 from spend.models import (
     CATEGORIES,
@@ -64,12 +65,12 @@ from votes import services as votes
 _LOCKING = True
 _BETWEEN_READ_AND_WRITE: Callable[[], None] | None = None
 
-FRESH_ABOVE_PENCE = 25_000
-# The council's default approval limits (SPEND_*_LIMIT_DEFAULT_PENCE; the same as Team's column
-# defaults): an enabler may set limits up to them alone, a raise above them needs finance.
-DEFAULT_MEMBER_LIMIT_PENCE = 25_000
-DEFAULT_ENABLER_LIMIT_PENCE = 100_000
-FRESH_MINUTES = 15
+# The council's defaults (spend/defaults.py, also wsgi.configure's SPEND_* keys): an enabler may
+# set limits up to them alone, a raise above them needs finance.
+FRESH_ABOVE_PENCE = defaults.FRESH_ABOVE_PENCE
+DEFAULT_MEMBER_LIMIT_PENCE = defaults.MEMBER_LIMIT_PENCE
+DEFAULT_ENABLER_LIMIT_PENCE = defaults.ENABLER_LIMIT_PENCE
+FRESH_MINUTES = defaults.FRESH_MINUTES
 CATEGORY_CODES = {code for code, _ in CATEGORIES}
 METHOD_CODES = {code for code, _ in METHODS}
 
@@ -772,8 +773,9 @@ def confirm_identity(*, session: Session, person: Person, auth_session: AuthSess
 # --------------------------------------------------------------------------- housekeeping
 
 
-def expire(*, session: Session, now: dt.datetime | None = None, pending_days: int = 14,
-           unpaid_days: int = 30) -> dict[str, int]:
+def expire(*, session: Session, now: dt.datetime | None = None,
+           pending_days: int = defaults.EXPIRE_PENDING_DAYS,
+           unpaid_days: int = defaults.FLAG_UNPAID_DAYS) -> dict[str, int]:
     """Expire requests waiting longer than ``pending_days``; flag approvals unpaid after
     ``unpaid_days`` (they stay committed until someone pays or cancels them)."""
     now = now or utcnow()

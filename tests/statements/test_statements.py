@@ -193,6 +193,10 @@ def test_csv_parses_and_its_totals_equal_the_pdfs(app, session, team, history):
     assert {row["Statement id"] for row in rows} == {st.statement_id}
     assert [row["Card transaction"] for row in budget if row["Entry kind"] == "spend"] == ["Y", "Y", "Y"]
     assert "Jo Bloggs" not in text
+    # Categories print their labels from the one list (ledger/codes.py), never their codes (issue 19).
+    assert {row["Category"] for row in budget if row["Entry kind"] == "spend"} == {"Equipment", "Printing and publicity",
+                                                                                 "Venue"}
+    assert "Printing and publicity" in pdf and "printing" not in pdf  # the label, never the code
     # The PDF prints the SHA-256 of its CSV companion.
     assert render.sha256(files.csv) == files.csv_sha256
     assert files.csv_sha256 in pdf.replace("\n", "").replace(" ", "")
