@@ -1,5 +1,6 @@
-"""Forms of the ledger domain: shape only; money and dates are parsed at the edge, rules live
-in ``ledger.services``. Money-moving forms carry a hidden idempotency key."""
+"""Forms of the ledger domain: shape only; money and dates are parsed at the edge (dates by the
+GOV.UK date input, community/dates.py), rules live in ``ledger.services``. Money-moving forms
+carry a hidden idempotency key."""
 
 import datetime as dt
 import re
@@ -9,6 +10,7 @@ from govuk_frontend_wtf.wtforms_widgets import GovCheckboxInput, GovSelect, GovS
 from wtforms import BooleanField, HiddenField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
+from community.dates import DateInputField
 from community.db import london_today
 from community.forms import AppForm
 from community.numbers import ascii_int, refuse_other_digits
@@ -16,20 +18,7 @@ from ledger import codes
 from ledger.errors import InvalidAmount
 from ledger.money import parse_pence
 
-_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _MONTH = re.compile(r"^[0-9]{4}-[0-9]{2}$")
-
-
-def parse_date(text: str | None) -> dt.date:
-    """``YYYY-MM-DD`` → date; ValueError with a user-safe message otherwise."""
-    raw = (text or "").strip()
-    refuse_other_digits(raw, "Use the digits 0 to 9, like 2026-04-01.")
-    if not _DATE.match(raw):
-        raise ValueError("Enter the date as year-month-day, like 2026-04-01.")
-    try:
-        return dt.date.fromisoformat(raw)
-    except ValueError:
-        raise ValueError("Enter a real date, like 2026-04-01.") from None
 
 
 def parse_month(text: str | None) -> dt.date:
@@ -48,13 +37,6 @@ def _amount(_form, field) -> None:
     try:
         parse_pence(field.data)
     except InvalidAmount as error:
-        raise ValidationError(str(error)) from None
-
-
-def _date(_form, field) -> None:
-    try:
-        parse_date(field.data)
-    except ValueError as error:
         raise ValidationError(str(error)) from None
 
 
@@ -94,8 +76,9 @@ class MoneyForm(AppForm):
             self.idempotency_key.data = uuid.uuid4().hex
 
     def ensure_date(self) -> None:
-        if not self.effective_date.data:
-            self.effective_date.data = london_today().isoformat()
+        """Today's London date in the boxes when the form is first shown (what was typed stays)."""
+        if self.effective_date.data is None and self.effective_date.raw_data is None:
+            self.effective_date.data = london_today()
 
 
 def _amount_field(label: str = "Amount in pounds") -> MoneyField:
@@ -105,9 +88,9 @@ def _amount_field(label: str = "Amount in pounds") -> MoneyField:
 ENTRY_DATE_HINT = "The date must be in an open month, up to today (UK time)."
 
 
-def _date_field() -> StringField:
-    return StringField("Effective date (year-month-day, like 2026-04-01)", widget=GovTextInput(),
-                       description=ENTRY_DATE_HINT, validators=[Length(max=10), _date])
+def _date_field(label: str = "Effective date") -> DateInputField:
+    """The date of a ledger entry; whether its month is open is ``ledger.services``' to say."""
+    return DateInputField(label, required=f"Enter the {label.lower()}", description=ENTRY_DATE_HINT)
 
 
 class AllocateForm(MoneyForm):

@@ -30,7 +30,6 @@ from ledger.forms import (
     DecideReversalForm,
     ReverseForm,
     VirementForm,
-    parse_date,
     parse_month,
 )
 from ledger.models import LedgerAccount
@@ -155,7 +154,7 @@ def _allocate(session, form: AllocateForm):
     team, amount = _team_or_404(session, form.team_id.data), parse_pence(form.amount.data)
     entry = services.allocate(
         session=session, team=team, amount_pence=amount,
-        actor_id=current_user.id, effective_date=parse_date(form.effective_date.data),
+        actor_id=current_user.id, effective_date=form.effective_date.data,
         idempotency_key=form.idempotency_key.data or "", description=form.description.data.strip(),
         cost_centre=(form.cost_centre.data or "").strip() or None, gl_code=form.gl_code.data or "")
     return entry, team, amount
@@ -180,7 +179,7 @@ def _virement(session, form: VirementForm):
     to_team, amount = _team_or_404(session, form.to_team_id.data), parse_pence(form.amount.data)
     entry = services.transfer(
         session=session, from_team=from_team, to_team=to_team, amount_pence=amount,
-        reason=form.reason.data, actor_id=current_user.id, effective_date=parse_date(form.effective_date.data),
+        reason=form.reason.data, actor_id=current_user.id, effective_date=form.effective_date.data,
         idempotency_key=form.idempotency_key.data or "")
     return entry, from_team, to_team, amount
 
@@ -207,7 +206,7 @@ def reverse():
 def _request_reversal(session, found, form: ReverseForm):
     return reversals.request_reversal(
         session=session, entry_id=found.entry.id, reason=form.reason.data, actor_id=current_user.id,
-        effective_date=parse_date(form.effective_date.data), idempotency_key=form.idempotency_key.data or "",
+        effective_date=form.effective_date.data, idempotency_key=form.idempotency_key.data or "",
         threshold_pence=_second_approval_above())
 
 

@@ -1,5 +1,6 @@
-"""Forms of the pledges domain: shape only. Money, hours, quantities and dates are parsed at the
-edge (``parse_*`` in the views); the rules live in ``pledges.services``."""
+"""Forms of the pledges domain: shape only. Money, hours and quantities are parsed at the edge
+(``parse_*`` in the views), dates by the GOV.UK date input (community/dates.py); the rules live in
+``pledges.services``."""
 
 from govuk_frontend_wtf.wtforms_widgets import (
     GovCheckboxInput,
@@ -10,12 +11,15 @@ from govuk_frontend_wtf.wtforms_widgets import (
     GovTextInput,
 )
 from wtforms import BooleanField, RadioField, SelectField, StringField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
+from community.dates import DateInputField
+from community.db import london_today
 from community.forms import AppForm
+from community.numbers import ascii_int
 from ledger.forms import MoneyField, MoneyForm
 
-DATE_HINT = "year-month-day, like 2026-12-31"
+NO_IDEA = "Not towards a particular idea"
 
 VISIBILITY_CHOICES = [
     ("public_named", "Public, with the name"),
@@ -31,6 +35,36 @@ def _text(label: str, length: int, *validators) -> StringField:
     return StringField(label, widget=GovTextInput(), validators=[*validators, Length(max=length)])
 
 
+def _given_on(label: str = "Date") -> DateInputField:
+    """The day something was given: today or earlier (``pledges.services`` checks it again)."""
+    return DateInputField(label, required=f"Enter the {label.lower()}", latest=london_today,
+                          too_late=f"{label} must be today or in the past")
+
+
+def _idea_or_none(value) -> int | None:
+    return None if value in (None, "") else ascii_int(value)
+
+
+class IdeaSelectField(SelectField):
+    """The team's ideas by title (the view gives the choices, ``pledges.services.pledge_ideas``),
+    first "Not towards a particular idea"; ``data`` is the idea's id or None. Anything posted
+    that is not in the list is refused beside the field."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        kwargs.setdefault("widget", GovSelect())
+        super().__init__(label, validators, coerce=_idea_or_none, choices=[("", NO_IDEA)], **kwargs)
+
+    def process_formdata(self, valuelist) -> None:
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            self.data = -1  # not a number of the list: refused in pre_validate
+
+    def pre_validate(self, form) -> None:
+        if self.data not in {_idea_or_none(value) for value, _label in self.choices}:
+            raise ValidationError("Choose an idea from the list")
+
+
 class PledgeForm(AppForm):
     """Every field of every kind; the view removes the ones that do not apply."""
 
@@ -43,8 +77,9 @@ class PledgeForm(AppForm):
     room = _text("Which room or hall?", 200)
     when_text = _text("When is it available? (for example, Fridays 6pm to 9pm)", 200)
     estimated_value = MoneyField("Estimated value in pounds (optional)", optional=True)
-    due_on = _text(f"By when? (optional, {DATE_HINT})", 10)
-    idea_id = _text("Towards idea number (optional)", 10)
+    due_on = DateInputField("By when? (optional)", called="The date", earliest=london_today,
+                            too_early="The date must be today or in the future")
+    idea_id = IdeaSelectField("Towards an idea (optional)")
     visibility = RadioField("Who can see this pledge?", widget=GovRadioInput(), choices=VISIBILITY_CHOICES,
                             default="public_named", validators=[DataRequired("Choose who can see this pledge")])
     on_behalf_name = _text("On behalf of (the organisation or person pledging; leave empty if it is you)", 200)
@@ -55,8 +90,10 @@ class PledgeForm(AppForm):
 
 
 class MoneyReceivedForm(MoneyForm):
+    """Money handed over for a pledge (``ensure_date`` puts today in the boxes)."""
+
     amount = MoneyField("Amount received in pounds")
-    effective_date = _text(f"Date received ({DATE_HINT})", 10)
+    effective_date = _given_on("Date received")
     method = SelectField("How was it paid?", widget=GovSelect(), choices=METHOD_CHOICES)
     receipt_ref = _text("Receipt or bank reference", 200, DataRequired("Enter the receipt or bank reference"))
     extra_as_gift = BooleanField("If this is more than was promised, record the extra as a separate gift",
@@ -66,7 +103,7 @@ class MoneyReceivedForm(MoneyForm):
 
 class HoursForm(MoneyForm):
     hours = _text("Hours given on the day", 10)
-    effective_date = _text(f"Date ({DATE_HINT})", 10)
+    effective_date = _given_on()
     given_by = _text("Given by (leave empty for the pledger)", 200)
     note = _text("Note (optional)", 500)
     completes = BooleanField("This completes the pledge", widget=GovCheckboxInput())
@@ -75,7 +112,7 @@ class HoursForm(MoneyForm):
 
 class DeliveryForm(MoneyForm):
     quantity = _text("How many were delivered?", 10)
-    effective_date = _text(f"Date ({DATE_HINT})", 10)
+    effective_date = _given_on()
     note = _text("Note (optional)", 500)
     completes = BooleanField("This completes the pledge", widget=GovCheckboxInput())
     submit = SubmitField("Record delivery", widget=GovSubmitInput())

@@ -112,6 +112,22 @@ def promised_minutes(pledge: Pledge) -> int:
     return (pledge.minutes or 0) * _occurrences(pledge)
 
 
+def pledge_ideas(*, session: Session, team: Team) -> list[tuple[int, str]]:
+    """The ideas a pledge to ``team`` may be towards, as (id, title) by title: the team's own,
+    except hidden ones (what ``make_pledge`` accepts)."""
+    return [(row.id, row.title) for row in session.execute(
+        select(Idea.id, Idea.title).where(Idea.team_id == team.id, Idea.status != IdeaStatus.HIDDEN.value)
+        .order_by(Idea.title, Idea.id))]
+
+
+def money_next_step(team: Team) -> str:
+    """What a person who has just pledged money is told: how the money is handed over, and who
+    will be in touch (nothing is taken online)."""
+    return (f"What happens next: a member of the {team.name} will contact you within 5 working days to "
+            "arrange how you give the money, by bank transfer, cheque or in person, with a receipt. "
+            "Please do not send cash by post.")
+
+
 def make_pledge(
     *,
     session: Session,

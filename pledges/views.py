@@ -16,10 +16,10 @@ from community.formatting import gbp
 from community.models import AuditEvent, Team
 from community.web import show_error
 from ledger.errors import DomainError, InvalidAmount, NotFound
-from ledger.forms import parse_date
 from ledger.money import parse_pence
 from pledges import services
 from pledges.forms import (
+    NO_IDEA,
     CommunityPledgeForm,
     DeliveryForm,
     HoursForm,
@@ -87,13 +87,10 @@ def _whole_number(text: str) -> int:
     return numbers.whole_number(text, maximum=999_999_999)
 
 
-def _idea_number(text: str) -> int:
-    try:
-        return _whole_number(text)
-    except numbers.OtherDigits:
-        raise
-    except ValueError:
-        raise ValueError("Enter the idea number, like 12.") from None
+def _thanks(pledge: Pledge, team: Team) -> str:
+    """The message after a pledge: a money pledge also says how the money is handed over."""
+    thanks = f"Thank you. Pledge {pledge.reference} to {team.name} is recorded."
+    return f"{thanks} {services.money_next_step(team)}" if pledge.kind == PledgeKind.MONEY else thanks
 
 
 def _hours(text: str) -> int:
@@ -157,21 +154,21 @@ def new_pledge(slug: str, kind: str):
         for name in STAFF_FIELDS:
             delattr(form, name)
     if kind == "time":
-        form.due_on.label.text = "Until when? (year-month-day, like 2026-12-31; needed for weekly or monthly)"
+        form.due_on.label.text = "Until when? (optional, needed for weekly or monthly)"
     if kind == "goods":
         form.estimated_value.label.text = "Estimated value in total, in pounds (optional)"
     if kind == "space":
         form.estimated_value.label.text = "Estimated value each time it is used, in pounds (optional)"
+    form.idea_id.choices = [("", NO_IDEA), *services.pledge_ideas(session=session, team=team)]
     if request.method == "GET" and numbers.is_ascii_digits(request.args.get("idea", "")):
-        form.idea_id.data = request.args["idea"]
+        form.idea_id.data = numbers.ascii_int(request.args["idea"])
     if form.validate_on_submit():
         values = dict(
             amount_pence=_parse(form, "amount", parse_pence),
             minutes=_parse(form, "hours", _hours),
             quantity=_parse(form, "quantity", _whole_number),
             estimated_value_pence=_parse(form, "estimated_value", parse_pence, optional=True),
-            due_on=_parse(form, "due_on", parse_date, optional=True),
-            idea_id=_parse(form, "idea_id", _idea_number, optional=True),
+            due_on=form.due_on.data, idea_id=form.idea_id.data,
         )
         if not any(f.errors for f in form):
             try:
@@ -193,7 +190,7 @@ def new_pledge(slug: str, kind: str):
             except DomainError as error:
                 show_error(form, error)
             else:
-                flash(f"Thank you. Pledge {pledge.reference} to {team.name} is recorded.", "success")
+                flash(_thanks(pledge, team), "success")
                 return redirect(url_for("pledges.pledge", slug=team.slug, pledge_id=pledge.id))
     return render_template("pledges/pledge_form.html", form=form, team=team, staff_here=staff_here,
                            title=f"Pledge {KIND_LABELS[kind][0].lower()} to {team.name}",
@@ -239,7 +236,7 @@ def fulfil(pledge_id: int, team: Team):
     if item.kind == PledgeKind.SPACE:
         delattr(form, "quantity")
     if form.validate_on_submit():
-        effective_date = _parse(form, "effective_date", parse_date)
+        effective_date = form.effective_date.data
         amount = _parse(form, "amount", parse_pence)
         minutes = _parse(form, "hours", _hours)
         quantity = _parse(form, "quantity", _whole_number)
@@ -270,8 +267,7 @@ def fulfil(pledge_id: int, team: Team):
                 flash(f"{message} for pledge {item.reference}.", "success")
                 return redirect(url_for("pledges.pledge", slug=team.slug, pledge_id=item.id))
     form.ensure_key()
-    if not form.effective_date.data:
-        form.effective_date.data = london_today().isoformat()
+    form.ensure_date()
     return render_template("pledges/fulfil.html", form=form, team=team, p=item,
                            title=f"Record fulfilment of pledge {item.reference}")
 

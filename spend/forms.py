@@ -1,4 +1,4 @@
-"""Forms of quick spend: shape only; money, dates and receipts are checked at the edge, the
+"""Forms of quick spend: shape only; money, dates (the GOV.UK date input) and receipts are checked at the edge, the
 rules live in ``spend.services``. Money-moving forms carry a hidden idempotency key."""
 
 from flask_wtf.file import FileField
@@ -26,7 +26,7 @@ from wtforms.validators import DataRequired, InputRequired, Length
 
 from community.forms import AppForm
 from community.passwords import MAX_LENGTH
-from ledger.forms import ENTRY_DATE_HINT, MoneyField, MoneyForm, _amount_field, _date
+from ledger.forms import MoneyField, MoneyForm, _amount_field, _date_field
 from spend.models import CATEGORIES, METHODS
 
 BUDGET = "budget"
@@ -65,8 +65,7 @@ class RejectForm(AppForm):
 
 class PayForm(MoneyForm):
     amount = _amount_field("Amount actually paid, in pounds")
-    effective_date = StringField("Date paid (year-month-day, like 2026-04-01)", widget=GovTextInput(),
-                                 description=ENTRY_DATE_HINT, validators=[Length(max=10), _date])
+    effective_date = _date_field("Date paid")
     method = RadioField("How it was paid", widget=GovRadioInput(), choices=list(METHODS),
                         validators=[InputRequired("Choose how it was paid")])
     receipt = FileField("Receipt: a photo (JPEG or PNG) or a PDF, up to 10 MB", widget=GovFileInput())

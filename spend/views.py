@@ -35,7 +35,6 @@ from community.numbers import is_ascii_digits
 from community.signin import safe_next
 from community.web import act, attempt, show_error
 from ledger.errors import DomainError, InsufficientFunds, InvalidAmount, NotFound, PeriodClosed
-from ledger.forms import parse_date
 from ledger.money import parse_pence
 from spend import notifications, receipts
 from spend import services as spend
@@ -333,7 +332,7 @@ def _pay(session, team: Team, request_id: int, form: PayForm):
     try:
         paid = spend.record_payment(
             session=session, team=team, request_id=request_id, actor=_person(), actual_pence=amount,
-            paid_on=parse_date(form.effective_date.data), method=form.method.data, receipt_ref=ref,
+            paid_on=form.effective_date.data, method=form.method.data, receipt_ref=ref,
             receipt_content_type=content_type, idempotency_key=form.idempotency_key.data or "")
         session.commit()
     except BaseException:

@@ -120,7 +120,7 @@ LONG_VIEWS = {
     "community/views.py:sign_in_code": 20,
     "community/views.py:sign_up": 16,
     "community/views.py:two_factor_setup": 41,
-    "pledges/views.py:fulfil": 44,
+    "pledges/views.py:fulfil": 43,
     "pledges/views.py:hourly_rate": 21,
     "pledges/views.py:new_community_pledge": 16,
     "pledges/views.py:new_pledge": 53,

@@ -1,5 +1,5 @@
-"""Forms of the votes domain: shape only; money and dates are parsed at the edge, the rules
-live in ``votes.services``. The ballot itself is a plain list of checkboxes (see the templates)."""
+"""Forms of the votes domain: shape only; money, dates (the GOV.UK date input) and times are
+parsed at the edge, the rules live in ``votes.services``. The ballot itself is a plain list of checkboxes (see the templates)."""
 
 import datetime as dt
 import re
@@ -22,35 +22,46 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
+from community.dates import DateInputField
 from community.db import LONDON
 from community.forms import AppForm, WholeNumberField
 from community.numbers import ascii_int, refuse_other_digits
 from ledger.forms import MoneyField
 
 # [0-9], not \d: int("١٨") is 18, so an Arabic-Indic hour was read as 18:00 (issue 14, finding 6).
-_DATETIME = re.compile(r"^([0-9]{4}-[0-9]{2}-[0-9]{2})(?:[ T]([0-9]{1,2}):([0-9]{2}))?$")
+_TIME = re.compile(r"^([0-9]{1,2})[:.]([0-9]{2})$")
 
 
-def parse_london(text: str | None) -> dt.datetime:
-    """``YYYY-MM-DD HH:MM`` in Europe/London (time optional: midnight) → aware UTC datetime."""
-    refuse_other_digits(text, "Use the digits 0 to 9, like 2026-12-01 18:00.")
-    match = _DATETIME.match((text or "").strip())
+def parse_time(text: str | None) -> dt.time:
+    """``HH:MM`` (24-hour clock; ``18.00`` too) → a time; ValueError with a user-safe message."""
+    refuse_other_digits(text, "Use the digits 0 to 9, like 18:00.")
+    match = _TIME.match((text or "").strip())
     if not match:
-        raise ValueError("Enter the date and time like 2026-12-01 18:00.")
+        raise ValueError("Enter the time like 18:00 (24-hour clock).")
     try:
-        day = dt.date.fromisoformat(match.group(1))
-        hour, minute = int(match.group(2) or 0), int(match.group(3) or 0)
-        local = dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=LONDON)
+        return dt.time(int(match.group(1)), int(match.group(2)))
     except ValueError:
-        raise ValueError("Enter a real date and time, like 2026-12-01 18:00.") from None
-    return local.astimezone(dt.UTC)
+        raise ValueError("Enter a real time, like 18:00.") from None
 
 
-def _when(_form, field) -> None:
+def london_instant(day: dt.date, time_text: str | None) -> dt.datetime:
+    """A day (the date input) and ``HH:MM`` in Europe/London → aware UTC datetime."""
+    return dt.datetime.combine(day, parse_time(time_text), tzinfo=LONDON).astimezone(dt.UTC)
+
+
+def _time(_form, field) -> None:
     try:
-        parse_london(field.data)
+        parse_time(field.data)
     except ValueError as error:
         raise ValidationError(str(error)) from None
+
+
+def _when(which: str) -> tuple[DateInputField, StringField]:
+    """A round's opening or closing moment: a GOV.UK date input and a time box, UK time."""
+    return (DateInputField(f"Date the round {which}", required=f"Enter the date the round {which}"),
+            StringField(f"Time it {which} (UK time, 24-hour clock, like 18:00)", widget=GovTextInput(),
+                        validators=[DataRequired(f"Enter the time the round {which}, like 18:00"), Length(max=5),
+                                    _time]))
 
 
 class IdeaForm(AppForm):
@@ -79,10 +90,8 @@ class RoundForm(AppForm):
     idempotency_key = HiddenField(validators=[Length(max=100)])
     title = StringField("Title", widget=GovTextInput(), validators=[DataRequired("Enter a title"), Length(max=120)])
     budget = MoneyField("Budget in pounds")
-    opens_at = StringField("Opens (year-month-day hour:minute, UK time)", widget=GovTextInput(),
-                           validators=[Length(max=20), _when])
-    closes_at = StringField("Closes (year-month-day hour:minute, UK time)", widget=GovTextInput(),
-                            validators=[Length(max=20), _when])
+    opens_at, opens_time = _when("opens")
+    closes_at, closes_time = _when("closes")
     ideas = SelectMultipleField("Feasible ideas on the ballot", widget=GovCheckboxesInput(), coerce=ascii_int,
                                 validators=[InputRequired("Choose at least one idea")])
     ballot_type = RadioField("Ballot type", widget=GovRadioInput(), choices=[

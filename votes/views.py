@@ -36,7 +36,7 @@ from community.web import show_error
 from ledger.errors import DomainError
 from ledger.money import parse_pence
 from votes import ports, services
-from votes.forms import DecisionForm, DeliveryForm, IdeaForm, ReviewForm, RoundForm, parse_london
+from votes.forms import DecisionForm, DeliveryForm, IdeaForm, ReviewForm, RoundForm, london_instant
 from votes.models import BALLOT_LABELS, RULE_LABELS, STATUS_LABELS, Idea, IdeaStatus, Round
 
 bp = Blueprint("votes", __name__)
@@ -276,8 +276,8 @@ def new_round(team: Team):
         try:
             rnd = services.open_round(
                 session=session, team=team, actor_id=current_user.id, title=form.title.data,
-                budget_pence=parse_pence(form.budget.data), opens_at=parse_london(form.opens_at.data),
-                closes_at=parse_london(form.closes_at.data), idea_ids=form.ideas.data,
+                budget_pence=parse_pence(form.budget.data), opens_at=london_instant(form.opens_at.data, form.opens_time.data),
+                closes_at=london_instant(form.closes_at.data, form.closes_time.data), idea_ids=form.ideas.data,
                 ballot_type=form.ballot_type.data, rule=form.rule.data, max_choices=form.max_choices.data,
                 idempotency_key=form.idempotency_key.data or "")
             session.commit()

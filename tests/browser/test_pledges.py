@@ -43,7 +43,10 @@ def test_a_resident_pledges_time_and_signs_a_community_pledge(page, live_server,
     shot(page, "21-pledge-time-error-phone")
     page.get_by_label("Hours each time").fill("2")
     page.get_by_label("Every week").check()
-    page.get_by_label("Until when?").fill((dt.date.today() + dt.timedelta(days=56)).isoformat())
+    until = dt.date.today() + dt.timedelta(days=56)
+    box = page.get_by_role("group", name=re.compile("^Until when?"))  # the GOV.UK date input
+    for part, value in (("Day", until.day), ("Month", until.month), ("Year", until.year)):
+        box.get_by_label(part).fill(str(value))
     page.get_by_role("button", name="Make pledge").click()
     expect(page.get_by_text("Thank you. Pledge")).to_be_visible()
     expect(page.locator("#progress")).to_contain_text(re.compile(r"^0 of 18 hours given"))  # 9 weeks, today included

@@ -2,6 +2,7 @@
 round's results; propose → review → open a round → vote on a phone → close → results."""
 
 import datetime as dt
+import re
 
 import pyotp
 import pytest
@@ -125,8 +126,11 @@ def test_propose_review_vote_on_a_phone_close_and_results(browser, live_server, 
     member.get_by_label("Title").fill("Spring 2027 round")
     member.get_by_label("Budget in pounds").fill("800")
     london = dt.datetime.now(dt.UTC).astimezone(services_london())
-    member.get_by_label("Opens").fill((london - dt.timedelta(hours=1)).strftime("%Y-%m-%d %H:%M"))
-    member.get_by_label("Closes").fill((london + dt.timedelta(days=7)).strftime("%Y-%m-%d %H:%M"))
+    for which, moment in (("opens", london - dt.timedelta(hours=1)), ("closes", london + dt.timedelta(days=7))):
+        box = member.get_by_role("group", name=re.compile(f"^Date the round {which}"))  # GOV.UK date input
+        for part, value in (("Day", moment.day), ("Month", moment.month), ("Year", moment.year)):
+            box.get_by_label(part).fill(str(value))
+        member.get_by_label(f"Time it {which}").fill(moment.strftime("%H:%M"))
     for title in ideas:
         member.get_by_label(title, exact=False).check()
     member.get_by_label("Knapsack: choose ideas whose costs fit the budget").check()

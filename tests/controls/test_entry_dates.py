@@ -16,6 +16,7 @@ from ledger import services as ledger
 from ledger.errors import PeriodClosed
 from ledger.models import JournalEntry
 from ledger.reversals import ReversalRequest
+from tests.date_parts import date_parts
 
 TOMORROW = london_today() + dt.timedelta(days=1)
 FAR = dt.date(2999, 1, 1)
@@ -81,7 +82,7 @@ def test_a_virement_dated_2999_is_refused_beside_the_date(client, session, world
     assert "an open month, up to today" in page
     response = client.post("/finance/virement", data={
         "from_team_id": team.id, "to_team_id": other.id, "amount": "10.00", "reason": "Help",
-        "effective_date": "2999-01-01", "idempotency_key": _key(page)})
+        **date_parts("effective_date", "2999-01-01"), "idempotency_key": _key(page)})
     body = response.get_data(as_text=True)
     assert response.status_code in (200, 400)
     beside = body[body.index('id="effective_date-error"'):][:300]
@@ -100,7 +101,7 @@ def test_a_reversal_dated_tomorrow_is_refused_beside_the_date(client, session, w
     sign_in(world["finance"])
     page = client.get("/finance/reverse?entry=L000001").get_data(as_text=True)
     response = client.post("/finance/reverse", data={
-        "entry_id": "L000001", "reason": "Wrong team", "effective_date": TOMORROW.isoformat(),
+        "entry_id": "L000001", "reason": "Wrong team", **date_parts("effective_date", TOMORROW),
         "idempotency_key": _key(page)})
     body = response.get_data(as_text=True)
     assert "up to today" in body[body.index('id="effective_date-error"'):][:300]

@@ -13,6 +13,7 @@ from ledger.errors import DomainError
 from ledger.models import Hold
 from spend import services as spend
 from spend.models import SpendRequest
+from tests.date_parts import moment_parts
 from tests.votes.conftest import feasible_idea
 from votes import services as votes
 from votes.models import Round
@@ -140,8 +141,8 @@ def test_reposting_the_round_form_shows_the_first_round(client, session, world, 
     slug = world["team"].slug
     sign_in(world["member"])
     key = _key(client.get(f"/teams/{slug}/rounds/new").get_data(as_text=True))
-    data = {"idempotency_key": key, "title": "Spring", "budget": "1500", "opens_at": "2026-01-01 09:00",
-            "closes_at": (utcnow() + dt.timedelta(days=7)).strftime("%Y-%m-%d %H:%M"), "ideas": [idea.id],
+    data = {"idempotency_key": key, "title": "Spring", "budget": "1500", **moment_parts("opens", "2026-01-01 09:00"),
+            **moment_parts("closes", (utcnow() + dt.timedelta(days=7)).strftime("%Y-%m-%d %H:%M")), "ideas": [idea.id],
             "ballot_type": "approval", "rule": "greedy"}
     first = client.post(f"/teams/{slug}/rounds/new", data=data)
     assert first.status_code == 302

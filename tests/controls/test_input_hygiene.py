@@ -20,18 +20,20 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 from wtforms import PasswordField, StringField
 
+from community.dates import parse_date_parts
 from community.db import london_today, open_session, utcnow
 from community.models import AuditEvent, Person, Place, Team
 from ledger.errors import DomainError
-from ledger.forms import parse_date, parse_month
+from ledger.forms import parse_month
 from ledger.models import JournalEntry
 from ledger.money import parse_pence
 from pledges.models import CommunityPledge, Pledge, SocialValueRate
 from pledges.services import parse_hours
 from pledges.views import _whole_number
 from spend.models import SpendRequest
+from tests.date_parts import date_parts, moment_parts
 from tests.votes.conftest import feasible_idea, open_round
-from votes.forms import parse_london
+from votes.forms import parse_time
 from votes.models import Ballot, Idea, Round
 
 PACKAGES = ["community", "ledger", "votes", "pledges", "spend", "statements", "ops", "demo"]
@@ -45,9 +47,16 @@ OTHER_DIGITS = ["５", "٥", "١٢.٥٠", "²", "1２", "۵"]
 BIDI_TEXT = ["Bench\u202e by the pond", "\u202aBench", "\u2068Bench\u2069", "Bench \u2067x"]
 
 
+def _date_parts(text: str):
+    """The GOV.UK date input's three boxes, typed as ``year-month-day`` here for the table."""
+    year, month, day = text.split("-")
+    return parse_date_parts(day, month, year)
+
+
 @pytest.mark.parametrize(("parse", "typed"), [
     (parse_pence, "５"), (parse_pence, "١٢.٥٠"), (parse_pence, "£٥"), (parse_pence, "1,٠٠٠"), (parse_pence, "²"),
-    (parse_date, "2026-0٤-01"), (parse_month, "２026-03"), (parse_london, "2026-12-01 ١٨:٠٠"),
+    (_date_parts, "2026-0٤-01"), (_date_parts, "２026-03-01"), (_date_parts, "2026-03-٠١"),
+    (parse_month, "２026-03"), (parse_time, "١٨:٠٠"),
     (parse_hours, "٢"), (parse_hours, "1.５"), (_whole_number, "٣"), (_whole_number, "²"),
 ], ids=lambda v: getattr(v, "__name__", None) or repr(v))
 def test_every_parser_refuses_other_digits_with_the_message(parse, typed):
@@ -112,8 +121,8 @@ CASES = {
         Idea, money=["estimated_cost"], text=["title", "description"],
         column={"title": "title", "description": "description"}),
     "round": Case("member", "/teams/shirebrook/rounds/new", lambda t: {
-        "title": "Spring round", "budget": "1500", "opens_at": "2026-01-01 09:00",
-        "closes_at": (utcnow() + dt.timedelta(days=7)).strftime("%Y-%m-%d %H:%M"), "ideas": [t["idea_id"]],
+        "title": "Spring round", "budget": "1500", **moment_parts("opens", "2026-01-01 09:00"),
+        **moment_parts("closes", (utcnow() + dt.timedelta(days=7)).strftime("%Y-%m-%d %H:%M")), "ideas": [t["idea_id"]],
         "ballot_type": "approval", "rule": "greedy", "idempotency_key": uuid.uuid4().hex},
         Round, money=["budget"], text=["title"], column={"title": "title"}),
     "money pledge": Case("resident", "/teams/shirebrook/pledges/new/money", {
@@ -124,12 +133,12 @@ CASES = {
         CommunityPledge, text=["title", "promise"], column={"title": "title", "promise": "promise"}),
     "hourly rate": Case("finance", "/finance/pledges/rate", {"rate": "13.50"}, SocialValueRate, money=["rate"]),
     "allocation": Case("finance", "/finance/allocate", lambda t: {
-        "team_id": t["team"].id, "amount": "10.00", "effective_date": _today(), "description": "Budget allocation",
+        "team_id": t["team"].id, "amount": "10.00", **date_parts("effective_date", _today()), "description": "Budget allocation",
         "gl_code": "R1000", "idempotency_key": uuid.uuid4().hex}, JournalEntry, money=["amount"], text=["description"],
         column={"description": "description"}),
     "virement": Case("finance", "/finance/virement", lambda t: {
         "from_team_id": t["team"].id, "to_team_id": t["other"].id, "amount": "10.00", "reason": "Help",
-        "effective_date": _today(), "idempotency_key": uuid.uuid4().hex}, JournalEntry, money=["amount"],
+        **date_parts("effective_date", _today()), "idempotency_key": uuid.uuid4().hex}, JournalEntry, money=["amount"],
         text=["reason"]),
     "spend request": Case("member", "/teams/shirebrook/spend/new", {
         "amount": "45.00", "payee": "Stagecoach", "purpose": "Bus pass for an apprentice", "category": "travel",

@@ -15,6 +15,7 @@ from ledger import reversals, services
 from ledger.errors import InvalidRequest, ReversalRefused
 from ledger.models import JournalEntry, ReversalRequest
 from tests.community.conftest import make_person, place_and_team, sign_in  # noqa: F401 - fixtures
+from tests.date_parts import date_parts
 
 TODAY = dt.date.today()
 
@@ -69,7 +70,7 @@ def test_a_small_reversal_is_made_at_once_after_the_confirmation(client, engine,
     sign_in(fran)
     page = client.get(f"/finance/reverse?entry={entry.id}").get_data(as_text=True)
     key = re.search(r'name="idempotency_key"[^>]*value="([^"]*)"', page).group(1)
-    data = {"entry_id": services.reference(entry.id), "reason": "Wrong team", "effective_date": TODAY.isoformat(),
+    data = {"entry_id": services.reference(entry.id), "reason": "Wrong team", **date_parts("effective_date", TODAY),
             "idempotency_key": key}
     assert client.post("/finance/reverse", data=data).status_code == 302
     assert client.post("/finance/reverse", data=data).status_code in (200, 302)  # a double click
@@ -87,7 +88,7 @@ def test_above_the_threshold_a_second_finance_person_approves(client, app, engin
     key = re.search(r'name="idempotency_key"[^>]*value="([^"]*)"', page).group(1)
     response = client.post("/finance/reverse", data={
         "entry_id": services.reference(entry.id), "reason": "Allocated to the wrong team",
-        "effective_date": TODAY.isoformat(), "idempotency_key": key})
+        **date_parts("effective_date", TODAY), "idempotency_key": key})
     assert response.status_code == 302 and response.headers["Location"].endswith("/finance/reversals")
     assert count(engine) == 1 and count(engine, ReversalRequest) == 1  # nothing reversed yet
     with open_session(engine, write=False) as reader:

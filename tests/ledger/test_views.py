@@ -11,6 +11,7 @@ from community.db import open_session
 from ledger import services
 from ledger.models import JournalEntry, LedgerPeriod
 from tests.community.conftest import make_person, place_and_team, sign_in  # noqa: F401 - fixtures
+from tests.date_parts import date_parts
 
 TODAY = dt.date.today()
 LAST_MONTH = TODAY.replace(day=1) - dt.timedelta(days=1)
@@ -48,7 +49,7 @@ def _allocate(session, team, person, pence=50_000, date=TODAY):
 def _post_allocate(client, team, amount="1,234.50", date=None, key=None, **extra):
     if key is None:
         key = key_on(client.get("/finance/allocate").get_data(as_text=True))
-    data = {"team_id": team.id, "amount": amount, "effective_date": (date or TODAY).isoformat(),
+    data = {"team_id": team.id, "amount": amount, **date_parts("effective_date", (date or TODAY)),
             "description": "Budget allocation", "cost_centre": "", "gl_code": "4100",
             "idempotency_key": key, **extra}
     return client.post("/finance/allocate", data=data)
@@ -208,7 +209,7 @@ def test_reversing_twice_is_refused(client, engine, session, team, finance):
     ref = services.reference(entry.id)
     page = client.get(f"/finance/reverse?entry={entry.id}").get_data(as_text=True)
     assert f'value="{ref}"' in page
-    data = {"entry_id": ref, "reason": "Wrong team", "effective_date": TODAY.isoformat(),
+    data = {"entry_id": ref, "reason": "Wrong team", **date_parts("effective_date", TODAY),
             "idempotency_key": key_on(page)}
     assert client.post("/finance/reverse", data=data).status_code == 302
     assert count(engine) == 2
@@ -234,7 +235,7 @@ def test_virement_moves_money_and_refuses_more_than_available(
     _allocate(session, first, finance, pence=10_000)
     page = client.get("/finance/virement").get_data(as_text=True)
     data = {"from_team_id": first.id, "to_team_id": second.id, "amount": "100.01", "reason": "Shared event",
-            "effective_date": TODAY.isoformat(), "idempotency_key": key_on(page)}
+            **date_parts("effective_date", TODAY), "idempotency_key": key_on(page)}
     too_much = client.post("/finance/virement", data=data)
     assert too_much.status_code == 200 and 'id="amount-error"' in too_much.get_data(as_text=True)
     assert count(engine) == 1
@@ -262,7 +263,7 @@ def test_finance_pages_are_403_for_everyone_else_and_write_nothing(client, engin
     assert _post_allocate(client, team, key=uuid.uuid4().hex).status_code == 403
     assert client.post("/finance/close-month", data={"month": LAST_MONTH.strftime("%Y-%m"),
                                                      "confirm": "y"}).status_code == 403
-    reverse = {"entry_id": "L000001", "reason": "x", "effective_date": TODAY.isoformat(), "idempotency_key": "k"}
+    reverse = {"entry_id": "L000001", "reason": "x", **date_parts("effective_date", TODAY), "idempotency_key": "k"}
     assert client.post("/finance/reverse", data=reverse).status_code == 403
     assert count(engine) == 0 and count(engine, LedgerPeriod) == 0
 

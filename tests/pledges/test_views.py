@@ -14,6 +14,7 @@ from ledger import services as ledger
 from ledger.models import JournalEntry
 from pledges import services
 from pledges.models import CommunityPledge, Pledge, PledgeFulfilment, PledgeSignature
+from tests.date_parts import date_parts
 from tests.pledges.conftest import money_pledge
 
 
@@ -46,7 +47,7 @@ def test_a_resident_pledges_money_to_a_team(client, engine, world, sign_in):
     assert 'name="amount"' in form and 'name="on_behalf_name"' not in form and 'name="hours"' not in form
     response = client.post("/teams/shirebrook/pledges/new/money", data={
         "description": "£20 towards the youth space", "amount": "20", "visibility": "public_named",
-        "due_on": (today() + dt.timedelta(days=10)).isoformat(), "on_behalf_name": "Sneaky Ltd"})
+        **date_parts("due_on", today() + dt.timedelta(days=10)), "on_behalf_name": "Sneaky Ltd"})
     assert response.status_code == 302
     pledge = _pledge(engine, int(response.headers["Location"].rsplit("/", 1)[1]))
     assert pledge.amount_pence == 2_000 and pledge.pledger_person_id == world["resident"].id
@@ -62,8 +63,9 @@ def test_a_resident_pledges_money_to_a_team(client, engine, world, sign_in):
         ("money", {"amount": "-5"}, "The amount must be more than £0"),
         ("money", {"amount": "0"}, "The amount must be more than £0"),
         ("money", {"amount": "lots"}, "Enter the amount in pounds and pence"),
-        ("money", {"amount": "5", "due_on": "2020-01-01"}, "The date cannot be in the past"),
-        ("money", {"amount": "5", "idea_id": "-2"}, "Enter the idea number"),
+        ("money", {"amount": "5", **date_parts("due_on", "2020-01-01")}, "The date must be today or in the future"),
+        ("money", {"amount": "5", "idea_id": "-2"}, "Choose an idea from the list"),
+        ("money", {"amount": "5", "idea_id": "２"}, "Choose an idea from the list"),
         ("time", {"hours": "0", "frequency": "once"}, "The hours must be more than 0"),
         ("time", {"hours": "-3", "frequency": "once"}, "The hours must be more than 0"),
         ("time", {"hours": "25", "frequency": "once"}, "A day has 24 hours"),
@@ -125,7 +127,7 @@ def test_the_team_records_money_received_into_the_ledger(client, engine, session
     url = f"/teams/shirebrook/pledges/{pledge.id}/fulfil"
     form = client.get(url).get_data(as_text=True)
     assert 'name="idempotency_key"' in form and "restricted fund" in form
-    data = {"amount": "150", "effective_date": today().isoformat(), "method": "bank transfer",
+    data = {"amount": "150", **date_parts("effective_date", today()), "method": "bank transfer",
             "receipt_ref": "BACS 118", "idempotency_key": "k-1"}
     assert client.post(url, data=data).status_code == 302
     assert client.post(url, data=data).status_code == 302  # a double submit records it once
@@ -152,14 +154,14 @@ def test_bad_fulfilment_is_refused_and_nothing_is_written(client, engine, sessio
     sign_in(world["staff"])
     url = f"/teams/shirebrook/pledges/{pledge.id}/fulfil"
     for hours, message in (("25", "A day has 24 hours"), ("0", "more than 0"), ("-2", "more than 0")):
-        response = client.post(url, data={"hours": hours, "effective_date": today().isoformat(),
+        response = client.post(url, data={"hours": hours, **date_parts("effective_date", today()),
                                           "idempotency_key": f"h-{hours}"})
         assert response.status_code == 200 and message in response.get_data(as_text=True)
-    future = (today() + dt.timedelta(days=2)).isoformat()
-    response = client.post(url, data={"hours": "2", "effective_date": future, "idempotency_key": "h-f"})
-    assert "cannot be in the future" in response.get_data(as_text=True)
+    future = today() + dt.timedelta(days=2)
+    response = client.post(url, data={"hours": "2", **date_parts("effective_date", future), "idempotency_key": "h-f"})
+    assert "Date must be today or in the past" in response.get_data(as_text=True)
     assert _count(engine, PledgeFulfilment) == 0
-    ok = client.post(url, data={"hours": "1.5", "effective_date": today().isoformat(), "given_by": "Rita",
+    ok = client.post(url, data={"hours": "1.5", **date_parts("effective_date", today()), "given_by": "Rita",
                                 "idempotency_key": "h-ok"})
     assert ok.status_code == 302 and _count(engine, PledgeFulfilment) == 1
 
@@ -168,7 +170,7 @@ def test_fulfilment_against_another_teams_pledge_is_404(client, engine, session,
     ours = money_pledge(session, world)
     theirs = _other_team_pledge(session, world)
     sign_in(world["staff"])
-    data = {"hours": "1", "amount": "10", "effective_date": today().isoformat(), "receipt_ref": "x",
+    data = {"hours": "1", "amount": "10", **date_parts("effective_date", today()), "receipt_ref": "x",
             "method": "cash", "idempotency_key": "k"}
     assert client.post(f"/teams/shirebrook/pledges/{theirs.id}/fulfil", data=data).status_code == 404
     assert client.post(f"/teams/gamesley/pledges/{theirs.id}/fulfil", data=data).status_code == 404
@@ -256,3 +258,65 @@ def test_pledges_lapse_on_page_load_and_by_command(client, runner, engine, sessi
     result = runner.invoke(args=["pledges", "lapse-due"])
     assert result.exit_code == 0 and "1 pledge(s) lapsed" in result.output
     assert _pledge(engine, second.id).status == "lapsed"
+
+
+# --------------------------------------------------------------------------- issue 20, item 12
+
+
+def _idea(session, world, team_key: str, title: str):
+    from votes import services as votes
+
+    idea = votes.propose_idea(session=session, team=world[team_key], proposer=world["resident"], title=title,
+                              description="Somewhere for young people", estimated_cost_pence=50_000)
+    session.commit()
+    return idea
+
+
+def test_the_pledge_form_asks_for_the_date_in_three_boxes_and_marks_the_wrong_one(client, engine, world, sign_in):
+    sign_in(world["resident"])
+    form = client.get("/teams/shirebrook/pledges/new/money").get_data(as_text=True)
+    for part in ("day", "month", "year"):
+        assert f'name="due_on-{part}"' in form
+    assert 'name="due_on"' not in form and "2026-12-31" not in form
+    response = client.post("/teams/shirebrook/pledges/new/money", data={
+        "description": "Towards the youth space", "amount": "20", "visibility": "public_named",
+        "due_on-day": "31", "due_on-month": "2", "due_on-year": str(today().year + 1)})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and _count(engine, Pledge) == 0
+    assert "The date must be a real date" in body[body.index('id="due_on-error"'):][:300]
+    day = body[:body.index('id="due_on-day"')][-250:]
+    year = body[:body.index('id="due_on-year"')][-250:]
+    assert "govuk-input--error" in day and "govuk-input--error" not in year
+    assert 'href="#due_on-day"' in body  # the error summary links to the box that is wrong
+
+
+def test_a_pledge_is_towards_an_idea_chosen_by_title_and_another_teams_idea_is_refused(
+        client, engine, session, world, sign_in):
+    ours, theirs = _idea(session, world, "team", "Youth space"), _idea(session, world, "other", "Gamesley bench")
+    sign_in(world["resident"])
+    form = client.get(f"/teams/shirebrook/pledges/new/money?idea={ours.id}").get_data(as_text=True)
+    select = form[form.index('name="idea_id"'):form.index("</select>", form.index('name="idea_id"'))]
+    assert select.index("Not towards a particular idea") < select.index("Youth space")
+    assert f'value="{ours.id}" selected' in select and "Gamesley bench" not in select
+    data = {"description": "Towards the youth space", "amount": "20", "visibility": "public_named"}
+    refused = client.post("/teams/shirebrook/pledges/new/money", data={**data, "idea_id": str(theirs.id)})
+    body = refused.get_data(as_text=True)
+    assert refused.status_code == 200 and _count(engine, Pledge) == 0
+    assert "Choose an idea from the list" in body[body.index('id="idea_id-error"'):][:300]
+    made = client.post("/teams/shirebrook/pledges/new/money", data={**data, "idea_id": str(ours.id)})
+    assert made.status_code == 302
+    assert _pledge(engine, int(made.headers["Location"].rsplit("/", 1)[1])).idea_id == ours.id
+    none = client.post("/teams/shirebrook/pledges/new/money", data={**data, "idea_id": ""})
+    assert _pledge(engine, int(none.headers["Location"].rsplit("/", 1)[1])).idea_id is None
+
+
+def test_a_money_pledge_is_told_how_to_hand_the_money_over_and_who_will_be_in_touch(client, world, sign_in):
+    sign_in(world["resident"])
+    response = client.post("/teams/shirebrook/pledges/new/money", data={
+        "description": "Towards the youth space", "amount": "20", "visibility": "public_named"}, follow_redirects=True)
+    body = response.get_data(as_text=True)
+    assert "a member of the Shirebrook Connected Team will contact you within 5 working days" in body
+    assert "arrange how you give the money" in body and "do not send cash by post" in body
+    time = client.post("/teams/shirebrook/pledges/new/time", data={
+        "description": "Café", "hours": "2", "frequency": "once", "visibility": "public_named"}, follow_redirects=True)
+    assert "arrange how you give the money" not in time.get_data(as_text=True)

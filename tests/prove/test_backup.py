@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from community.db import make_engine, open_session
+from tests.date_parts import date_parts
 from tests.prove.harness import ROOT, SECRET, fund, verify
 from wsgi import create_app
 
@@ -38,7 +39,7 @@ def _virement(served, amount="12.50"):
     finance.csrf("/finance/virement")
     response = finance.post("/finance/virement", {
         "from_team_id": served.world.team_a_id, "to_team_id": served.world.team_b_id, "amount": amount,
-        "reason": "backup drill", "effective_date": dt.date.today().isoformat(),
+        "reason": "backup drill", **date_parts("effective_date", dt.date.today()),
         "idempotency_key": uuid.uuid4().hex})
     assert response.status_code == 302, response.text
 

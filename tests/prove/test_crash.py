@@ -15,6 +15,7 @@ import requests
 from sqlalchemy import func, select
 
 from community.db import make_engine, open_session
+from tests.date_parts import date_parts
 from tests.prove.conftest import serve
 from tests.prove.harness import verify
 
@@ -24,7 +25,7 @@ RUN_BETWEEN_KILLS = 1.5  # seconds of traffic before each kill
 
 
 def _allocation(served, key: str) -> dict:
-    return {"team_id": served.world.team_a_id, "amount": "1.00", "effective_date": dt.date.today().isoformat(),
+    return {"team_id": served.world.team_a_id, "amount": "1.00", **date_parts("effective_date", dt.date.today()),
             "cost_centre": "", "gl_code": "R1000", "description": f"crash stream {key[:8]}", "idempotency_key": key}
 
 

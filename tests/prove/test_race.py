@@ -19,6 +19,7 @@ from html import unescape
 
 import pytest
 
+from tests.date_parts import date_parts
 from tests.prove.conftest import Served, serve
 from tests.prove.harness import Browser, Outcome, error_messages, fire_together, fund, verify
 
@@ -50,7 +51,7 @@ def _at(value, served: Served, i: int) -> str:
 
 def _virement_form(served: Served, i: int, key: str) -> dict:
     return {"from_team_id": served.world.team_a_id, "to_team_id": served.world.team_b_id,
-            "amount": AMOUNT, "reason": f"race attempt {i}", "effective_date": dt.date.today().isoformat(),
+            "amount": AMOUNT, "reason": f"race attempt {i}", **date_parts("effective_date", dt.date.today()),
             "idempotency_key": key}
 
 

@@ -20,6 +20,7 @@ from ledger.models import Hold, JournalEntry
 from spend import services as spend
 from spend.models import SpendRequest
 from tests.community.conftest import PASSWORD, make_person, place_and_team  # noqa: F401 - fixtures
+from tests.date_parts import date_parts
 
 from . import receipt_files as files
 from .test_services import HTML, PDF
@@ -121,7 +122,7 @@ def pay(w, request_id, data=b"", filename="receipt.png", amount="42.00", who="as
     client = w["as"](who)
     page = client.get(f"/teams/shirebrook/spend/{request_id}/pay").get_data(as_text=True)
     found = re.search(r'name="idempotency_key"[^>]*value="([^"]*)"', page)
-    form = {"amount": amount, "effective_date": TODAY.isoformat(), "method": "purchase card",
+    form = {"amount": amount, **date_parts("effective_date", TODAY), "method": "purchase card",
             "idempotency_key": found.group(1) if found else uuid.uuid4().hex, **extra}
     if data is not None:
         form["receipt"] = (io.BytesIO(data), filename)

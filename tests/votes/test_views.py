@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 
 from community.db import open_session, utcnow
 from ledger.models import Hold
+from tests.date_parts import moment_parts
 from tests.votes.conftest import feasible_idea, open_round
 from votes import services
 from votes.models import Ballot, Idea, Round
@@ -92,8 +93,8 @@ def test_team_opens_a_round_and_over_available_is_refused(client, session, world
     session.commit()
     sign_in(world["member"])
     now = utcnow() + dt.timedelta(hours=1)
-    data = {"title": "Spring round", "budget": "6000", "opens_at": "2026-01-01 09:00",
-            "closes_at": (now + dt.timedelta(days=7)).strftime("%Y-%m-%d %H:%M"),
+    data = {"title": "Spring round", "budget": "6000", **moment_parts("opens", "2026-01-01 09:00"),
+            **moment_parts("closes", (now + dt.timedelta(days=7)).strftime("%Y-%m-%d %H:%M")),
             "ideas": [a.id, b.id], "ballot_type": "knapsack", "rule": "greedy", "idempotency_key": "k1"}
     refused = client.post(f"/teams/{slug}/rounds/new", data=data)
     assert "has £5,000.00 available, not enough for £6,000.00" in refused.get_data(as_text=True)
