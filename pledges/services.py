@@ -25,7 +25,7 @@ from sqlmodel import Session
 from community.db import london_midnight, utcnow
 from community.models import Person, Team
 from community.numbers import DIGITS_MESSAGE, has_other_digits
-from community.services import require_confirmed
+from community.services import audit, require_confirmed
 from ledger import services as ledger
 from ledger.errors import NotFound
 from ledger.models import JournalEntry
@@ -217,6 +217,9 @@ def make_pledge(
     session.flush()
     session.add(PledgeEvent(pledge_id=pledge.id, action="made", actor_id=made_by.id,
                             reason=f"Recorded by {made_by.name} on their behalf" if on_behalf_name else None))
+    if on_behalf_name:
+        audit(session, actor_id=made_by.id, action="pledge_on_behalf",
+              subject=f"{pledge.reference} for {pledge.pledger_name}")
     session.flush()
     return pledge
 
@@ -652,6 +655,7 @@ def set_hourly_rate(*, session: Session, hourly_pence: int, actor: Person) -> So
         raise PledgeError("The hourly rate must be more than £0 and at most £1,000.", "rate")
     row = SocialValueRate(hourly_pence=hourly_pence, set_by_id=actor.id)
     session.add(row)
+    audit(session, actor_id=actor.id, action="social_value_rate", subject=f"{format_gbp(hourly_pence)} an hour")
     session.flush()
     return row
 

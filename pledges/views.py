@@ -13,8 +13,8 @@ from community import mail, numbers
 from community.auth import finance_only, public, signed_in, team_or_404, team_staff
 from community.db import get_engine, get_session, london_today, open_session
 from community.formatting import gbp
-from community.models import AuditEvent, Team
-from community.web import show_error
+from community.models import Team
+from community.web import attempt, show_error
 from ledger.errors import DomainError, InvalidAmount, NotFound
 from ledger.money import parse_pence
 from pledges import services
@@ -31,7 +31,7 @@ from pledges.forms import (
     UnsignForm,
     WithdrawForm,
 )
-from pledges.models import CommunityPledge, Pledge, PledgeKind, Visibility
+from pledges.models import CommunityPledge, Pledge, PledgeKind, PledgeStatus, Visibility
 
 bp = Blueprint("pledges", __name__)
 
@@ -88,9 +88,8 @@ def _whole_number(text: str) -> int:
 
 
 def _thanks(pledge: Pledge, team: Team) -> str:
-    """The message after a pledge: a money pledge also says how the money is handed over."""
-    thanks = f"Thank you. Pledge {pledge.reference} to {team.name} is recorded."
-    return f"{thanks} {services.money_next_step(team)}" if pledge.kind == PledgeKind.MONEY else thanks
+    """The message after a pledge (a money pledge's page then says how the money is handed over)."""
+    return f"Thank you. Pledge {pledge.reference} to {team.name} is recorded."
 
 
 def _hours(text: str) -> int:
@@ -139,59 +138,68 @@ def choose_kind(slug: str):
                            idea=request.args.get("idea", ""))
 
 
-@bp.route("/teams/<slug>/pledges/new/<kind>", methods=["GET", "POST"])
-@signed_in
-def new_pledge(slug: str, kind: str):
-    session = get_session()
-    team = team_or_404(session, slug)
-    if kind not in KIND_LABELS:
-        abort(404)
-    staff_here = _is_team_staff(team)
+# What the estimated value or the date means, per kind (the form's labels say it).
+_KIND_LABEL_TEXT = {
+    "time": ("due_on", "Until when? (optional, needed for weekly or monthly)"),
+    "goods": ("estimated_value", "Estimated value in total, in pounds (optional)"),
+    "space": ("estimated_value", "Estimated value each time it is used, in pounds (optional)"),
+}
+
+
+def _pledge_form(session, team: Team, kind: str, staff_here: bool) -> PledgeForm:
+    """The pledge form with only the fields of ``kind`` (and the on-behalf fields for staff)."""
     form = PledgeForm()
-    for name in ALL_KIND_FIELDS - KIND_FIELDS[kind]:
+    for name in (ALL_KIND_FIELDS - KIND_FIELDS[kind]) | (set() if staff_here else set(STAFF_FIELDS)):
         delattr(form, name)
-    if not staff_here:
-        for name in STAFF_FIELDS:
-            delattr(form, name)
-    if kind == "time":
-        form.due_on.label.text = "Until when? (optional, needed for weekly or monthly)"
-    if kind == "goods":
-        form.estimated_value.label.text = "Estimated value in total, in pounds (optional)"
-    if kind == "space":
-        form.estimated_value.label.text = "Estimated value each time it is used, in pounds (optional)"
+    if kind in _KIND_LABEL_TEXT:
+        name, text = _KIND_LABEL_TEXT[kind]
+        getattr(form, name).label.text = text
     form.idea_id.choices = [("", NO_IDEA), *services.pledge_ideas(session=session, team=team)]
     if request.method == "GET" and numbers.is_ascii_digits(request.args.get("idea", "")):
         form.idea_id.data = numbers.ascii_int(request.args["idea"])
-    if form.validate_on_submit():
-        values = dict(
-            amount_pence=_parse(form, "amount", parse_pence),
-            minutes=_parse(form, "hours", _hours),
-            quantity=_parse(form, "quantity", _whole_number),
-            estimated_value_pence=_parse(form, "estimated_value", parse_pence, optional=True),
-            due_on=form.due_on.data, idea_id=form.idea_id.data,
-        )
-        if not any(f.errors for f in form):
-            try:
-                pledge = services.make_pledge(
-                    session=session, team=team, made_by=current_user.person, kind=kind,
-                    description=form.description.data, today=london_today(), visibility=form.visibility.data,
-                    on_behalf_name=form.on_behalf_name.data if staff_here else None,
-                    on_behalf_is_organisation=bool(staff_here and form.on_behalf_is_organisation.data),
-                    contact_email=form.contact_email.data if staff_here else None,
-                    contact_phone=form.contact_phone.data,
-                    frequency=form.frequency.data if kind == "time" else None,
-                    room=form.room.data if kind == "space" else None,
-                    when_text=form.when_text.data if kind == "space" else None,
-                    **values)
-                if pledge.pledger_person_id is None:
-                    session.add(AuditEvent(actor_id=current_user.id, action="pledge_on_behalf",
-                                           subject=f"{pledge.reference} for {pledge.pledger_name}"[:200]))
-                session.commit()
-            except DomainError as error:
-                show_error(form, error)
-            else:
-                flash(_thanks(pledge, team), "success")
-                return redirect(url_for("pledges.pledge", slug=team.slug, pledge_id=pledge.id))
+    return form
+
+
+def _pledge_values(form: PledgeForm) -> dict | None:
+    """The amounts typed, parsed (each error beside its field); None when one is wrong."""
+    values = dict(
+        amount_pence=_parse(form, "amount", parse_pence),
+        minutes=_parse(form, "hours", _hours),
+        quantity=_parse(form, "quantity", _whole_number),
+        estimated_value_pence=_parse(form, "estimated_value", parse_pence, optional=True),
+        due_on=form.due_on.data, idea_id=form.idea_id.data,
+    )
+    return None if any(f.errors for f in form) else values
+
+
+def _make_pledge(session, team: Team, kind: str, form: PledgeForm, staff_here: bool, values: dict):
+    return services.make_pledge(
+        session=session, team=team, made_by=current_user.person, kind=kind,
+        description=form.description.data, today=london_today(), visibility=form.visibility.data,
+        on_behalf_name=form.on_behalf_name.data if staff_here else None,
+        on_behalf_is_organisation=bool(staff_here and form.on_behalf_is_organisation.data),
+        contact_email=form.contact_email.data if staff_here else None,
+        contact_phone=form.contact_phone.data,
+        frequency=form.frequency.data if kind == "time" else None,
+        room=form.room.data if kind == "space" else None,
+        when_text=form.when_text.data if kind == "space" else None,
+        **values)
+
+
+@bp.route("/teams/<slug>/pledges/new/<kind>", methods=["GET", "POST"])
+@signed_in
+def new_pledge(slug: str, kind: str):
+    team = team_or_404(get_session(), slug)
+    if kind not in KIND_LABELS:
+        abort(404)
+    staff_here = _is_team_staff(team)
+    form = _pledge_form(get_session(), team, kind, staff_here)
+    values = _pledge_values(form) if form.validate_on_submit() else None
+    if values is not None:
+        done = attempt(form, lambda s: _make_pledge(s, team, kind, form, staff_here, values), validate=False)
+        if done.ok:
+            flash(_thanks(done.value, team), "success")
+            return redirect(url_for("pledges.pledge", slug=team.slug, pledge_id=done.value.id))
     return render_template("pledges/pledge_form.html", form=form, team=team, staff_here=staff_here,
                            title=f"Pledge {KIND_LABELS[kind][0].lower()} to {team.name}",
                            hint=KIND_LABELS[kind][1])
@@ -203,73 +211,85 @@ def new_pledge(slug: str, kind: str):
 @bp.get("/teams/<slug>/pledges/<int:pledge_id>")
 @public
 def pledge(slug: str, pledge_id: int):
-    session = get_session()
-    team = team_or_404(session, slug)
+    team = team_or_404(get_session(), slug)
     team_view = _is_team_staff(team)
-    try:
-        item = services.team_pledge(session, team, pledge_id)
-    except NotFound:
-        abort(404)
+    item = _team_pledge_or_404(team, pledge_id)
     if not _can_see(item, team_view):
         abort(404)
+    return render_template("pledges/pledge.html", **_pledge_page(get_session(), team, item, team_view))
+
+
+def _pledge_page(session, team: Team, item: Pledge, team_view: bool) -> dict:
+    """What the pledge page shows: progress, history for the team and the pledger, the idea it is
+    towards by title, and, to the pledger of promised money, how the money is handed over."""
     line = services.PledgeLine(pledge=item, received_pence=services.received_pence(session, item.id),
                                given_minutes=services.given_minutes(session, item.id),
                                promised_minutes=services.promised_minutes(item))
     line.deliveries, line.delivered_quantity = services.delivered(session, item.id)
     is_pledger = current_user.is_authenticated and item.pledger_person_id == current_user.id
-    name = item.pledger_name if (team_view or is_pledger) else services.public_name(item)
-    return render_template("pledges/pledge.html", team=team, line=line, p=item, name=name, team_view=team_view,
-                           is_pledger=is_pledger, fulfilments=services.fulfilments(session, item.id),
-                           events=services.events(session, item.id) if team_view or is_pledger else [],
-                           remind_form=ReminderForm(), hours=services.hours_text, kinds=KIND_LABELS)
+    ideas = dict(services.pledge_ideas(session=session, team=team)) if item.idea_id else {}
+    waiting = is_pledger and item.kind == PledgeKind.MONEY and item.status == PledgeStatus.PROMISED
+    return dict(team=team, line=line, p=item, team_view=team_view, is_pledger=is_pledger,
+                name=item.pledger_name if (team_view or is_pledger) else services.public_name(item),
+                fulfilments=services.fulfilments(session, item.id),
+                events=services.events(session, item.id) if team_view or is_pledger else [],
+                remind_form=ReminderForm(), hours=services.hours_text, kinds=KIND_LABELS,
+                idea_title=ideas.get(item.idea_id), next_step=services.money_next_step(team) if waiting else None)
 
 
 @bp.route("/teams/<slug>/pledges/<int:pledge_id>/fulfil", methods=["GET", "POST"])
 @team_staff
 def fulfil(pledge_id: int, team: Team):
-    session = get_session()
-    try:
-        item = services.team_pledge(session, team, pledge_id)
-    except NotFound:
-        abort(404)
+    item = _team_pledge_or_404(team, pledge_id)
     form = {PledgeKind.MONEY: MoneyReceivedForm, PledgeKind.TIME: HoursForm}.get(item.kind, DeliveryForm)()
     if item.kind == PledgeKind.SPACE:
         delattr(form, "quantity")
-    if form.validate_on_submit():
-        effective_date = form.effective_date.data
-        amount = _parse(form, "amount", parse_pence)
-        minutes = _parse(form, "hours", _hours)
-        quantity = _parse(form, "quantity", _whole_number)
-        if not any(f.errors for f in form):
-            common = dict(session=session, team=team, pledge_id=item.id, effective_date=effective_date,
-                          actor_id=current_user.id, idempotency_key=form.idempotency_key.data or "",
-                          today=london_today())
-            try:
-                if item.kind == PledgeKind.MONEY:
-                    rows = services.record_money(**common, amount_pence=amount, method=form.method.data,
-                                                 receipt_ref=form.receipt_ref.data,
-                                                 extra_as_gift=form.extra_as_gift.data)
-                    message = "Recorded " + " and ".join(gbp(r.amount_pence) for r in rows) + " received"
-                    if len(rows) > 1 or rows[0].pledge_id != item.id:
-                        message += " (the extra as a separate gift)"
-                elif item.kind == PledgeKind.TIME:
-                    row = services.record_hours(**common, minutes=minutes, given_by=form.given_by.data,
-                                                note=form.note.data, completes=form.completes.data)
-                    message = f"Recorded {services.hours_text(row.minutes)} hours given"
-                else:
-                    services.record_delivery(**common, quantity=quantity, note=form.note.data,
-                                             completes=form.completes.data)
-                    message = "Recorded the delivery"
-                session.commit()
-            except DomainError as error:
-                show_error(form, error, field_for={InvalidAmount: "amount"})
-            else:
-                flash(f"{message} for pledge {item.reference}.", "success")
-                return redirect(url_for("pledges.pledge", slug=team.slug, pledge_id=item.id))
+    values = _fulfilment_values(form) if form.validate_on_submit() else None
+    if values is not None:
+        done = attempt(form, lambda s: _record_fulfilment(s, team, item, form, values),
+                       field_for={InvalidAmount: "amount"}, validate=False)
+        if done.ok:
+            flash(f"{done.value} for pledge {item.reference}.", "success")
+            return redirect(url_for("pledges.pledge", slug=team.slug, pledge_id=item.id))
     form.ensure_key()
     form.ensure_date()
     return render_template("pledges/fulfil.html", form=form, team=team, p=item,
                            title=f"Record fulfilment of pledge {item.reference}")
+
+
+def _team_pledge_or_404(team: Team, pledge_id: int):
+    try:
+        return services.team_pledge(get_session(), team, pledge_id)
+    except NotFound:
+        abort(404)
+
+
+def _fulfilment_values(form) -> dict | None:
+    """The amount, hours or quantity typed, parsed; None when one is wrong (shown beside it)."""
+    values = dict(amount=_parse(form, "amount", parse_pence), minutes=_parse(form, "hours", _hours),
+                  quantity=_parse(form, "quantity", _whole_number))
+    return None if any(f.errors for f in form) else values
+
+
+def _record_fulfilment(session, team: Team, item, form, values: dict) -> str:
+    """Record money received, hours given or a delivery; returns what to tell the person."""
+    common = dict(session=session, team=team, pledge_id=item.id, effective_date=form.effective_date.data,
+                  actor_id=current_user.id, idempotency_key=form.idempotency_key.data or "",
+                  today=london_today())
+    if item.kind == PledgeKind.MONEY:
+        rows = services.record_money(**common, amount_pence=values["amount"], method=form.method.data,
+                                     receipt_ref=form.receipt_ref.data, extra_as_gift=form.extra_as_gift.data)
+        message = "Recorded " + " and ".join(gbp(r.amount_pence) for r in rows) + " received"
+        if len(rows) > 1 or rows[0].pledge_id != item.id:
+            message += " (the extra as a separate gift)"
+        return message
+    if item.kind == PledgeKind.TIME:
+        row = services.record_hours(**common, minutes=values["minutes"], given_by=form.given_by.data,
+                                    note=form.note.data, completes=form.completes.data)
+        return f"Recorded {services.hours_text(row.minutes)} hours given"
+    services.record_delivery(**common, quantity=values["quantity"], note=form.note.data,
+                             completes=form.completes.data)
+    return "Recorded the delivery"
 
 
 @bp.route("/teams/<slug>/pledges/<int:pledge_id>/withdraw", methods=["GET", "POST"])
@@ -426,23 +446,15 @@ def unsign(slug: str, cp_id: int):
 @bp.route("/finance/pledges/rate", methods=["GET", "POST"])
 @finance_only
 def hourly_rate():
-    session = get_session()
     form = RateForm()
-    current = services.hourly_rate_pence(session)
-    if form.validate_on_submit():
-        pence = _parse(form, "rate", parse_pence)
-        if pence is not None:
-            try:
-                services.set_hourly_rate(session=session, hourly_pence=pence, actor=current_user.person)
-                session.add(AuditEvent(actor_id=current_user.id, action="social_value_rate",
-                                       subject=f"{gbp(pence)} an hour"))
-                session.commit()
-            except DomainError as error:
-                show_error(form, error, field="rate")
-            else:
-                flash(f"Time given is now valued at {gbp(pence)} an hour (social value only, never cash).",
-                      "success")
-                return redirect(url_for("pledges.hourly_rate"))
+    current = services.hourly_rate_pence(get_session())
+    pence = _parse(form, "rate", parse_pence) if form.validate_on_submit() else None
+    if pence is not None:
+        done = attempt(form, lambda s: services.set_hourly_rate(session=s, hourly_pence=pence,
+                                                                 actor=current_user.person), validate=False)
+        if done.ok:
+            flash(f"Time given is now valued at {gbp(pence)} an hour (social value only, never cash).", "success")
+            return redirect(url_for("pledges.hourly_rate"))
     if not form.rate.data:
         form.rate.data = f"{current / 100:.2f}"
     return render_template("pledges/rate.html", form=form, current=current,

@@ -1,4 +1,4 @@
-"""Keyboard only (issue 19): a resident votes and a team member approves quick spend with Tab,
+"""Keyboard only (issue 19): a resident (Sue) votes and a team member approves quick spend with Tab,
 Shift+Tab, Space and Enter, never a click. Focus goes through the ballot's choices in the page's
 order, and every element that takes focus shows it (GOV.UK's yellow focus state)."""
 
@@ -82,7 +82,7 @@ def test_a_resident_votes_with_the_keyboard_only(browser, live_server):
         rnd = next(r for r in s.execute(select(Round).where(Round.team_id == team.id)).scalars()
                    if services.is_open_for_voting(r))
     page = browser.new_context().new_page()
-    sign_in_by_keyboard(page, base, app, f"rita@{DEMO_DOMAIN}")
+    sign_in_by_keyboard(page, base, app, f"sue@{DEMO_DOMAIN}")
     page.goto(f"{base}/teams/shirebrook/rounds/{rnd.id}")
     boxes = page.eval_on_selector_all("form[data-ballot] input[type=checkbox]", "els => els.map(e => e.id)")
     assert len(boxes) >= 2, boxes
@@ -90,7 +90,7 @@ def test_a_resident_votes_with_the_keyboard_only(browser, live_server):
     problems, seen = [], []
     first = tab_until(page, lambda f: f["type"] == "checkbox", problems, seen)
     assert first["id"] == boxes[0]
-    # Only the first idea chosen (Rita may have voted before: only her last vote counts).
+    # Only the first idea chosen (Sue, not Rita: test_votes.py needs Rita not to have voted; only a last vote counts).
     order, current = [], first
     while True:
         if current["type"] == "checkbox":

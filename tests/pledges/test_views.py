@@ -306,6 +306,8 @@ def test_a_pledge_is_towards_an_idea_chosen_by_title_and_another_teams_idea_is_r
     made = client.post("/teams/shirebrook/pledges/new/money", data={**data, "idea_id": str(ours.id)})
     assert made.status_code == 302
     assert _pledge(engine, int(made.headers["Location"].rsplit("/", 1)[1])).idea_id == ours.id
+    page = client.get(made.headers["Location"]).get_data(as_text=True)
+    assert f">{ours.title}</a>" in page[page.index("Towards idea"):][:400]  # by title, not "Idea 7"
     none = client.post("/teams/shirebrook/pledges/new/money", data={**data, "idea_id": ""})
     assert _pledge(engine, int(none.headers["Location"].rsplit("/", 1)[1])).idea_id is None
 
