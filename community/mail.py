@@ -11,8 +11,8 @@ in the same process at the end of any request that queued mail, so ``make run`` 
 their email without cron.
 
 Two deliverers may run at once (cron overlapping itself, several gunicorn workers): each message
-is *claimed* in its own short write transaction — ``SELECT … FOR UPDATE SKIP LOCKED`` on
-PostgreSQL, the exclusive ``BEGIN IMMEDIATE`` on SQLite — by pushing ``next_attempt_at`` a lease
+is *claimed* in its own short write transaction (:func:`community.jobs.claimed`: ``SELECT … FOR
+UPDATE SKIP LOCKED`` on PostgreSQL, the exclusive ``BEGIN IMMEDIATE`` on SQLite) by pushing ``next_attempt_at`` a lease
 into the future, and sent after that commit. No lock is held while talking to the SMTP server, so
 web requests never queue behind a slow mail server. A deliverer that dies between sending and
 marking the row sent leaves it to be sent again when the lease runs out (at least once, never lost).
@@ -34,6 +34,7 @@ from sqlalchemy import insert, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from community import jobs
 from community.db import close_session, get_engine, get_session, open_session, utcnow
 from community.models import MailMessage
 
@@ -111,11 +112,13 @@ def deliver_pending(app: Flask | None = None, *, limit: int = 100, now: dt.datet
     clock = (lambda: now) if now is not None else utcnow
     report = Delivery()
     smtp: smtplib.SMTP | None = None
+    pending = (select(MailMessage.id)
+               .where(MailMessage.sent_at.is_(None), MailMessage.attempts < max_attempts,
+                      or_(MailMessage.next_attempt_at.is_(None), MailMessage.next_attempt_at <= clock()))
+               .order_by(MailMessage.id))
     try:
-        for _ in range(limit):
-            claimed = _claim_next(engine, clock(), max_attempts)
-            if claimed is None:
-                break
+        for session, message_id in jobs.claimed(engine, pending, limit=limit):
+            claimed = _claim(session, message_id, clock())
             if undeliverable(claimed.to_address):  # queued before ``send`` skipped them: never sent
                 _give_up(engine, claimed.id, max_attempts, "no email address (assisted sign-up or deleted account)")
                 report.gave_up += 1
@@ -140,24 +143,13 @@ def deliver_pending(app: Flask | None = None, *, limit: int = 100, now: dt.datet
     return report
 
 
-def _claim_next(engine: Engine, now: dt.datetime, max_attempts: int) -> _Claimed | None:
-    """Take the oldest message nobody holds; hold it for ``CLAIM_LEASE``."""
-    query = (
-        select(MailMessage)
-        .where(MailMessage.sent_at.is_(None), MailMessage.attempts < max_attempts,
-               or_(MailMessage.next_attempt_at.is_(None), MailMessage.next_attempt_at <= now))
-        .order_by(MailMessage.id)
-        .limit(1)
-        .with_for_update(skip_locked=True)  # PostgreSQL; SQLite's BEGIN IMMEDIATE is already exclusive
-    )
-    with open_session(engine, write=True) as session:
-        row = session.execute(query).scalar_one_or_none()
-        if row is None:
-            return None
-        claimed = _Claimed(row.id, row.to_address, row.subject, row.body, row.created_at, row.attempts)
-        session.execute(update(MailMessage).where(MailMessage.id == row.id)
-                        .values(next_attempt_at=now + CLAIM_LEASE))
-        session.commit()
+def _claim(session: Session, message_id: int, now: dt.datetime) -> _Claimed:
+    """Hold a message claimed by :func:`community.jobs.claimed` for ``CLAIM_LEASE`` and commit,
+    so no lock is held while it is sent."""
+    row = session.get(MailMessage, message_id)
+    claimed = _Claimed(row.id, row.to_address, row.subject, row.body, row.created_at, row.attempts)
+    session.execute(update(MailMessage).where(MailMessage.id == message_id).values(next_attempt_at=now + CLAIM_LEASE))
+    session.commit()
     return claimed
 
 

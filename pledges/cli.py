@@ -3,7 +3,8 @@
 import click
 from flask.cli import AppGroup
 
-from community.db import get_engine, london_today, open_session
+from community import jobs
+from community.db import get_engine, london_today
 from pledges import services
 
 pledges_cli = AppGroup("pledges", help="Maintain pledges.")
@@ -11,10 +12,11 @@ pledges_cli = AppGroup("pledges", help="Maintain pledges.")
 
 @pledges_cli.command("lapse-due")
 def lapse_due_command() -> None:
-    """Lapse every open pledge whose date has passed (safe to run daily, and again)."""
-    with open_session(get_engine(), write=True) as session:
-        lapsed = services.lapse_due(session=session, today=london_today())
+    """Lapse every open pledge whose date has passed (daily, on every host: each pledge is claimed)."""
+    lapsed = 0
+    for session, pledge_id in jobs.claimed(get_engine(), services.due_to_lapse(london_today())):
+        pledge = services.lapse(session=session, pledge_id=pledge_id)
         session.commit()
-        for pledge in lapsed:
-            click.echo(f"{pledge.reference} lapsed: {pledge.status_reason}")
-    click.echo(f"{len(lapsed)} pledge(s) lapsed.")
+        lapsed += 1
+        click.echo(f"{pledge.reference} lapsed: {pledge.status_reason}")
+    click.echo(f"{lapsed} pledge(s) lapsed.")

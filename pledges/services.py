@@ -18,7 +18,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -507,17 +507,28 @@ def withdraw(*, session: Session, team: Team, pledge_id: int, actor: Person, rea
     return pledge
 
 
-def lapse_due(*, session: Session, today: dt.date, team_id: int | None = None) -> list[Pledge]:
-    """Lapse every open pledge whose date has passed, with the reason. Returns them."""
-    query = select(Pledge).where(Pledge.status.in_(OPEN_STATUSES), Pledge.due_on.is_not(None),
-                                 Pledge.due_on < today)
+def due_to_lapse(today: dt.date, team_id: int | None = None) -> Select:
+    """The ids of the open pledges whose date has passed, oldest first (what ``flask pledges
+    lapse-due`` claims one at a time: community/jobs.py)."""
+    query = select(Pledge.id).where(Pledge.status.in_(OPEN_STATUSES), Pledge.due_on.is_not(None),
+                                    Pledge.due_on < today)
     if team_id is not None:
         query = query.where(Pledge.team_id == team_id)
-    lapsed = list(session.execute(query.order_by(Pledge.id).with_for_update()).scalars())
-    for pledge in lapsed:
-        _set_status(session, pledge, PledgeStatus.LAPSED.value,
-                    f"Its date, {pledge.due_on:%-d %B %Y}, passed before it was fulfilled.", None)
-    return lapsed
+    return query.order_by(Pledge.id)
+
+
+def lapse(*, session: Session, pledge_id: int) -> Pledge:
+    """Lapse one pledge whose date has passed, with the reason."""
+    pledge = session.get(Pledge, pledge_id)
+    _set_status(session, pledge, PledgeStatus.LAPSED.value,
+                f"Its date, {pledge.due_on:%-d %B %Y}, passed before it was fulfilled.", None)
+    return pledge
+
+
+def lapse_due(*, session: Session, today: dt.date, team_id: int | None = None) -> list[Pledge]:
+    """Lapse every open pledge whose date has passed, with the reason. Returns them."""
+    ids = session.execute(due_to_lapse(today, team_id).with_for_update()).scalars().all()
+    return [lapse(session=session, pledge_id=pledge_id) for pledge_id in ids]
 
 
 def has_lapse_due(session: Session, team_id: int, today: dt.date) -> bool:

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import url_for
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -773,6 +773,34 @@ def confirm_identity(*, session: Session, person: Person, auth_session: AuthSess
 # --------------------------------------------------------------------------- housekeeping
 
 
+def expirable(now: dt.datetime, pending_days: int = defaults.EXPIRE_PENDING_DAYS) -> Select:
+    """The ids of requests waiting longer than ``pending_days`` (``flask spend expire`` claims
+    them one at a time: community/jobs.py)."""
+    return (select(SpendRequest.id)
+            .where(SpendRequest.status == SpendStatus.PENDING.value,
+                   SpendRequest.created_at < now - dt.timedelta(days=pending_days))
+            .order_by(SpendRequest.id))
+
+
+def unpaid_to_flag(now: dt.datetime, unpaid_days: int = defaults.FLAG_UNPAID_DAYS) -> Select:
+    """The ids of approvals unpaid after ``unpaid_days`` and not flagged yet."""
+    return (select(SpendRequest.id)
+            .where(SpendRequest.status == SpendStatus.APPROVED.value, SpendRequest.flagged_at.is_(None),
+                   SpendRequest.decided_at < now - dt.timedelta(days=unpaid_days))
+            .order_by(SpendRequest.id))
+
+
+def expire_one(*, session: Session, request_id: int, now: dt.datetime) -> None:
+    """Expire one request found by :func:`expirable`."""
+    session.execute(update(SpendRequest).where(SpendRequest.id == request_id)
+                    .values(status=SpendStatus.EXPIRED.value, closed_at=now))
+
+
+def flag_unpaid(*, session: Session, request_id: int, now: dt.datetime) -> None:
+    """Flag one approval found by :func:`unpaid_to_flag` (it stays committed until paid or cancelled)."""
+    session.execute(update(SpendRequest).where(SpendRequest.id == request_id).values(flagged_at=now))
+
+
 def expire(*, session: Session, now: dt.datetime | None = None,
            pending_days: int = defaults.EXPIRE_PENDING_DAYS,
            unpaid_days: int = defaults.FLAG_UNPAID_DAYS) -> dict[str, int]:
@@ -781,14 +809,12 @@ def expire(*, session: Session, now: dt.datetime | None = None,
     now = now or utcnow()
     expired = session.execute(
         update(SpendRequest)
-        .where(SpendRequest.status == SpendStatus.PENDING.value,
-               SpendRequest.created_at < now - dt.timedelta(days=pending_days))
+        .where(SpendRequest.id.in_(expirable(now, pending_days).order_by(None).scalar_subquery()))
         .values(status=SpendStatus.EXPIRED.value, closed_at=now)
     ).rowcount
     flagged = session.execute(
         update(SpendRequest)
-        .where(SpendRequest.status == SpendStatus.APPROVED.value, SpendRequest.flagged_at.is_(None),
-               SpendRequest.decided_at < now - dt.timedelta(days=unpaid_days))
+        .where(SpendRequest.id.in_(unpaid_to_flag(now, unpaid_days).order_by(None).scalar_subquery()))
         .values(flagged_at=now)
     ).rowcount
     return {"expired": int(expired or 0), "flagged": int(flagged or 0)}

@@ -153,7 +153,9 @@ def freeze_pending_command() -> None:
         click.echo(f"{status.month:%Y-%m}: frozen: {status.teams_ready} of {status.teams_total} team statements {pack}.")
     for month, error in run.failed:
         click.echo(f"{month:%Y-%m}: not frozen, will be tried again: {error}", err=True)
-    if not run.frozen and not run.failed:
+    for month in run.elsewhere:
+        click.echo(f"{month:%Y-%m}: being frozen by another runner; left to it.")
+    if not run.frozen and not run.failed and not run.elsewhere:
         click.echo("Nothing to freeze: every closed month's statements are frozen.")
     if run.failed:
         raise SystemExit(1)

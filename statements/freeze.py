@@ -22,8 +22,12 @@ close if that is earlier. A month closed that way is "closed when" the first clo
 it happened. So closing October when nothing was closed before also freezes every earlier month
 with entries, and none of their county packs is built inside a download.
 
-Everything here is idempotent and race-safe: ``store.store_frozen`` lets one writer win
-the UNIQUE (month, scope) and the loser serves the winner's row.
+Everything here is idempotent and race-safe, and renders each statement once however many runners
+start together (cron on every host, the background thread): a month is frozen under its lock
+(``community.jobs.exclusive``: a PostgreSQL advisory lock, a lock file on SQLite), and the runner
+holding it re-reads the month's status first; a runner that does not get it leaves the month to
+the holder. ``store.store_frozen`` still lets one writer win the UNIQUE (month, scope) (a first
+download racing a freeze), the loser serving the winner's row.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import Flask, Response
 from sqlalchemy import func, select
@@ -40,6 +44,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
+from community import jobs
 from community.db import get_engine, open_session
 from community.models import Team
 from ledger import signals
@@ -142,13 +147,16 @@ def _status_of(engine: Engine, month: dt.date) -> MonthStatus | None:
 def freeze_if_pending(
     engine: Engine, month: dt.date, *, progress: Callable[[str], None] | None = None
 ) -> MonthStatus | None:
-    """Freeze ``month`` unless it is already frozen; returns its status afterwards (None when
-    it is not a closed month)."""
-    status = _status_of(engine, month)
-    if status is None or status.frozen:
-        return status
-    store.freeze_month(engine, month=month, at_close=True, progress=progress)
-    return _status_of(engine, month)
+    """Freeze ``month`` unless it is already frozen or another runner (cron on another host, a
+    background thread) is freezing it now; returns its status afterwards (None when it is not a
+    closed month). The status is read again once the month's lock is held, so a month the
+    previous holder finished is not rendered again."""
+    with jobs.exclusive(engine, f"statements:freeze:{month:%Y-%m}") as mine:
+        status = _status_of(engine, month)
+        if status is None or status.frozen or not mine:
+            return status
+        store.freeze_month(engine, month=month, at_close=True, progress=progress)
+        return _status_of(engine, month)
 
 
 @dataclass
@@ -157,11 +165,13 @@ class FreezeRun:
 
     frozen: list[MonthStatus]
     failed: list[tuple[dt.date, str]]
+    elsewhere: list[dt.date] = field(default_factory=list)  # being frozen by another runner
 
 
 def freeze_pending(engine: Engine, *, progress: Callable[[str], None] | None = None) -> FreezeRun:
     """Freeze every pending month, oldest first. A month that fails is reported and left
-    pending (its stored rows stay: each is all-or-nothing); the others still run."""
+    pending (its stored rows stay: each is all-or-nothing); the others still run. A month
+    another runner holds is left to it (``elsewhere``)."""
     with open_session(engine, write=False) as session:
         months = [s.month for s in pending_months(session)]
     run = FreezeRun(frozen=[], failed=[])
@@ -172,7 +182,9 @@ def freeze_pending(engine: Engine, *, progress: Callable[[str], None] | None = N
             log.exception("freezing statements for %s failed", month)
             run.failed.append((month, f"{type(error).__name__}: {error}"))
         else:
-            if status is not None:
+            if status is not None and not status.frozen:
+                run.elsewhere.append(month)
+            elif status is not None:
                 run.frozen.append(status)
     return run
 

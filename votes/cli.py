@@ -63,14 +63,21 @@ def tally_command(file: Path, rule: str, explain: bool) -> None:
 
 @votes_cli.command("close-due")
 def close_due_command() -> None:
-    """Close and tally every round whose closing time has passed (run it from cron)."""
-    from community.db import get_session
+    """Close and tally every round whose closing time has passed (cron, on every host: each
+    round is claimed and closed in a transaction of its own)."""
+    from community import jobs
+    from community.db import get_engine, open_session, utcnow
     from votes import services
 
-    session = get_session()
-    closed = services.close_due(session=session, actor_id=services.system_actor_id(session))
-    session.commit()
-    for round_id in closed:
+    engine = get_engine()
+    with open_session(engine, write=False) as session:
+        actor_id = services.system_actor_id(session)
+    now = utcnow()
+    closed = []
+    for session, round_id in jobs.claimed(engine, services.due_rounds(now)):
+        services.close_round(session=session, round_id=round_id, actor_id=actor_id, now=now)
+        session.commit()
+        closed.append(round_id)
         click.echo(f"closed round {round_id}")
     if not closed:
         click.echo("no round was due")

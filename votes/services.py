@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import Select, bindparam, delete, func, select
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session
@@ -975,12 +975,16 @@ def _plain_english(text: str) -> str:
                   else m.group(0), text)
 
 
+def due_rounds(now: dt.datetime) -> Select:
+    """The ids of the open rounds whose closing time has passed, oldest first (what
+    ``flask votes close-due`` claims, one at a time: community/jobs.py)."""
+    return select(Round.id).where(Round.status == "open", Round.closes_at <= now).order_by(Round.id)
+
+
 def close_due(*, session: Session, actor_id: int, now: dt.datetime | None = None) -> list[int]:
     """Close every open round whose closing time has passed. Returns their ids."""
     now = now or utcnow()
-    due = list(session.execute(
-        select(Round.id).where(Round.status == "open", Round.closes_at <= now).order_by(Round.id)
-    ).scalars())
+    due = list(session.execute(due_rounds(now)).scalars())
     for round_id in due:
         close_round(session=session, round_id=round_id, actor_id=actor_id, now=now)
     return due
