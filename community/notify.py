@@ -13,11 +13,12 @@ languages) only need to swap it for Flask-Babel's ``gettext``; placeholders are 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from flask import current_app, has_request_context, url_for
+from flask import current_app, has_app_context, has_request_context, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlmodel import Session
@@ -26,6 +27,8 @@ from community import mail
 from community.db import utcnow
 from community.errors import UnsubscribeLinkInvalid
 from community.models import NOTIFICATION_CHANNELS, NotificationPreference, NotificationSent, Person
+
+log = logging.getLogger(__name__)
 
 
 def _(message: str) -> str:
@@ -181,6 +184,19 @@ def unsubscribe(*, session: Session, secret: str, token: str) -> Unsubscribe:
 
 
 # --------------------------------------------------------------------------- sending
+
+
+def can_send() -> bool:
+    """Whether notifications can be written here: an app (its secret), and a way to make absolute
+    links (a request, or ``PUBLIC_URL``/``SERVER_NAME`` for cron). Without one nothing is sent:
+    a service test on a bare session, or cron in production before ``PUBLIC_URL`` is set (logged,
+    so that ``close-due`` still closes rounds)."""
+    if not has_app_context():
+        return False
+    if has_request_context() or current_app.config.get("PUBLIC_URL") or current_app.config.get("SERVER_NAME"):
+        return True
+    log.error("notify: THRIVING_PUBLIC_URL is not set, so notifications outside a request are not sent")
+    return False
 
 
 def link(endpoint: str, **values) -> str:

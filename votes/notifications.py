@@ -8,19 +8,19 @@ The texts are written here, never in views, and every sentence goes through ``_`
 translations to come.
 
 Without an app (a service test on a bare session) there is no secret and no link to build, so
-nothing is sent.
+nothing is sent (community.notify.can_send).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from flask import Flask, current_app, has_app_context
+from flask import Flask, current_app
 from sqlmodel import Session
 
 from community.formatting import gbp, london_datetime
 from community.models import Person, Team
-from community.notify import _, link, notify, wanted_by
+from community.notify import _, can_send, link, notify, wanted_by
 from votes import services, signals
 from votes.models import Idea, IdeaUpdate, Round
 
@@ -56,7 +56,7 @@ def _many(session: Session, people: list[Person], kind: str, event: str, write) 
 
 def idea_reviewed(_sender, *, session: Session, idea: Idea, update: IdeaUpdate) -> None:
     """The proposer is told the team's decision, with the reason or the cost estimate."""
-    if not has_app_context() or idea.proposer_id is None:
+    if idea.proposer_id is None or not can_send():
         return
     proposer = session.get(Person, idea.proposer_id)
     team = session.get(Team, idea.team_id)
@@ -69,7 +69,7 @@ def idea_reviewed(_sender, *, session: Session, idea: Idea, update: IdeaUpdate) 
 
 def round_opened(_sender, *, session: Session, rnd: Round) -> None:
     """Supporters of its ideas are told their idea is on the ballot; residents that a round opened."""
-    if not has_app_context():
+    if not can_send():
         return
     team = session.get(Team, rnd.team_id)
     rows = services.round_ideas(session=session, round_id=rnd.id)
@@ -119,7 +119,7 @@ def remind_closing(*, session: Session, now: dt.datetime | None = None) -> int:
 
 def round_closed(_sender, *, session: Session, rnd: Round) -> None:
     """Voters and the supporters of its ideas get the results."""
-    if not has_app_context():
+    if not can_send():
         return
     team = session.get(Team, rnd.team_id)
     rows = services.results(session=session, rnd=rnd)
@@ -140,7 +140,7 @@ def round_closed(_sender, *, session: Session, rnd: Round) -> None:
 
 def delivery_updated(_sender, *, session: Session, idea: Idea, update: IdeaUpdate) -> None:
     """The supporters of a funded idea get its delivery updates."""
-    if not has_app_context():
+    if not can_send():
         return
     team = session.get(Team, idea.team_id)
     page = link("votes.idea", slug=team.slug, idea_id=idea.id)

@@ -133,3 +133,16 @@ def test_supporters_get_delivery_updates(session, world, ctx):
     session.commit()
     [message] = _mail(session, supporter, "News of")
     assert "Benches ordered" in message.body
+
+
+def test_without_a_public_url_cron_still_closes_rounds_and_remind_closing_says_what_is_missing(
+        app, session, world, ctx, runner):
+    app.config["PUBLIC_URL"] = None  # production before it is set
+    idea = feasible_idea(session, world, "Benches", 40_000)
+    rnd = open_round(session, world, [idea], closes_in=dt.timedelta(hours=30))
+    session.commit()
+    result = runner.invoke(args=["votes", "remind-closing"])
+    assert result.exit_code != 0 and "THRIVING_PUBLIC_URL" in result.output
+    services.close_round(session=session, round_id=rnd.id, actor_id=world["member"].id, force=True)
+    session.commit()
+    assert _mail(session, world["residents"][0], "The results") == []
