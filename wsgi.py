@@ -98,6 +98,13 @@ def configure(app: Flask, test_config: dict | None) -> None:
         # end of each request that queued mail (so development and tests need no cron).
         MAIL_DELIVERY="after_request" if development else "queue",
         MAIL_MAX_ATTEMPTS=8,  # then the message is kept, marked failed, and never tried again
+        # Notifications (community/notify.py): the mailbox named in every List-Unsubscribe header
+        # beside the one-click link, and the site's address for links in mail sent by cron (`flask
+        # votes remind-closing`); inside a request the request's own host is used.
+        MAIL_UNSUBSCRIBE_TO="unsubscribe@thriving.derbyshire.example",
+        PUBLIC_URL="http://127.0.0.1:5000" if development else None,
+        # GOV.UK Notify (text messages, to come): the account page offers texts only when it is set.
+        NOTIFY_API_KEY=None,
         # Freezing a closed month's statements (~1.6 s a team) is never done inside the
         # close-month request (statements/freeze.py). "cron": `flask statements
         # freeze-pending` does it; "after_response": a background thread of the same process,
@@ -290,6 +297,9 @@ def register_next_steps(app: Flask) -> None:
     from votes import ports
 
     ports.register_idea_spend(app, quick_spend.spend_for_idea)
+    from votes import notifications as vote_notifications
+
+    vote_notifications.init_app(app)  # residents are told of reviews, rounds, results (issue 16)
     next_steps.register_todo(app, spend_next_steps.staff_todo)
     next_steps.register_todo(app, vote_steps.staff_todo)
     next_steps.register_todo(app, pledge_steps.staff_todo)

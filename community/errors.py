@@ -71,3 +71,12 @@ class VotingCodeInvalid(DomainError):
     def __init__(self, message: str, *, reason: str):
         super().__init__(message, field="code")
         self.reason = reason
+
+
+class UnsubscribeLinkInvalid(DomainError):
+    """An unsubscribe link that was changed, forged, names no account, or is too old
+    (``expired``: the 410 page, else the 400 one)."""
+
+    def __init__(self, message: str, *, expired: bool = False):
+        super().__init__(message)
+        self.expired = expired

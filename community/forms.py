@@ -7,6 +7,7 @@ them all): it cleans every text field once, when it is bound, instead of form by
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
     GovPasswordInput,
+    GovRadioInput,
     GovSelect,
     GovSubmitInput,
     GovTextInput,
@@ -18,6 +19,7 @@ from wtforms import (
     HiddenField,
     IntegerField,
     PasswordField,
+    RadioField,
     SelectField,
     StringField,
     SubmitField,
@@ -154,6 +156,24 @@ class PostcodeForm(AppForm):
                            validators=[DataRequired("Enter your postcode"),
                                        Length(max=10, message="Enter a real postcode, like NG20 8AA")])
     submit = SubmitField("Save postcode", widget=GovSubmitInput())
+
+
+class NotificationsForm(AppForm):
+    """One set of radios per kind of notification (fields added by :func:`notifications_form`)."""
+
+    submit = SubmitField("Save your choices", widget=GovSubmitInput())
+
+
+def notifications_form(kinds: dict[str, str], channels: list[tuple[str, str]], current: dict[str, str]):
+    """The notifications form: for each kind (name → question), radios of the channels offered."""
+
+    class Form(NotificationsForm):
+        pass
+
+    for name, question in kinds.items():
+        setattr(Form, name, RadioField(question, widget=GovRadioInput(), choices=channels, default=current[name],
+                                       validators=[InputRequired("Choose how you want to be told")]))
+    return Form()
 
 
 class TeamForm(AppForm):

@@ -64,16 +64,19 @@ def undeliverable(address: str) -> bool:
 _QUEUE = insert(MailMessage.__table__).returning(MailMessage.__table__.c.id)
 
 
-def send(*, to: str, subject: str, body: str, session: Session | None = None) -> int | None:
+def send(*, to: str, subject: str, body: str, session: Session | None = None,
+         list_unsubscribe: str | None = None) -> int | None:
     """Queue one plain-text message in ``session`` (the request's by default); it goes out once
     the caller commits. Cheap: one INSERT, no message building, no network. Returns its row id,
-    or None when ``to`` can never receive mail (a resident without email): nothing is queued."""
+    or None when ``to`` can never receive mail (a resident without email): nothing is queued.
+    ``list_unsubscribe`` (a notification's, community/notify.py) becomes its ``List-Unsubscribe``
+    header, with ``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` (RFC 8058)."""
     if len(to) > MAX_TO_LENGTH or "\r" in to or "\n" in to:
         raise ValueError("mail: not a single email address")
     if undeliverable(to):
         return None
     row = {"to_address": to, "subject": " ".join(subject.split())[:MAX_SUBJECT_LENGTH], "body": body,
-           "created_at": utcnow(), "attempts": 0}
+           "created_at": utcnow(), "attempts": 0, "list_unsubscribe": list_unsubscribe}
     message_id = (session or get_session()).execute(_QUEUE, row).scalar_one()
     if has_request_context():
         g.mail_queued = True
@@ -98,6 +101,7 @@ class _Claimed:
     body: str
     created_at: dt.datetime
     attempts: int
+    list_unsubscribe: str | None = None
 
 
 def deliver_pending(app: Flask | None = None, *, limit: int = 100, now: dt.datetime | None = None) -> Delivery:
@@ -147,7 +151,8 @@ def _claim(session: Session, message_id: int, now: dt.datetime) -> _Claimed:
     """Hold a message claimed by :func:`community.jobs.claimed` for ``CLAIM_LEASE`` and commit,
     so no lock is held while it is sent."""
     row = session.get(MailMessage, message_id)
-    claimed = _Claimed(row.id, row.to_address, row.subject, row.body, row.created_at, row.attempts)
+    claimed = _Claimed(row.id, row.to_address, row.subject, row.body, row.created_at, row.attempts,
+                       row.list_unsubscribe)
     session.execute(update(MailMessage).where(MailMessage.id == message_id).values(next_attempt_at=now + CLAIM_LEASE))
     session.commit()
     return claimed
@@ -188,7 +193,14 @@ def _build(config, claimed: _Claimed) -> EmailMessage:
     message["To"] = claimed.to_address
     message["Subject"] = claimed.subject
     message["Date"] = format_datetime(claimed.created_at)
-    message.set_content(claimed.body)
+    message.set_content(claimed.body)  # quoted-printable lines of 76 characters, encoded now
+    if claimed.list_unsubscribe:
+        # The header holds long links: folding it at 78 would turn it into RFC 2047 encoded words
+        # that no mail client reads as a List-Unsubscribe, so it is kept on one line (RFC 5322
+        # allows 998). The body above is already encoded, so this changes the headers only.
+        message.policy = message.policy.clone(max_line_length=998)
+        message["List-Unsubscribe"] = claimed.list_unsubscribe
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     return message
 
 

@@ -189,6 +189,47 @@ class MailMessage(SQLModel, table=True):
     attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
     last_error: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
     next_attempt_at: dt.datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    # The ``List-Unsubscribe`` header value (RFC 2369/8058) of a notification; None for the mail
+    # every account gets (receipts, sign-in and password messages), which cannot be turned off.
+    list_unsubscribe: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+NOTIFICATION_CHANNELS = ("email", "sms", "none")
+
+
+class NotificationPreference(SQLModel, table=True):
+    """How a person wants one kind of notification (community/notify.py KINDS): by email, by text
+    message (a channel to come) or not at all. No row means the kind's default."""
+
+    __tablename__ = "notification_preference"
+    __table_args__ = (
+        UniqueConstraint("person_id", "kind", name="uq_notification_preference"),
+        CheckConstraint("channel IN ('email', 'sms', 'none')", name="ck_notification_channel"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id")
+    kind: str = Field(max_length=30)
+    channel: str = Field(max_length=10)
+    updated_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc_column())
+
+
+class NotificationSent(SQLModel, table=True):
+    """One notification of one event to one person, recorded when it is queued: the unique key
+    makes each event notify a person at most once (a reminder run twice, or two at once)."""
+
+    __tablename__ = "notification_sent"
+    __table_args__ = (
+        UniqueConstraint("person_id", "kind", "event", name="uq_notification_sent"),
+        Index("ix_notification_sent_event", "kind", "event"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id")
+    kind: str = Field(max_length=30)
+    event: str = Field(max_length=60)  # e.g. "round:12"
+    channel: str = Field(max_length=10)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc_column())
 
 
 class RecoveryCode(SQLModel, table=True):

@@ -32,6 +32,8 @@ from community.models import (
     Invitation,
     MailMessage,
     Membership,
+    NotificationPreference,
+    NotificationSent,
     PasswordReset,
     Person,
     Place,
@@ -228,6 +230,12 @@ def _community_export(session: Session, person: Person) -> dict[str, Any]:
                         for i in invitations],
         "audit_events": [record(e) for e in _audit_about(session, person)],
         "mail_sent_to_you": [record(m, omit=("next_attempt_at",)) for m in _mail_to(session, person)],
+        "notification_choices": [record(p, omit=("id", "person_id")) for p in session.exec(
+            select(NotificationPreference).where(NotificationPreference.person_id == person.id)
+            .order_by(NotificationPreference.kind)).all()],
+        "notifications_sent": [record(n, omit=("id", "person_id")) for n in session.exec(
+            select(NotificationSent).where(NotificationSent.person_id == person.id)
+            .order_by(NotificationSent.id)).all()],
         "links_and_codes_note": "Only a one-way digest of each link and code is stored; none can be shown. "
                                 "A voting code's used_at is the day it was used, never the time, so it "
                                 "cannot be matched to a ballot.",
@@ -267,6 +275,10 @@ def _community_effects(session: Session, person: Person) -> list[Effect]:
                "They record who signed a resident up; they keep your account's number, not your name."),
         Effect("Places you are signed in (including this one)", len(sessions), "erased",
                "You are signed out everywhere."),
+        Effect("Your choices of what you are told about, and the record of what we told you",
+               len(session.exec(select(NotificationPreference.id).where(
+                   NotificationPreference.person_id == person.id)).all()) + len(session.exec(
+                   select(NotificationSent.id).where(NotificationSent.person_id == person.id)).all()), "erased"),
         Effect("Our copies of emails we sent you", len(_mail_to(session, person)), "erased",
                "Including vote receipts, which listed your choices."),
         Effect("Entries in our audit log about your account", len(_audit_about(session, person)), "kept",
@@ -292,6 +304,8 @@ def _community_erase(session: Session, person: Person) -> None:
     session.execute(delete(PasswordReset).where(PasswordReset.person_id == person.id))
     session.execute(delete(EmailConfirmation).where(EmailConfirmation.person_id == person.id))
     session.execute(delete(VotingCode).where(VotingCode.person_id == person.id))
+    session.execute(delete(NotificationPreference).where(NotificationPreference.person_id == person.id))
+    session.execute(delete(NotificationSent).where(NotificationSent.person_id == person.id))
     services.end_all_sessions(session, person_id=person.id)
     person.name, person.email = DELETED_NAME, placeholder
     person.password_hash, person.totp_secret, person.totp_last_step = None, None, 0
@@ -303,7 +317,8 @@ COMMUNITY = PersonalData(
     name="community",
     columns=("membership.person_id", "auth_session.person_id", "invitation.invited_by_id",
              "audit_event.actor_id", "recovery_code.person_id", "password_reset.person_id",
-             "email_confirmation.person_id", "voting_code.person_id", "voting_code.created_by_id"),
+             "email_confirmation.person_id", "voting_code.person_id", "voting_code.created_by_id",
+             "notification_preference.person_id", "notification_sent.person_id"),
     export=_community_export,
     effects=_community_effects,
     refusal=_community_refusal,

@@ -21,7 +21,7 @@ from flask import session as cookie
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import text
 
-from community import mail, next_steps, numbers, services, signin
+from community import mail, next_steps, notify, numbers, services, signin
 from community.auth import (
     CurrentUser,
     admin_only,
@@ -34,7 +34,13 @@ from community.auth import (
 )
 from community.cache import public_page
 from community.db import get_session
-from community.errors import ConfirmLinkInvalid, DomainError, EmailNotConfirmed, ResetLinkInvalid
+from community.errors import (
+    ConfirmLinkInvalid,
+    DomainError,
+    EmailNotConfirmed,
+    ResetLinkInvalid,
+    UnsubscribeLinkInvalid,
+)
 from community.forms import (
     AcceptInvitationForm,
     AssistedSignUpForm,
@@ -54,6 +60,7 @@ from community.forms import (
     SignInForm,
     SignUpForm,
     TeamForm,
+    notifications_form,
 )
 from community.limits import (
     CODE_PER_ADDRESS,
@@ -67,7 +74,8 @@ from community.limits import (
     limiter,
 )
 from community.models import Person, Team
-from community.web import show_error
+from community.security import csrf
+from community.web import attempt, show_error
 
 bp = Blueprint("community", __name__)
 
@@ -503,7 +511,49 @@ def account():
 
         place = session.get(Place, current_user.person.place_id)
     teams = {s.team.id: s for s in services.list_teams(session)}
-    return render_template("community/account.html", place=place, teams=teams)
+    return render_template("community/account.html", place=place, teams=teams,
+                           notifications=_notifications_form(session, current_user.person))
+
+
+def _notifications_form(session, person: Person):
+    channels = [(c, notify.CHANNEL_LABELS[c]) for c in notify.channels_for(person)]
+    return notifications_form({k: kind.label for k, kind in notify.KINDS.items()}, channels,
+                              notify.preferences(session=session, person=person))
+
+
+@bp.post("/account/notifications")
+@signed_in
+def notifications():
+    session = get_session()
+    person = session.get(Person, current_user.id)
+    form = _notifications_form(session, person)
+    done = attempt(form, lambda s: notify.set_preferences(
+        session=s, person=person, choices={kind: form[kind].data for kind in notify.KINDS}))
+    if done.ok:
+        flash("Your choices of what you are told about are saved.", "success")
+        return redirect(url_for("community.account") + "#notifications")
+    return render_template("community/notifications.html", form=form), 400
+
+
+# RFC 8058 one-click unsubscribe: a mail client POSTs "List-Unsubscribe=One-Click" to this URL
+# with no cookie and no CSRF token, so this one route is exempt from CSRF. That is safe: the
+# signed token in the URL is itself the proof (a forger would need it), and the most it can do
+# is turn off one kind of email for the one person it names.
+@bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
+@public
+@csrf.exempt
+def unsubscribe(token: str):
+    session = get_session()
+    action = notify.unsubscribe if request.method == "POST" else notify.check_unsubscribe
+    try:
+        found = action(session=session, secret=current_app.config["SECRET_KEY"], token=token)
+        session.commit()
+    except UnsubscribeLinkInvalid as error:
+        session.rollback()
+        code = 410 if error.expired else 400
+        return render_template("errors/error.html", code=code, title="Unsubscribe link not valid",
+                               message=error.message), code
+    return render_template("community/unsubscribe.html", found=found, done=request.method == "POST")
 
 
 @bp.route("/account/postcode", methods=["GET", "POST"])

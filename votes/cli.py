@@ -122,3 +122,19 @@ def export_command(round_id: int, out: Path) -> None:
 
         write_pb(election, handle)
     click.echo(f"wrote {out} ({len(election.ballots)} ballots, {len(election.projects)} ideas)")
+
+
+@votes_cli.command("remind-closing")
+def remind_closing_command() -> None:
+    """Remind residents who have not voted in a round closing within 48 hours (run it from cron;
+    each person is reminded once per round, however often it runs)."""
+    from community import notify
+    from community.db import get_session
+    from votes import notifications
+
+    if not notify.can_send():
+        raise click.ClickException("Set THRIVING_PUBLIC_URL (the site's address, for the links in the emails).")
+    session = get_session()
+    queued = notifications.remind_closing(session=session)
+    session.commit()
+    click.echo(f"{queued} reminders queued")

@@ -33,6 +33,7 @@ from community.formatting import gbp, london_datetime
 from community.models import Membership, Person, Team
 from community.services import check_voting_code, require_confirmed, use_voting_code
 from ledger import services as ledger
+from votes import signals
 from votes.errors import BrokenRule, NoIdeas, NotEligible, OverBudget, RoundClosed, TooManyIdeas, VotesError
 from votes.models import (
     Ballot,
@@ -237,11 +238,13 @@ def review_idea(
     idea.review_note = note
     idea.reviewed_by_id = reviewer_id
     idea.reviewed_at = idea.updated_at = utcnow()
-    session.add(IdeaUpdate(idea_id=idea.id, author_id=reviewer_id, status=decision,
-                           text=note or f"Feasible; the team estimates it costs {gbp(idea.team_cost_pence)}."))
+    update_row = IdeaUpdate(idea_id=idea.id, author_id=reviewer_id, status=decision,
+                            text=note or f"Feasible; the team estimates it costs {gbp(idea.team_cost_pence)}.")
+    session.add(update_row)
     if decision == "hidden":
         _audit(session, reviewer_id, "idea.hidden", f"idea {idea.id}: {note}")
     session.flush()
+    signals.idea_reviewed.send(None, session=session, idea=idea, update=update_row)
     return idea
 
 
@@ -286,6 +289,7 @@ def add_delivery_update(*, session: Session, team: Team, idea_id: int, author_id
     idea.updated_at = utcnow()
     session.add(update_row)
     session.flush()
+    signals.delivery_updated.send(None, session=session, idea=idea, update=update_row)
     return update_row
 
 
@@ -397,6 +401,7 @@ def open_round(
     rnd.hold_id = commitment.id
     _audit(session, actor_id, "round.opened", f"round {rnd.id}: {title} ({gbp(budget_pence)})")
     session.flush()
+    signals.round_opened.send(None, session=session, rnd=rnd)
     return rnd
 
 
@@ -960,6 +965,7 @@ def close_round(*, session: Session, round_id: int, actor_id: int, now: dt.datet
     rnd.spent_pence = spent
     _audit(session, actor_id, "round.closed", f"round {rnd.id}: {len(order)} ideas funded, {gbp(spent)}")
     session.flush()
+    signals.round_closed.send(None, session=session, rnd=rnd)
     return rnd
 
 
@@ -1013,3 +1019,41 @@ def results(*, session: Session, rnd: Round) -> list[tuple[RoundIdea, Idea]]:
     rows = round_ideas(session=session, round_id=rnd.id)
     return sorted(rows, key=lambda r: (not r[0].funded, r[0].funded_order or 0, -(r[0].votes or 0), r[1].id))
 
+
+
+# --------------------------------------------------------------------------- who is told (votes/notifications.py)
+
+REMIND_BEFORE_CLOSE = dt.timedelta(hours=48)
+
+
+def eligible_residents(*, session: Session, team: Team) -> list[Person]:
+    """The people who may vote in the team's rounds: active, confirmed residents of its place."""
+    return list(session.execute(select(Person).where(
+        Person.place_id == team.place_id, Person.is_active.is_(True), Person.email_confirmed_at.is_not(None))
+        .order_by(Person.id)).scalars())
+
+
+def supporters_of(*, session: Session, idea_ids: Iterable[int]) -> list[Person]:
+    """The active people who support any of these ideas (each once)."""
+    ids = list(idea_ids)
+    if not ids:
+        return []
+    return list(session.execute(select(Person).where(
+        Person.is_active.is_(True),
+        Person.id.in_(select(IdeaSupport.person_id).where(IdeaSupport.idea_id.in_(ids))))
+        .order_by(Person.id)).scalars())
+
+
+def voters_among(*, session: Session, rnd: Round, people: Iterable[Person], secret: str) -> set[int]:
+    """Which of these people have an online ballot in the round. Only the secret holder can ask:
+    each person's key is recomputed and looked up, no ballot names a person."""
+    keys = set(session.execute(select(Ballot.voter_key).where(Ballot.round_id == rnd.id)).scalars())
+    return {p.id for p in people if voter_key(secret, rnd.id, p.id) in keys}
+
+
+def rounds_closing_soon(*, session: Session, now: dt.datetime | None = None) -> list[Round]:
+    """Open rounds, open for voting, that close within ``REMIND_BEFORE_CLOSE``."""
+    now = now or utcnow()
+    return list(session.execute(select(Round).where(
+        Round.status == "open", Round.opens_at <= now, Round.closes_at > now,
+        Round.closes_at <= now + REMIND_BEFORE_CLOSE).order_by(Round.id)).scalars())

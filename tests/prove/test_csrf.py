@@ -8,6 +8,9 @@ from tests.prove.harness import ROLES
 from tests.prove.test_access import ALLOWED, STATE_CHANGING, build, expected, rules
 
 EXPIRED = "Your form expired"
+# The one route exempt from CSRF: RFC 8058's one-click unsubscribe is POSTed by mail clients with
+# no cookie and no token; the signed token in its URL is the proof (community/views.py).
+CSRF_EXEMPT = {"community.unsubscribe"}
 
 
 def _allowed_role(permission: str) -> str:
@@ -17,7 +20,7 @@ def _allowed_role(permission: str) -> str:
 def _state_changing(served):
     all_rules, app = rules(served)
     for rule in all_rules:
-        if rule.methods & STATE_CHANGING:
+        if rule.methods & STATE_CHANGING and rule.endpoint not in CSRF_EXEMPT:
             yield rule, getattr(app.view_functions[rule.endpoint], "permission", None)
 
 
@@ -63,3 +66,11 @@ def test_get_never_changes_state(served):
 def served(shared_served):
     """This module only reads, or changes its own sessions: the shared server will do."""
     return shared_served
+
+
+def test_only_the_one_click_unsubscribe_is_exempt_from_csrf():
+    from community.security import csrf
+    from wsgi import create_app
+
+    create_app({"ENV_NAME": "testing", "TESTING": True, "SECRET_KEY": "s" * 40})
+    assert csrf._exempt_views == {"community.views.unsubscribe"}
