@@ -97,7 +97,7 @@ class DateInputWidget:
         if field.errors:
             params["errorMessage"] = {"text": field.errors[0]}
         # render_template autoescapes every value typed (the parts, the messages): its output is HTML.
-        return Markup(render_template(self.template, params=params))  # noqa: S704
+        return Markup(render_template(self.template, params=params))  # noqa: S704 - autoescaped template output
 
 
 class DateInputField(Field):
