@@ -31,6 +31,7 @@ REDIRECTS_TO: dict[str, tuple[str, ...]] = {
     "community.replace_two_factor": ("community.two_factor_setup",),
     "community.sign_out": ("community.home",),
     "community.change_postcode": ("community.account",),
+    "community.notifications": ("community.account",),
     "community.change_password": ("community.account",),
     "community.accept_invitation": ("community.sign_in_code", "community.two_factor_setup"),
     "rights.delete_account": ("community.home",),
@@ -81,6 +82,8 @@ REDIRECTS_TO: dict[str, tuple[str, ...]] = {
 
 # Successful POSTs that answer something other than a redirect, and why.
 NOT_A_REDIRECT: dict[str, str] = {
+    "community.unsubscribe": "the RFC 8058 one-click POST a mail client sends (no cookie, it follows no "
+    "redirect) is answered directly; from a browser, resubmitting it only turns the same kind off again",
     "rights.download_data": "answers the person's data as a JSON attachment (a download, not a page: "
     "the browser stays on the account page, so Back has nothing to resubmit)",
     "community.two_factor_setup": "shows the ten recovery codes once, in this answer: they are stored only "
