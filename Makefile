@@ -7,7 +7,7 @@ FLASK  := $(VENV)/bin/flask --app wsgi
 PORT   ?= 5000
 PYTHON ?= python3
 
-.PHONY: run test bootstrap assets browser lint format clean-db
+.PHONY: run test bootstrap assets translations browser lint format clean-db
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,12 @@ assets:
 browser:
 	@scripts/browser.sh
 
-bootstrap: $(VENV)/.run-installed assets
+# Compile translations/*/LC_MESSAGES/messages.po into .mo (not committed); when strings change,
+# `scripts/translations.sh update` re-extracts them (README, "Translations").
+translations: $(VENV)/.run-installed
+	@scripts/translations.sh
+
+bootstrap: $(VENV)/.run-installed assets translations
 
 run: bootstrap
 	@THRIVING_ENV=development $(FLASK) db upgrade
@@ -47,7 +52,7 @@ run: bootstrap
 	@THRIVING_ENV=development exec $(VENV)/bin/gunicorn --workers 4 --threads 4 --timeout 120 \
 	  --bind 127.0.0.1:$(PORT) --access-logfile - 'wsgi:create_app()'
 
-test: $(VENV)/.test-installed assets browser
+test: $(VENV)/.test-installed assets translations browser
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/python -m pytest -n auto

@@ -3,10 +3,14 @@
 Run with ``flask --app wsgi …`` or ``gunicorn 'wsgi:create_app()'``.
 """
 
+import importlib
 import os
 import secrets
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
+import click
 from flask import Flask
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
 
@@ -23,9 +27,54 @@ class ConfigurationError(RuntimeError):
     variable, shown as it is (no traceback) by the command line and by gunicorn.conf.py."""
 
 
+class App(Flask):
+    """Flask, whose web half (extensions, blueprints, templates) may be built on first use.
+
+    Under the ``flask`` command line, :func:`create_app` configures the app and indexes the
+    commands (:data:`COMMANDS`) but leaves the rest until a command runs, so ``flask --help``
+    imports no view, model or extension (issue 18: start-up ≤ 0.5 s). It is built when one of
+    our commands starts (:class:`LazyCommand`), in the app context of Flask's own ``shell`` and
+    ``routes``, and before the first request of ``flask run``; a second thread waits for the
+    first to finish. gunicorn and the tests build it at once.
+    """
+
+    _pending: Callable[[], None] | None = None
+    _building = False
+
+    def defer(self, build: Callable[[], None]) -> None:
+        self._lock = threading.RLock()
+        self._pending = build
+
+    def build(self) -> None:
+        """Finish a deferred set-up (once; nothing to do if it was built at once)."""
+        if self._pending is None:
+            return
+        with self._lock:  # re-entrant: the build itself may push an app context
+            if self._pending is None or self._building:
+                return
+            self._building = True
+            try:
+                self._pending()
+                self._pending = None
+            finally:
+                self._building = False
+
+    def app_context(self):
+        # Flask's command line pushes an app context at its top level while it only lists or
+        # looks up commands; that one does not build (the command, once found, does).
+        ctx = click.get_current_context(silent=True)
+        if ctx is None or ctx.parent is not None:
+            self.build()
+        return super().app_context()
+
+    def request_context(self, environ):
+        self.build()
+        return super().request_context(environ)
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app: defaults → instance/config.py → environment (THRIVING_*) → test_config."""
-    app = Flask(__name__, instance_relative_config=True)
+    app = App(__name__, instance_relative_config=True)
     # How another process makes this app (statements/cli.py's pool workers): a function pickles by
     # name, so the domains never import the composition root.
     app.extensions["app_factory"] = create_app
@@ -35,13 +84,30 @@ def create_app(test_config: dict | None = None) -> Flask:
         if test_config is None:
             exit_from_command_line(error)
         raise
+    register_cli(app)
+    if test_config is None and os.environ.get("FLASK_RUN_FROM_CLI") == "true":
+        app.defer(lambda: register_web(app, test_config))
+    else:
+        register_web(app, test_config)
+    return app
+
+
+def register_web(app: Flask, test_config: dict | None) -> None:
+    """Everything but the light configuration and the command index: the checks that need
+    SQLAlchemy or cryptography (the database URL parses, the TOTP keyring), extensions,
+    blueprints, templates."""
+    try:
+        _check_database_url_parses(app)
+        _choose_totp_keys(app, development=app.config["ENV_NAME"] in {"development", "testing"})
+    except ConfigurationError as error:
+        if test_config is None:
+            exit_from_command_line(error)
+        raise
     register_extensions(app)
     register_blueprints(app)
     register_personal_data(app)
-    register_cli(app)
     register_templates(app)
     register_next_steps(app)
-    return app
 
 
 def exit_from_command_line(error: ConfigurationError) -> None:
@@ -74,6 +140,8 @@ def configure(app: Flask, test_config: dict | None) -> None:
         RATELIMIT_STORAGE_URI="auto",
         RATELIMIT_LOCAL_REDIS="redis://127.0.0.1:6379/0",
         RATELIMIT_ENABLED=True,
+        # The open data API (opendata/api.py): requests per address, Flask-Limiter's notation.
+        API_RATE_LIMIT="120 per minute",
         SESSION_COOKIE_NAME="thriving-session" if development else "__Host-session",
         SESSION_COOKIE_SECURE=not development,
         SESSION_COOKIE_HTTPONLY=True,
@@ -103,8 +171,13 @@ def configure(app: Flask, test_config: dict | None) -> None:
         # votes remind-closing`); inside a request the request's own host is used.
         MAIL_UNSUBSCRIBE_TO="unsubscribe@thriving.derbyshire.example",
         PUBLIC_URL="http://127.0.0.1:5000" if development else None,
-        # GOV.UK Notify (text messages, to come): the account page offers texts only when it is set.
+        # GOV.UK Notify (community/mail.py): with an API key, the outbox sends email and text messages
+        # through Notify (each with one generic template: ((subject)) and ((body))) instead of SMTP,
+        # and the account page offers texts. NOTIFY_BASE_URL is the API's address (tests: a local one).
         NOTIFY_API_KEY=None,
+        NOTIFY_EMAIL_TEMPLATE_ID=None,
+        NOTIFY_SMS_TEMPLATE_ID=None,
+        NOTIFY_BASE_URL=None,
         # Freezing a closed month's statements (~1.6 s a team) is never done inside the
         # close-month request (statements/freeze.py). "cron": `flask statements
         # freeze-pending` does it; "after_response": a background thread of the same process,
@@ -144,8 +217,8 @@ def configure(app: Flask, test_config: dict | None) -> None:
         raise ConfigurationError('THRIVING_MAIL_DELIVERY must be "queue" or "after_request".')
     if app.config["STATEMENT_FREEZE"] not in {"cron", "after_response"}:
         raise ConfigurationError('THRIVING_STATEMENT_FREEZE must be "cron" or "after_response".')
+    _check_notify(app)
     _choose_secret(app, development)
-    _choose_totp_keys(app, development)
     _check_database_url(app, development, default=defaults["DATABASE_URL"])
     _choose_rate_limit_storage(app)
 
@@ -163,14 +236,44 @@ def _check_types(app: Flask, defaults: dict) -> None:
             raise ConfigurationError(f"THRIVING_{key} must be a whole number, not {value!r}.")
 
 
+_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
+
+def _check_notify(app: Flask) -> None:
+    """A GOV.UK Notify key has the form ``{name}-{service id}-{secret}`` (two UUIDs); with one,
+    both template ids are needed. The key itself is never printed."""
+    import re
+
+    key = app.config.get("NOTIFY_API_KEY")
+    if not key:
+        return
+    if not isinstance(key, str) or not re.fullmatch(rf".+-{_UUID}-{_UUID}", key):
+        raise ConfigurationError("THRIVING_NOTIFY_API_KEY must be a GOV.UK Notify API key "
+                                 "(its name, the service id and the secret, joined by hyphens).")
+    for name in ("NOTIFY_EMAIL_TEMPLATE_ID", "NOTIFY_SMS_TEMPLATE_ID"):
+        value = app.config.get(name)
+        if not isinstance(value, str) or not re.fullmatch(_UUID, value):
+            raise ConfigurationError(f"THRIVING_{name} must be the id of a GOV.UK Notify template (a UUID) "
+                                     "when THRIVING_NOTIFY_API_KEY is set.")
+    base = app.config.get("NOTIFY_BASE_URL")
+    if base and not (isinstance(base, str) and re.fullmatch(r"https?://[^\s/]+(/\S*)?", base)):
+        raise ConfigurationError("THRIVING_NOTIFY_BASE_URL must be an http(s) address, like "
+                                 "https://api.notifications.service.gov.uk.")
+
+
 def _check_database_url(app: Flask, development: bool, *, default: str) -> None:
-    """Production names its database (PostgreSQL); every URL must parse."""
+    """Production names its database (PostgreSQL)."""
+    url = app.config["DATABASE_URL"]
+    if not development and (not url or url == default):
+        raise ConfigurationError("Production needs THRIVING_DATABASE_URL (postgresql://…).")
+
+
+def _check_database_url_parses(app: Flask) -> None:
+    """Every database URL must parse (with SQLAlchemy: checked when the app is built)."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
     url = app.config["DATABASE_URL"]
-    if not development and (not url or url == default):
-        raise ConfigurationError("Production needs THRIVING_DATABASE_URL (postgresql://…).")
     try:
         make_url(str(url))
     except ArgumentError:
@@ -259,12 +362,14 @@ def register_blueprints(app: Flask) -> None:
     from community.rights_views import bp as rights_bp
     from community.views import bp as community_bp
     from ledger.views import bp as ledger_bp
+    from opendata.api import api_bp
+    from opendata.views import bp as opendata_bp
     from pledges.views import bp as pledges_bp
     from spend.views import spend_bp
     from statements.views import statements_bp
     from votes.views import bp as votes_bp
 
-    for bp in (community_bp, rights_bp, ledger_bp, statements_bp, votes_bp, pledges_bp, spend_bp):
+    for bp in (community_bp, rights_bp, ledger_bp, statements_bp, votes_bp, pledges_bp, spend_bp, opendata_bp, api_bp):
         app.register_blueprint(bp)
     from statements import freeze
 
@@ -305,34 +410,60 @@ def register_next_steps(app: Flask) -> None:
     next_steps.register_todo(app, pledge_steps.staff_todo)
 
 
+# The command line's index: each group or command by name, where it lives and its one line of
+# help. ``flask --help`` lists these without importing them; a command's module is imported when
+# it runs or its own ``--help`` is asked (tests/community/test_cli.py keeps the index true).
+COMMANDS = (
+    ("db", "community.cli:db_cli", "Database schema."),
+    ("users", "community.cli:users_cli", "Accounts."),
+    ("mail", "community.cli:mail_cli", "Outgoing email."),
+    ("demo", "demo.cli:demo_cli", "Demo data."),
+    ("ledger", "ledger.cli:ledger_cli", "Check and maintain the ledger."),
+    ("statements", "statements.cli:statements_cli", "Build monthly finance statements."),
+    ("spend", "spend.cli:spend_cli", "Quick-spend housekeeping."),
+    ("pledges", "pledges.cli:pledges_cli", "Maintain pledges."),
+    ("votes", "votes.cli:votes_cli",
+     "Participatory-budgeting votes: count a Pabulib (.pb) file with a voting rule."),
+    ("backup", "ops.backup:backup_command", "Back up the database (SQLite online backup API) and check the copy."),
+    ("restore", "ops.backup:restore_command", "Replace the database with a checked backup. Stop the server first."),
+)
+
+
+class LazyCommand(click.Command):
+    """A command known by its name and help, imported only when it is used."""
+
+    def __init__(self, name: str, target: str, help: str | None) -> None:  # noqa: A002 - click's name
+        super().__init__(name, help=help)
+        self.target = target
+
+    def load(self) -> click.Command:
+        module, _, attribute = self.target.partition(":")
+        return getattr(importlib.import_module(module), attribute)
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        # The command is about to run: finish the app's set-up first (see App), then the real
+        # command parses its arguments and runs in a context of its own.
+        from flask.cli import ScriptInfo
+
+        if parent is not None:
+            app = parent.ensure_object(ScriptInfo).load_app()
+            if isinstance(app, App):
+                app.build()
+        return self.load().make_context(info_name, args, parent=parent, **extra)
+
+
 def register_cli(app: Flask) -> None:
     """``flask db …``, ``flask users …``, ``flask demo …``, ``flask mail …`` and each domain's commands."""
-    from community.cli import db_cli, mail_cli, users_cli
-    from demo.cli import demo_cli
-    from ledger.cli import ledger_cli
-    from pledges.cli import pledges_cli
-    from spend.cli import spend_cli
-    from statements.cli import statements_cli
-
-    for group in (db_cli, users_cli, demo_cli, mail_cli, ledger_cli, statements_cli, spend_cli, pledges_cli):
-        app.cli.add_command(group)
-    from ops.backup import backup_command, restore_command
-
-    app.cli.add_command(backup_command)
-    app.cli.add_command(restore_command)
-    try:
-        from votes.cli import votes_cli
-    except ImportError:  # pragma: no cover - the tally arrives with the votes issue
-        votes_cli = None
-    if votes_cli is not None:
-        app.cli.add_command(votes_cli)
+    for name, target, help_text in COMMANDS:
+        app.cli.add_command(LazyCommand(name, target, help_text))
 
 
 def register_templates(app: Flask) -> None:
-    """GOV.UK Frontend macros, our templates, and the money and date filters."""
+    """GOV.UK Frontend macros, our templates, the money and date filters, and translations."""
     from govuk_frontend_wtf.main import WTFormsHelpers
 
-    from community import formatting
+    from community import formatting, i18n
+    from votes import explanations
 
     app.jinja_loader = ChoiceLoader(
         [
@@ -347,3 +478,5 @@ def register_templates(app: Flask) -> None:
     )
     WTFormsHelpers(app)
     formatting.init_app(app)
+    i18n.init_app(app)  # Flask-Babel: the language of each request (community/i18n.py)
+    explanations.init_app(app)  # the ballot's tally explanation in the reader's language

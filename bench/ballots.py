@@ -10,7 +10,7 @@ eligible residents and 30 feasible ideas, opens a round, then times:
 
 Usage (from the repository root)::
 
-    .venv/bin/python bench/ballots.py [--ballots 50000] [--rule mes-add1-greedy] [--database-url URL]
+    .venv/bin/python -m bench.ballots [--ballots 50000] [--rule mes-add1-greedy] [--database-url URL]
 """
 
 from __future__ import annotations
@@ -18,24 +18,21 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import random
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from sqlalchemy import insert, select
+
+from community.db import get_engine, open_session, utcnow
+from community.migrate import upgrade
+from community.models import Person, Place, Team
+from ledger import services as ledger
+from votes import services
+from votes.models import Idea
+from wsgi import create_app
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # run as a script: make the repository importable
-
-from sqlalchemy import insert, select  # noqa: E402
-
-from community.db import get_engine, open_session, utcnow  # noqa: E402
-from community.migrate import upgrade  # noqa: E402
-from community.models import Person, Place, Team  # noqa: E402
-from ledger import services as ledger  # noqa: E402
-from votes import services  # noqa: E402
-from votes.models import Idea  # noqa: E402
-from wsgi import create_app  # noqa: E402
-
 SECRET = "bench-secret-" + "x" * 40
 
 

@@ -7,28 +7,25 @@ take minutes): valid rows, postings first then headers so the database triggers 
 every entry, hashes chained exactly as the services chain them. Twelve months are then closed
 through ``close_month`` so sealed opening balances exist, as in production.
 
-    .venv/bin/python bench/ledger.py [--pg postgresql://…/db]
+    .venv/bin/python -m bench.ledger [--pg postgresql://…/db]
 """
 
 import argparse
 import datetime as dt
 import os
-import sys
 import tempfile
 import time
 import uuid
 from functools import partial
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from sqlalchemy import insert, make_url, text, update
 
-from sqlalchemy import insert, make_url, text, update  # noqa: E402
-
-from community.db import make_engine, make_null_pool_engine, open_session, utcnow  # noqa: E402
-from community.migrate import upgrade  # noqa: E402
-from community.models import Person, Place, Team  # noqa: E402
-from ledger import services  # noqa: E402
-from ledger.models import ChainHead, JournalEntry, Posting  # noqa: E402
+from community.db import make_engine, make_null_pool_engine, open_session, utcnow
+from community.migrate import upgrade
+from community.models import Person, Place, Team
+from ledger import services
+from ledger.models import ChainHead, JournalEntry, Posting
 
 TODAY = dt.date(2026, 11, 23)
 FIRST = dt.date(2025, 11, 1)

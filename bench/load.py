@@ -1,7 +1,7 @@
 """Load against the real server: gunicorn (4 workers × 4 threads) on loopback, N connections
 (default 32), bounded in time AND in requests; prints p50/p95/p99 per page and the error count.
 
-    .venv/bin/python bench/load.py [--seconds 10] [--max-requests 3000] [--connections 32]
+    .venv/bin/python -m bench.load [--seconds 10] [--max-requests 3000] [--connections 32]
                                    [--pg postgresql://postgres@127.0.0.1:5432/test]
 
 It makes a fresh database (a temporary SQLite file, or a scratch PostgreSQL database created
@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import sys
 import tempfile
 import threading
 import time
@@ -37,13 +36,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from sqlalchemy import make_url, text
 
-from sqlalchemy import make_url, text  # noqa: E402
-
-from community.db import make_engine, make_null_pool_engine  # noqa: E402
-from community.migrate import upgrade  # noqa: E402
-from tests.prove.harness import COOKIE, Browser, Server, fund, minted_browser, open_round, seed, verify  # noqa: E402
+from community.db import make_engine, make_null_pool_engine
+from community.migrate import upgrade
+from tests.prove.harness import COOKIE, Browser, Server, fund, minted_browser, open_round, seed, verify
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Command-line start-up (issue 18): how long ``flask --app wsgi --help`` takes, and what a command
 says when the configuration is missing. One run, each command as a fresh subprocess.
 
-    .venv/bin/python bench/startup.py [--runs 5] [--profile]
+    .venv/bin/python -m bench.startup [--runs 5] [--profile]
 
 1. ``flask --app wsgi --help`` with ``THRIVING_ENV=development``: the median (and min/max) wall
    time of ``--runs`` runs (goal ≤ 0.5 s).

@@ -7,7 +7,7 @@
 3. The county pack (40 teams, ~12 lines each) with every team's PDF and CSV, through
    ``flask statements build`` with a process pool on every core, and with ``--jobs 1``.
 
-    .venv/bin/python bench/statements.py [--lines 1000] [--teams 40]
+    .venv/bin/python -m bench.statements [--lines 1000] [--teams 40]
 """
 
 import argparse
@@ -16,22 +16,19 @@ import os
 import shutil
 import sqlite3
 import statistics
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import weasyprint
+from markupsafe import escape
 
-import weasyprint  # noqa: E402
-from markupsafe import escape  # noqa: E402
-
-from community.db import get_engine, open_session  # noqa: E402
-from community.migrate import upgrade  # noqa: E402
-from community.models import Person, Place, Team  # noqa: E402
-from ledger import services  # noqa: E402
-from statements import figures, render, store  # noqa: E402
+from community.db import get_engine, open_session
+from community.migrate import upgrade
+from community.models import Person, Place, Team
+from ledger import services
+from statements import figures, render, store
 
 TODAY = dt.date.today()
 THIS_MONTH = TODAY.replace(day=1)

@@ -8,7 +8,7 @@ so its time is taken from expected.json unless ``--run-pabutools-add1``.
 
 Usage (from the repository root)::
 
-    .venv/bin/python bench/tally.py [--repeat N] [--run-pabutools-add1] [--data DIR]
+    .venv/bin/python -m bench.tally [--repeat N] [--run-pabutools-add1] [--data DIR]
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Page weight of the home page for a phone (issue 18): bytes transferred on a first visit and on
 a repeat visit with a warm cache, one run, on the demo data.
 
-    .venv/bin/python bench/weight.py [--path /] [--verbose]
+    .venv/bin/python -m bench.weight [--path /] [--verbose]
 
 It loads the demo into a temporary SQLite file, builds the app (``THRIVING_ENV=development``
 settings, the test client: no network) and then behaves like a browser that sends
@@ -24,16 +24,13 @@ Goals: first visit ≤ 50 KB, repeat visit ≤ 10 KB and no asset requests.
 import argparse
 import datetime as dt
 import re
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from community.db import get_engine, open_session  # noqa: E402
-from community.migrate import upgrade  # noqa: E402
+from community.db import get_engine, open_session
+from community.migrate import upgrade
 
 ACCEPT = {"Accept-Encoding": "gzip, br", "User-Agent": "bench/weight.py (phone)"}
 

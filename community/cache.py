@@ -10,14 +10,21 @@ and serves the same bytes to the others. Nothing personal can be shared:
 * a response is stored only if it is a 200 and the page put nothing into the session (a
   page that made a CSRF token for a form is not shared).
 
+Pages differ by language (community/i18n.py): the key is the path, the sorted query string and
+the language the request gets (``?lang=`` or, without it, the browser's ``Accept-Language``),
+so a ``?lang=pl`` visitor never gets the English bytes.
+
 Flask-Caching's in-process ``SimpleCache``: each worker keeps its own copy, so a page is at
 most a few seconds old for anonymous visitors; signed-in people always see it fresh.
 """
 
+import hashlib
 from collections.abc import Callable
 
 from flask import Flask, request, session
 from flask_caching import Cache
+
+from community import i18n
 
 cache = Cache()
 
@@ -42,6 +49,12 @@ def _shareable(rv) -> bool:
     return isinstance(rv, str) and not session
 
 
+def page_key(*_args, **_kwargs) -> str:
+    """The cache key of this request's page: language, path and sorted query string."""
+    query = str(sorted(request.args.items(multi=True))).encode()
+    return f"page/{i18n.language()}{request.path}?{hashlib.sha256(query).hexdigest()}"
+
+
 def public_page(view: Callable) -> Callable:
     """Serve a public GET page from the micro-cache to visitors without a cookie."""
-    return cache.cached(unless=_personal, response_filter=_shareable, query_string=True)(view)
+    return cache.cached(unless=_personal, response_filter=_shareable, make_cache_key=page_key)(view)

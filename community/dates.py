@@ -19,6 +19,7 @@ from wtforms import Field
 from wtforms.utils import unset_value
 from wtforms.validators import ValidationError
 
+from community.i18n import _
 from community.numbers import DIGITS_MESSAGE, has_other_digits, is_ascii_digits
 
 PARTS = ("day", "month", "year")
@@ -64,7 +65,7 @@ def parse_date_parts(day: str | None, month: str | None, year: str | None, *, ca
     if wrong:
         raise DateError(f"{called} must be a real date", wrong)
     if len(typed["year"]) != 4:
-        raise DateError("Year must include 4 numbers", ["year"])
+        raise DateError(_("Year must include 4 numbers"), ["year"])
     try:
         return dt.date(int(typed["year"]), month_number, int(typed["day"]))
     except ValueError:  # 31 February, 29 February in a common year

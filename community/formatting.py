@@ -1,4 +1,7 @@
-"""Jinja filters: money as ``£1,234.50`` and times in Europe/London."""
+"""Jinja filters: money as ``£1,234.50`` and times in Europe/London.
+
+Dates use the active language's month names (community/i18n.py: "23 listopada 2026" in Polish,
+"23 noiembrie 2026" in Romanian); money is pounds written the British way in every language."""
 
 import datetime as dt
 
@@ -6,8 +9,15 @@ from babel import Locale
 from babel.dates import format_date, format_datetime
 from flask import Flask
 
+from community import i18n
+
 LONDON = "Europe/London"
 EN_GB = Locale.parse("en_GB")  # parsed once: babel re-parses a locale name on every call (~0.7 ms)
+LOCALES = {"en": EN_GB, "pl": Locale.parse("pl_PL"), "ro": Locale.parse("ro_RO")}
+
+
+def _locale() -> Locale:
+    return LOCALES.get(i18n.language(), EN_GB)
 
 
 def gbp(pence: int | None) -> str:
@@ -28,14 +38,14 @@ def london_datetime(value: dt.datetime | None) -> str:
     """A UTC time shown in Europe/London: '23 Nov 2026, 14:05'."""
     if value is None:
         return ""
-    return format_datetime(value, "d MMM y, HH:mm", tzinfo=LONDON, locale=EN_GB)
+    return format_datetime(value, "d MMM y, HH:mm", tzinfo=LONDON, locale=_locale())
 
 
 def long_date(value: dt.date | None) -> str:
     """A date as '23 November 2026'."""
     if value is None:
         return ""
-    return format_date(value, "d MMMM y", locale=EN_GB)
+    return format_date(value, "d MMMM y", locale=_locale())
 
 
 def init_app(app: Flask) -> None:

@@ -27,6 +27,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Regexp, ValidationError
 
+from community.i18n import lazy_gettext
 from community.numbers import ascii_int, whole_number
 from community.passwords import MAX_LENGTH
 from community.text import BIDI_MESSAGE, has_bidi_controls, strip_multi_line, strip_single_line
@@ -93,147 +94,155 @@ class WholeNumberField(StringField):
 
 
 class SignUpForm(AppForm):
-    name = StringField("Full name", widget=GovTextInput(),
-                       validators=[DataRequired("Enter your name"), Length(max=100, message="Name must be 100 characters or fewer")])
-    email = EmailField("Email address", widget=GovTextInput(),
-                       validators=[DataRequired("Enter your email address"), Length(max=254),
-                                   Email("Enter an email address like name@example.com")])
-    password = PasswordField("Create a password", widget=GovPasswordInput(),
-                             validators=[InputRequired("Create a password"), Length(max=MAX_LENGTH)])
-    postcode = StringField("Home postcode", widget=GovTextInput(),
-                           validators=[DataRequired("Enter your postcode"), Length(max=10, message="Enter a real postcode, like NG20 8AA")])
-    submit = SubmitField("Create account", widget=GovSubmitInput())
+    name = StringField(lazy_gettext("Full name"), widget=GovTextInput(),
+                       validators=[DataRequired(lazy_gettext("Enter your name")), Length(max=100, message=lazy_gettext("Name must be 100 characters or fewer"))])
+    email = EmailField(lazy_gettext("Email address"), widget=GovTextInput(),
+                       validators=[DataRequired(lazy_gettext("Enter your email address")), Length(max=254),
+                                   Email(lazy_gettext("Enter an email address like name@example.com"))])
+    password = PasswordField(lazy_gettext("Create a password"), widget=GovPasswordInput(),
+                             validators=[InputRequired(lazy_gettext("Create a password")), Length(max=MAX_LENGTH)])
+    postcode = StringField(lazy_gettext("Home postcode"), widget=GovTextInput(),
+                           validators=[DataRequired(lazy_gettext("Enter your postcode")), Length(max=10, message=lazy_gettext("Enter a real postcode, like NG20 8AA"))])
+    submit = SubmitField(lazy_gettext("Create account"), widget=GovSubmitInput())
 
 
 class SignInForm(AppForm):
-    email = EmailField("Email address", widget=GovTextInput(),
-                       validators=[DataRequired("Enter your email address"), Length(max=254)])
-    password = PasswordField("Password", widget=GovPasswordInput(),
-                             validators=[InputRequired("Enter your password"), Length(max=MAX_LENGTH)])
-    submit = SubmitField("Sign in", widget=GovSubmitInput())
+    email = EmailField(lazy_gettext("Email address"), widget=GovTextInput(),
+                       validators=[DataRequired(lazy_gettext("Enter your email address")), Length(max=254)])
+    password = PasswordField(lazy_gettext("Password"), widget=GovPasswordInput(),
+                             validators=[InputRequired(lazy_gettext("Enter your password")), Length(max=MAX_LENGTH)])
+    submit = SubmitField(lazy_gettext("Sign in"), widget=GovSubmitInput())
 
 
 class ForgotPasswordForm(AppForm):
-    email = EmailField("Email address", widget=GovTextInput(),
-                       validators=[DataRequired("Enter your email address"), Length(max=254),
-                                   Email("Enter an email address like name@example.com")])
-    submit = SubmitField("Send me a link", widget=GovSubmitInput())
+    email = EmailField(lazy_gettext("Email address"), widget=GovTextInput(),
+                       validators=[DataRequired(lazy_gettext("Enter your email address")), Length(max=254),
+                                   Email(lazy_gettext("Enter an email address like name@example.com"))])
+    submit = SubmitField(lazy_gettext("Send me a link"), widget=GovSubmitInput())
 
 
 class ResetPasswordForm(AppForm):
-    password = PasswordField("New password", widget=GovPasswordInput(),
-                             validators=[InputRequired("Enter a new password"), Length(max=MAX_LENGTH)])
-    submit = SubmitField("Set new password", widget=GovSubmitInput())
+    password = PasswordField(lazy_gettext("New password"), widget=GovPasswordInput(),
+                             validators=[InputRequired(lazy_gettext("Enter a new password")), Length(max=MAX_LENGTH)])
+    submit = SubmitField(lazy_gettext("Set new password"), widget=GovSubmitInput())
 
 
 class CodeForm(AppForm):
-    code = StringField("Code from your authenticator app", widget=GovTextInput(),
-                       validators=[DataRequired("Enter the 6-digit code"),
-                                   Length(max=40, message="Enter the 6-digit code or a recovery code")])
-    submit = SubmitField("Continue", widget=GovSubmitInput())
+    code = StringField(lazy_gettext("Code from your authenticator app"), widget=GovTextInput(),
+                       validators=[DataRequired(lazy_gettext("Enter the 6-digit code")),
+                                   Length(max=40, message=lazy_gettext("Enter the 6-digit code or a recovery code"))])
+    submit = SubmitField(lazy_gettext("Continue"), widget=GovSubmitInput())
 
 
 class ReconfirmForm(AppForm):
     """Password and the current code again, before replacing the second factor."""
 
-    password = PasswordField("Password", widget=GovPasswordInput(),
-                             validators=[InputRequired("Enter your password"), Length(max=MAX_LENGTH)])
-    code = StringField("Code from your authenticator app", widget=GovTextInput(),
-                       validators=[DataRequired("Enter the 6-digit code"), Length(max=10)])
-    submit = SubmitField("Confirm it is me", widget=GovSubmitInput())
+    password = PasswordField(lazy_gettext("Password"), widget=GovPasswordInput(),
+                             validators=[InputRequired(lazy_gettext("Enter your password")), Length(max=MAX_LENGTH)])
+    code = StringField(lazy_gettext("Code from your authenticator app"), widget=GovTextInput(),
+                       validators=[DataRequired(lazy_gettext("Enter the 6-digit code")), Length(max=10)])
+    submit = SubmitField(lazy_gettext("Confirm it is me"), widget=GovSubmitInput())
 
 
 class ChangePasswordForm(AppForm):
-    current_password = PasswordField("Current password", widget=GovPasswordInput(),
-                                     validators=[InputRequired("Enter your current password"), Length(max=MAX_LENGTH)])
-    new_password = PasswordField("New password", widget=GovPasswordInput(),
-                                 validators=[InputRequired("Enter a new password"), Length(max=MAX_LENGTH)])
-    submit = SubmitField("Change password", widget=GovSubmitInput())
+    current_password = PasswordField(lazy_gettext("Current password"), widget=GovPasswordInput(),
+                                     validators=[InputRequired(lazy_gettext("Enter your current password")), Length(max=MAX_LENGTH)])
+    new_password = PasswordField(lazy_gettext("New password"), widget=GovPasswordInput(),
+                                 validators=[InputRequired(lazy_gettext("Enter a new password")), Length(max=MAX_LENGTH)])
+    submit = SubmitField(lazy_gettext("Change password"), widget=GovSubmitInput())
 
 
 class PostcodeForm(AppForm):
-    postcode = StringField("Home postcode", widget=GovTextInput(),
-                           validators=[DataRequired("Enter your postcode"),
-                                       Length(max=10, message="Enter a real postcode, like NG20 8AA")])
-    submit = SubmitField("Save postcode", widget=GovSubmitInput())
+    postcode = StringField(lazy_gettext("Home postcode"), widget=GovTextInput(),
+                           validators=[DataRequired(lazy_gettext("Enter your postcode")),
+                                       Length(max=10, message=lazy_gettext("Enter a real postcode, like NG20 8AA"))])
+    submit = SubmitField(lazy_gettext("Save postcode"), widget=GovSubmitInput())
 
 
 class NotificationsForm(AppForm):
     """One set of radios per kind of notification (fields added by :func:`notifications_form`)."""
 
-    submit = SubmitField("Save your choices", widget=GovSubmitInput())
+    # Checked by the service (community/phones.py), and only when a kind goes by text.
+    phone = StringField(lazy_gettext("UK mobile number, if you choose text messages"), widget=GovTextInput(),
+                        validators=[Length(max=40, message=lazy_gettext("Enter a UK mobile number, like 07700 900 982"))])
+    submit = SubmitField(lazy_gettext("Save your choices"), widget=GovSubmitInput())
 
 
-def notifications_form(kinds: dict[str, str], channels: list[tuple[str, str]], current: dict[str, str]):
-    """The notifications form: for each kind (name → question), radios of the channels offered."""
+def notifications_form(kinds: dict[str, str], channels: list[tuple[str, str]], current: dict[str, str],
+                       phone: str | None = None):
+    """The notifications form: for each kind (name → question), radios of the channels offered,
+    and the mobile number for texts (shown when texts are offered)."""
 
     class Form(NotificationsForm):
         pass
 
+    Form.phone = StringField(NotificationsForm.phone.args[0], widget=GovTextInput(), default=phone,
+                             validators=NotificationsForm.phone.kwargs["validators"])
+    Form.texts = any(value == "sms" for value, _label in channels)  # the template shows the phone field
     for name, question in kinds.items():
         setattr(Form, name, RadioField(question, widget=GovRadioInput(), choices=channels, default=current[name],
-                                       validators=[InputRequired("Choose how you want to be told")]))
+                                       validators=[InputRequired(lazy_gettext("Choose how you want to be told"))]))
     return Form()
 
 
 class TeamForm(AppForm):
-    name = StringField("Team name", widget=GovTextInput(), validators=[DataRequired("Enter the team name"), Length(max=120)])
-    slug = StringField("Short name for web addresses", widget=GovTextInput(),
-                       validators=[DataRequired("Enter a short name"), Length(max=60),
-                                   Regexp(r"^[a-z0-9-]+$", message="Use lower-case letters, numbers and hyphens only")])
-    place_id = SelectField("Place", widget=GovSelect(), coerce=ascii_int, validators=[InputRequired("Choose a place")])
-    cost_centre = StringField("Cost centre", widget=GovTextInput(), validators=[DataRequired("Enter the cost centre"), Length(max=20)])
-    submit = SubmitField("Create team", widget=GovSubmitInput())
+    name = StringField(lazy_gettext("Team name"), widget=GovTextInput(), validators=[DataRequired(lazy_gettext("Enter the team name")), Length(max=120)])
+    slug = StringField(lazy_gettext("Short name for web addresses"), widget=GovTextInput(),
+                       validators=[DataRequired(lazy_gettext("Enter a short name")), Length(max=60),
+                                   Regexp(r"^[a-z0-9-]+$", message=lazy_gettext("Use lower-case letters, numbers and hyphens only"))])
+    place_id = SelectField(lazy_gettext("Place"), widget=GovSelect(), coerce=ascii_int, validators=[InputRequired(lazy_gettext("Choose a place"))])
+    cost_centre = StringField(lazy_gettext("Cost centre"), widget=GovTextInput(), validators=[DataRequired(lazy_gettext("Enter the cost centre")), Length(max=20)])
+    submit = SubmitField(lazy_gettext("Create team"), widget=GovSubmitInput())
 
 
 class PlaceForm(AppForm):
-    name = StringField("Place name", widget=GovTextInput(), validators=[DataRequired("Enter the place name"), Length(max=120)])
-    slug = StringField("Short name for web addresses", widget=GovTextInput(),
-                       validators=[DataRequired("Enter a short name"), Length(max=60)])
-    district = StringField("Local authority district", widget=GovTextInput(), validators=[DataRequired("Enter the district"), Length(max=120)])
-    districts = StringField("Postcode districts, separated by commas (e.g. NG20)", widget=GovTextInput(),
-                            validators=[DataRequired("Enter at least one postcode district"), Length(max=200)])
-    submit = SubmitField("Create place", widget=GovSubmitInput())
+    name = StringField(lazy_gettext("Place name"), widget=GovTextInput(), validators=[DataRequired(lazy_gettext("Enter the place name")), Length(max=120)])
+    slug = StringField(lazy_gettext("Short name for web addresses"), widget=GovTextInput(),
+                       validators=[DataRequired(lazy_gettext("Enter a short name")), Length(max=60)])
+    district = StringField(lazy_gettext("Local authority district"), widget=GovTextInput(), validators=[DataRequired(lazy_gettext("Enter the district")), Length(max=120)])
+    districts = StringField(lazy_gettext("Postcode districts, separated by commas (e.g. NG20)"), widget=GovTextInput(),
+                            validators=[DataRequired(lazy_gettext("Enter at least one postcode district")), Length(max=200)])
+    submit = SubmitField(lazy_gettext("Create place"), widget=GovSubmitInput())
 
 
-ROLE_CHOICES = [("member", "Team member"), ("enabler", "Team enabler"), ("finance", "Finance"), ("admin", "Admin")]
+ROLE_CHOICES = [("member", lazy_gettext("Team member")), ("enabler", lazy_gettext("Team enabler")), ("finance", lazy_gettext("Finance")), ("admin", lazy_gettext("Admin"))]
 
 
 class InviteForm(AppForm):
-    email = EmailField("Email address", widget=GovTextInput(),
-                       validators=[DataRequired("Enter their email address"), Length(max=254), Email("Enter an email address like name@example.com")])
-    role = SelectField("Role", widget=GovSelect(), choices=ROLE_CHOICES, validators=[InputRequired("Choose a role")])
-    team_id = SelectField("Team (for members and enablers)", widget=GovSelect(), coerce=ascii_int)
-    submit = SubmitField("Send invitation", widget=GovSubmitInput())
+    email = EmailField(lazy_gettext("Email address"), widget=GovTextInput(),
+                       validators=[DataRequired(lazy_gettext("Enter their email address")), Length(max=254), Email(lazy_gettext("Enter an email address like name@example.com"))])
+    role = SelectField(lazy_gettext("Role"), widget=GovSelect(), choices=ROLE_CHOICES, validators=[InputRequired(lazy_gettext("Choose a role"))])
+    team_id = SelectField(lazy_gettext("Team (for members and enablers)"), widget=GovSelect(), coerce=ascii_int)
+    submit = SubmitField(lazy_gettext("Send invitation"), widget=GovSubmitInput())
 
 
 class RoleForm(AppForm):
-    role = SelectField("Role", widget=GovSelect(), choices=ROLE_CHOICES, validators=[InputRequired("Choose a role")])
-    team_id = SelectField("Team (for members and enablers)", widget=GovSelect(), coerce=ascii_int)
-    submit = SubmitField("Give role", widget=GovSubmitInput())
+    role = SelectField(lazy_gettext("Role"), widget=GovSelect(), choices=ROLE_CHOICES, validators=[InputRequired(lazy_gettext("Choose a role"))])
+    team_id = SelectField(lazy_gettext("Team (for members and enablers)"), widget=GovSelect(), coerce=ascii_int)
+    submit = SubmitField(lazy_gettext("Give role"), widget=GovSubmitInput())
 
 
 class RevokeForm(AppForm):
     role = StringField(validators=[DataRequired(), Length(max=10)])
     team_id = StringField(validators=[Length(max=12)])
-    submit = SubmitField("Remove", widget=GovSubmitInput())
+    submit = SubmitField(lazy_gettext("Remove"), widget=GovSubmitInput())
 
 
 class ResetSecondFactorForm(AppForm):
-    submit = SubmitField("Reset their second factor", widget=GovSubmitInput())
+    submit = SubmitField(lazy_gettext("Reset their second factor"), widget=GovSubmitInput())
 
 
 class AcceptInvitationForm(AppForm):
-    name = StringField("Full name", widget=GovTextInput(), validators=[DataRequired("Enter your name"), Length(max=100)])
-    password = PasswordField("Password", widget=GovPasswordInput(),
-                             validators=[InputRequired("Enter a password"), Length(max=MAX_LENGTH)])
-    submit = SubmitField("Accept invitation", widget=GovSubmitInput())
+    name = StringField(lazy_gettext("Full name"), widget=GovTextInput(), validators=[DataRequired(lazy_gettext("Enter your name")), Length(max=100)])
+    password = PasswordField(lazy_gettext("Password"), widget=GovPasswordInput(),
+                             validators=[InputRequired(lazy_gettext("Enter a password")), Length(max=MAX_LENGTH)])
+    submit = SubmitField(lazy_gettext("Accept invitation"), widget=GovSubmitInput())
 
 
 class ConfirmEmailForm(AppForm):
-    password = PasswordField("Password", widget=GovPasswordInput(),
-                             validators=[InputRequired("Enter the password of this account"), Length(max=MAX_LENGTH)])
-    submit = SubmitField("Confirm my email address", widget=GovSubmitInput())
+    password = PasswordField(lazy_gettext("Password"), widget=GovPasswordInput(),
+                             validators=[InputRequired(lazy_gettext("Enter the password of this account")), Length(max=MAX_LENGTH)])
+    submit = SubmitField(lazy_gettext("Confirm my email address"), widget=GovSubmitInput())
 
 
 class ResendConfirmationForm(AppForm):
@@ -241,16 +250,27 @@ class ResendConfirmationForm(AppForm):
 
 
 class AssistedSignUpForm(AppForm):
-    name = StringField("Full name", widget=GovTextInput(),
-                       validators=[InputRequired("Enter the resident's name"), Length(max=100)])
-    postcode = StringField("Home postcode", widget=GovTextInput(),
-                           validators=[InputRequired("Enter their home postcode"), Length(max=16)])
-    phone = StringField("Phone number (optional)", widget=GovTextInput(), validators=[Length(max=40)])
+    name = StringField(lazy_gettext("Full name"), widget=GovTextInput(),
+                       validators=[InputRequired(lazy_gettext("Enter the resident's name")), Length(max=100)])
+    postcode = StringField(lazy_gettext("Home postcode"), widget=GovTextInput(),
+                           validators=[InputRequired(lazy_gettext("Enter their home postcode")), Length(max=16)])
+    phone = StringField(lazy_gettext("Phone number (optional)"), widget=GovTextInput(), validators=[Length(max=40)])
     request_key = HiddenField(validators=[Length(max=64)])  # one form, one account (a reload makes none)
-    submit = SubmitField("Continue", widget=GovSubmitInput())
+    submit = SubmitField(lazy_gettext("Continue"), widget=GovSubmitInput())
 
 
 class VotingCodeForm(AppForm):
-    code = StringField("Voting code", widget=GovTextInput(),
-                       validators=[InputRequired("Enter the voting code printed on your slip"), Length(max=40)])
-    submit = SubmitField("Continue", widget=GovSubmitInput())
+    code = StringField(lazy_gettext("Voting code"), widget=GovTextInput(),
+                       validators=[InputRequired(lazy_gettext("Enter the voting code printed on your slip")), Length(max=40)])
+    submit = SubmitField(lazy_gettext("Continue"), widget=GovSubmitInput())
+
+
+class LanguageForm(AppForm):
+    """The language of a signed-in person's pages and emails (the account page, and the language
+    switch at the top of every page, which posts ``language`` and ``next``)."""
+
+    language = RadioField(lazy_gettext("Language"), widget=GovRadioInput(),
+                          choices=[("en", "English"), ("pl", "Polski"), ("ro", "Română")],
+                          validators=[InputRequired(lazy_gettext("Choose a language"))])
+    next = HiddenField(validators=[Length(max=2000)])
+    submit = SubmitField(lazy_gettext("Save language"), widget=GovSubmitInput())

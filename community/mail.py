@@ -1,9 +1,11 @@
 """Outgoing email through a queue in the database (a transactional outbox).
 
-``send()`` only inserts a ``MailMessage`` row in the request's transaction: it is committed with the
+``send()`` (and ``send_text()``, a text message) only inserts a ``MailMessage`` row in the request's transaction: it is committed with the
 action it belongs to, so a rolled-back action sends nothing and a committed one never loses its
-email, and no request waits on SMTP. ``deliver_pending()`` builds each message and sends it by
-SMTP when ``SMTP_HOST`` is set, otherwise writes ``.eml`` files into ``OUTBOX_DIR``.
+email, and no request waits on SMTP. ``deliver_pending()`` sends each message through GOV.UK Notify
+when ``NOTIFY_API_KEY`` is set (email and text messages: :func:`_notify_send`), else builds it and
+sends it by SMTP when ``SMTP_HOST`` is set, otherwise writes ``.eml`` files into ``OUTBOX_DIR``.
+A text message can only go by Notify: without it, it is given up at once with the reason.
 
 Who delivers (``MAIL_DELIVERY``): ``"queue"`` (production default) leaves it to cron running
 ``flask --app wsgi mail deliver``; ``"after_request"`` (development and testing default) delivers
@@ -48,6 +50,8 @@ SMTP_TIMEOUT_SECONDS = 10
 MAX_TO_LENGTH = 320
 MAX_SUBJECT_LENGTH = 300
 MAX_ERROR_LENGTH = 500
+MAX_TEXT_LENGTH = 918  # GOV.UK Notify's limit: six text-message fragments
+NOTIFY_TIMEOUT_SECONDS = 10
 # Residents signed up at a Local Net without email have an address at this domain, and deleted
 # accounts one at ``deleted.invalid``: RFC 2606 reserves ``.invalid``, so no such address can
 # receive mail. ``send`` queues nothing for them and ``deliver_pending`` never sends one.
@@ -83,6 +87,51 @@ def send(*, to: str, subject: str, body: str, session: Session | None = None,
     return message_id
 
 
+def send_text(*, to_phone: str, body: str, session: Session | None = None) -> int:
+    """Queue one text message to ``to_phone`` (E.164, community/phones.py) in ``session``; like
+    :func:`send` it goes out once the caller commits, through GOV.UK Notify."""
+    row = text_row(to_phone=to_phone, body=body)
+    message_id = (session or get_session()).execute(_QUEUE, row).scalar_one()
+    if has_request_context():
+        g.mail_queued = True
+    return message_id
+
+
+def email_row(*, to: str, subject: str, body: str, list_unsubscribe: str | None = None) -> dict | None:
+    """The outbox row :func:`send` would insert (None for an undeliverable address), for
+    :func:`queue_many`."""
+    if len(to) > MAX_TO_LENGTH or "\r" in to or "\n" in to:
+        raise ValueError("mail: not a single email address")
+    if undeliverable(to):
+        return None
+    return {"to_address": to, "to_phone": None, "channel": "email",
+            "subject": " ".join(subject.split())[:MAX_SUBJECT_LENGTH], "body": body, "created_at": utcnow(),
+            "attempts": 0, "list_unsubscribe": list_unsubscribe}
+
+
+def text_row(*, to_phone: str, body: str) -> dict:
+    """The outbox row :func:`send_text` would insert, for :func:`queue_many`."""
+    if not to_phone.startswith("+") or not to_phone[1:].isdigit() or len(to_phone) > 16:
+        raise ValueError("mail: not a phone number in E.164")
+    return {"to_address": "", "to_phone": to_phone, "channel": "sms", "subject": "",
+            "body": body[:MAX_TEXT_LENGTH], "created_at": utcnow(), "attempts": 0, "list_unsubscribe": None}
+
+
+def queue_many(session: Session, rows: list[dict]) -> int:
+    """Queue many messages (rows of :func:`email_row` / :func:`text_row`) in one executemany
+    INSERT, in ``session``; they go out once the caller commits. Returns how many."""
+    if rows:
+        session.execute(insert(MailMessage.__table__), rows)
+        if has_request_context():
+            g.mail_queued = True
+    return len(rows)
+
+
+class GiveUp(Exception):
+    """A failure that trying again cannot mend (GOV.UK Notify's 400 or 403): the message is
+    given up at once, with the reason."""
+
+
 @dataclasses.dataclass
 class Delivery:
     """What one ``deliver_pending`` run did."""
@@ -102,6 +151,8 @@ class _Claimed:
     created_at: dt.datetime
     attempts: int
     list_unsubscribe: str | None = None
+    channel: str = "email"
+    to_phone: str | None = None
 
 
 def deliver_pending(app: Flask | None = None, *, limit: int = 100, now: dt.datetime | None = None) -> Delivery:
@@ -116,6 +167,7 @@ def deliver_pending(app: Flask | None = None, *, limit: int = 100, now: dt.datet
     clock = (lambda: now) if now is not None else utcnow
     report = Delivery()
     smtp: smtplib.SMTP | None = None
+    notify_client = _notify_client(config)
     pending = (select(MailMessage.id)
                .where(MailMessage.sent_at.is_(None), MailMessage.attempts < max_attempts,
                       or_(MailMessage.next_attempt_at.is_(None), MailMessage.next_attempt_at <= clock()))
@@ -123,13 +175,22 @@ def deliver_pending(app: Flask | None = None, *, limit: int = 100, now: dt.datet
     try:
         for session, message_id in jobs.claimed(engine, pending, limit=limit):
             claimed = _claim(session, message_id, clock())
-            if undeliverable(claimed.to_address):  # queued before ``send`` skipped them: never sent
-                _give_up(engine, claimed.id, max_attempts, "no email address (assisted sign-up or deleted account)")
+            why = _cannot_send(claimed, notify_client)
+            if why:
+                _give_up(engine, claimed.id, max_attempts, why)
                 report.gave_up += 1
                 continue
             try:
-                smtp = _deliver(config, _build(config, claimed), smtp)
-            except (smtplib.SMTPException, OSError, ValueError) as error:
+                if notify_client is not None:
+                    _notify_send(config, notify_client, claimed)
+                else:
+                    smtp = _deliver(config, _build(config, claimed), smtp)
+            except GiveUp as error:
+                _give_up(engine, claimed.id, max_attempts, f"GOV.UK Notify refused it: {error}")
+                report.errors.append(f"message {claimed.id}: {error}")
+                report.gave_up += 1
+                log.error("mail: gave up on message %s at once: %s", claimed.id, error)
+            except (smtplib.SMTPException, OSError, ValueError, NotifyRetry) as error:
                 smtp = _quit(smtp)
                 gave_up = _record_failure(engine, claimed, error, clock(), max_attempts)
                 report.errors.append(f"message {claimed.id} to {claimed.to_address}: {error}")
@@ -152,7 +213,7 @@ def _claim(session: Session, message_id: int, now: dt.datetime) -> _Claimed:
     so no lock is held while it is sent."""
     row = session.get(MailMessage, message_id)
     claimed = _Claimed(row.id, row.to_address, row.subject, row.body, row.created_at, row.attempts,
-                       row.list_unsubscribe)
+                       row.list_unsubscribe, row.channel, row.to_phone)
     session.execute(update(MailMessage).where(MailMessage.id == message_id).values(next_attempt_at=now + CLAIM_LEASE))
     session.commit()
     return claimed
@@ -185,6 +246,69 @@ def _record_failure(engine: Engine, claimed: _Claimed, error: Exception, now: dt
                         .values(attempts=MailMessage.attempts + 1, last_error=text, next_attempt_at=now + backoff))
         session.commit()
     return attempts >= max_attempts
+
+
+def _cannot_send(claimed: _Claimed, notify_client) -> str | None:
+    """Why this message can never be sent here, or None."""
+    if claimed.channel == "sms":
+        return None if notify_client is not None else "a text message needs GOV.UK Notify (THRIVING_NOTIFY_API_KEY)"
+    if undeliverable(claimed.to_address):  # queued before ``send`` skipped them: never sent
+        return "no email address (assisted sign-up or deleted account)"
+    return None
+
+
+class NotifyRetry(Exception):
+    """GOV.UK Notify did not take the message this time (429, 5xx, no connection): try again later."""
+
+
+def _notify_client(config):
+    """A GOV.UK Notify client for this run, or None without ``NOTIFY_API_KEY``."""
+    if not config.get("NOTIFY_API_KEY"):
+        return None
+    from notifications_python_client.notifications import NotificationsAPIClient
+
+    base = config.get("NOTIFY_BASE_URL") or "https://api.notifications.service.gov.uk"
+    return NotificationsAPIClient(config["NOTIFY_API_KEY"], base_url=base, timeout=NOTIFY_TIMEOUT_SECONDS)
+
+
+def _notify_send(config, client, claimed: _Claimed) -> None:
+    """Send one message through GOV.UK Notify, its row id as the ``reference`` (so a retry after a
+    lost answer can be matched). 400 and 403 raise :class:`GiveUp` with Notify's reason; 429, 5xx
+    and connection errors (the client's 503) raise :class:`NotifyRetry`."""
+    from notifications_python_client.errors import APIError
+
+    try:
+        if claimed.channel == "sms":
+            client.send_sms_notification(phone_number=claimed.to_phone, template_id=config["NOTIFY_SMS_TEMPLATE_ID"],
+                                         personalisation={"body": claimed.body}, reference=str(claimed.id))
+        else:
+            stop = _one_click_url(claimed.list_unsubscribe)
+            client.send_email_notification(
+                email_address=claimed.to_address, template_id=config["NOTIFY_EMAIL_TEMPLATE_ID"],
+                personalisation={"subject": claimed.subject, "body": claimed.body}, reference=str(claimed.id),
+                **({"one_click_unsubscribe_url": stop} if stop else {}))
+    except APIError as error:
+        reason = _notify_reason(error)
+        if error.status_code == 429 or error.status_code >= 500:
+            raise NotifyRetry(f"{error.status_code} {reason}") from error
+        raise GiveUp(f"{error.status_code} {reason}") from error
+
+
+def _notify_reason(error) -> str:
+    """Notify's error messages, joined (its body is ``{"errors": [{"error", "message"}]}``)."""
+    message = error.message
+    if isinstance(message, list):
+        return "; ".join(str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in message)
+    return str(message)
+
+
+def _one_click_url(header: str | None) -> str | None:
+    """The https link of a ``List-Unsubscribe`` header (Notify adds the headers itself)."""
+    for part in (header or "").split(","):
+        part = part.strip().strip("<>")
+        if part.startswith(("https://", "http://")):
+            return part
+    return None
 
 
 def _build(config, claimed: _Claimed) -> EmailMessage:

@@ -59,7 +59,8 @@ class Person(SQLModel, table=True):
     """Anyone with an account: a resident, or staff (member, enabler, finance, admin)."""
 
     __tablename__ = "person"
-    __table_args__ = (CheckConstraint("length(email) <= 254", name="ck_person_email_length"),)
+    __table_args__ = (CheckConstraint("length(email) <= 254", name="ck_person_email_length"),
+                      CheckConstraint("language IN ('en', 'pl', 'ro')", name="ck_person_language"))
 
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(sa_column=Column(String(254), nullable=False, unique=True))
@@ -83,6 +84,8 @@ class Person(SQLModel, table=True):
     email_confirmed_at: dt.datetime | None = Field(default_factory=utcnow, sa_column=_utc_column(nullable=True))
     # A phone number, for a resident signed up at a Local Net without email (assisted sign-up).
     phone: str | None = Field(default=None, max_length=40)
+    # The language pages and emails are in for this person (community/i18n.py LANGUAGES).
+    language: str = Field(default="en", sa_column=Column(String(2), nullable=False, server_default="en"))
 
     @property
     def first_name(self) -> str:
@@ -176,6 +179,9 @@ class MailMessage(SQLModel, table=True):
     __tablename__ = "mail_message"
     __table_args__ = (
         CheckConstraint("attempts >= 0", name="ck_mail_message_attempts"),
+        CheckConstraint("channel IN ('email', 'sms')", name="ck_mail_message_channel"),
+        CheckConstraint("(channel = 'email' AND to_phone IS NULL) OR (channel = 'sms' AND to_phone IS NOT NULL)",
+                        name="ck_mail_message_to_phone"),
         Index("ix_mail_message_pending", "id", sqlite_where=text("sent_at IS NULL"),
               postgresql_where=text("sent_at IS NULL")),
     )
@@ -192,6 +198,9 @@ class MailMessage(SQLModel, table=True):
     # The ``List-Unsubscribe`` header value (RFC 2369/8058) of a notification; None for the mail
     # every account gets (receipts, sign-in and password messages), which cannot be turned off.
     list_unsubscribe: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # "email", or "sms": a text message to ``to_phone`` (E.164), sent by GOV.UK Notify only.
+    channel: str = Field(default="email", sa_column=Column(String(10), nullable=False, server_default="email"))
+    to_phone: str | None = Field(default=None, sa_column=Column(String(20), nullable=True))
 
 
 NOTIFICATION_CHANNELS = ("email", "sms", "none")

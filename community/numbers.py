@@ -11,6 +11,8 @@ from collections.abc import Mapping
 
 from werkzeug.routing import IntegerConverter
 
+from community.i18n import _
+
 DIGITS_MESSAGE = "Use the digits 0 to 9"
 ASCII_DIGITS = frozenset("0123456789")
 
@@ -50,7 +52,7 @@ def ascii_int(value) -> int:
         return value
     text = str(value).strip() if value is not None else ""
     if not is_ascii_digits(text):
-        raise OtherDigits() if has_other_digits(text) else ValueError("Enter a whole number, like 1.")
+        raise OtherDigits() if has_other_digits(text) else ValueError(_("Enter a whole number, like 1."))
     return int(text)
 
 

@@ -11,6 +11,17 @@ MAX_LENGTH = 128
 _hasher = PasswordHasher()
 
 
+def use_hasher(hasher: PasswordHasher) -> PasswordHasher:
+    """Hash new passwords with ``hasher`` from now on; returns the one it replaces. Verifying
+    reads the parameters from each stored hash, and a sign-in upgrades any hash made with
+    parameters other than the current hasher's. Production never calls this: the test suite does,
+    to make its thousands of throw-away hashes cheap (tests/conftest.py)."""
+    global _hasher
+    previous, _hasher = _hasher, hasher
+    _dummy_hash.cache_clear()
+    return previous
+
+
 @cache
 def _dummy_hash() -> str:
     """A timing-equaliser: verify against this when the account does not exist. Made on first

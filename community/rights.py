@@ -25,6 +25,7 @@ from sqlmodel import Session, select
 from community import passwords, services
 from community.db import utcnow
 from community.errors import Forbidden, InvalidCredentials, NotFound
+from community.i18n import _
 from community.models import (
     AuditEvent,
     AuthSession,
@@ -348,7 +349,7 @@ def export_personal_data(*, session: Session, person_id: int, sources: Iterable[
     ("account.export"); NotFound for an unknown or deleted account."""
     person = session.get(Person, person_id)
     if person is None or not person.is_active:
-        raise NotFound("There is no such account.")
+        raise NotFound(_("There is no such account."))
     document: dict[str, Any] = {
         "about": {
             "service": "Thriving Communities",
@@ -387,7 +388,7 @@ def deletion_plan(*, session: Session, person_id: int, sources: Iterable[Persona
     """The confirmation page's content: refusals (staff roles, financial records) and effects."""
     person = session.get(Person, person_id)
     if person is None or not person.is_active:
-        raise NotFound("There is no such account.")
+        raise NotFound(_("There is no such account."))
     ordered = _account_first(sources)
     refusals = [r for s in ordered if (r := s.refusal(session, person))]
     # Lines about nothing ("Recovery codes (0)") are left out; uncounted ones (ballots) stay.
@@ -410,13 +411,13 @@ def delete_account(*, session: Session, person_id: int, password: str, sources: 
     Audited ("account.delete") with the account number only."""
     person = session.execute(select(Person).where(Person.id == person_id).with_for_update()).scalar_one_or_none()
     if person is None or not person.is_active:
-        raise NotFound("There is no such account.")
+        raise NotFound(_("There is no such account."))
     for source in _account_first(sources):
         reason = source.refusal(session, person)
         if reason:
             raise Forbidden(reason)
     if not passwords.verify_password(person.password_hash, password or ""):
-        raise InvalidCredentials("Your password is not correct.", field="password")
+        raise InvalidCredentials(_("Your password is not correct."), field="password")
     for source in _ordered(sources):
         source.erase(session, person)
     session.add(AuditEvent(actor_id=person.id, action=DELETED, subject=f"person:{person.id}"))

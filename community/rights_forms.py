@@ -5,15 +5,16 @@ from wtforms import PasswordField, SubmitField
 from wtforms.validators import InputRequired, Length
 
 from community.forms import AppForm
+from community.i18n import lazy_gettext
 from community.passwords import MAX_LENGTH
 
 
 class DownloadDataForm(AppForm):
-    submit = SubmitField("Download my data", widget=GovSubmitInput())
+    submit = SubmitField(lazy_gettext("Download my data"), widget=GovSubmitInput())
 
 
 class DeleteAccountForm(AppForm):
-    password = PasswordField("Your password", widget=GovPasswordInput(),
-                             validators=[InputRequired("Enter your password"),
-                                         Length(max=MAX_LENGTH, message="Your password is not correct.")])
-    submit = SubmitField("Delete my account", widget=GovSubmitInput())
+    password = PasswordField(lazy_gettext("Your password"), widget=GovPasswordInput(),
+                             validators=[InputRequired(lazy_gettext("Enter your password")),
+                                         Length(max=MAX_LENGTH, message=lazy_gettext("Your password is not correct."))])
+    submit = SubmitField(lazy_gettext("Delete my account"), widget=GovSubmitInput())

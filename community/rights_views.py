@@ -13,6 +13,7 @@ from community import rights
 from community.auth import public, signed_in
 from community.db import get_session, london_today
 from community.errors import DomainError, InvalidCredentials
+from community.i18n import _
 from community.limits import SIGN_IN_PER_ADDRESS, limiter
 from community.rights_forms import DeleteAccountForm, DownloadDataForm
 from community.web import show_error
@@ -77,6 +78,6 @@ def delete_account():
         else:
             logout_user()
             cookie.clear()
-            flash("Your account has been deleted and you have been signed out.", "success")
+            flash(_("Your account has been deleted and you have been signed out."), "success")
             return redirect(url_for("community.home"))
     return render_template("community/delete_account.html", form=form, plan=plan)

@@ -34,6 +34,8 @@ from community.errors import (
     ResetLinkInvalid,
     VotingCodeInvalid,
 )
+from community.formatting import long_date
+from community.i18n import LANGUAGES, _, force_locale, language
 from community.models import (
     AuditEvent,
     AuthSession,
@@ -93,7 +95,7 @@ def get_team(session: Session, *, slug: str) -> TeamSummary:
         select(Team, Place).join(Place, Place.id == Team.place_id).where(Team.slug == slug)
     ).first()
     if row is None:
-        raise NotFound("There is no such team.")
+        raise NotFound(_("There is no such team."))
     team, place = row
     districts = session.exec(
         select(PostcodeDistrict.outward_code).where(PostcodeDistrict.place_id == place.id)
@@ -127,7 +129,7 @@ def create_place(
 ) -> Place:
     """Create a place with its postcode districts; each district belongs to one place only."""
     if not _SLUG.match(slug):
-        raise DomainError("Use lower-case letters, numbers and hyphens only", field="slug")
+        raise DomainError(_("Use lower-case letters, numbers and hyphens only"), field="slug")
     codes = [c.strip().upper() for c in outward_codes if c.strip()]
     for code in codes:
         if not re.fullmatch(r"[A-Z]{1,2}[0-9][A-Z0-9]?", code):
@@ -139,7 +141,7 @@ def create_place(
     try:
         session.flush()
     except IntegrityError as exc:
-        raise DomainError("A place with that short name exists", field="slug") from exc
+        raise DomainError(_("A place with that short name exists"), field="slug") from exc
     for code in codes:
         session.add(PostcodeDistrict(outward_code=code, place_id=place.id))
     audit(session, actor_id=actor_id, action="place.create", subject=place.slug)
@@ -153,9 +155,9 @@ def create_team(
 ) -> Team:
     """Create a Connected Team for a place."""
     if not _SLUG.match(slug):
-        raise DomainError("Use lower-case letters, numbers and hyphens only", field="slug")
+        raise DomainError(_("Use lower-case letters, numbers and hyphens only"), field="slug")
     if session.get(Place, place_id) is None:
-        raise DomainError("Choose a place", field="place_id")
+        raise DomainError(_("Choose a place"), field="place_id")
     cost_centre = cost_centre.strip().upper()
     holder = session.exec(select(Team).where(Team.cost_centre == cost_centre)).first()
     if holder is not None:
@@ -166,7 +168,7 @@ def create_team(
     try:
         session.flush()
     except IntegrityError as exc:  # a team created at the same moment (the unique indexes decide)
-        raise DomainError("A team with that short name or cost centre exists", field="slug") from exc
+        raise DomainError(_("A team with that short name or cost centre exists"), field="slug") from exc
     audit(session, actor_id=actor_id, action="team.create", subject=team.slug)
     return team
 
@@ -182,7 +184,7 @@ def _checked_resident(session: Session, *, name: str, email: str, password: str,
     """A new resident (not added yet) once postcode and password pass; the hashing is done here."""
     normal = postcodes.normalise(postcode)
     if normal is None:
-        raise InvalidPostcode("Enter a real postcode, like NG20 8AA", field="postcode")
+        raise InvalidPostcode(_("Enter a real postcode, like NG20 8AA"), field="postcode")
     problem = passwords.policy_problem(password)
     if problem:
         raise DomainError(problem, field="password")
@@ -190,6 +192,7 @@ def _checked_resident(session: Session, *, name: str, email: str, password: str,
     return Person(
         name=name.strip(), email=normalise_email(email), postcode=normal,
         place_id=place.id if place else None, password_hash=passwords.hash_password(password),
+        language=language(),  # the language they signed up in (community/i18n.py)
     )
 
 
@@ -208,7 +211,7 @@ def sign_up_resident(
     except IntegrityError as exc:
         session.rollback()
         raise EmailTaken(
-            "An account with this email already exists. Sign in instead.", field="email"
+            _("An account with this email already exists. Sign in instead."), field="email"
         ) from exc
     return person
 
@@ -240,29 +243,34 @@ def request_sign_up(
             existing = session.exec(select(Person).where(Person.email == person.email)).one()
     if existing is not None:
         audit(session, actor_id=None, action="sign_up.email_taken", subject=existing.email)
-        mail.send(to=existing.email, subject="Someone tried to create an account with your email address",
-                  session=session,
-                  body=f"Hello {existing.first_name},\n\nSomeone tried to create an account with your email "
-                       "address on Thriving Communities, but you already have one, so nothing was changed.\n\n"
-                       f"If it was you, sign in: {sign_in_link}\n"
-                       f"If you have forgotten your password, reset it: {reset_link}\n\n"
-                       "If it was not you, you can ignore this email.\n")
+        with force_locale(existing.language):
+            mail.send(to=existing.email, subject=_("Someone tried to create an account with your email address"),
+                      session=session,
+                      body=_("Hello %(name)s,\n\nSomeone tried to create an account with your email "
+                             "address on Thriving Communities, but you already have one, so nothing was changed.\n\n"
+                             "If it was you, sign in: %(sign_in)s\n"
+                             "If you have forgotten your password, reset it: %(reset)s\n\n"
+                             "If it was not you, you can ignore this email.\n",
+                             name=existing.first_name, sign_in=sign_in_link, reset=reset_link))
         session.flush()
         return None
     place = session.get(Place, person.place_id) if person.place_id else None
-    where = (f"Your home postcode is in {place.name}, so you can take part in its Connected Team's "
-             "votes." if place else "Your postcode is outside the places we work in today, so you "
-             "cannot vote in a local round yet.")
     audit(session, actor_id=person.id, action="sign_up", subject=person.email)
     token, until = _new_confirmation(session, person)
-    mail.send(to=person.email, subject="Confirm your email address for Thriving Communities", session=session,
-              body=f"Hello {person.first_name},\n\nYour account is ready. {where}\n\n"
-                   f"Before you can vote, support ideas, pledge or sign, confirm your email address "
-                   f"(you will be asked for the password you chose):\n\n{confirm_link(token)}\n\n"
-                   f"The link works once, until {until.day} {until:%B %Y} (7 days).\n\n"
-                   f"Sign in: {sign_in_link}\n\n"
-                   "If you did not create this account, do not confirm it: ignore this email, or "
-                   f"reset its password to take it over: {reset_link}\n")
+    with force_locale(person.language):
+        where = (_("Your home postcode is in %(place)s, so you can take part in its Connected Team's "
+                   "votes.", place=place.name) if place else _("Your postcode is outside the places we work "
+                                                              "in today, so you cannot vote in a local round yet."))
+        mail.send(to=person.email, subject=_("Confirm your email address for Thriving Communities"), session=session,
+                  body=_("Hello %(name)s,\n\nYour account is ready. %(where)s\n\n"
+                         "Before you can vote, support ideas, pledge or sign, confirm your email address "
+                         "(you will be asked for the password you chose):\n\n%(link)s\n\n"
+                         "The link works once, until %(until)s (7 days).\n\n"
+                         "Sign in: %(sign_in)s\n\n"
+                         "If you did not create this account, do not confirm it: ignore this email, or "
+                         "reset its password to take it over: %(reset)s\n",
+                         name=person.first_name, where=where, link=confirm_link(token), until=long_date(until),
+                         sign_in=sign_in_link, reset=reset_link))
     session.flush()
     return person
 
@@ -298,10 +306,12 @@ def request_email_confirmation(*, session: Session, person: Person, link: Callab
         return False
     token, until = _new_confirmation(session, person, now)
     audit(session, actor_id=person.id, action="email.confirm_request", subject=person.email)
-    mail.send(to=person.email, subject="Confirm your email address for Thriving Communities", session=session,
-              body=f"Hello {person.first_name},\n\nConfirm your email address (you will be asked for your "
-                   f"password):\n\n{link(token)}\n\nThe link works once, until {until.day} {until:%B %Y}.\n\n"
-                   "If you did not ask for this, ignore this email.\n")
+    with force_locale(person.language):
+        mail.send(to=person.email, subject=_("Confirm your email address for Thriving Communities"), session=session,
+                  body=_("Hello %(name)s,\n\nConfirm your email address (you will be asked for your "
+                         "password):\n\n%(link)s\n\nThe link works once, until %(until)s.\n\n"
+                         "If you did not ask for this, ignore this email.\n",
+                         name=person.first_name, link=link(token), until=long_date(until)))
     session.flush()
     return True
 
@@ -313,14 +323,14 @@ def check_email_confirmation(*, session: Session, token: str, now: dt.datetime |
     if _RESET_TOKEN.fullmatch(token or ""):
         row = session.exec(select(EmailConfirmation).where(EmailConfirmation.token_hash == token_hash(token))).first()
     if row is None:
-        raise ConfirmLinkInvalid("This link is not a confirmation link of ours. Check you copied the whole "
-                                 "link from the email, or sign in and ask for a new one.", reason="unknown")
+        raise ConfirmLinkInvalid(_("This link is not a confirmation link of ours. Check you copied the whole "
+                                 "link from the email, or sign in and ask for a new one."), reason="unknown")
     if row.used_at is not None:
-        raise ConfirmLinkInvalid("This link has already been used. Each link works once: sign in to see "
-                                 "whether your address is confirmed, or ask for a new link.", reason="used")
+        raise ConfirmLinkInvalid(_("This link has already been used. Each link works once: sign in to see "
+                                 "whether your address is confirmed, or ask for a new link."), reason="used")
     if row.expires_at <= now:
-        raise ConfirmLinkInvalid(f"This link has expired: links work for {CONFIRM_DAYS} days. Sign in and "
-                                 "use “Resend the confirmation email”.", reason="expired")
+        raise ConfirmLinkInvalid(_("This link has expired: links work for %(days)s days. Sign in and "
+                                   "use “Resend the confirmation email”.", days=CONFIRM_DAYS), reason="expired")
     return row
 
 
@@ -333,7 +343,7 @@ def confirm_email(*, session: Session, token: str, password: str, now: dt.dateti
     row = check_email_confirmation(session=session, token=token, now=now)
     person = session.get(Person, row.person_id)
     if not passwords.verify_password(person.password_hash, password or ""):
-        raise InvalidCredentials("The password is not correct: enter the password of this account.",
+        raise InvalidCredentials(_("The password is not correct: enter the password of this account."),
                                  field="password")
     used = session.execute(
         update(EmailConfirmation)
@@ -342,7 +352,7 @@ def confirm_email(*, session: Session, token: str, password: str, now: dt.dateti
         .values(used_at=now)
     ).rowcount
     if used != 1:
-        raise ConfirmLinkInvalid("This link has already been used.", reason="used")
+        raise ConfirmLinkInvalid(_("This link has already been used."), reason="used")
     _mark_confirmed(session, person, now)
     audit(session, actor_id=person.id, action="email.confirm", subject=person.email)
     session.flush()
@@ -417,17 +427,17 @@ def check_assisted_sign_up(*, session: Session, actor: Person, team_id: int, nam
     team = session.get(Team, team_id)
     if team is None or session.exec(select(Membership.id).where(
             Membership.team_id == team_id, Membership.person_id == actor.id)).first() is None:
-        raise Forbidden("Only this team's members and enabler can sign people up here.")
+        raise Forbidden(_("Only this team's members and enabler can sign people up here."))
     clean_name = " ".join((name or "").split())
     if not clean_name:
-        raise DomainError("Enter the resident's name", field="name")
+        raise DomainError(_("Enter the resident's name"), field="name")
     if _UNSAFE_TEXT.search(clean_name):
-        raise DomainError("Enter the name with letters, spaces and punctuation only", field="name")
+        raise DomainError(_("Enter the name with letters, spaces and punctuation only"), field="name")
     if len(clean_name) > 100:
-        raise DomainError("The name must be 100 characters or fewer", field="name")
+        raise DomainError(_("The name must be 100 characters or fewer"), field="name")
     normal = postcodes.normalise(postcode or "")
     if normal is None:
-        raise InvalidPostcode("Enter a real postcode, like NG20 8AA", field="postcode")
+        raise InvalidPostcode(_("Enter a real postcode, like NG20 8AA"), field="postcode")
     place = place_for_postcode(session, postcode=normal)
     team_place = session.get(Place, team.place_id)
     if place is None or place.id != team.place_id:
@@ -435,7 +445,7 @@ def check_assisted_sign_up(*, session: Session, actor: Person, team_id: int, nam
                           field="postcode")
     phone = " ".join((phone or "").split()) or None
     if phone is not None and (len(phone) > 40 or not re.fullmatch(r"[0-9+() ]+", phone)):
-        raise DomainError("Enter a phone number with digits only, like 01623 123456", field="phone")
+        raise DomainError(_("Enter a phone number with digits only, like 01623 123456"), field="phone")
     now = now or utcnow()
     return AssistedSignUp(team, place, clean_name, normal, phone, now + dt.timedelta(days=VOTING_CODE_DAYS))
 
@@ -463,10 +473,10 @@ def assisted_sign_up(*, session: Session, actor: Person, team_id: int, name: str
     checked = check_assisted_sign_up(session=session, actor=actor, team_id=team_id, name=name, postcode=postcode,
                                      phone=phone, now=now)
     if not re.fullmatch(r"[A-Za-z0-9_-]{16,64}", request_key or ""):
-        raise DomainError("This form has expired. Start again.")
+        raise DomainError(_("This form has expired. Start again."))
     if session.exec(select(VotingCode.id).where(VotingCode.request_key == request_key)).first() is not None:
-        raise DomainError("This form was already used: the resident is signed up and their voting code was "
-                          "shown once. Start a new form only for someone else.")
+        raise DomainError(_("This form was already used: the resident is signed up and their voting code was "
+                          "shown once. Start a new form only for someone else."))
     person = Person(name=checked.name, email=f"assisted-{secrets.token_hex(10)}@{NO_EMAIL_DOMAIN}",
                     postcode=checked.postcode, place_id=checked.place.id, phone=checked.phone, password_hash=None,
                     email_confirmed_at=None, created_at=now)
@@ -481,8 +491,8 @@ def assisted_sign_up(*, session: Session, actor: Person, team_id: int, name: str
     try:
         session.flush()
     except IntegrityError:  # the same form twice at once: the unique request key keeps one
-        raise DomainError("This form was already used: the resident is signed up. Start a new form only "
-                          "for someone else.") from None
+        raise DomainError(_("This form was already used: the resident is signed up. Start a new form only "
+                          "for someone else.")) from None
     return PrintedCode(person, f"{code[:5]}-{code[5:]}", checked.expires_at)
 
 
@@ -497,17 +507,17 @@ def check_voting_code(*, session: Session, secret: str, code: str, now: dt.datet
         row = session.exec(select(VotingCode).where(
             VotingCode.code_hash == voting_code_hash(secret=secret, code=normal))).first()
     if row is None:
-        raise VotingCodeInvalid("This is not a voting code of ours. Check the 10 letters and numbers on your "
-                                "slip (there is no O, I or L).", reason="unknown")
+        raise VotingCodeInvalid(_("This is not a voting code of ours. Check the 10 letters and numbers on your "
+                                "slip (there is no O, I or L)."), reason="unknown")
     if row.used_at is not None:
-        raise VotingCodeInvalid("This voting code has already been used. Each code votes once: ask the team "
-                                "at your Local Net if you did not vote with it.", reason="used")
+        raise VotingCodeInvalid(_("This voting code has already been used. Each code votes once: ask the team "
+                                "at your Local Net if you did not vote with it."), reason="used")
     if row.expires_at <= now:
         raise VotingCodeInvalid(f"This voting code has expired: codes work for {VOTING_CODE_DAYS} days. Ask "
                                 "the team at your Local Net for a new one.", reason="expired")
     person = session.get(Person, row.person_id)
     if person is None or not person.is_active:
-        raise VotingCodeInvalid("This voting code no longer works.", reason="unknown")
+        raise VotingCodeInvalid(_("This voting code no longer works."), reason="unknown")
     return row, person
 
 
@@ -523,7 +533,7 @@ def use_voting_code(*, session: Session, code_id: int, now: dt.datetime | None =
         .values(used_at=day)
     ).rowcount
     if used != 1:
-        raise VotingCodeInvalid("This voting code has already been used. Each code votes once.", reason="used")
+        raise VotingCodeInvalid(_("This voting code has already been used. Each code votes once."), reason="used")
 
 
 POSTCODE_CHANGED = "account.postcode_changed"
@@ -540,7 +550,7 @@ def change_postcode(session: Session, *, person: Person, postcode: str, now: dt.
     now = now or utcnow()
     normal = postcodes.normalise(postcode)
     if normal is None:
-        raise InvalidPostcode("Enter a real postcode, like NG20 8AA", field="postcode")
+        raise InvalidPostcode(_("Enter a real postcode, like NG20 8AA"), field="postcode")
     person = session.execute(select(Person).where(Person.id == person.id).with_for_update()).scalar_one()
     if normal == person.postcode:
         raise DomainError(f"{normal} is already your home postcode.", field="postcode")
@@ -565,12 +575,21 @@ def change_postcode(session: Session, *, person: Person, postcode: str, now: dt.
     return place
 
 
+def set_language(*, session: Session, person: Person, language: str) -> None:
+    """Save the language of this person's pages and emails ("en", "pl" or "ro")."""
+    if language not in LANGUAGES:
+        raise DomainError(_("Choose a language"), field="language")
+    person.language = language
+    session.add(person)
+    session.flush()
+
+
 def authenticate(session: Session, *, email: str, password: str) -> Person:
     """The person with this email and password; InvalidCredentials otherwise (same message)."""
     person = session.exec(select(Person).where(Person.email == normalise_email(email))).first()
     ok = passwords.verify_password(person.password_hash if person else None, password)
     if not ok or person is None or not person.is_active:
-        raise InvalidCredentials("Enter a correct email address and password", field="email")
+        raise InvalidCredentials(_("Enter a correct email address and password"), field="email")
     if passwords.needs_rehash(person.password_hash):
         person.password_hash = passwords.hash_password(password)
         session.add(person)
@@ -620,7 +639,7 @@ def end_all_sessions(session: Session, *, person_id: int, except_token: str | No
 def change_password(session: Session, *, person: Person, current: str, new: str, token: str) -> None:
     """Change the password after checking the current one; ends the person's other sessions."""
     if not passwords.verify_password(person.password_hash, current):
-        raise InvalidCredentials("Your current password is not correct", field="current_password")
+        raise InvalidCredentials(_("Your current password is not correct"), field="current_password")
     problem = passwords.policy_problem(new)
     if problem:
         raise DomainError(problem, field="new_password")
@@ -660,11 +679,13 @@ def request_password_reset(*, session: Session, email: str, link: Callable[[str]
                               expires_at=now + dt.timedelta(minutes=RESET_MINUTES)))
     audit(session, actor_id=person.id, action="password.reset_request", subject=person.email)
     until = (now + dt.timedelta(minutes=RESET_MINUTES)).astimezone(LONDON)
-    mail.send(to=person.email, subject="Reset your Thriving Communities password", session=session,
-              body=f"Hello {person.first_name},\n\nSomeone (we hope you) asked to reset the password of "
-                   f"your Thriving Communities account. Choose a new password here:\n\n{link(token)}\n\n"
-                   f"The link works once, until {until:%H:%M} (UK time) on {until.day} {until:%B %Y}.\n\n"
-                   "If you did not ask, ignore this email: your password stays as it is.\n")
+    with force_locale(person.language):
+        mail.send(to=person.email, subject=_("Reset your Thriving Communities password"), session=session,
+                  body=_("Hello %(name)s,\n\nSomeone (we hope you) asked to reset the password of "
+                         "your Thriving Communities account. Choose a new password here:\n\n%(link)s\n\n"
+                         "The link works once, until %(time)s (UK time) on %(date)s.\n\n"
+                         "If you did not ask, ignore this email: your password stays as it is.\n",
+                         name=person.first_name, link=link(token), time=f"{until:%H:%M}", date=long_date(until)))
     session.flush()
 
 
@@ -676,14 +697,14 @@ def check_password_reset(*, session: Session, token: str, now: dt.datetime | Non
     if _RESET_TOKEN.fullmatch(token or ""):
         row = session.exec(select(PasswordReset).where(PasswordReset.token_hash == token_hash(token))).first()
     if row is None:
-        raise ResetLinkInvalid("This link is not a password reset link of ours. Check you copied the "
-                               "whole link from the email, or ask for a new one.", reason="unknown")
+        raise ResetLinkInvalid(_("This link is not a password reset link of ours. Check you copied the "
+                               "whole link from the email, or ask for a new one."), reason="unknown")
     if row.used_at is not None:
-        raise ResetLinkInvalid("This link has already been used. Each link works once: if you need to, "
-                               "ask for a new one.", reason="used")
+        raise ResetLinkInvalid(_("This link has already been used. Each link works once: if you need to, "
+                               "ask for a new one."), reason="used")
     if row.expires_at <= now:
-        raise ResetLinkInvalid(f"This link has expired: links work for {RESET_MINUTES} minutes. "
-                               "Ask for a new one.", reason="expired")
+        raise ResetLinkInvalid(_("This link has expired: links work for %(minutes)s minutes. "
+                                 "Ask for a new one.", minutes=RESET_MINUTES), reason="expired")
     return row
 
 
@@ -708,8 +729,8 @@ def reset_password(*, session: Session, token: str, password: str, now: dt.datet
         .values(used_at=now)
     ).rowcount
     if used != 1:
-        raise ResetLinkInvalid("This link has already been used. Each link works once: if you need to, "
-                               "ask for a new one.", reason="used")
+        raise ResetLinkInvalid(_("This link has already been used. Each link works once: if you need to, "
+                               "ask for a new one."), reason="used")
     session.execute(update(PasswordReset).where(PasswordReset.person_id == row.person_id,
                                                 PasswordReset.used_at.is_(None)).values(used_at=now))
     person = session.get(Person, row.person_id)
@@ -721,11 +742,13 @@ def reset_password(*, session: Session, token: str, password: str, now: dt.datet
     end_all_sessions(session, person_id=person.id)
     audit(session, actor_id=person.id, action="password.reset", subject=person.email)
     when = now.astimezone(LONDON)
-    mail.send(to=person.email, subject="Your password was changed", session=session,
-              body=f"Hello {person.first_name},\n\nThe password of your Thriving Communities account was "
-                   f"changed with a reset link on {when.day} {when:%B %Y at %H:%M} (UK time). You have "
-                   "been signed out everywhere.\n\nIf this was not you, reset your password again at once "
-                   "and contact your Connected Team or administrator.\n")
+    with force_locale(person.language):
+        mail.send(to=person.email, subject=_("Your password was changed"), session=session,
+                  body=_("Hello %(name)s,\n\nThe password of your Thriving Communities account was "
+                         "changed with a reset link on %(date)s at %(time)s (UK time). You have "
+                         "been signed out everywhere.\n\nIf this was not you, reset your password again at once "
+                         "and contact your Connected Team or administrator.\n",
+                         name=person.first_name, date=long_date(when), time=f"{when:%H:%M}"))
     session.flush()
     return person
 
@@ -745,7 +768,7 @@ def _accept_code(person: Person, secret: str, code: str) -> int:
     """The time-step the code matches (±1 step of drift), or raise InvalidCode."""
     code = re.sub(r"\s", "", code or "")
     if not re.fullmatch(r"[0-9]{6}", code):
-        raise InvalidCode("Enter the 6-digit code from your authenticator app", field="code")
+        raise InvalidCode(_("Enter the 6-digit code from your authenticator app"), field="code")
     totp = pyotp.TOTP(secret)
     now = utcnow()
     step_now = totp.timecode(now)
@@ -753,15 +776,15 @@ def _accept_code(person: Person, secret: str, code: str) -> int:
         step = step_now + drift
         if secrets.compare_digest(totp.generate_otp(step), code):
             if step <= person.totp_last_step:
-                raise InvalidCode("That code has been used. Wait for a new one", field="code")
+                raise InvalidCode(_("That code has been used. Wait for a new one"), field="code")
             return step
-    raise InvalidCode("The code is not correct. Check your app and try again", field="code")
+    raise InvalidCode(_("The code is not correct. Check your app and try again"), field="code")
 
 
 def verify_totp(session: Session, *, person: Person, code: str) -> None:
     """Accept a TOTP code once: a code, once used, never works again."""
     if not person.totp_secret:
-        raise InvalidCode("Set up two-factor authentication first", field="code")
+        raise InvalidCode(_("Set up two-factor authentication first"), field="code")
     person.totp_last_step = _accept_code(person, person.totp_secret, code)
     session.add(person)
 
@@ -772,9 +795,9 @@ def confirm_totp_enrolment(session: Session, *, person: Person, secret: str, cod
     Only for someone with no second factor yet: enrolment never replaces an existing secret
     (Forbidden), so a password alone cannot swap in an attacker's authenticator."""
     if person.totp_secret:
-        raise Forbidden("You already have two-factor authentication set up.", field="code")
+        raise Forbidden(_("You already have two-factor authentication set up."), field="code")
     if not re.fullmatch(r"[A-Z2-7]{32}", secret or ""):
-        raise InvalidCode("Start the set-up again", field="code")
+        raise InvalidCode(_("Start the set-up again"), field="code")
     person.totp_last_step = _accept_code(person, secret, code)
     person.totp_secret = secret
     session.add(person)
@@ -785,9 +808,9 @@ def demo_code(session: Session, *, email: str) -> str:
     """The current TOTP code of a demo account (refused for every other account)."""
     person = session.exec(select(Person).where(Person.email == normalise_email(email))).first()
     if person is None or not person.is_demo:
-        raise Forbidden("Only demo accounts have codes printed; this is not one.")
+        raise Forbidden(_("Only demo accounts have codes printed; this is not one."))
     if not person.totp_secret:
-        raise Forbidden("This demo account has no second factor.")
+        raise Forbidden(_("This demo account has no second factor."))
     return pyotp.TOTP(person.totp_secret).now()
 
 
@@ -801,7 +824,7 @@ def create_admin(session: Session, *, email: str, name: str, password: str) -> P
         raise DomainError(problem, field="password")
     existing = session.exec(select(Person).where(Person.email == normalise_email(email))).first()
     if existing is not None:
-        raise EmailTaken("An account with this email already exists.", field="email")
+        raise EmailTaken(_("An account with this email already exists."), field="email")
     person = Person(email=normalise_email(email), name=name.strip(), is_admin=True,
                     password_hash=passwords.hash_password(password))
     session.add(person)
@@ -815,11 +838,11 @@ def invite_staff(
 ) -> str:
     """Invite someone to be staff; returns the one-time token to send them (stored hashed)."""
     if role not in STAFF_ROLES:
-        raise DomainError("Choose a role", field="role")
+        raise DomainError(_("Choose a role"), field="role")
     if role in (TeamRole.MEMBER.value, TeamRole.ENABLER.value) and (
         team_id is None or session.get(Team, team_id) is None
     ):
-        raise DomainError("Choose the team", field="team_id")
+        raise DomainError(_("Choose the team"), field="team_id")
     token = secrets.token_urlsafe(32)
     session.add(Invitation(
         email=normalise_email(email), token_hash=token_hash(token),
@@ -860,7 +883,7 @@ def get_invitation(session: Session, *, token: str) -> Invitation:
     """An unused, unexpired invitation, or InvitationInvalid."""
     inv = session.exec(select(Invitation).where(Invitation.token_hash == token_hash(token))).first()
     if inv is None or inv.accepted_at is not None or inv.expires_at < utcnow():
-        raise InvitationInvalid("This invitation link has expired or has been used. Ask for a new one.")
+        raise InvitationInvalid(_("This invitation link has expired or has been used. Ask for a new one."))
     return inv
 
 
@@ -876,7 +899,7 @@ def accept_invitation(session: Session, *, token: str, name: str, password: str)
         session.add(person)
         session.flush()
     elif not passwords.verify_password(person.password_hash, password):
-        raise InvalidCredentials("You already have an account: enter its password", field="password")
+        raise InvalidCredentials(_("You already have an account: enter its password"), field="password")
     inv.accepted_at = utcnow()
     session.add(inv)
     _grant(session, person=person, role=inv.role, team_id=inv.team_id)
@@ -891,7 +914,7 @@ def _grant(session: Session, *, person: Person, role: str, team_id: int | None) 
         person.is_admin = True
     else:
         if team_id is None or session.get(Team, team_id) is None:
-            raise DomainError("Choose the team", field="team_id")
+            raise DomainError(_("Choose the team"), field="team_id")
         membership = session.exec(
             select(Membership).where(Membership.team_id == team_id, Membership.person_id == person.id)
         ).first()
@@ -907,10 +930,10 @@ def _grant(session: Session, *, person: Person, role: str, team_id: int | None) 
 def grant_role(session: Session, *, actor_id: int, person_id: int, role: str, team_id: int | None) -> None:
     """Give a person a role: member or enabler of a team, finance, or admin."""
     if role not in STAFF_ROLES:
-        raise DomainError("Choose a role", field="role")
+        raise DomainError(_("Choose a role"), field="role")
     person = session.get(Person, person_id)
     if person is None:
-        raise NotFound("There is no such person.")
+        raise NotFound(_("There is no such person."))
     _grant(session, person=person, role=role, team_id=team_id)
     audit(session, actor_id=actor_id, action="role.grant", subject=f"{person.email}: {role} {team_id or ''}")
 
@@ -934,9 +957,9 @@ def role_removal(*, session: Session, actor_id: int, person_id: int, role: str, 
     NotFound when the person does not have it, Forbidden for the admin's own admin role."""
     person = session.get(Person, person_id)
     if person is None:
-        raise NotFound("There is no such person.")
+        raise NotFound(_("There is no such person."))
     if role == "admin" and person_id == actor_id:
-        raise Forbidden("You cannot remove your own admin role.")
+        raise Forbidden(_("You cannot remove your own admin role."))
     held = {"admin": person.is_admin, "finance": person.is_finance}.get(role)
     team = None
     if held is None and role in ("member", "enabler") and team_id is not None:
@@ -952,10 +975,10 @@ def revoke_role(session: Session, *, actor_id: int, person_id: int, role: str, t
     """Take a role away. An admin cannot remove their own admin role (someone must remain)."""
     person = session.get(Person, person_id)
     if person is None:
-        raise NotFound("There is no such person.")
+        raise NotFound(_("There is no such person."))
     if role == "admin":
         if person_id == actor_id:
-            raise Forbidden("You cannot remove your own admin role.")
+            raise Forbidden(_("You cannot remove your own admin role."))
         person.is_admin = False
     elif role == "finance":
         person.is_finance = False
@@ -964,7 +987,7 @@ def revoke_role(session: Session, *, actor_id: int, person_id: int, role: str, t
             select(Membership).where(Membership.team_id == team_id, Membership.person_id == person_id)
         ).first()
         if membership is None:
-            raise NotFound("They are not in that team.")
+            raise NotFound(_("They are not in that team."))
         session.delete(membership)
     session.add(person)
     audit(session, actor_id=actor_id, action="role.revoke", subject=f"{person.email}: {role} {team_id or ''}")
@@ -1025,7 +1048,7 @@ def reconfirm_identity(*, session: Session, person: Person, auth_session: AuthSe
     re-confirmed from now (``reauthenticated_at``). Audited. Quick spend's large approvals and
     replacing a second factor both rest on this."""
     if not passwords.verify_password(person.password_hash, password or ""):
-        raise InvalidCredentials("Your password is not correct.", field="password")
+        raise InvalidCredentials(_("Your password is not correct."), field="password")
     verify_totp(session, person=person, code=code)
     row = session.get(AuthSession, auth_session.id)
     row.reauthenticated_at = utcnow()
@@ -1047,7 +1070,7 @@ def new_recovery_codes(*, session: Session, person: Person) -> list[str]:
     only their digests are stored."""
     session.execute(delete(RecoveryCode).where(RecoveryCode.person_id == person.id))
     codes = []
-    for _ in range(RECOVERY_CODES):
+    for _n in range(RECOVERY_CODES):
         raw = "".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(16))
         codes.append("-".join(raw[i:i + 4] for i in range(0, 16, 4)))
         session.add(RecoveryCode(person_id=person.id, code_hash=_recovery_hash(raw)))
@@ -1072,7 +1095,7 @@ def use_recovery_code(*, session: Session, person: Person, code: str) -> int:
         .values(used_at=utcnow())
     ).rowcount
     if used != 1:
-        raise InvalidCode("That recovery code is not correct or has been used", field="code")
+        raise InvalidCode(_("That recovery code is not correct or has been used"), field="code")
     left = recovery_codes_left(session=session, person_id=person.id)
     audit(session, actor_id=person.id, action="recovery_code.use", subject=f"{person.email}: {left} left")
     session.flush()
@@ -1103,7 +1126,7 @@ def replace_second_factor(*, session: Session, person: Person, auth_session: Aut
     when = row.reauthenticated_at if row is not None and row.second_factor else None
     if not person.totp_secret or when is None or not (
             dt.timedelta(0) <= utcnow() - when <= dt.timedelta(minutes=replace_minutes)):
-        raise Forbidden("Confirm your password and current code first.", field="code")
+        raise Forbidden(_("Confirm your password and current code first."), field="code")
     old_secret, old_step = person.totp_secret, person.totp_last_step
     person.totp_secret, person.totp_last_step = None, 0  # the old secret's steps say nothing of the new one
     try:
@@ -1132,11 +1155,11 @@ def reset_second_factor(*, session: Session, actor_id: int, person_id: int) -> P
     actor = session.get(Person, actor_id)
     person = session.get(Person, person_id)
     if actor is None or not actor.is_admin:
-        raise Forbidden("Only an administrator can reset a second factor.")
+        raise Forbidden(_("Only an administrator can reset a second factor."))
     if person is None:
-        raise NotFound("There is no such person.")
+        raise NotFound(_("There is no such person."))
     if person.id == actor.id:
-        raise Forbidden("You cannot reset your own second factor: replace it from your account page.")
+        raise Forbidden(_("You cannot reset your own second factor: replace it from your account page."))
     if not person.totp_secret:
         raise DomainError(f"{person.name} has no second factor to reset.")
     person.totp_secret, person.totp_last_step = None, 0

@@ -22,7 +22,9 @@ into the text that follows it in CSV files, e-mails and PDF statements.
 
 import re
 
-BIDI_MESSAGE = "Remove the hidden text-direction characters (often pasted in with the text), then try again"
+from community.i18n import lazy_gettext
+
+BIDI_MESSAGE = lazy_gettext("Remove the hidden text-direction characters (often pasted in with the text), then try again")
 
 _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 _CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # all but tab, LF, CR

@@ -49,6 +49,7 @@ from community.forms import (
     ConfirmEmailForm,
     ForgotPasswordForm,
     InviteForm,
+    LanguageForm,
     PlaceForm,
     PostcodeForm,
     ReconfirmForm,
@@ -62,6 +63,7 @@ from community.forms import (
     TeamForm,
     notifications_form,
 )
+from community.i18n import _, force_locale
 from community.limits import (
     CODE_PER_ADDRESS,
     CONFIRM_RESEND_PER_ADDRESS,
@@ -235,7 +237,7 @@ def confirm_email(token: str):
         except DomainError as error:
             show_error(form, error)
         else:
-            flash("Your email address is confirmed. You can now vote, support ideas, pledge and sign.", "success")
+            flash(_("Your email address is confirmed. You can now vote, support ideas, pledge and sign."), "success")
             signed_in_here = current_user.is_authenticated and current_user.id == person.id
             return redirect(url_for("community.account" if signed_in_here else "community.sign_in"))
     return render_template("community/confirm_email.html", form=form, email=person.email)
@@ -252,20 +254,20 @@ def resend_confirmation():
     sent = services.request_email_confirmation(session=session, person=current_user.person, link=_confirm_link)
     session.commit()
     if sent:
-        flash(f"We sent a new confirmation link to {current_user.person.email}. It works for "
-              f"{services.CONFIRM_DAYS} days.", "success")
+        flash(_("We sent a new confirmation link to %(email)s. It works for %(days)s days.",
+                email=current_user.person.email, days=services.CONFIRM_DAYS), "success")
     elif current_user.person.email_confirmed_at is not None:
-        flash("Your email address is already confirmed.", "info")
+        flash(_("Your email address is already confirmed."), "info")
     else:
-        flash("We have sent you several links in the last 30 minutes: check your inbox (and spam folder), "
-              "or try again later.", "info")
+        flash(_("We have sent you several links in the last 30 minutes: check your inbox (and spam folder), "
+              "or try again later."), "info")
     return redirect(url_for("community.account"))
 
 
 @bp.get("/sign-up/done")
 @public
 def sign_up_done():
-    return render_template("community/check_email.html", title="Check your email", sign_up=True)
+    return render_template("community/check_email.html", title=_("Check your email"), sign_up=True)
 
 
 @bp.route("/forgot-password", methods=["GET", "POST"])
@@ -288,7 +290,7 @@ def forgot_password():
 @bp.get("/forgot-password/done")
 @public
 def forgot_password_done():
-    return render_template("community/check_email.html", title="Check your email", sign_up=False,
+    return render_template("community/check_email.html", title=_("Check your email"), sign_up=False,
                            minutes=services.RESET_MINUTES)
 
 
@@ -325,8 +327,8 @@ def reset_password(token: str):
         else:
             logout_user()
             cookie.clear()  # any half-finished sign-in here ends too
-            flash("Your password has been changed and you have been signed out everywhere. "
-                  "Sign in with your new password.", "success")
+            flash(_("Your password has been changed and you have been signed out everywhere. "
+                  "Sign in with your new password."), "success")
             return redirect(url_for("community.sign_in"))
     return render_template("community/reset_password.html", form=form)
 
@@ -377,7 +379,7 @@ def sign_in():
 def sign_in_code():
     person = signin.pending_person(signin.State.PENDING_CODE)
     if person is None or not person.totp_secret:
-        flash("Sign in again.", "info")
+        flash(_("Sign in again."), "info")
         return redirect(url_for("community.sign_in"))
     form = CodeForm()
     if form.validate_on_submit():
@@ -420,8 +422,8 @@ def two_factor_setup():
             # would replace it and sign them in. They go on to the code step.
             return redirect(url_for("community.sign_in_code"))
         if state is signin.State.SIGNED_IN:
-            flash("You already have two-factor authentication set up. To change it, use "
-                  "“Replace your authenticator app”.", "info")
+            flash(_("You already have two-factor authentication set up. To change it, use "
+                  "“Replace your authenticator app”."), "info")
             return redirect(url_for("community.account"))
         return redirect(url_for("community.sign_in"))
     secret = signin.enrol_secret(services.new_totp_secret)
@@ -458,10 +460,10 @@ def two_factor_setup():
 
 def _recovery_code_used(left: int) -> None:
     if left <= services.RECOVERY_FEW:
-        flash(f"You signed in with a recovery code. You have {left} left: make new ones now with "
-              "“Replace your authenticator app” on your account page.", "warning")
+        flash(_("You signed in with a recovery code. You have %(left)s left: make new ones now with "
+                "“Replace your authenticator app” on your account page.", left=left), "warning")
     else:
-        flash(f"You signed in with a recovery code. You have {left} left.", "info")
+        flash(_("You signed in with a recovery code. You have %(left)s left.", left=left), "info")
 
 
 @bp.route("/account/two-factor/replace", methods=["GET", "POST"])
@@ -471,7 +473,7 @@ def replace_two_factor():
     """Replacing a second factor starts here: password and current code again, then within
     ``signin.REPLACE_MINUTES`` the enrolment page takes a new secret."""
     if not (current_user.has_second_factor and current_user.person.totp_secret):
-        flash("You do not have two-factor authentication to replace.", "info")
+        flash(_("You do not have two-factor authentication to replace."), "info")
         return redirect(url_for("community.account"))
     form = ReconfirmForm()
     if form.validate_on_submit():
@@ -497,7 +499,7 @@ def sign_out():
     session.commit()
     logout_user()
     cookie.clear()
-    flash("You have signed out.", "success")
+    flash(_("You have signed out."), "success")
     return redirect(url_for("community.home"))
 
 
@@ -518,7 +520,7 @@ def account():
 def _notifications_form(session, person: Person):
     channels = [(c, notify.CHANNEL_LABELS[c]) for c in notify.channels_for(person)]
     return notifications_form({k: kind.label for k, kind in notify.KINDS.items()}, channels,
-                              notify.preferences(session=session, person=person))
+                              notify.preferences(session=session, person=person), phone=person.phone)
 
 
 @bp.post("/account/notifications")
@@ -528,11 +530,28 @@ def notifications():
     person = session.get(Person, current_user.id)
     form = _notifications_form(session, person)
     done = attempt(form, lambda s: notify.set_preferences(
-        session=s, person=person, choices={kind: form[kind].data for kind in notify.KINDS}))
+        session=s, person=person, choices={kind: form[kind].data for kind in notify.KINDS},
+        phone=form.phone.data or ""))
     if done.ok:
-        flash("Your choices of what you are told about are saved.", "success")
+        flash(_("Your choices of what you are told about are saved."), "success")
         return redirect(url_for("community.account") + "#notifications")
     return render_template("community/notifications.html", form=form), 400
+
+
+@bp.route("/account/language", methods=["GET", "POST"])
+@signed_in
+def change_language():
+    """The account page's "Language" row, and the language switch of every page (its buttons
+    post here with ``next``, the page they were on): saved, then back there (PRG)."""
+    form = LanguageForm(language=current_user.person.language)
+    if form.validate_on_submit():
+        session = get_session()
+        services.set_language(session=session, person=session.get(Person, current_user.id), language=form.language.data)
+        session.commit()
+        with force_locale(form.language.data):
+            flash(_("Your language is saved."), "success")
+        return redirect(signin.safe_next(form.next.data, url_for("community.account")))
+    return render_template("community/change_language.html", form=form), 400 if form.is_submitted() else 200
 
 
 # RFC 8058 one-click unsubscribe: a mail client POSTs "List-Unsubscribe=One-Click" to this URL
@@ -551,7 +570,7 @@ def unsubscribe(token: str):
     except UnsubscribeLinkInvalid as error:
         session.rollback()
         code = 410 if error.expired else 400
-        return render_template("errors/error.html", code=code, title="Unsubscribe link not valid",
+        return render_template("errors/error.html", code=code, title=_("Unsubscribe link not valid"),
                                message=error.message), code
     return render_template("community/unsubscribe.html", found=found, done=request.method == "POST")
 
@@ -569,9 +588,9 @@ def change_postcode():
         except DomainError as error:
             show_error(form, error)
         else:
-            where = f"your place is now {place.name}" if place else (
-                "it is outside the places Connected Teams work in, so you have no local team")
-            flash(f"Your home postcode is saved: {where}.", "success")
+            where = _("your place is now %(place)s", place=place.name) if place else (
+                _("it is outside the places Connected Teams work in, so you have no local team"))
+            flash(_("Your home postcode is saved: %(where)s.", where=where), "success")
             return redirect(url_for("community.account"))
     return render_template("community/change_postcode.html", form=form)
 
@@ -590,7 +609,7 @@ def change_password():
         except DomainError as error:
             show_error(form, error)
         else:
-            flash("Your password has changed. You were signed out everywhere else.", "success")
+            flash(_("Your password has changed. You were signed out everywhere else."), "success")
             return redirect(url_for("community.account"))
     return render_template("community/change_password.html", form=form)
 
@@ -602,7 +621,7 @@ def accept_invitation(token: str):
     try:
         invitation = services.get_invitation(session, token=token)
     except DomainError as error:
-        return render_template("errors/error.html", code=404, title="Invitation not valid",
+        return render_template("errors/error.html", code=404, title=_("Invitation not valid"),
                                message=error.message), 404
     form = AcceptInvitationForm()
     if form.validate_on_submit():
@@ -614,7 +633,7 @@ def accept_invitation(token: str):
             show_error(form, error)
         else:
             step = signin.begin(person)
-            flash("Welcome. Now set up two-factor authentication.", "success")
+            flash(_("Welcome. Now set up two-factor authentication."), "success")
             return redirect(url_for("community.sign_in_code" if step is signin.State.PENDING_CODE
                                     else "community.two_factor_setup"))
     return render_template("community/accept_invitation.html", form=form, invitation=invitation, role=_role(invitation))
@@ -678,7 +697,7 @@ def admin_new_team():
         except DomainError as error:
             show_error(form, error)
         else:
-            flash("Team created.", "success")
+            flash(_("Team created."), "success")
             return redirect(url_for("community.admin_home"))
     return render_template("community/admin_form.html", form=form, title="Create a team")
 
@@ -697,7 +716,7 @@ def admin_new_place():
         except DomainError as error:
             show_error(form, error)
         else:
-            flash("Place created.", "success")
+            flash(_("Place created."), "success")
             return redirect(url_for("community.admin_home"))
     return render_template("community/admin_form.html", form=form, title="Create a place")
 

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from community.db import utcnow
+from community.i18n import _
 from community.models import Team
 from ledger.errors import InsufficientFunds, InvalidRequest, NotFound
 from ledger.journal import lock_accounts, pause
@@ -58,7 +59,7 @@ def open_restricted_fund(*, session: Session, team: Team, label: str) -> LedgerA
     """Open a restricted fund for money received against one pledge; returns the account."""
     label = (label or "").strip()
     if not label:
-        raise InvalidRequest("Give the restricted fund a name.")
+        raise InvalidRequest(_("Give the restricted fund a name."))
     account = LedgerAccount(
         code=f"team:{team.id}:restricted:{uuid.uuid4().hex[:16]}",
         kind=AccountKind.RESTRICTED.value,
@@ -109,7 +110,7 @@ def balance_of(*, session: Session, team: Team | None = None, account_id: int | 
     """Posted balance in pence of the team's budget account, or of the account given."""
     if account_id is None:
         if team is None:
-            raise InvalidRequest("Say which team or account.")
+            raise InvalidRequest(_("Say which team or account."))
         account_id = budget_account_id(session=session, team=team)
     return balance_in(session=session, account_id=account_id)
 
@@ -177,7 +178,7 @@ def funding_account(*, session: Session, team: Team, account_id: int | None) -> 
         or account.team_id != team.id
         or account.kind not in (AccountKind.BUDGET.value, AccountKind.RESTRICTED.value)
     ):
-        raise NotFound("That fund does not belong to this team.")
+        raise NotFound(_("That fund does not belong to this team."))
     return account.id
 
 

@@ -13,6 +13,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Va
 from community.dates import DateInputField
 from community.db import london_today
 from community.forms import AppForm
+from community.i18n import lazy_gettext
 from community.numbers import ascii_int, refuse_other_digits
 from ledger import codes
 from ledger.errors import InvalidAmount
@@ -94,54 +95,54 @@ def _date_field(label: str = "Effective date") -> DateInputField:
 
 
 class AllocateForm(MoneyForm):
-    team_id = SelectField("Team", widget=GovSelect(), coerce=ascii_int, validators=[InputRequired("Choose a team")])
+    team_id = SelectField(lazy_gettext("Team"), widget=GovSelect(), coerce=ascii_int, validators=[InputRequired(lazy_gettext("Choose a team"))])
     amount = _amount_field()
     effective_date = _date_field()
-    cost_centre = StringField("Cost centre (leave empty for the team's own)", widget=GovTextInput(),
+    cost_centre = StringField(lazy_gettext("Cost centre (leave empty for the team's own)"), widget=GovTextInput(),
                               validators=[Optional(), Length(max=20)])
-    gl_code = StringField("GL code", widget=GovTextInput(), default=codes.ALLOCATION_GL_CODE,
+    gl_code = StringField(lazy_gettext("GL code"), widget=GovTextInput(), default=codes.ALLOCATION_GL_CODE,
                           description=f"The income code of this money in the council's ledger "
                                       f"(budget allocations are {codes.ALLOCATION_GL_CODE}).",
-                          validators=[DataRequired("Enter the GL code for this allocation"), Length(max=20)])
-    description = StringField("Description", widget=GovTextInput(), default="Budget allocation",
-                              validators=[DataRequired("Enter a description"), Length(max=500)])
-    submit = SubmitField("Allocate money", widget=GovSubmitInput())
+                          validators=[DataRequired(lazy_gettext("Enter the GL code for this allocation")), Length(max=20)])
+    description = StringField(lazy_gettext("Description"), widget=GovTextInput(), default="Budget allocation",
+                              validators=[DataRequired(lazy_gettext("Enter a description")), Length(max=500)])
+    submit = SubmitField(lazy_gettext("Allocate money"), widget=GovSubmitInput())
 
 
 class VirementForm(MoneyForm):
-    from_team_id = SelectField("From team", widget=GovSelect(), coerce=ascii_int,
-                               validators=[InputRequired("Choose a team")])
-    to_team_id = SelectField("To team", widget=GovSelect(), coerce=ascii_int,
-                             validators=[InputRequired("Choose a team")])
+    from_team_id = SelectField(lazy_gettext("From team"), widget=GovSelect(), coerce=ascii_int,
+                               validators=[InputRequired(lazy_gettext("Choose a team"))])
+    to_team_id = SelectField(lazy_gettext("To team"), widget=GovSelect(), coerce=ascii_int,
+                             validators=[InputRequired(lazy_gettext("Choose a team"))])
     amount = _amount_field()
-    reason = StringField("Reason", widget=GovTextInput(),
-                         validators=[DataRequired("Give a reason for the virement"), Length(max=500)])
+    reason = StringField(lazy_gettext("Reason"), widget=GovTextInput(),
+                         validators=[DataRequired(lazy_gettext("Give a reason for the virement")), Length(max=500)])
     effective_date = _date_field()
-    submit = SubmitField("Move money", widget=GovSubmitInput())
+    submit = SubmitField(lazy_gettext("Move money"), widget=GovSubmitInput())
 
 
 class ReverseForm(MoneyForm):
     """Sent from the page that shows the entry (ledger/reversals.py ``preview``): the entry is
     named as the ledger shows it, ``L000341``."""
 
-    entry_id = HiddenField(validators=[DataRequired("Enter the entry reference"), Length(max=20)])
-    reason = StringField("Reason", widget=GovTextInput(),
-                         validators=[DataRequired("Give a reason for the reversal"), Length(max=500)])
+    entry_id = HiddenField(validators=[DataRequired(lazy_gettext("Enter the entry reference")), Length(max=20)])
+    reason = StringField(lazy_gettext("Reason"), widget=GovTextInput(),
+                         validators=[DataRequired(lazy_gettext("Give a reason for the reversal")), Length(max=500)])
     effective_date = _date_field()
-    submit = SubmitField("Reverse the entry", widget=GovSubmitInput())
+    submit = SubmitField(lazy_gettext("Reverse the entry"), widget=GovSubmitInput())
 
 
 class DecideReversalForm(AppForm):
     """Approve or refuse a reversal held for a second finance person (the buttons say which)."""
 
-    submit = SubmitField("Approve", widget=GovSubmitInput())
+    submit = SubmitField(lazy_gettext("Approve"), widget=GovSubmitInput())
 
 
 class CloseMonthForm(AppForm):
-    month = StringField("Month to close (year-month, like 2026-03)", widget=GovTextInput(),
+    month = StringField(lazy_gettext("Month to close (year-month, like 2026-03)"), widget=GovTextInput(),
                         validators=[Length(max=7), _month])
-    confirm = BooleanField("I understand that no entry can be dated in this month or any earlier month "
-                           "once it is closed",
+    confirm = BooleanField(lazy_gettext("I understand that no entry can be dated in this month or any earlier month "
+                                        "once it is closed"),
                            widget=GovCheckboxInput(),
-                           validators=[DataRequired("Confirm that you want to close the month")])
-    submit = SubmitField("Close month", widget=GovSubmitInput())
+                           validators=[DataRequired(lazy_gettext("Confirm that you want to close the month"))])
+    submit = SubmitField(lazy_gettext("Close month"), widget=GovSubmitInput())

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from community.db import is_sqlite, utcnow
+from community.i18n import _
 from ledger import periods
 from ledger.errors import IdempotencyConflict, InvalidAmount, InvalidRequest
 from ledger.models import ChainHead, Hold, JournalEntry, LedgerAccount, LedgerRequest, Posting
@@ -88,16 +89,16 @@ def reference(entry_id: int) -> str:
 
 def check_amount(amount_pence: int) -> None:
     if not isinstance(amount_pence, int) or isinstance(amount_pence, bool):
-        raise InvalidAmount("The amount must be a whole number of pence.")
+        raise InvalidAmount(_("The amount must be a whole number of pence."))
     if amount_pence <= 0:
-        raise InvalidAmount("The amount must be more than £0.")
+        raise InvalidAmount(_("The amount must be more than £0."))
     if amount_pence > MAX_PENCE:
-        raise InvalidAmount("The amount must be £1,000,000 or less.")
+        raise InvalidAmount(_("The amount must be £1,000,000 or less."))
 
 
 def check_key(idempotency_key: str) -> None:
     if not idempotency_key or len(idempotency_key) > 100:
-        raise InvalidRequest("This form has expired. Reload the page and try again.")
+        raise InvalidRequest(_("This form has expired. Reload the page and try again."))
 
 
 def _replay(session: Session, key: str, operation: str, request_hash: str):
@@ -107,8 +108,8 @@ def _replay(session: Session, key: str, operation: str, request_hash: str):
         return None
     if row.operation != operation or row.request_hash != request_hash:
         raise IdempotencyConflict(
-            "This form was already submitted with different details, so nothing more was saved. "
-            "Check the ledger, then start a fresh form if you still need to."
+            _("This form was already submitted with different details, so nothing more was saved. "
+            "Check the ledger, then start a fresh form if you still need to.")
         )
     if row.entry_id is not None:
         return session.get(JournalEntry, row.entry_id)
@@ -180,7 +181,7 @@ def pause() -> None:
 def append_entry(*, session: Session, header: dict, postings: list[tuple[int, int]]) -> JournalEntry:
     """Extend the chain with one balanced entry: postings first, then the sealing header."""
     if len(postings) < 2 or sum(p for _, p in postings) != 0 or any(p == 0 for _, p in postings):
-        raise InvalidRequest("An entry needs two or more non-zero postings that sum to zero.")
+        raise InvalidRequest(_("An entry needs two or more non-zero postings that sum to zero."))
     periods.check_open_date(session=session, effective_date=header["effective_date"])
     head = session.execute(
         select(ChainHead.entry_id, ChainHead.hash).where(ChainHead.id == 1).with_for_update()
@@ -224,7 +225,7 @@ def append_entry(*, session: Session, header: dict, postings: list[tuple[int, in
     except IntegrityError as error:
         if "idempotency_key" in str(error.orig) or "ledger_request" in str(error.orig):
             raise IdempotencyConflict(
-                "This request is already being processed. Reload the page to see the result."
+                _("This request is already being processed. Reload the page to see the result.")
             ) from None
         raise
     return session.get(JournalEntry, header["id"])

@@ -4,6 +4,7 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from community.formatting import gbp
+from community.i18n import _
 from community.numbers import DIGITS_MESSAGE, has_other_digits
 from ledger.errors import InvalidAmount
 
@@ -23,24 +24,24 @@ def parse_pence(text: str | None) -> int:
     if raw.startswith("£"):
         raw = raw[1:].strip()
     if not raw:
-        raise InvalidAmount("Enter an amount, like 12.50.")
+        raise InvalidAmount(_("Enter an amount, like 12.50."))
     if has_other_digits(raw):
         raise InvalidAmount(f"{DIGITS_MESSAGE}, like 12.50.")
     if raw.startswith("-"):
-        raise InvalidAmount("The amount must be more than £0.")
+        raise InvalidAmount(_("The amount must be more than £0."))
     if not _SHAPE.match(raw):
-        raise InvalidAmount("Enter the amount in pounds and pence, like 12.50 or £1,234.50.")
+        raise InvalidAmount(_("Enter the amount in pounds and pence, like 12.50 or £1,234.50."))
     try:
         value = Decimal(raw.replace(",", ""))
     except InvalidOperation:  # pragma: no cover - the pattern already rules this out
-        raise InvalidAmount("Enter the amount in pounds and pence, like 12.50.") from None
+        raise InvalidAmount(_("Enter the amount in pounds and pence, like 12.50.")) from None
     if -value.as_tuple().exponent > 2:
-        raise InvalidAmount("The amount can have at most two decimal places (pence).")
+        raise InvalidAmount(_("The amount can have at most two decimal places (pence)."))
     pence = int(value * 100)
     if pence <= 0:
-        raise InvalidAmount("The amount must be more than £0.")
+        raise InvalidAmount(_("The amount must be more than £0."))
     if pence > MAX_PENCE:
-        raise InvalidAmount("The amount must be £1,000,000 or less.")
+        raise InvalidAmount(_("The amount must be £1,000,000 or less."))
     return pence
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import func, insert, select
 from sqlmodel import Session
 
 from community.db import london_today, utcnow
+from community.i18n import _
 from ledger.errors import PeriodClosed
 from ledger.models import ChainHead, LedgerAccount, LedgerPeriod, PeriodBalance, Posting
 
@@ -55,7 +56,7 @@ def close_month(
     today = today or london_today()
     start, end = month_start(month), next_month(month)
     if start >= month_start(today):
-        raise PeriodClosed("Only months that have ended can be closed.")
+        raise PeriodClosed(_("Only months that have ended can be closed."))
     # The chain-head lock orders the close after every entry written before it.
     head = session.execute(
         select(ChainHead.entry_id, ChainHead.hash).where(ChainHead.id == 1).with_for_update()

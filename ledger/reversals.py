@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from community.db import utcnow
 from community.formatting import gbp
+from community.i18n import _
 from community.models import AuditEvent, Person, Team
 from ledger import services
 from ledger.errors import IdempotencyConflict, InvalidRequest, NotFound, ReversalRefused
@@ -31,7 +32,7 @@ def parse_reference(text: str | None) -> int:
     """``"L000341"``, ``"l341"`` or ``"341"`` → 341; InvalidRequest otherwise."""
     match = _REFERENCE.match(text or "")
     if not match or int(match[1]) == 0:
-        raise InvalidRequest("Enter the entry reference as the ledger shows it, like L000341.")
+        raise InvalidRequest(_("Enter the entry reference as the ledger shows it, like L000341."))
     return int(match[1])
 
 
@@ -101,13 +102,13 @@ def request_reversal(
     NotFound, ReversalRefused, InvalidRequest, InsufficientFunds, PeriodClosed, IdempotencyConflict."""
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidRequest("Give a reason for the reversal.")
+        raise InvalidRequest(_("Give a reason for the reversal."))
     earlier = session.execute(
         select(ReversalRequest).where(ReversalRequest.idempotency_key == idempotency_key)
     ).scalar_one_or_none()
     if earlier is not None:
         if earlier.entry_id != entry_id or earlier.requested_by_id != actor_id:
-            raise IdempotencyConflict("This form was already used for another reversal. Reload the page.")
+            raise IdempotencyConflict(_("This form was already used for another reversal. Reload the page."))
         return Outcome(reversal=None, request=earlier)
     found = preview(session=session, entry_id=entry_id, threshold_pence=threshold_pence)
     if not found.needs_second_approval:
@@ -133,7 +134,7 @@ def request_reversal(
 def _pending(session: Session, request_id: int) -> ReversalRequest:
     held = session.get(ReversalRequest, request_id)
     if held is None:
-        raise NotFound("That reversal request does not exist.")
+        raise NotFound(_("That reversal request does not exist."))
     return held
 
 
@@ -147,7 +148,7 @@ def approve(*, session: Session, request_id: int, approver_id: int) -> JournalEn
     if held.status != ReversalStatus.PENDING.value:
         raise ReversalRefused(f"The reversal of {services.reference(held.entry_id)} was already {held.status}.")
     if held.requested_by_id == approver_id:
-        raise ReversalRefused("A second finance person must approve this reversal: you asked for it.")
+        raise ReversalRefused(_("A second finance person must approve this reversal: you asked for it."))
     entry = services.reverse(session=session, entry_id=held.entry_id, reason=held.reason, actor_id=approver_id,
                              effective_date=held.effective_date, idempotency_key=f"reversal-request:{held.id}",
                              proposer_id=held.requested_by_id, approver_id=approver_id)
@@ -166,7 +167,7 @@ def refuse(*, session: Session, request_id: int, approver_id: int) -> ReversalRe
     if held.status != ReversalStatus.PENDING.value:
         raise ReversalRefused(f"The reversal of {services.reference(held.entry_id)} was already {held.status}.")
     if held.requested_by_id == approver_id:
-        raise ReversalRefused("A second finance person must decide this reversal: you asked for it.")
+        raise ReversalRefused(_("A second finance person must decide this reversal: you asked for it."))
     held.status, held.decided_by_id, held.decided_at = ReversalStatus.REFUSED.value, approver_id, utcnow()
     session.add(held)
     session.flush()

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from community.db import utcnow
+from community.i18n import _
 from community.models import Team
 from ledger import codes, journal
 from ledger.accounts import (  # noqa: F401 - the public API (see the docstring)
@@ -103,7 +104,7 @@ def receive_into_fund(
     check_key(idempotency_key)
     description = (description or "").strip()
     if not description:
-        raise InvalidRequest("Say what the money is for.")
+        raise InvalidRequest(_("Say what the money is for."))
     operation = journal.Operation.start(
         session, idempotency_key, "receive",
         dict(
@@ -116,7 +117,7 @@ def receive_into_fund(
         return operation.first
     fund = session.get(LedgerAccount, account_id)
     if fund is None or fund.team_id != team.id or fund.kind != AccountKind.RESTRICTED.value:
-        raise NotFound("That restricted fund does not belong to this team.")
+        raise NotFound(_("That restricted fund does not belong to this team."))
     source = contributions_account_id(session=session, team=team)
     entry = append_entry(
         session=session,
@@ -228,9 +229,9 @@ def transfer(
     check_key(idempotency_key)
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidRequest("Give a reason for the virement.")
+        raise InvalidRequest(_("Give a reason for the virement."))
     if from_team.id == to_team.id:
-        raise InvalidRequest("Choose two different teams.", field="to_team_id")
+        raise InvalidRequest(_("Choose two different teams."), field="to_team_id")
     operation = journal.Operation.start(
         session, idempotency_key, "transfer",
         dict(
@@ -295,9 +296,9 @@ def hold(
     category = codes.category_code(category)
     description = (description or "").strip()
     if not category or not description:
-        raise InvalidRequest("Give a category and a description.")
+        raise InvalidRequest(_("Give a category and a description."))
     if not codes.is_category(category):
-        raise InvalidRequest("Choose a category from the list.", field="category")
+        raise InvalidRequest(_("Choose a category from the list."), field="category")
     operation = journal.Operation.start(
         session, idempotency_key, "hold",
         dict(
@@ -347,7 +348,7 @@ def _open_hold(session: Session, hold_id: int) -> Hold:
         select(Hold).where(Hold.id == hold_id).with_for_update()
     ).scalar_one_or_none()
     if commitment is None:
-        raise NotFound("That commitment does not exist.")
+        raise NotFound(_("That commitment does not exist."))
     if commitment.status != HoldStatus.OPEN.value:
         raise HoldNotOpen(f"That commitment was already {commitment.status}.")
     return commitment
@@ -464,7 +465,7 @@ def reverse(
     check_key(idempotency_key)
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidRequest("Give a reason for the reversal.")
+        raise InvalidRequest(_("Give a reason for the reversal."))
     operation = journal.Operation.start(
         session, idempotency_key, "reverse",
         dict(
@@ -477,9 +478,9 @@ def reverse(
     if original is None:
         raise NotFound(f"There is no entry {reference(entry_id)}.")
     if team is not None and original.team_id != team.id:
-        raise ReversalRefused("That entry belongs to another team.")
+        raise ReversalRefused(_("That entry belongs to another team."))
     if original.kind == EntryKind.REVERSAL.value or original.reverses_entry_id is not None:
-        raise ReversalRefused("A reversal cannot itself be reversed.")
+        raise ReversalRefused(_("A reversal cannot itself be reversed."))
     already = session.execute(
         select(JournalEntry.id).where(JournalEntry.reverses_entry_id == entry_id)
     ).scalar_one_or_none()

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from community.db import london_midnight, utcnow
+from community.i18n import _
 from community.models import Person, Team
 from community.numbers import DIGITS_MESSAGE, has_other_digits
 from community.services import audit, require_confirmed
@@ -61,20 +62,20 @@ def parse_hours(text: str | None, *, field_name: str = "hours") -> int:
     """``"2"``, ``"1.5"`` or ``"0.25"`` hours → whole minutes; PledgeError otherwise."""
     raw = (text or "").strip()
     if not raw:
-        raise PledgeError("Enter the number of hours, like 2 or 1.5.", field_name)
+        raise PledgeError(_("Enter the number of hours, like 2 or 1.5."), field_name)
     if has_other_digits(raw):  # Decimal("٢") is 2
         raise PledgeError(f"{DIGITS_MESSAGE}, like 2 or 1.5.", field_name)
     try:
         hours = Decimal(raw)
     except InvalidOperation:
-        raise PledgeError("Enter the hours as a number, like 2 or 1.5.", field_name) from None
+        raise PledgeError(_("Enter the hours as a number, like 2 or 1.5."), field_name) from None
     if not hours.is_finite() or hours <= 0:
-        raise PledgeError("The hours must be more than 0.", field_name)
+        raise PledgeError(_("The hours must be more than 0."), field_name)
     if -hours.as_tuple().exponent > 2:
-        raise PledgeError("Enter the hours with at most two decimal places, like 1.25.", field_name)
+        raise PledgeError(_("Enter the hours with at most two decimal places, like 1.25."), field_name)
     minutes = int((hours * 60).quantize(Decimal(1), rounding=ROUND_HALF_UP))
     if minutes < 1:
-        raise PledgeError("The hours must be at least one minute.", field_name)
+        raise PledgeError(_("The hours must be at least one minute."), field_name)
     return minutes
 
 
@@ -155,49 +156,49 @@ def make_pledge(
     themselves; with it, ``made_by`` (staff) records a pledge for an organisation or a person
     without an account. Raises PledgeError naming the field."""
     if kind not in set(PledgeKind):
-        raise PledgeError("Choose what kind of pledge this is.", "kind")
+        raise PledgeError(_("Choose what kind of pledge this is."), "kind")
     if visibility not in set(Visibility):
-        raise PledgeError("Choose who can see this pledge.", "visibility")
+        raise PledgeError(_("Choose who can see this pledge."), "visibility")
     description = _clean(description, 500)
     if not description:
-        raise PledgeError("Say what you are pledging.", "description")
+        raise PledgeError(_("Say what you are pledging."), "description")
     if due_on is not None and due_on < today:
-        raise PledgeError("The date cannot be in the past.", "due_on")
+        raise PledgeError(_("The date cannot be in the past."), "due_on")
     if idea_id is not None:
         idea = session.get(Idea, idea_id) if 0 < idea_id < 2**31 else None
         if idea is None or idea.team_id != team.id or idea.status == IdeaStatus.HIDDEN.value:
-            raise PledgeError("There is no idea with that number for this team.", "idea_id")
+            raise PledgeError(_("There is no idea with that number for this team."), "idea_id")
     if estimated_value_pence is not None and not 0 < estimated_value_pence <= MAX_VALUE_PENCE:
-        raise PledgeError("The estimated value must be more than £0.", "estimated_value")
+        raise PledgeError(_("The estimated value must be more than £0."), "estimated_value")
     values: dict = {}
     if kind == PledgeKind.MONEY:
         if amount_pence is None or amount_pence <= 0:
-            raise PledgeError("The amount must be more than £0.", "amount")
+            raise PledgeError(_("The amount must be more than £0."), "amount")
         if amount_pence > MAX_VALUE_PENCE:
-            raise PledgeError("The amount must be £1,000,000 or less.", "amount")
+            raise PledgeError(_("The amount must be £1,000,000 or less."), "amount")
         values = dict(amount_pence=amount_pence)
     elif kind == PledgeKind.TIME:
         if minutes is None or minutes <= 0:
-            raise PledgeError("The hours must be more than 0.", "hours")
+            raise PledgeError(_("The hours must be more than 0."), "hours")
         if frequency not in set(Frequency):
-            raise PledgeError("Choose once, every week or every month.", "frequency")
+            raise PledgeError(_("Choose once, every week or every month."), "frequency")
         if frequency == Frequency.ONCE and minutes > MAX_MINUTES_A_DAY:
-            raise PledgeError("A day has 24 hours: pledge 24 hours or fewer at a time.", "hours")
+            raise PledgeError(_("A day has 24 hours: pledge 24 hours or fewer at a time."), "hours")
         if frequency != Frequency.ONCE and minutes > MAX_MINUTES_A_DAY:
-            raise PledgeError("Pledge 24 hours or fewer each time.", "hours")
+            raise PledgeError(_("Pledge 24 hours or fewer each time."), "hours")
         if frequency != Frequency.ONCE and due_on is None:
-            raise PledgeError("Say until when you will give this time.", "due_on")
+            raise PledgeError(_("Say until when you will give this time."), "due_on")
         values = dict(minutes=minutes, frequency=frequency)
     elif kind == PledgeKind.GOODS:
         if quantity is None or quantity <= 0:
-            raise PledgeError("The quantity must be 1 or more.", "quantity")
+            raise PledgeError(_("The quantity must be 1 or more."), "quantity")
         if quantity > 100_000:
-            raise PledgeError("The quantity must be 100,000 or fewer.", "quantity")
+            raise PledgeError(_("The quantity must be 100,000 or fewer."), "quantity")
         values = dict(quantity=quantity, estimated_value_pence=estimated_value_pence)
     else:
         room = _clean(room, 200)
         if not room:
-            raise PledgeError("Name the room or hall.", "room")
+            raise PledgeError(_("Name the room or hall."), "room")
         values = dict(room=room, when_text=_clean(when_text, 200), estimated_value_pence=estimated_value_pence)
     on_behalf_name = _clean(on_behalf_name, 200)
     if on_behalf_name:
@@ -205,7 +206,7 @@ def make_pledge(
                        pledger_is_organisation=on_behalf_is_organisation,
                        contact_email=_clean(contact_email, 254), contact_phone=_clean(contact_phone, 40))
         if pledger["contact_email"] and "@" not in pledger["contact_email"]:
-            raise PledgeError("Enter a real email address, like name@example.org.", "contact_email")
+            raise PledgeError(_("Enter a real email address, like name@example.org."), "contact_email")
     else:
         require_confirmed(made_by, "pledge")
         pledger = dict(pledger_person_id=made_by.id, pledger_name=made_by.name, pledger_is_organisation=False,
@@ -231,7 +232,7 @@ def team_pledge(session: Session, team: Team, pledge_id: int) -> Pledge:
     """The team's pledge, or NotFound (another team's pledge is not found either)."""
     pledge = session.get(Pledge, pledge_id)
     if pledge is None or pledge.team_id != team.id:
-        raise NotFound("That pledge does not belong to this team.")
+        raise NotFound(_("That pledge does not belong to this team."))
     return pledge
 
 
@@ -245,26 +246,26 @@ def _lock(session: Session, pledge: Pledge) -> Pledge:
 def _replay(session: Session, idempotency_key: str, pledge: Pledge) -> PledgeFulfilment | None:
     key = (idempotency_key or "").strip()
     if not key or len(key) > 100:
-        raise PledgeError("This form has expired. Start again.")
+        raise PledgeError(_("This form has expired. Start again."))
     first = session.execute(
         select(PledgeFulfilment).where(PledgeFulfilment.idempotency_key == key)
     ).scalar_one_or_none()
     if first is not None and first.pledge_id != pledge.id:
-        raise PledgeError("This form was already used for another pledge, so nothing more was saved.")
+        raise PledgeError(_("This form was already used for another pledge, so nothing more was saved."))
     return first
 
 
 def _check_fulfilment(pledge: Pledge, kinds: tuple[str, ...], effective_date: dt.date, today: dt.date) -> None:
     if pledge.kind not in kinds:
-        raise PledgeError("That kind of fulfilment does not match this pledge.")
+        raise PledgeError(_("That kind of fulfilment does not match this pledge."))
     if pledge.status == PledgeStatus.WITHDRAWN:
-        raise PledgeError("This pledge was withdrawn. Record anything given now as a new pledge.")
+        raise PledgeError(_("This pledge was withdrawn. Record anything given now as a new pledge."))
     if pledge.status == PledgeStatus.LAPSED:
-        raise PledgeError("This pledge has lapsed. Record anything given now as a new pledge.")
+        raise PledgeError(_("This pledge has lapsed. Record anything given now as a new pledge."))
     if pledge.status == PledgeStatus.FULFILLED:
-        raise PledgeError("This pledge is already fulfilled. Record anything more as a new pledge.")
+        raise PledgeError(_("This pledge is already fulfilled. Record anything more as a new pledge."))
     if effective_date > today:
-        raise PledgeError("The date cannot be in the future.", "effective_date")
+        raise PledgeError(_("The date cannot be in the future."), "effective_date")
 
 
 def _set_status(session: Session, pledge: Pledge, status: str, reason: str | None, actor_id: int | None) -> None:
@@ -331,7 +332,7 @@ def record_money(
             PledgeFulfilment.idempotency_key == f"{first.idempotency_key}:gift")).scalars())
         return rows
     if amount_pence is None or amount_pence <= 0:
-        raise PledgeError("The amount must be more than £0.", "amount")
+        raise PledgeError(_("The amount must be more than £0."), "amount")
     _check_fulfilment(pledge, (PledgeKind.MONEY.value,), effective_date, today)
     _lock(session, pledge)
     remaining = pledge.amount_pence - received_pence(session, pledge.id)
@@ -412,9 +413,9 @@ def record_hours(
     if (first := _replay(session, idempotency_key, pledge)) is not None:
         return first
     if minutes is None or minutes <= 0:
-        raise PledgeError("The hours must be more than 0.", "hours")
+        raise PledgeError(_("The hours must be more than 0."), "hours")
     if minutes > MAX_MINUTES_A_DAY:
-        raise PledgeError("A day has 24 hours: enter 24 or fewer.", "hours")
+        raise PledgeError(_("A day has 24 hours: enter 24 or fewer."), "hours")
     _check_fulfilment(pledge, (PledgeKind.TIME.value,), effective_date, today)
     given_by = _clean(given_by, 200) or pledge.pledger_name
     _lock(session, pledge)
@@ -455,9 +456,9 @@ def record_delivery(
     _check_fulfilment(pledge, (PledgeKind.GOODS.value, PledgeKind.SPACE.value), effective_date, today)
     if pledge.kind == PledgeKind.GOODS:
         if quantity is None or quantity <= 0:
-            raise PledgeError("The quantity must be 1 or more.", "quantity")
+            raise PledgeError(_("The quantity must be 1 or more."), "quantity")
         _lock(session, pledge)
-        _, so_far = delivered(session, pledge.id)
+        _count, so_far = delivered(session, pledge.id)
         if so_far + quantity > pledge.quantity:
             raise PledgeError(f"Only {pledge.quantity - so_far} still promised; record anything more "
                               "as a new pledge.", "quantity")
@@ -496,13 +497,13 @@ def withdraw(*, session: Session, team: Team, pledge_id: int, actor: Person, rea
     received stays in its restricted fund: nothing in the ledger changes."""
     pledge = team_pledge(session, team, pledge_id)
     if not is_team_staff and pledge.pledger_person_id != actor.id:
-        raise NotFound("That pledge does not belong to this team.")
+        raise NotFound(_("That pledge does not belong to this team."))
     reason = _clean(reason, 500)
     if not reason:
-        raise PledgeError("Say why the pledge is being withdrawn.", "reason")
+        raise PledgeError(_("Say why the pledge is being withdrawn."), "reason")
     _lock(session, pledge)
     if not pledge.is_open:
-        raise PledgeError("Only a pledge still promised or partly fulfilled can be withdrawn.", "reason")
+        raise PledgeError(_("Only a pledge still promised or partly fulfilled can be withdrawn."), "reason")
     _set_status(session, pledge, PledgeStatus.WITHDRAWN.value, reason, actor.id)
     return pledge
 
@@ -569,9 +570,9 @@ def send_reminder(*, session: Session, team: Team, pledge_id: int, actor_id: int
     """Email the pledger a polite reminder (``send`` is community.mail.send) and note it."""
     pledge = team_pledge(session, team, pledge_id)
     if not pledge.is_open:
-        raise PledgeError("Only a pledge still promised or partly fulfilled can be reminded about.")
+        raise PledgeError(_("Only a pledge still promised or partly fulfilled can be reminded about."))
     if not pledge.contact_email:
-        raise PledgeError("There is no email address for this pledger. Contact them another way.")
+        raise PledgeError(_("There is no email address for this pledger. Contact them another way."))
     subject, body = reminder_message(pledge, team)
     session.add(PledgeEvent(pledge_id=pledge.id, action="reminded", actor_id=actor_id,
                             reason="A reminder was emailed"))
@@ -587,9 +588,9 @@ def create_community_pledge(*, session: Session, team: Team, author: Person, tit
                             promise: str) -> CommunityPledge:
     title, promise = _clean(title, 120), _clean(promise, 1000)
     if not title:
-        raise PledgeError("Give the pledge a short name.", "title")
+        raise PledgeError(_("Give the pledge a short name."), "title")
     if not promise:
-        raise PledgeError("Write the promise people will sign.", "promise")
+        raise PledgeError(_("Write the promise people will sign."), "promise")
     pledge = CommunityPledge(team_id=team.id, title=title, promise=promise, created_by_id=author.id)
     session.add(pledge)
     session.flush()
@@ -607,7 +608,7 @@ def sign(*, session: Session, community_pledge: CommunityPledge, person: Person,
     (EmailNotConfirmed) until the person has confirmed their email address."""
     require_confirmed(person, "sign pledges")
     if standing_signature(session, community_pledge.id, person.id) is not None:
-        raise AlreadySigned("You have already signed this pledge.")
+        raise AlreadySigned(_("You have already signed this pledge."))
     signature = PledgeSignature(community_pledge_id=community_pledge.id, person_id=person.id,
                                 anonymous=anonymous)
     try:
@@ -615,14 +616,14 @@ def sign(*, session: Session, community_pledge: CommunityPledge, person: Person,
             session.add(signature)
             session.flush()
     except IntegrityError:
-        raise AlreadySigned("You have already signed this pledge.") from None
+        raise AlreadySigned(_("You have already signed this pledge.")) from None
     return signature
 
 
 def withdraw_signature(*, session: Session, community_pledge: CommunityPledge, person: Person) -> PledgeSignature:
     signature = standing_signature(session, community_pledge.id, person.id)
     if signature is None:
-        raise PledgeError("You have not signed this pledge.")
+        raise PledgeError(_("You have not signed this pledge."))
     signature.withdrawn_at = utcnow()
     session.add(signature)
     session.flush()
@@ -661,9 +662,9 @@ def hourly_rate_pence(session: Session) -> int:
 
 def set_hourly_rate(*, session: Session, hourly_pence: int, actor: Person) -> SocialValueRate:
     if not actor.is_finance:
-        raise PledgeError("Only finance can set the hourly rate.")
+        raise PledgeError(_("Only finance can set the hourly rate."))
     if hourly_pence is None or not 0 < hourly_pence <= 100_000:
-        raise PledgeError("The hourly rate must be more than £0 and at most £1,000.", "rate")
+        raise PledgeError(_("The hourly rate must be more than £0 and at most £1,000."), "rate")
     row = SocialValueRate(hourly_pence=hourly_pence, set_by_id=actor.id)
     session.add(row)
     audit(session, actor_id=actor.id, action="social_value_rate", subject=f"{format_gbp(hourly_pence)} an hour")

@@ -13,6 +13,7 @@ from community import mail, numbers
 from community.auth import finance_only, public, signed_in, team_or_404, team_staff
 from community.db import get_engine, get_session, london_today, open_session
 from community.formatting import gbp
+from community.i18n import _, lazy_gettext
 from community.models import Team
 from community.web import attempt, show_error
 from ledger.errors import DomainError, InvalidAmount, NotFound
@@ -36,10 +37,10 @@ from pledges.models import CommunityPledge, Pledge, PledgeKind, PledgeStatus, Vi
 bp = Blueprint("pledges", __name__)
 
 KIND_LABELS = {
-    "money": ("Money", "An amount of money, for example £200 towards the youth space."),
-    "time": ("Time", "Hours you will give, once or every week or month, for example 2 hours a week at the café."),
-    "goods": ("Goods or services", "Something you will give or do, for example a fridge."),
-    "space": ("A room or space", "The use of a room or hall, for example the church hall on Fridays."),
+    "money": (lazy_gettext("Money"), lazy_gettext("An amount of money, for example £200 towards the youth space.")),
+    "time": (lazy_gettext("Time"), lazy_gettext("Hours you will give, once or every week or month, for example 2 hours a week at the café.")),
+    "goods": (lazy_gettext("Goods or services"), lazy_gettext("Something you will give or do, for example a fridge.")),
+    "space": (lazy_gettext("A room or space"), lazy_gettext("The use of a room or hall, for example the church hall on Fridays.")),
 }
 KIND_FIELDS = {
     "money": {"amount"},
@@ -89,7 +90,7 @@ def _whole_number(text: str) -> int:
 
 def _thanks(pledge: Pledge, team: Team) -> str:
     """The message after a pledge (a money pledge's page then says how the money is handed over)."""
-    return f"Thank you. Pledge {pledge.reference} to {team.name} is recorded."
+    return _("Thank you. Pledge %(reference)s to %(team)s is recorded.", reference=pledge.reference, team=team.name)
 
 
 def _hours(text: str) -> int:
@@ -201,7 +202,7 @@ def new_pledge(slug: str, kind: str):
             flash(_thanks(done.value, team), "success")
             return redirect(url_for("pledges.pledge", slug=team.slug, pledge_id=done.value.id))
     return render_template("pledges/pledge_form.html", form=form, team=team, staff_here=staff_here,
-                           title=f"Pledge {KIND_LABELS[kind][0].lower()} to {team.name}",
+                           title=_("Pledge %(kind)s to %(team)s", kind=str(KIND_LABELS[kind][0]).lower(), team=team.name),
                            hint=KIND_LABELS[kind][1])
 
 
@@ -315,10 +316,10 @@ def withdraw(slug: str, pledge_id: int):
         except DomainError as error:
             show_error(form, error, field="reason")
         else:
-            flash(f"Pledge {item.reference} is withdrawn. Anything already given stays recorded.", "success")
+            flash(_("Pledge %(reference)s is withdrawn. Anything already given stays recorded.", reference=item.reference), "success")
             return redirect(url_for("pledges.pledge", slug=team.slug, pledge_id=item.id))
     return render_template("pledges/simple_form.html", form=form, team=team,
-                           title=f"Withdraw pledge {item.reference}",
+                           title=_("Withdraw pledge %(reference)s", reference=item.reference),
                            back=url_for("pledges.pledge", slug=team.slug, pledge_id=item.id))
 
 
@@ -372,10 +373,10 @@ def new_community_pledge(slug: str):
         except DomainError as error:
             show_error(form, error)
         else:
-            flash(f"“{item.title}” is ready for people to sign.", "success")
+            flash(_("“%(title)s” is ready for people to sign.", title=item.title), "success")
             return redirect(url_for("pledges.community_pledge", slug=team.slug, cp_id=item.id))
     return render_template("pledges/simple_form.html", form=form, team=team,
-                           title=f"Start a community pledge in {team.name}",
+                           title=_("Start a community pledge in %(team)s", team=team.name),
                            back=url_for("pledges.wall", slug=team.slug))
 
 
@@ -417,7 +418,7 @@ def sign(slug: str, cp_id: int):
         session.rollback()
         flash(str(error), "error")
     else:
-        flash(f"Thank you for signing “{item.title}”.", "success")
+        flash(_("Thank you for signing “%(title)s”.", title=item.title), "success")
     return redirect(url_for("pledges.community_pledge", slug=team.slug, cp_id=item.id))
 
 
@@ -436,7 +437,7 @@ def unsign(slug: str, cp_id: int):
         session.rollback()
         flash(str(error), "error")
     else:
-        flash("Your signature is withdrawn.", "success")
+        flash(_("Your signature is withdrawn."), "success")
     return redirect(url_for("pledges.community_pledge", slug=team.slug, cp_id=item.id))
 
 

@@ -14,8 +14,8 @@ Rules (issue #4), all checked here, inside the caller's write transaction:
 * The team's enabler changes the limits: at once up to the council's defaults
   (:class:`LimitDefaults`), while a raise above them waits as a :class:`SpendLimitChange` for
   finance or an admin who did not ask it (issue 14 finding 9). Every change is a row and an audit event.
-* Approving above ``FRESH_ABOVE_PENCE`` needs a sign-in (or identity confirmation) in the last
-  ``FRESH_MINUTES`` minutes.
+* Approving above ``defaults.FRESH_ABOVE_PENCE`` needs a sign-in (or identity confirmation) in the last
+  ``defaults.FRESH_MINUTES`` minutes (spend/defaults.py: the council's defaults, also wsgi.configure's SPEND_* keys).
 * Approval re-reads the request (locked), the approver's membership, the team's limits and the
   money available, and writes the hold in the same transaction, so two approvers clicking at
   once produce one approval. Locking assumption as in ``ledger.services``: on PostgreSQL the
@@ -37,6 +37,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from community.db import is_sqlite, london_today, utcnow
+from community.i18n import _
 from community.models import AuditEvent, AuthSession, Membership, Person, Team, TeamRole
 from community.services import reconfirm_identity
 from ledger import codes
@@ -65,12 +66,6 @@ from votes import services as votes
 _LOCKING = True
 _BETWEEN_READ_AND_WRITE: Callable[[], None] | None = None
 
-# The council's defaults (spend/defaults.py, also wsgi.configure's SPEND_* keys): an enabler may
-# set limits up to them alone, a raise above them needs finance.
-FRESH_ABOVE_PENCE = defaults.FRESH_ABOVE_PENCE
-DEFAULT_MEMBER_LIMIT_PENCE = defaults.MEMBER_LIMIT_PENCE
-DEFAULT_ENABLER_LIMIT_PENCE = defaults.ENABLER_LIMIT_PENCE
-FRESH_MINUTES = defaults.FRESH_MINUTES
 CATEGORY_CODES = {code for code, _ in CATEGORIES}
 METHOD_CODES = {code for code, _ in METHODS}
 
@@ -136,7 +131,7 @@ def _require_member(session: Session, team: Team, person: Person, doing: str) ->
         raise NotAllowed(f"Finance staff cannot {doing} quick spend.")
     role = _role(session, team, person)
     if role is None:
-        raise NotFound("That request does not exist.")
+        raise NotFound(_("That request does not exist."))
     return role
 
 
@@ -147,7 +142,7 @@ def _load(session: Session, team: Team, request_id: int, *, lock: bool = True) -
         query = query.with_for_update()
     found = session.execute(query.execution_options(populate_existing=True)).scalar_one_or_none()
     if found is None:
-        raise NotFound("That request does not exist.")
+        raise NotFound(_("That request does not exist."))
     return found
 
 
@@ -165,7 +160,7 @@ def _move(session: Session, request: SpendRequest, expected: str, **values) -> N
             .values(**values)
         )
         if result.rowcount != 1:
-            raise WrongState("Someone else changed this request just now. Reload the page to see it.")
+            raise WrongState(_("Someone else changed this request just now. Reload the page to see it."))
         session.refresh(request)
     else:
         for name, value in values.items():
@@ -198,7 +193,7 @@ def state_message(*, session: Session, request: SpendRequest) -> str:
 
 
 def is_fresh(auth_session: AuthSession | None, *, now: dt.datetime | None = None,
-             minutes: int = FRESH_MINUTES) -> bool:
+             minutes: int = defaults.FRESH_MINUTES) -> bool:
     """Whether the sign-in (or the last identity confirmation) is within ``minutes``."""
     if auth_session is None:
         return False
@@ -266,19 +261,19 @@ def request_spend(
     if payee_is_individual:
         payee = payee or "Individual"
     if not payee:
-        raise SpendError("Enter who will be paid, or choose “an individual”.", field="payee")
+        raise SpendError(_("Enter who will be paid, or choose “an individual”."), field="payee")
     if not purpose:
-        raise SpendError("Say in plain words what the money is for.", field="purpose")
+        raise SpendError(_("Say in plain words what the money is for."), field="purpose")
     if category not in CATEGORY_CODES:
-        raise SpendError("Choose a category from the list.", field="category")
+        raise SpendError(_("Choose a category from the list."), field="category")
     if len(payee) > 200 or len(purpose) > 500:
-        raise SpendError("Keep the payee under 200 and the purpose under 500 characters.", field="purpose")
+        raise SpendError(_("Keep the payee under 200 and the purpose under 500 characters."), field="purpose")
     if account_id is not None:
         choices = {f.account_id for f in funding_choices(session=session, team=team)}
         if account_id not in choices:
-            raise SpendError("Choose the team budget or a fund that has money in it.", field="account_id")
+            raise SpendError(_("Choose the team budget or a fund that has money in it."), field="account_id")
     if idea_id is not None and idea_id not in {i for i, _ in idea_choices(session=session, team=team)}:
-        raise SpendError("Choose an idea from the list.", field="idea_id")
+        raise SpendError(_("Choose an idea from the list."), field="idea_id")
     request = SpendRequest(
         team_id=team.id, requester_id=requester.id, amount_pence=amount_pence, payee=payee,
         payee_is_individual=bool(payee_is_individual), purpose=purpose, category=category,
@@ -323,7 +318,7 @@ def withdraw(*, session: Session, team: Team, request_id: int, actor: Person) ->
     request = _load(session, team, request_id)
     _require_member(session, team, actor, "withdraw")
     if request.requester_id != actor.id:
-        raise NotAllowed("Only the person who asked can withdraw a request.")
+        raise NotAllowed(_("Only the person who asked can withdraw a request."))
     if request.status != SpendStatus.PENDING:
         raise WrongState(state_message(session=session, request=request))
     _move(session, request, SpendStatus.PENDING, status=SpendStatus.WITHDRAWN.value,
@@ -395,8 +390,8 @@ def approve(
     auth_session: AuthSession | None,
     idempotency_key: str,
     now: dt.datetime | None = None,
-    fresh_above_pence: int = FRESH_ABOVE_PENCE,
-    fresh_minutes: int = FRESH_MINUTES,
+    fresh_above_pence: int = defaults.FRESH_ABOVE_PENCE,
+    fresh_minutes: int = defaults.FRESH_MINUTES,
     on_approved: Callable[[SpendRequest], None] | None = None,
 ) -> SpendRequest:
     """Approve and commit the money (a ledger hold) in one transaction.
@@ -481,7 +476,7 @@ def reject(*, session: Session, team: Team, request_id: int, approver: Person, r
     _decision_checks(session, team, request, approver, "reject")
     reason = (reason or "").strip()
     if not reason:
-        raise SpendError("Give a reason, so the person who asked knows why.", field="reason")
+        raise SpendError(_("Give a reason, so the person who asked knows why."), field="reason")
     if request.status != SpendStatus.PENDING:
         raise WrongState(state_message(session=session, request=request))
     _move(session, request, SpendStatus.PENDING, status=SpendStatus.REJECTED.value,
@@ -547,11 +542,11 @@ def record_payment(
             "Pay at most the approved amount, or ask for a new approval for the difference."
         )
     if paid_on > (today or london_today()):
-        raise SpendError("The payment date cannot be in the future.", field="paid_on")
+        raise SpendError(_("The payment date cannot be in the future."), field="paid_on")
     if method not in METHOD_CODES:
-        raise SpendError("Choose how it was paid.", field="method")
+        raise SpendError(_("Choose how it was paid."), field="method")
     if not receipt_ref or not RECEIPT_REF.fullmatch(receipt_ref) or receipt_content_type not in RECEIPT_TYPES:
-        raise InvalidReceipt("Upload the receipt: a photo or a PDF.", field="receipt")
+        raise InvalidReceipt(_("Upload the receipt: a photo or a PDF."), field="receipt")
     entry = ledger.settle_hold(
         session=session, hold_id=request.hold_id, actual_pence=actual_pence, actor_id=actor.id,
         effective_date=paid_on, idempotency_key=idempotency_key, method=method, receipt_ref=receipt_ref,
@@ -572,8 +567,8 @@ class LimitDefaults:
     """The council's default approval limits (``SPEND_MEMBER_LIMIT_DEFAULT_PENCE`` and
     ``SPEND_ENABLER_LIMIT_DEFAULT_PENCE``): a team's enabler may set anything up to them alone."""
 
-    member_pence: int = DEFAULT_MEMBER_LIMIT_PENCE
-    enabler_pence: int = DEFAULT_ENABLER_LIMIT_PENCE
+    member_pence: int = defaults.MEMBER_LIMIT_PENCE
+    enabler_pence: int = defaults.ENABLER_LIMIT_PENCE
 
 
 @dataclass(frozen=True)
@@ -606,20 +601,20 @@ def plan_limits(*, session: Session, team: Team, actor: Person, member_limit_pen
     applies at once. Raises NotAllowed, SpendError (bad amount, enabler below members, no change,
     a change already waiting)."""
     if _role(session, team, actor) != TeamRole.ENABLER:
-        raise NotAllowed("Only the team’s enabler can change the approval limits.")
+        raise NotAllowed(_("Only the team’s enabler can change the approval limits."))
     for value, field in ((member_limit_pence, "member_limit"), (enabler_limit_pence, "enabler_limit")):
         try:
             ledger.check_amount(value)
         except InvalidAmount as error:
             raise SpendError(str(error), field=field) from None
     if enabler_limit_pence < member_limit_pence:
-        raise SpendError("The enabler’s limit must be at least the members’ limit.", field="enabler_limit")
+        raise SpendError(_("The enabler’s limit must be at least the members’ limit."), field="enabler_limit")
     waiting = pending_limit_change(session=session, team=team)
     if waiting is not None:
         raise SpendError(f"A change of the limits asked for by {person_name(session=session, person_id=waiting.requested_by_id)} is already "
                          "waiting for finance. Withdraw it first, or wait for the decision.")
     if (member_limit_pence, enabler_limit_pence) == (team.member_limit_pence, team.enabler_limit_pence):
-        raise SpendError("These are the limits already: nothing to change.")
+        raise SpendError(_("These are the limits already: nothing to change."))
     above = tuple(name for name, new, current, default in (
         ("member", member_limit_pence, team.member_limit_pence, defaults.member_pence),
         ("enabler", enabler_limit_pence, team.enabler_limit_pence, defaults.enabler_pence),
@@ -651,7 +646,7 @@ def set_limits(*, session: Session, team: Team, actor: Person, member_limit_penc
     try:
         session.flush()
     except IntegrityError:  # another change became pending at the same moment
-        raise SpendError("A change of the limits is already waiting for finance.") from None
+        raise SpendError(_("A change of the limits is already waiting for finance.")) from None
     if not plan.needs_confirmation:
         _apply_limits(session, team, change)
     session.add(AuditEvent(actor_id=actor.id, team_id=team.id, subject=_limits_subject(team, change),
@@ -692,12 +687,12 @@ def list_pending_limit_changes(*, session: Session) -> list[tuple[SpendLimitChan
 def _decide_limits(session: Session, change_id: int, actor: Person, status: LimitChangeStatus,
                    reason: str | None = None) -> tuple[SpendLimitChange, Team]:
     if not (actor.is_finance or actor.is_admin):
-        raise NotAllowed("Only finance staff or an admin can decide on a change of approval limits.")
+        raise NotAllowed(_("Only finance staff or an admin can decide on a change of approval limits."))
     change = session.get(SpendLimitChange, change_id)
     if change is None:
-        raise NotFound("That change of limits does not exist.")
+        raise NotFound(_("That change of limits does not exist."))
     if change.requested_by_id == actor.id:
-        raise NotAllowed("You asked for this change: someone else in finance (or an admin) must decide on it.")
+        raise NotAllowed(_("You asked for this change: someone else in finance (or an admin) must decide on it."))
     # A conditional write: of two people deciding at once, one changes the row, the other is told.
     moved = session.execute(
         update(SpendLimitChange)
@@ -730,7 +725,7 @@ def refuse_limit_change(*, session: Session, change_id: int, actor: Person, reas
     NotAllowed, NotFound, WrongState."""
     reason = " ".join((reason or "").split())
     if not reason:
-        raise SpendError("Give a reason, so the enabler knows why.", field="reason")
+        raise SpendError(_("Give a reason, so the enabler knows why."), field="reason")
     change, team = _decide_limits(session, change_id, actor, LimitChangeStatus.REFUSED, reason[:500])
     session.add(AuditEvent(actor_id=actor.id, team_id=team.id, action="spend.limits_refused",
                            subject=f"{_limits_subject(team, change)}: {reason}"[:200]))
@@ -743,9 +738,9 @@ def withdraw_limit_change(*, session: Session, team: Team, change_id: int, actor
     Raises NotFound (another team's), NotAllowed, WrongState."""
     change = session.get(SpendLimitChange, change_id)
     if change is None or change.team_id != team.id:
-        raise NotFound("That change of limits does not exist.")
+        raise NotFound(_("That change of limits does not exist."))
     if change.requested_by_id != actor.id:
-        raise NotAllowed("Only the person who asked can withdraw this change.")
+        raise NotAllowed(_("Only the person who asked can withdraw this change."))
     moved = session.execute(
         update(SpendLimitChange)
         .where(SpendLimitChange.id == change_id, SpendLimitChange.status == LimitChangeStatus.PENDING.value)

@@ -29,6 +29,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from community.auth import signed_in, staff, team_staff
 from community.db import get_session
 from community.formatting import gbp
+from community.i18n import _
 from community.limits import CODE_PER_ADDRESS, limiter
 from community.models import Person, Team
 from community.numbers import is_ascii_digits
@@ -193,7 +194,7 @@ def approve(team: Team, request_id: int):
     spend_request = _request_or_404(team, request_id)
     form = ActionForm()
     if not form.validate_on_submit():
-        flash("The form expired. Try again.", "error")
+        flash(_("The form expired. Try again."), "error")
         return _detail(team, request_id)
     try:
         _approve(team, spend_request, form.idempotency_key.data or "")
@@ -238,7 +239,7 @@ def reject(team: Team, request_id: int):
     done = attempt(form, lambda s: _reject(s, team, request_id, form.reason.data), field_for={DomainError: "reason"})
     if done.ok or isinstance(done.error, spend.WrongState):
         if done.ok:
-            flash("Rejected. The person who asked has been told why.", "success")
+            flash(_("Rejected. The person who asked has been told why."), "success")
         else:
             flash(str(done.error), "error")
         return _detail(team, request_id)
@@ -255,7 +256,7 @@ def _simple_action(team: Team, request_id: int, run, done: str):
     _request_or_404(team, request_id)
     form = ActionForm()
     if not form.validate_on_submit():
-        flash("The form expired. Try again.", "error")
+        flash(_("The form expired. Try again."), "error")
     else:
         act(lambda s: run(s, form.idempotency_key.data or ""), done=done)
     return _detail(team, request_id)
@@ -390,7 +391,7 @@ def confirm_identity(team: Team):
         except DomainError as error:
             show_error(form, error)
         else:
-            flash("Thank you. You can approve larger amounts for the next 15 minutes.", "success")
+            flash(_("Thank you. You can approve larger amounts for the next 15 minutes."), "success")
             return redirect(target)
     return render_template("spend/confirm.html", form=form, team=team, title="Confirm it is you")
 
@@ -459,7 +460,7 @@ def withdraw_limits(team: Team, change_id: int):
         session.rollback()
         flash(str(error), "error")
     else:
-        flash("You withdrew the change of limits: they stay as they are.", "success")
+        flash(_("You withdrew the change of limits: they stay as they are."), "success")
     return redirect(url_for("spend.dashboard", slug=team.slug))
 
 

@@ -8,16 +8,35 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import make_url, text
 
+from community import passwords
 from community.db import make_engine, make_null_pool_engine, open_session
 from community.migrate import upgrade
 from wsgi import create_app
+
+# The suite makes thousands of throw-away password hashes (every person a test creates, every
+# sign-in verifies one). At production's cost (argon2-cffi defaults: 64 MiB, t=3, p=4) each takes
+# 0.1 s on an idle machine and 0.5 s on two busy cores, most of the suite's time. In this process
+# new hashes are argon2id at the smallest cost; the tests of hashing itself put production's back
+# (``production_hasher``); servers and job runners started as processes hash as production does.
+passwords.use_hasher(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+
+pytest_plugins = ["tests.support.factories"]  # place_and_team, make_person, sign_in, people, votes_world
 
 PG_URL = os.environ.get("THRIVING_TEST_DATABASE_URL")
 BACKENDS = ["sqlite", "postgresql"]
 TEST_SECRET = "test-secret-" + "x" * 40
 PROD_TOTP_KEYS = "lTuMjH_tzKguS8V8sr-GZolhO2avtsJ35BbBLvqi99U="  # for the tests' production apps (development uses instance/totp_keys)
+
+
+@pytest.fixture
+def production_hasher():
+    """Production's password hasher for one test (see the top of this file)."""
+    cheap = passwords.use_hasher(PasswordHasher())
+    yield
+    passwords.use_hasher(cheap)
 
 
 @pytest.fixture(scope="session")

@@ -195,3 +195,16 @@ def test_every_configuration_key_the_code_reads_is_declared_with_its_default():
             read.setdefault(key, path.relative_to(ROOT).as_posix())
     undeclared = {key: where for key, where in read.items() if key not in app.config}
     assert undeclared == {}, f"declare these in wsgi.configure with a default and a comment: {undeclared}"
+
+
+def test_nothing_edits_sys_path_to_import_the_project():
+    """The packages are declared in pyproject.toml and installed (editable) by the set-up, so
+    tests, benchmarks and scripts import them as any user would (benchmarks run as
+    ``python -m bench.load`` from the checkout); a ``sys.path`` edit would hide a package that
+    is missing from the declaration."""
+    edits = [path.relative_to(ROOT).as_posix()
+             for folder in ("tests", "bench", "scripts", "demo", "ops")
+             for path in sorted((ROOT / folder).rglob("*.py"))
+             if re.search(r"sys\.path\.(insert|append)\(", path.read_text(encoding="utf-8"))
+             and path.name != "test_layers.py"]
+    assert edits == []

@@ -32,6 +32,7 @@ REDIRECTS_TO: dict[str, tuple[str, ...]] = {
     "community.sign_out": ("community.home",),
     "community.change_postcode": ("community.account",),
     "community.notifications": ("community.account",),
+    "community.change_language": (NEXT, "community.account"),  # the language switch sends back to its page
     "community.change_password": ("community.account",),
     "community.accept_invitation": ("community.sign_in_code", "community.two_factor_setup"),
     "rights.delete_account": ("community.home",),

@@ -25,6 +25,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Va
 from community.dates import DateInputField
 from community.db import LONDON
 from community.forms import AppForm, WholeNumberField
+from community.i18n import lazy_gettext
 from community.numbers import ascii_int, refuse_other_digits
 from ledger.forms import MoneyField
 
@@ -65,48 +66,48 @@ def _when(which: str) -> tuple[DateInputField, StringField]:
 
 
 class IdeaForm(AppForm):
-    title = StringField("Title", widget=GovTextInput(),
-                        validators=[DataRequired("Enter a title"), Length(max=120)])
-    description = TextAreaField("What it is and who it helps", widget=GovTextArea(),
-                                validators=[DataRequired("Say what it is and who it helps"), Length(max=4000)])
-    estimated_cost = MoneyField("Estimated cost in pounds")
-    submit = SubmitField("Propose idea", widget=GovSubmitInput())
+    title = StringField(lazy_gettext("Title"), widget=GovTextInput(),
+                        validators=[DataRequired(lazy_gettext("Enter a title")), Length(max=120)])
+    description = TextAreaField(lazy_gettext("What it is and who it helps"), widget=GovTextArea(),
+                                validators=[DataRequired(lazy_gettext("Say what it is and who it helps")), Length(max=4000)])
+    estimated_cost = MoneyField(lazy_gettext("Estimated cost in pounds"))
+    submit = SubmitField(lazy_gettext("Propose idea"), widget=GovSubmitInput())
 
 
 class ReviewForm(AppForm):
-    decision = RadioField("Decision", widget=GovRadioInput(), choices=[
-        ("feasible", "Feasible: can go on a ballot"),
-        ("needs_changes", "Needs changes: send it back to the proposer with a note"),
-        ("not_feasible", "Not feasible: give the reason the proposer will see"),
-        ("hidden", "Hide it (abusive): give the reason"),
-    ], validators=[InputRequired("Choose a decision")])
-    team_cost = MoneyField("The team's cost estimate in pounds (for feasible ideas)", optional=True)
-    note = TextAreaField("Note or reason (the proposer sees it)", widget=GovTextArea(),
+    decision = RadioField(lazy_gettext("Decision"), widget=GovRadioInput(), choices=[
+        ("feasible", lazy_gettext("Feasible: can go on a ballot")),
+        ("needs_changes", lazy_gettext("Needs changes: send it back to the proposer with a note")),
+        ("not_feasible", lazy_gettext("Not feasible: give the reason the proposer will see")),
+        ("hidden", lazy_gettext("Hide it (abusive): give the reason")),
+    ], validators=[InputRequired(lazy_gettext("Choose a decision"))])
+    team_cost = MoneyField(lazy_gettext("The team's cost estimate in pounds (for feasible ideas)"), optional=True)
+    note = TextAreaField(lazy_gettext("Note or reason (the proposer sees it)"), widget=GovTextArea(),
                          validators=[Optional(), Length(max=1000)])
-    submit = SubmitField("Save review", widget=GovSubmitInput())
+    submit = SubmitField(lazy_gettext("Save review"), widget=GovSubmitInput())
 
 
 class RoundForm(AppForm):
     idempotency_key = HiddenField(validators=[Length(max=100)])
-    title = StringField("Title", widget=GovTextInput(), validators=[DataRequired("Enter a title"), Length(max=120)])
-    budget = MoneyField("Budget in pounds")
+    title = StringField(lazy_gettext("Title"), widget=GovTextInput(), validators=[DataRequired(lazy_gettext("Enter a title")), Length(max=120)])
+    budget = MoneyField(lazy_gettext("Budget in pounds"))
     opens_at, opens_time = _when("opens")
     closes_at, closes_time = _when("closes")
-    ideas = SelectMultipleField("Feasible ideas on the ballot", widget=GovCheckboxesInput(), coerce=ascii_int,
-                                validators=[InputRequired("Choose at least one idea")])
-    ballot_type = RadioField("Ballot type", widget=GovRadioInput(), choices=[
-        ("approval", "Approval: choose as many ideas as you like"),
-        ("approval_k", "Approval up to a number of ideas (give the number below)"),
-        ("knapsack", "Knapsack: choose ideas whose costs fit the budget"),
-    ], validators=[InputRequired("Choose a ballot type")])
-    max_choices = WholeNumberField("Most ideas a voter may choose (approval up to a number)",
+    ideas = SelectMultipleField(lazy_gettext("Feasible ideas on the ballot"), widget=GovCheckboxesInput(), coerce=ascii_int,
+                                validators=[InputRequired(lazy_gettext("Choose at least one idea"))])
+    ballot_type = RadioField(lazy_gettext("Ballot type"), widget=GovRadioInput(), choices=[
+        ("approval", lazy_gettext("Approval: choose as many ideas as you like")),
+        ("approval_k", lazy_gettext("Approval up to a number of ideas (give the number below)")),
+        ("knapsack", lazy_gettext("Knapsack: choose ideas whose costs fit the budget")),
+    ], validators=[InputRequired(lazy_gettext("Choose a ballot type"))])
+    max_choices = WholeNumberField(lazy_gettext("Most ideas a voter may choose (approval up to a number)"),
                                    validators=[Optional()], minimum=1, maximum=100)
-    rule = RadioField("How the votes are counted", widget=GovRadioInput(), choices=[
-        ("greedy", "Greedy by votes: most votes first, skipping ideas that no longer fit"),
+    rule = RadioField(lazy_gettext("How the votes are counted"), widget=GovRadioInput(), choices=[
+        ("greedy", lazy_gettext("Greedy by votes: most votes first, skipping ideas that no longer fit")),
         ("mes-add1-greedy", "Method of Equal Shares with completion: each voter gets an equal share "
                             "of the budget to spend on the ideas they chose"),
-    ], validators=[InputRequired("Choose how the votes are counted")])
-    submit = SubmitField("Open round and hold its budget", widget=GovSubmitInput())
+    ], validators=[InputRequired(lazy_gettext("Choose how the votes are counted"))])
+    submit = SubmitField(lazy_gettext("Open round and hold its budget"), widget=GovSubmitInput())
 
     def ensure_key(self) -> None:
         if not self.idempotency_key.data:
@@ -114,18 +115,18 @@ class RoundForm(AppForm):
 
 
 class DeliveryForm(AppForm):
-    status = RadioField("Status", widget=GovRadioInput(), choices=[
-        ("funded", "Funded"), ("in_delivery", "In delivery"), ("done", "Done")],
-        validators=[InputRequired("Choose a status")])
-    text = TextAreaField("Short update", widget=GovTextArea(),
-                         validators=[DataRequired("Write a short update"), Length(max=1000)])
-    submit = SubmitField("Post update", widget=GovSubmitInput())
+    status = RadioField(lazy_gettext("Status"), widget=GovRadioInput(), choices=[
+        ("funded", lazy_gettext("Funded")), ("in_delivery", lazy_gettext("In delivery")), ("done", lazy_gettext("Done"))],
+        validators=[InputRequired(lazy_gettext("Choose a status"))])
+    text = TextAreaField(lazy_gettext("Short update"), widget=GovTextArea(),
+                         validators=[DataRequired(lazy_gettext("Write a short update")), Length(max=1000)])
+    submit = SubmitField(lazy_gettext("Post update"), widget=GovSubmitInput())
 
 
 class DecisionForm(AppForm):
-    accept = RadioField("Decision", widget=GovRadioInput(), choices=[
-        ("1", "Count the first keying"), ("2", "Count the second keying"), ("reject", "Reject the ballot")],
-        validators=[InputRequired("Choose a decision")])
-    reason = StringField("Reason (what the paper shows)", widget=GovTextInput(),
-                         validators=[DataRequired("Give a reason"), Length(max=500)])
-    submit = SubmitField("Record decision", widget=GovSubmitInput())
+    accept = RadioField(lazy_gettext("Decision"), widget=GovRadioInput(), choices=[
+        ("1", lazy_gettext("Count the first keying")), ("2", lazy_gettext("Count the second keying")), ("reject", lazy_gettext("Reject the ballot"))],
+        validators=[InputRequired(lazy_gettext("Choose a decision"))])
+    reason = StringField(lazy_gettext("Reason (what the paper shows)"), widget=GovTextInput(),
+                         validators=[DataRequired(lazy_gettext("Give a reason")), Length(max=500)])
+    submit = SubmitField(lazy_gettext("Record decision"), widget=GovSubmitInput())

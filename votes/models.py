@@ -12,10 +12,22 @@ ballot types from fixed lists; positive costs and budgets; only paper ballots ca
 import datetime as dt
 import enum
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 from community.db import UTCDateTime, check_in, utcnow
+from community.i18n import lazy_gettext
 
 
 def _utc(nullable: bool = False) -> Column:
@@ -36,15 +48,31 @@ class IdeaStatus(enum.StrEnum):
 IDEA_STATUSES = tuple(s.value for s in IdeaStatus)
 
 STATUS_LABELS = {
-    "proposed": "Waiting for review",
-    "needs_changes": "Needs changes",
-    "feasible": "Feasible",
-    "not_feasible": "Not feasible",
-    "hidden": "Hidden",
-    "funded": "Funded",
-    "in_delivery": "In delivery",
-    "done": "Done",
+    "proposed": lazy_gettext("Waiting for review"),
+    "needs_changes": lazy_gettext("Needs changes"),
+    "feasible": lazy_gettext("Feasible"),
+    "not_feasible": lazy_gettext("Not feasible"),
+    "hidden": lazy_gettext("Hidden"),
+    "funded": lazy_gettext("Funded"),
+    "in_delivery": lazy_gettext("In delivery"),
+    "done": lazy_gettext("Done"),
 }
+
+
+# What an idea is about: a fixed list (chosen on the propose form, changed at review), in the
+# order the filter offers them. The CHECK ``ck_vote_idea_category`` is built from the keys.
+IDEA_CATEGORIES = {
+    "green_spaces": lazy_gettext("Parks and green spaces"),
+    "streets": lazy_gettext("Streets, paths and safety"),
+    "children_young_people": lazy_gettext("Children and young people"),
+    "older_people": lazy_gettext("Older people"),
+    "community_events": lazy_gettext("Events and celebrations"),
+    "sport_health": lazy_gettext("Sport and health"),
+    "arts_culture": lazy_gettext("Arts and culture"),
+    "environment": lazy_gettext("Environment and recycling"),
+    "other": lazy_gettext("Something else"),
+}
+PHOTO_TYPES = ("image/jpeg", "image/png")
 
 
 class BallotType(enum.StrEnum):
@@ -59,13 +87,13 @@ class RoundRule(enum.StrEnum):
 
 
 RULE_LABELS = {
-    "greedy": "Greedy by votes: most votes first, skipping any idea that no longer fits",
-    "mes-add1-greedy": "Method of Equal Shares with completion",
+    "greedy": lazy_gettext("Greedy by votes: most votes first, skipping any idea that no longer fits"),
+    "mes-add1-greedy": lazy_gettext("Method of Equal Shares with completion"),
 }
 BALLOT_LABELS = {
-    "approval": "Choose as many ideas as you like",
-    "approval_k": "Choose up to a number of ideas",
-    "knapsack": "Choose ideas whose costs add up to no more than the budget",
+    "approval": lazy_gettext("Choose as many ideas as you like"),
+    "approval_k": lazy_gettext("Choose up to a number of ideas"),
+    "knapsack": lazy_gettext("Choose ideas whose costs add up to no more than the budget"),
 }
 
 
@@ -79,7 +107,12 @@ class Idea(SQLModel, table=True):
         CheckConstraint("estimated_cost_pence > 0", name="ck_vote_idea_estimate"),
         CheckConstraint("team_cost_pence IS NULL OR team_cost_pence > 0", name="ck_vote_idea_team_cost"),
         CheckConstraint("status <> 'feasible' OR team_cost_pence IS NOT NULL", name="ck_vote_idea_feasible_cost"),
+        CheckConstraint("category IS NULL OR " + check_in("category", IDEA_CATEGORIES), name="ck_vote_idea_category"),
+        CheckConstraint("(photo_ref IS NULL) = (photo_type IS NULL)", name="ck_vote_idea_photo"),
+        CheckConstraint("photo_type IS NULL OR " + check_in("photo_type", PHOTO_TYPES), name="ck_vote_idea_photo_type"),
+        CheckConstraint("status <> 'done' OR closing_note IS NOT NULL", name="ck_vote_idea_done_note"),
         Index("ix_vote_idea_team_status", "team_id", "status"),
+        Index("ix_vote_idea_team_category", "team_id", "category"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -95,6 +128,37 @@ class Idea(SQLModel, table=True):
     reviewed_at: dt.datetime | None = Field(default=None, sa_column=_utc(nullable=True))
     funded_round_id: int | None = Field(default=None)
     hold_id: int | None = Field(default=None, foreign_key="ledger_hold.id")
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc())
+    updated_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc())
+    category: str | None = Field(default=None, sa_column=Column(String(30), nullable=True))
+    # A photo re-encoded without metadata (community/images.py), stored under instance/photos.
+    photo_ref: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
+    photo_type: str | None = Field(default=None, sa_column=Column(String(20), nullable=True))
+    # What the team says when the idea is done (required by ck_vote_idea_done_note).
+    closing_note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class Milestone(SQLModel, table=True):
+    """A step in delivering a funded idea: planned for a day, done on a day (or not yet), with a
+    note and an optional photo. A step may be done before its planned day (delivery can be early);
+    the done day is never in the future (checked by the service: the database has no "today")."""
+
+    __tablename__ = "vote_milestone"
+    __table_args__ = (
+        CheckConstraint("(photo_ref IS NULL) = (photo_type IS NULL)", name="ck_vote_milestone_photo"),
+        CheckConstraint("photo_type IS NULL OR " + check_in("photo_type", PHOTO_TYPES),
+                        name="ck_vote_milestone_photo_type"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    idea_id: int = Field(sa_column=Column(Integer, ForeignKey("vote_idea.id"), nullable=False, index=True))
+    title: str = Field(sa_column=Column(String(120), nullable=False))
+    planned_on: dt.date = Field(sa_column=Column(Date, nullable=False))
+    done_on: dt.date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    photo_ref: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
+    photo_type: str | None = Field(default=None, sa_column=Column(String(20), nullable=True))
+    created_by_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("person.id"), nullable=True))
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc())
     updated_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc())
 

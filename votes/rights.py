@@ -12,7 +12,7 @@ from sqlmodel import Session, func, select
 
 from community.models import Person, Team
 from community.rights import Effect, PersonalData, record
-from votes.models import Idea, IdeaSupport, IdeaUpdate, PaperDecision, PaperKeying, Round
+from votes.models import Idea, IdeaSupport, IdeaUpdate, Milestone, PaperDecision, PaperKeying, Round
 
 _STAFF_WORK = (
     ("ideas_reviewed", Idea, Idea.reviewed_by_id, ("id", "team_id", "title", "status", "reviewed_at")),
@@ -21,6 +21,8 @@ _STAFF_WORK = (
     ("paper_ballots_keyed", PaperKeying, PaperKeying.keyed_by_id, ("id", "round_id", "serial", "pass_no", "created_at")),
     ("paper_ballot_decisions", PaperDecision, PaperDecision.decided_by_id,
      ("id", "round_id", "serial", "decision", "reason", "created_at")),
+    ("delivery_steps_added", Milestone, Milestone.created_by_id,
+     ("id", "idea_id", "title", "planned_on", "done_on", "created_at")),
 )
 
 
@@ -67,7 +69,7 @@ VOTES = PersonalData(
     name="votes",
     columns=("vote_idea.proposer_id", "vote_idea.reviewed_by_id", "vote_idea_support.person_id",
              "vote_idea_update.author_id", "vote_round.created_by_id", "vote_paper_keying.keyed_by_id",
-             "vote_paper_decision.decided_by_id"),
+             "vote_paper_decision.decided_by_id", "vote_milestone.created_by_id"),
     export=_export,
     effects=_effects,
 )

@@ -30,12 +30,14 @@ from sqlmodel import Session
 
 from community.db import utcnow
 from community.formatting import gbp, london_datetime
+from community.i18n import _, lazy_gettext
 from community.models import Membership, Person, Team
 from community.services import check_voting_code, require_confirmed, use_voting_code
 from ledger import services as ledger
 from votes import signals
 from votes.errors import BrokenRule, NoIdeas, NotEligible, OverBudget, RoundClosed, TooManyIdeas, VotesError
 from votes.models import (
+    IDEA_CATEGORIES,
     Ballot,
     BallotType,
     Idea,
@@ -99,14 +101,14 @@ def _audit(session: Session, actor_id: int | None, action: str, subject: str) ->
 def _lock_idea(session: Session, idea_id: int) -> Idea:
     idea = session.execute(select(Idea).where(Idea.id == idea_id).with_for_update()).scalar_one_or_none()
     if idea is None:
-        raise VotesError("That idea does not exist.")
+        raise VotesError(_("That idea does not exist."))
     return idea
 
 
 def _lock_round(session: Session, round_id: int) -> Round:
     rnd = session.execute(select(Round).where(Round.id == round_id).with_for_update()).scalar_one_or_none()
     if rnd is None:
-        raise VotesError("That round does not exist.")
+        raise VotesError(_("That round does not exist."))
     return rnd
 
 
@@ -115,7 +117,7 @@ def _lock_round(session: Session, round_id: int) -> Round:
 
 def propose_idea(
     *, session: Session, team: Team, proposer: Person, title: str, description: str, estimated_cost_pence: int,
-    as_team: bool = False,
+    as_team: bool = False, category: str | None = None, photo: tuple[str, str] | None = None,
 ) -> Idea:
     """A resident proposes an idea for their place. With ``as_team`` a member or the enabler of
     the team proposes it instead (for a resident who is not online, or spend above the team's
@@ -124,7 +126,7 @@ def propose_idea(
         if not session.execute(
             select(Membership.id).where(Membership.team_id == team.id, Membership.person_id == proposer.id)
         ).first():
-            raise NotEligible("Only this team's members and enabler can propose ideas for the team.")
+            raise NotEligible(_("Only this team's members and enabler can propose ideas for the team."))
     else:
         _require_resident(proposer, team, "propose ideas here")
         require_confirmed(proposer, "propose ideas")
@@ -134,10 +136,21 @@ def propose_idea(
         title=_clean(title, 120, "a title"),
         description=_clean(description, 4000, "what it is and who it helps"),
         estimated_cost_pence=_check_pence(estimated_cost_pence, "an estimated cost"),
+        category=_category(category),
+        photo_ref=photo[0] if photo else None, photo_type=photo[1] if photo else None,
     )
     session.add(idea)
     session.flush()
     return idea
+
+
+def _category(category: str | None) -> str | None:
+    """A category from the fixed list (IDEA_CATEGORIES), or None; VotesError beside the field."""
+    if not category:
+        return None
+    if category not in IDEA_CATEGORIES:
+        raise VotesError("Choose a category from the list.", field="category")
+    return category
 
 
 def edit_idea(
@@ -146,9 +159,9 @@ def edit_idea(
     """The proposer changes an idea the team sent back; it goes back for review."""
     idea = _lock_idea(session, idea_id)
     if idea.proposer_id != person.id:
-        raise VotesError("Only the person who proposed this idea can change it.")
+        raise VotesError(_("Only the person who proposed this idea can change it."))
     if idea.status not in (IdeaStatus.PROPOSED, IdeaStatus.NEEDS_CHANGES):
-        raise VotesError("This idea has been reviewed and can no longer be changed.")
+        raise VotesError(_("This idea has been reviewed and can no longer be changed."))
     idea.title = _clean(title, 120, "a title")
     idea.description = _clean(description, 4000, "what it is and who it helps")
     idea.estimated_cost_pence = _check_pence(estimated_cost_pence, "an estimated cost")
@@ -162,12 +175,12 @@ def support(*, session: Session, idea_id: int, person: Person) -> bool:
     """Support an idea (idempotent). Returns True when a support was added."""
     idea = session.get(Idea, idea_id)
     if idea is None or idea.status == IdeaStatus.HIDDEN:
-        raise VotesError("That idea does not exist.")
+        raise VotesError(_("That idea does not exist."))
     team = session.get(Team, idea.team_id)
     _require_resident(person, team, "support ideas here")
     require_confirmed(person, "support ideas")
     if idea.status not in (IdeaStatus.PROPOSED, IdeaStatus.NEEDS_CHANGES, IdeaStatus.FEASIBLE):
-        raise VotesError("This idea can no longer be supported.")
+        raise VotesError(_("This idea can no longer be supported."))
     exists = session.execute(
         select(IdeaSupport.id).where(IdeaSupport.idea_id == idea_id, IdeaSupport.person_id == person.id)
     ).first()
@@ -214,18 +227,19 @@ def review_idea(
     decision: str,
     team_cost_pence: int | None = None,
     note: str | None = None,
+    category: str | None = "",
 ) -> Idea:
     """The team's review: feasible (with its cost estimate), needs changes (note), not
     feasible (reason) or hidden (reason). Ideas already on a ballot or funded are final."""
     idea = _lock_idea(session, idea_id)
     if idea.team_id != team.id:
-        raise VotesError("That idea does not exist.")
+        raise VotesError(_("That idea does not exist."))
     if decision not in REVIEW_DECISIONS:
-        raise VotesError("Choose a decision.")
+        raise VotesError(_("Choose a decision."))
     if idea.status in (IdeaStatus.FUNDED, IdeaStatus.IN_DELIVERY, IdeaStatus.DONE):
-        raise VotesError("This idea has been funded; its review can no longer change.")
+        raise VotesError(_("This idea has been funded; its review can no longer change."))
     if _on_open_ballot(session, idea.id):
-        raise VotesError("This idea is on the ballot of an open round; its review can no longer change.")
+        raise VotesError(_("This idea is on the ballot of an open round; its review can no longer change."))
     note = _clean(note, 1000, "a note", required=False) or None
     if decision == "feasible":
         idea.team_cost_pence = _check_pence(team_cost_pence, "the team's cost estimate")
@@ -234,6 +248,8 @@ def review_idea(
                 "not_feasible": "the reason it is not feasible",
                 "hidden": "the reason for hiding it"}[decision]
         raise VotesError(f"Enter {what}.")
+    if category != "":  # "" leaves it as the proposer chose
+        idea.category = _category(category)
     idea.status = decision
     idea.review_note = note
     idea.reviewed_by_id = reviewer_id
@@ -278,14 +294,16 @@ def add_delivery_update(*, session: Session, team: Team, idea_id: int, author_id
     """A short update on a funded idea, optionally moving it funded → in delivery → done."""
     idea = _lock_idea(session, idea_id)
     if idea.team_id != team.id:
-        raise VotesError("That idea does not exist.")
+        raise VotesError(_("That idea does not exist."))
     if idea.status not in DELIVERY_NEXT:
-        raise VotesError("Only funded ideas have delivery updates.")
+        raise VotesError(_("Only funded ideas have delivery updates."))
     if status not in DELIVERY_NEXT[idea.status]:
-        raise VotesError("An idea moves from funded to in delivery to done, one step at a time.")
+        raise VotesError(_("An idea moves from funded to in delivery to done, one step at a time."))
     update_row = IdeaUpdate(idea_id=idea.id, author_id=author_id, status=status,
                             text=_clean(text, 1000, "a short update"))
     idea.status = status
+    if status == IdeaStatus.DONE.value and not idea.closing_note:
+        idea.closing_note = update_row.text  # "done" needs a closing note (ck_vote_idea_done_note)
     idea.updated_at = utcnow()
     session.add(update_row)
     session.flush()
@@ -358,21 +376,21 @@ def open_round(
     title = _clean(title, 120, "a title")
     budget_pence = _check_pence(budget_pence, "a budget")
     if ballot_type not in {b.value for b in BallotType}:
-        raise VotesError("Choose a ballot type.")
+        raise VotesError(_("Choose a ballot type."))
     if rule not in {r.value for r in RoundRule}:
-        raise VotesError("Choose a rule.")
+        raise VotesError(_("Choose a rule."))
     if ballot_type == BallotType.APPROVAL_K:
         if not max_choices or max_choices < 1:
-            raise VotesError("Enter how many ideas each voter may choose (1 or more).")
+            raise VotesError(_("Enter how many ideas each voter may choose (1 or more)."))
     else:
         max_choices = None
     if closes_at <= opens_at:
-        raise VotesError("The closing time must be after the opening time.")
+        raise VotesError(_("The closing time must be after the opening time."))
     if closes_at <= utcnow():
-        raise VotesError("The closing time must be in the future.")
+        raise VotesError(_("The closing time must be in the future."))
     ids = sorted(set(idea_ids))
     if not ids:
-        raise VotesError("Choose at least one feasible idea for the ballot.")
+        raise VotesError(_("Choose at least one feasible idea for the ballot."))
     earlier = _round_of_key(session, idempotency_key)
     if earlier is not None:
         same = (earlier.team_id, earlier.title, earlier.budget_pence, earlier.opens_at, earlier.closes_at,
@@ -380,11 +398,11 @@ def open_round(
                 sorted(ri.idea_id for ri, _ in round_ideas(session=session, round_id=earlier.id)))
         if same == (team.id, title, budget_pence, opens_at, closes_at, ballot_type, rule, max_choices, ids):
             return earlier  # the same form sent again: the round it opened
-        raise VotesError("This form was already used for another round, so nothing more was saved. "
-                         "Start a fresh form if you still mean to open this one.")
+        raise VotesError(_("This form was already used for another round, so nothing more was saved. "
+                         "Start a fresh form if you still mean to open this one."))
     ideas = list(session.execute(select(Idea).where(Idea.id.in_(ids)).with_for_update()).scalars())
     if len(ideas) != len(ids) or any(i.team_id != team.id or i.status != IdeaStatus.FEASIBLE for i in ideas):
-        raise VotesError("Only this team's feasible ideas can go on the ballot.")
+        raise VotesError(_("Only this team's feasible ideas can go on the ballot."))
     busy = [i.title for i in ideas if _on_open_ballot(session, i.id)]
     if busy:
         raise VotesError(f"Already on the ballot of an open round: {', '.join(busy)}.")
@@ -414,8 +432,8 @@ def _round_of_key(session: Session, idempotency_key: str) -> Round | None:
     if record.operation == "hold" and record.hold_id is not None:
         rnd = session.execute(select(Round).where(Round.hold_id == record.hold_id)).scalar_one_or_none()
     if rnd is None:
-        raise VotesError("This form was already used for something else, so nothing was saved. "
-                         "Start a fresh form.")
+        raise VotesError(_("This form was already used for something else, so nothing was saved. "
+                         "Start a fresh form."))
     return rnd
 
 
@@ -528,7 +546,7 @@ def ballot_rule_broken(rules: _RoundRules, chosen: list[int]) -> BrokenRule | No
 def _on_ballot(rules: _RoundRules, idea_ids: Iterable[int]) -> list[int]:
     chosen = sorted(set(idea_ids))
     if any(i not in rules.costs for i in chosen):
-        raise VotesError("Choose only ideas that are on this ballot.")
+        raise VotesError(_("Choose only ideas that are on this ballot."))
     return chosen
 
 
@@ -556,9 +574,9 @@ def review_choices(*, session: Session, rnd: Round, person: Person | None, idea_
     """The "check your vote" step: the same refusals as casting (NotEligible, RoundClosed, the
     round's rules), with the chosen ideas and their total for the page. Nothing is written."""
     if not is_resident(person, session.get(Team, rnd.team_id)):
-        raise NotEligible("Only residents of this team's place can vote in this round.")
+        raise NotEligible(_("Only residents of this team's place can vote in this round."))
     if not is_open_for_voting(rnd, now):
-        raise RoundClosed("This round is not open for voting.")
+        raise RoundClosed(_("This round is not open for voting."))
     return check_ballot(session=session, rnd=rnd, idea_ids=idea_ids)
 
 
@@ -648,13 +666,13 @@ def _checked_cast(session: Session, rnd_id: int, person: Person | None, secret: 
     voter's place, the round open, the ideas, k and the budget); VotesError otherwise."""
     rnd = session.get(Round, rnd_id)
     if rnd is None:
-        raise VotesError("That round does not exist.")
+        raise VotesError(_("That round does not exist."))
     idea_ids = set(idea_ids)
     rules = _rules(session, rnd)
     if person is None or person.place_id is None or person.place_id != rules.place_id:
         raise NotEligible(
-            "Only residents of this team's place can vote in this round. Your account's postcode "
-            "is not in this place (change it on your account page if you have moved)."
+            _("Only residents of this team's place can vote in this round. Your account's postcode "
+            "is not in this place (change it on your account page if you have moved).")
         )
     if not is_open_for_voting(rnd, now):
         raise RoundClosed("This round is closed." if rnd.status == "closed" or now >= rnd.closes_at
@@ -696,8 +714,8 @@ def ballot_for_code(*, session: Session, secret: str, code: str, now: dt.datetim
     row, person = check_voting_code(session=session, secret=secret, code=code, now=now)
     rounds = open_rounds_for_place(session=session, place_id=person.place_id, now=now)
     if not rounds:
-        raise RoundClosed(f"There is no open vote in your place right now. Keep your slip: the code works "
-                          f"until {london_datetime(row.expires_at)}.")
+        raise RoundClosed(_("There is no open vote in your place right now. Keep your slip: the code works "
+                            "until %(until)s.", until=london_datetime(row.expires_at)))
     rnd = rounds[0]
     return CodeBallot(person.first_name, session.get(Team, rnd.team_id), rnd, round_ideas(session=session, round_id=rnd.id))
 
@@ -736,12 +754,12 @@ def _write_ballot(connection, params: dict, *, pause: bool = True) -> tuple[int,
                 row = connection.execute(stmt, params).one()
         except DBAPIError as error:
             if "round is closed" in str(error.orig):
-                raise RoundClosed("This round is closed.") from None
+                raise RoundClosed(_("This round is closed.")) from None
             if not isinstance(error, IntegrityError) or "reference" not in str(error.orig):
                 raise
             continue  # the random receipt reference was taken: draw another
         return row[0], row[1]
-    raise VotesError("Your vote could not be saved. Try again.")
+    raise VotesError(_("Your vote could not be saved. Try again."))
 
 
 def my_ballot(*, session: Session, rnd: Round, person: Person, secret: str) -> Ballot | None:
@@ -771,9 +789,9 @@ def turnout(*, session: Session, round_id: int) -> dict[str, int]:
 def _clean_serial(serial: str) -> str:
     serial = " ".join((serial or "").split()).upper()
     if not serial:
-        raise VotesError("Enter the serial number printed on the paper ballot.")
+        raise VotesError(_("Enter the serial number printed on the paper ballot."))
     if len(serial) > 30:
-        raise VotesError("The serial number must be 30 characters or fewer.")
+        raise VotesError(_("The serial number must be 30 characters or fewer."))
     return serial
 
 
@@ -786,7 +804,7 @@ def key_paper_ballot(*, session: Session, rnd_id: int, serial: str, keyer_id: in
     "mismatch"."""
     rnd = _lock_round(session, rnd_id)
     if not is_open_for_voting(rnd, now):
-        raise RoundClosed("This round is closed; paper ballots can no longer be entered.")
+        raise RoundClosed(_("This round is closed; paper ballots can no longer be entered."))
     serial = _clean_serial(serial)
     ids = _on_ballot(_rules(session, rnd), idea_ids)
     keyings = list(session.execute(
@@ -860,7 +878,7 @@ def decide_mismatch(*, session: Session, rnd_id: int, serial: str, decider_id: i
     trigger ``vote_paper_decision_third_person`` refuses it in the database too)."""
     rnd = _lock_round(session, rnd_id)
     if not is_open_for_voting(rnd, now):
-        raise RoundClosed("This round is closed.")
+        raise RoundClosed(_("This round is closed."))
     serial = _clean_serial(serial)
     keyings = {k.pass_no: k for k in session.execute(
         select(PaperKeying).where(PaperKeying.round_id == rnd.id, PaperKeying.serial == serial)).scalars()}
@@ -893,8 +911,8 @@ def tally_id(idea_id: int) -> str:
     return f"{idea_id:09d}"
 
 
-TIE_BREAK_TEXT = ("When two ideas are exactly tied, the one proposed first (the lower idea number) "
-                  "goes first.")
+TIE_BREAK_TEXT = lazy_gettext("When two ideas are exactly tied, the one proposed first (the lower idea number) "
+                              "goes first.")
 
 
 def _format_pence(amount) -> str:
@@ -928,7 +946,7 @@ def close_round(*, session: Session, round_id: int, actor_id: int, now: dt.datet
     if rnd.status == "closed":
         return rnd
     if now < rnd.closes_at and not force:
-        raise VotesError("This round closes at its closing time.")
+        raise VotesError(_("This round closes at its closing time."))
     election, rows = _election(session, rnd)
     result = tally(election, rnd.rule, format_money=_format_pence)
     votes = Counter(pid for ballot in election.ballots for pid in ballot)

@@ -18,3 +18,8 @@ round_closed = _signals.signal("round-closed")
 
 delivery_updated = _signals.signal("delivery-updated")
 """A funded idea got a delivery update. Keywords: ``session``, ``idea``, ``update``."""
+
+milestone_changed = _signals.signal("milestone-changed")
+"""A funded idea's delivery moved: a step added or done, or the idea done (votes/delivery.py).
+Keywords: ``session``, ``idea``, ``milestone`` (None when the idea is done) and ``event`` (the
+notification event, e.g. "milestone:7:done", so each is told once per person)."""

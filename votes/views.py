@@ -29,15 +29,16 @@ from community.errors import DomainError as CommunityError
 from community.errors import VotingCodeInvalid
 from community.formatting import gbp
 from community.forms import VotingCodeForm
+from community.i18n import _
 from community.limits import VOTING_CODE_PER_ADDRESS, limiter
 from community.models import Person, Place, Team
 from community.numbers import is_ascii_digits
 from community.web import show_error
 from ledger.errors import DomainError
 from ledger.money import parse_pence
-from votes import ports, services
+from votes import ports, search, services
 from votes.forms import DecisionForm, DeliveryForm, IdeaForm, ReviewForm, RoundForm, london_instant
-from votes.models import BALLOT_LABELS, RULE_LABELS, STATUS_LABELS, Idea, IdeaStatus, Round
+from votes.models import BALLOT_LABELS, IDEA_CATEGORIES, RULE_LABELS, STATUS_LABELS, Idea, IdeaStatus, Round
 
 bp = Blueprint("votes", __name__)
 
@@ -105,12 +106,15 @@ def _closed_if_due(session, rnd: Round) -> Round:
 @public
 @public_page
 def ideas(slug: str):
+    """The ideas list: filtered by status and category, searched by words, paged (a plain GET form)."""
     session = get_session()
     team = team_or_404(session, slug)
-    rows = services.visible_ideas(session=session, team=team)
+    found, asked, notes = search.find_ideas_page(session=session, team=team, args=request.args)
     open_rounds = [r for r in services.rounds_of(session=session, team=team) if r.status == "open"]
-    return render_template("votes/ideas.html", team=team, ideas=rows, open_rounds=open_rounds,
-                           is_team_staff=_is_team_staff(team), can_propose=_is_team_staff(team) or services.is_resident(_me(), team))
+    return render_template("votes/ideas.html", team=team, found=found, asked=asked, notes=notes,
+                           ideas=found.rows, open_rounds=open_rounds, is_team_staff=_is_team_staff(team),
+                           categories=IDEA_CATEGORIES, statuses=search.FILTER_STATUSES,
+                           can_propose=_is_team_staff(team) or services.is_resident(_me(), team))
 
 
 @bp.route("/teams/<slug>/ideas/new", methods=["GET", "POST"])
@@ -130,10 +134,10 @@ def propose(slug: str):
         except DomainError as error:
             show_error(form, error)
         else:
-            flash("Thank you. Your idea was sent to the team for review.", "success")
+            flash(_("Thank you. Your idea was sent to the team for review."), "success")
             return redirect(url_for("votes.idea", slug=slug, idea_id=idea.id))
     return render_template("votes/propose.html", form=form, team=team, eligible=eligible, as_team=as_team,
-                           title=f"Propose an idea for {team.name}")
+                           title=_("Propose an idea for %(team)s", team=team.name))
 
 
 @bp.get("/teams/<slug>/ideas/<int:idea_id>")
@@ -199,9 +203,9 @@ def edit_idea(slug: str, idea_id: int):
         except DomainError as error:
             show_error(form, error)
         else:
-            flash("Your changes were sent to the team for review.", "success")
+            flash(_("Your changes were sent to the team for review."), "success")
             return redirect(url_for("votes.idea", slug=slug, idea_id=idea_id))
-    return render_template("votes/propose.html", form=form, team=team, eligible=True, title=f"Change “{item.title}”")
+    return render_template("votes/propose.html", form=form, team=team, eligible=True, title=_("Change “%(title)s”", title=item.title))
 
 
 @bp.route("/teams/<slug>/ideas/<int:idea_id>/review", methods=["GET", "POST"])
@@ -244,9 +248,9 @@ def delivery(team: Team, idea_id: int):
             session.rollback()
             flash(str(error), "error")
         else:
-            flash("Update posted.", "success")
+            flash(_("Update posted."), "success")
     else:
-        flash("Choose a status and write a short update.", "error")
+        flash(_("Choose a status and write a short update."), "error")
     return redirect(url_for("votes.idea", slug=team.slug, idea_id=item.id))
 
 
@@ -542,7 +546,7 @@ def paper_decide(team: Team, round_id: int):
     rnd = _round(session, team, round_id)
     form = DecisionForm()
     if not form.validate_on_submit():
-        flash("Choose a decision and give the reason.", "error")
+        flash(_("Choose a decision and give the reason."), "error")
     else:
         try:
             services.decide_mismatch(session=session, rnd_id=rnd.id, serial=request.form.get("serial", "")[:40],
@@ -554,5 +558,5 @@ def paper_decide(team: Team, round_id: int):
             session.rollback()
             flash(str(error), "error")
         else:
-            flash("Decision recorded.", "success")
+            flash(_("Decision recorded."), "success")
     return redirect(url_for("votes.paper", slug=team.slug, round_id=rnd.id))

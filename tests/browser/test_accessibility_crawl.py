@@ -21,6 +21,7 @@ from sqlalchemy import select
 from community.db import get_engine, open_session
 from community.models import Person
 from demo.people import DEMO_DOMAIN, DEMO_PASSWORD
+from tests.browser.links import NEVER_FOLLOW
 
 pytestmark = pytest.mark.browser
 
@@ -43,9 +44,7 @@ ROLES = [
 # Every role starts from where sign-in lands them and from Shirebrook, the place with the demo's
 # open and closed rounds, pledges and quick spend (the other places' pages are much the same).
 ALSO_START = "/teams/shirebrook"
-# Links never followed: signing out, downloads (not HTML), the development outbox, and anything
-# whose name says it changes state (GET should be safe, but the crawl does not rely on it).
-NEVER = re.compile(r"/sign-out|logout|delete|\.(pdf|csv)$|/receipt$|/dev/|/static/", re.I)
+NEVER = NEVER_FOLLOW  # tests/browser/links.py
 # The form pages submitted empty to check their error summary: only forms where an empty post
 # writes nothing and moves no money (never approve, pay, vote, withdraw, cancel or delete).
 EMPTY_SUBMIT = re.compile(r"^/(sign-up|sign-in|finance/allocate|finance/virement|finance/reverse"

@@ -1,11 +1,10 @@
 """Every page a user can reach by following links fits a 320 px phone (WCAG 1.4.10 Reflow).
 
 For each role, a crawl from its home and the site's home follows the links it is shown (never a form, never a
-download) and records any page that answers with an error or is wider than the window. A wide
+download: tests/browser/links.py) and records any page that answers with an error or is wider than the window. A wide
 table must stack on a phone (``.app-table-stack``) or scroll inside its own labelled region.
 """
 
-import re
 from urllib.parse import urlsplit
 
 import pytest
@@ -14,6 +13,7 @@ from sqlalchemy import select
 from community.db import get_engine, open_session
 from community.models import Person
 from demo.people import DEMO_DOMAIN
+from tests.browser.links import NEVER_FOLLOW
 from tests.prove.harness import minted_cookie
 
 pytestmark = pytest.mark.browser
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.browser
 NARROW = {"width": 320, "height": 640}
 PAGES_PER_ROLE = 60
 FOLLOW = ("/teams/shirebrook", "/account", "/staff", "/finance", "/admin")
-NEVER = re.compile(r"\.(pdf|csv)$|/receipt$|/sign-out|/dev/")
+NEVER = NEVER_FOLLOW  # tests/browser/links.py: downloads, signing out, the outbox
 WIDTH = "() => [document.documentElement.scrollWidth, window.innerWidth]"
 LINKS = "els => els.map(e => e.getAttribute('href'))"
 

@@ -8,8 +8,7 @@ from community import services
 from community.db import open_session
 from community.mail import recent
 from community.models import Membership
-
-from .conftest import PASSWORD
+from tests.support.factories import PASSWORD
 
 
 def test_an_invitation_names_the_team_and_the_role_in_the_email_and_on_the_accept_page(

@@ -5,8 +5,7 @@ from sqlmodel import select
 
 from community.db import open_session
 from community.models import Person
-
-from .conftest import PASSWORD
+from tests.support.factories import PASSWORD
 
 
 def test_create_admin_prompts_for_name_and_password(runner, engine):

@@ -36,6 +36,8 @@ def _one_sentence(done: subprocess.CompletedProcess, variable: str) -> str:
     return lines[0]
 
 
+NOTIFY_KEY = "test-26785a09-ab16-4eb0-8407-a37497a57506-3d844edf-8d35-48ac-975b-e847b4f122b0"
+TEMPLATE = "f33517ff-2a88-4f6e-b855-c550268ce08a"
 PRODUCTION = {"THRIVING_SECRET_KEY": SECRET, "THRIVING_TOTP_KEYS": PROD_TOTP_KEYS,
               "THRIVING_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}
 
@@ -51,6 +53,11 @@ PRODUCTION = {"THRIVING_SECRET_KEY": SECRET, "THRIVING_TOTP_KEYS": PROD_TOTP_KEY
     ({"THRIVING_ENV": "development", "THRIVING_SPEND_FRESH_MINUTES": "soon"}, "THRIVING_SPEND_FRESH_MINUTES"),
     ({"THRIVING_ENV": "development", "THRIVING_RATELIMIT_ENABLED": "maybe"}, "THRIVING_RATELIMIT_ENABLED"),
     ({"THRIVING_ENV": "development", "THRIVING_MAIL_DELIVERY": "pigeon"}, "THRIVING_MAIL_DELIVERY"),
+    ({"THRIVING_ENV": "development", "THRIVING_NOTIFY_API_KEY": "not-a-key"}, "THRIVING_NOTIFY_API_KEY"),
+    ({"THRIVING_ENV": "development", "THRIVING_NOTIFY_API_KEY": NOTIFY_KEY}, "THRIVING_NOTIFY_EMAIL_TEMPLATE_ID"),
+    ({"THRIVING_ENV": "development", "THRIVING_NOTIFY_API_KEY": NOTIFY_KEY, "THRIVING_NOTIFY_EMAIL_TEMPLATE_ID": TEMPLATE,
+      "THRIVING_NOTIFY_SMS_TEMPLATE_ID": TEMPLATE, "THRIVING_NOTIFY_BASE_URL": "localhost:6011"},
+     "THRIVING_NOTIFY_BASE_URL"),
 ])
 def test_a_bad_configuration_is_one_sentence_and_exit_2(values, variable):
     _one_sentence(_flask(["ledger", "verify"], _env(**{k: v for k, v in values.items() if v})), variable)

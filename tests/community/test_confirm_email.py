@@ -14,8 +14,7 @@ from community import services
 from community.db import open_session, utcnow
 from community.errors import ConfirmLinkInvalid, InvalidCredentials
 from community.models import EmailConfirmation, Person
-
-from .conftest import PASSWORD
+from tests.support.factories import PASSWORD
 
 CONFIRM = re.compile(r"/confirm-email/([A-Za-z0-9_-]{43})")
 

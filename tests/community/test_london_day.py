@@ -11,7 +11,6 @@ from community.db import london_midnight, london_today
 from ledger import services
 from ledger.models import Hold
 from statements import figures
-from tests.community.conftest import make_person, place_and_team  # noqa: F401 - fixtures
 
 # 00:30 on 1 October 2026 in London (BST): still 30 September in UTC.
 LONDON_OCTOBER_FIRST = dt.datetime(2026, 9, 30, 23, 30, tzinfo=dt.UTC)

@@ -13,11 +13,22 @@ def test_the_history_has_one_head():
     assert len(heads) == 1, f"several heads: {heads}; add a merge revision"
 
 
+# Search objects the migrations make and no model declares (delivery_0001): SQLAlchemy has no
+# model for an FTS5 virtual table (SQLite makes its shadow tables itself) nor, portably, for an
+# expression GIN index; votes.services.find_ideas is the one place that uses them, and
+# tests/votes/test_search.py proves they work (and stay in step with vote_idea) on both databases.
+SEARCH_OBJECTS = ("vote_idea_fts", "ix_vote_idea_search")
+
+
+def _not_search(name, type_, _parent_names) -> bool:
+    return not (name or "").startswith(SEARCH_OBJECTS)
+
+
 def test_the_migrated_database_matches_the_models(engine):
     """Tables, columns, types, nullability, indexes, uniques and foreign keys (Alembic's
     autogenerate comparison) of the migrated test database against the models' metadata."""
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(connection, opts={"compare_type": True, "include_name": _not_search})
         differences = compare_metadata(context, SQLModel.metadata)
     assert differences == []
 

@@ -16,8 +16,7 @@ from community import services
 from community.db import open_session, utcnow
 from community.errors import DomainError, InvalidCredentials, ResetLinkInvalid
 from community.models import AuditEvent, AuthSession, MailMessage, PasswordReset, Person
-
-from .conftest import PASSWORD
+from tests.support.factories import PASSWORD
 
 NEW = "a brand new long password"
 LINK = re.compile(r"/reset-password/([A-Za-z0-9_-]{43})")

@@ -9,7 +9,6 @@ from sqlmodel import func, select
 from community import services
 from community.db import open_session, utcnow
 from community.models import AuditEvent, Person, Place, PostcodeDistrict
-from tests.community.conftest import make_person, place_and_team, sign_in  # noqa: F401 - fixtures
 
 
 def _gamesley(session):

@@ -25,14 +25,15 @@ from community.models import (
 from ledger import services as ledger
 from pledges import services as pledges
 from pledges.models import Pledge, PledgeSignature
-from tests.votes import conftest as votes_fixtures
-from tests.votes.conftest import SECRET, feasible_idea, open_round
+from tests.support.factories import PASSWORD, SECRET, feasible_idea, open_round
 from votes import services as votes
 from votes.models import Ballot, Idea, IdeaSupport
 
-from .conftest import PASSWORD
 
-world = votes_fixtures.world  # a place, its team with £5,000, residents, staff (tests/votes/conftest.py)
+@pytest.fixture
+def world(votes_world):
+    """A place, its team with £5,000, residents, staff (tests/support/factories.py)."""
+    return votes_world
 
 
 @pytest.fixture

@@ -9,8 +9,7 @@ from sqlmodel import select
 
 from community.db import open_session
 from community.models import AuditEvent, Person
-
-from .conftest import PASSWORD
+from tests.support.factories import PASSWORD
 
 
 @pytest.fixture

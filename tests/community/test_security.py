@@ -5,9 +5,8 @@ import re
 import pytest
 
 from tests.conftest import PROD_TOTP_KEYS
+from tests.support.factories import PASSWORD
 from wsgi import ConfigurationError, create_app
-
-from .conftest import PASSWORD
 
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 

@@ -18,8 +18,7 @@ from community.errors import (
     InvitationInvalid,
 )
 from community.models import AuthSession, Membership, Person
-
-from .conftest import PASSWORD
+from tests.support.factories import PASSWORD
 
 
 def test_postcode_decides_the_place(session, place_and_team):
@@ -53,7 +52,7 @@ def test_weak_password_is_refused(session, place_and_team, weak):
         services.sign_up_resident(session, name="R", email="r@example.org", password=weak, postcode="NG20 8AA")
 
 
-def test_password_is_stored_as_argon2id_meeting_asvs(session, place_and_team):
+def test_password_is_stored_as_argon2id_meeting_asvs(session, place_and_team, production_hasher):
     person = services.sign_up_resident(session, name="R", email="r@example.org", password=PASSWORD, postcode="NG20 8AA")
     assert person.password_hash.startswith("$argon2id$")
     params = dict(p.split("=") for p in person.password_hash.split("$")[3].split(","))
@@ -77,7 +76,7 @@ def test_wrong_password_and_unknown_email_give_the_same_error(session, make_pers
     assert a.value.message == b.value.message
 
 
-def test_legacy_hash_is_upgraded_on_sign_in(session, make_person):
+def test_legacy_hash_is_upgraded_on_sign_in(session, make_person, production_hasher):
     from argon2 import PasswordHasher
 
     person = make_person()

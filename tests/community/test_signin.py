@@ -14,8 +14,7 @@ from sqlmodel import func, select
 from community import services, signin
 from community.db import open_session, utcnow
 from community.models import AuditEvent, AuthSession, MailMessage, Person, RecoveryCode
-
-from .conftest import PASSWORD
+from tests.support.factories import PASSWORD
 
 # Known open-redirect bypasses: each must leave the person on this site.
 BYPASSES = [

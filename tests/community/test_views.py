@@ -8,8 +8,7 @@ from sqlmodel import func, select
 
 from community.db import open_session
 from community.models import AuthSession, Person
-
-from .conftest import PASSWORD
+from tests.support.factories import PASSWORD
 
 
 def count(session, model):

@@ -1,5 +1,9 @@
-"""Fixtures for the controls tests: the community factories and the votes world (a team with
-£5,000 allocated, a member, an enabler, finance and residents)."""
+"""Fixtures for the controls tests: ``world`` is the shared votes world (tests/support/factories.py:
+a team with £5,000 allocated, a member, an enabler, finance and residents)."""
 
-from tests.community.conftest import make_person, place_and_team, sign_in  # noqa: F401 - fixtures
-from tests.votes.conftest import world  # noqa: F401 - fixtures
+import pytest
+
+
+@pytest.fixture
+def world(votes_world):
+    return votes_world

@@ -14,7 +14,7 @@ from ledger.models import Hold
 from spend import services as spend
 from spend.models import SpendRequest
 from tests.date_parts import moment_parts
-from tests.votes.conftest import feasible_idea
+from tests.support.factories import feasible_idea
 from votes import services as votes
 from votes.models import Round
 

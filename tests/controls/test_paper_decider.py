@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
 from community.db import open_session
-from tests.votes.conftest import feasible_idea, open_round
+from tests.support.factories import feasible_idea, open_round
 from votes import services
 from votes.models import Ballot, PaperDecision
 

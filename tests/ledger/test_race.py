@@ -5,58 +5,26 @@ lock being tested is the real one: ``BEGIN IMMEDIATE`` on SQLite, ``SELECT … F
 the team's budget account on PostgreSQL.
 """
 
-import threading
 import time
 
 import pytest
 
-from community.db import is_sqlite, open_session
+from community.db import is_sqlite
 from community.models import Team
 from ledger import journal, services
 from ledger.errors import InsufficientFunds
-from tests.ledger.conftest import TODAY
+from tests.support.factories import TODAY
+from tests.support.race import race
 
 THREADS = 20
 
 
 def _race(engine, team_id, actor_id, *, write=True):
-    barrier = threading.Barrier(THREADS)
-    outcomes: list[str] = []
-    lock = threading.Lock()
+    def attempt(session, i):
+        services.hold(session=session, team=session.get(Team, team_id), amount_pence=1_500, category="equipment",
+                      description=f"race {i}", actor_id=actor_id, idempotency_key=f"race-{i}")
 
-    def worker(i):
-        barrier.wait()
-        session = open_session(engine, write=write)
-        try:
-            team = session.get(Team, team_id)
-            services.hold(
-                session=session,
-                team=team,
-                amount_pence=1_500,
-                category="equipment",
-                description=f"race {i}",
-                actor_id=actor_id,
-                idempotency_key=f"race-{i}",
-            )
-            session.commit()
-            result = "ok"
-        except InsufficientFunds:
-            session.rollback()
-            result = "refused"
-        except Exception as error:  # any other failure is a wrong outcome for the test
-            session.rollback()
-            result = f"error: {type(error).__name__}"
-        finally:
-            session.close()
-        with lock:
-            outcomes.append(result)
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(THREADS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return outcomes
+    return race(engine, [attempt] * THREADS, refused=(InsufficientFunds,), write=write)
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from community.db import open_session
 from ledger import reversals, services
 from ledger.errors import InvalidRequest, ReversalRefused
 from ledger.models import JournalEntry, ReversalRequest
-from tests.community.conftest import make_person, place_and_team, sign_in  # noqa: F401 - fixtures
 from tests.date_parts import date_parts
 
 TODAY = dt.date.today()

@@ -15,7 +15,7 @@ from ledger.errors import (
     PeriodClosed,
     ReversalRefused,
 )
-from tests.ledger.conftest import TODAY
+from tests.support.factories import TODAY
 
 DAY = dt.date(2026, 11, 2)
 

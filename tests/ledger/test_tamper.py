@@ -9,7 +9,7 @@ from sqlalchemy import select, text
 from community.db import LONDON, is_sqlite
 from ledger import services
 from ledger.models import JournalEntry, Posting
-from tests.ledger.conftest import TODAY
+from tests.support.factories import TODAY
 
 TRIGGERS = {
     "journal_entry": [

@@ -10,7 +10,6 @@ from sqlmodel import func, select
 from community.db import open_session
 from ledger import services
 from ledger.models import JournalEntry, LedgerPeriod
-from tests.community.conftest import make_person, place_and_team, sign_in  # noqa: F401 - fixtures
 from tests.date_parts import date_parts
 
 TODAY = dt.date.today()
@@ -95,7 +94,7 @@ def _sign_in_with(client, session, person):
     import pyotp
 
     from community.models import Person
-    from tests.community.conftest import PASSWORD
+    from tests.support.factories import PASSWORD
 
     client.post("/sign-in", data={"email": person.email, "password": PASSWORD})
     with open_session(session.get_bind().engine, write=False) as reader:

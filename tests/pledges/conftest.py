@@ -1,15 +1,11 @@
 """Pledge fixtures: two teams in Shirebrook, staff of each, a resident and finance."""
 
-import datetime as dt
-
 import pytest
 
 from community import services as community
 from community.models import Team
 from pledges import services
-from tests.community.conftest import make_person, place_and_team, sign_in  # noqa: F401  (re-exported fixtures)
-
-TODAY = dt.date(2026, 11, 23)
+from tests.support.factories import TODAY
 
 
 @pytest.fixture

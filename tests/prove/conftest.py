@@ -59,34 +59,63 @@ def make_db(backend, request, tmp_path_factory):
 
 @dataclass
 class Served:
-    """A seeded database behind a running gunicorn."""
+    """A seeded database behind one running gunicorn, or several (``also``: more app servers on
+    other ports sharing the same database, as production's hosts behind a load balancer)."""
 
     server: Server
     world: World
     database_url: str
     workdir: Path
+    also: tuple[Server, ...] = ()
 
     @property
     def url(self) -> str:
         return self.server.url
 
-    def browser(self, role: str | None, *, second_factor: bool | None = None):
-        """A browser signed in (with second factor, unless told) as the actor playing ``role``."""
+    @property
+    def servers(self) -> tuple[Server, ...]:
+        return (self.server, *self.also)
+
+    def host(self, i: int) -> str:
+        """The URL of the server attempt ``i`` goes to: round robin, as a load balancer would."""
+        return self.servers[i % len(self.servers)].url
+
+    def browser(self, role: str | None, *, second_factor: bool | None = None, host: int = 0):
+        """A browser signed in (with second factor, unless told) as the actor playing ``role``,
+        talking to server ``host`` (round robin over the servers)."""
         actor = None if role in (None, "anonymous") else self.world.actors[role]
-        return minted_browser(self.url, self.database_url, actor, second_factor=second_factor)
+        return minted_browser(self.host(host), self.database_url, actor, second_factor=second_factor)
+
+    def error_lines(self) -> list[str]:
+        return [line for server in self.servers for line in server.error_lines()]
+
+    def log(self) -> str:
+        return "\n".join(server.log() for server in self.servers)
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
 
 
-def serve(make_db, tmp_path_factory, *, before_start: Callable[[str], None] | None = None,
+def serve(make_db, tmp_path_factory, *, before_start: Callable[[str], None] | None = None, hosts: int = 1,
           **server_options) -> Served:
-    """A fresh seeded database behind a new gunicorn; ``before_start(url)`` runs on the seeded
-    database before the server starts (the unsafe variants change its schema there)."""
+    """A fresh seeded database behind ``hosts`` new gunicorns (each on its own port, all on that
+    one database); ``before_start(url)`` runs on the seeded database before the servers start
+    (the unsafe variants change its schema there)."""
     url = make_db()
     world = seed(url)
     if before_start is not None:
         before_start(url)
     workdir = tmp_path_factory.mktemp("server")
-    server = Server(url, workdir, **server_options).start()
-    return Served(server, world, url, workdir)
+    servers = []
+    try:
+        for n in range(hosts):
+            servers.append(Server(url, workdir / f"host{n}" if hosts > 1 else workdir, **server_options).start())
+    except BaseException:
+        for server in servers:
+            server.stop()
+        raise
+    return Served(servers[0], world, url, workdir, tuple(servers[1:]))
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ from sqlalchemy import func, select
 
 from community.db import open_session
 from community.models import AuditEvent, Team
-from tests.community.conftest import make_person, place_and_team  # noqa: F401 - fixtures
 
 from . import test_views as test_spend_views
 from .test_views import login, outbox

@@ -5,7 +5,6 @@ tested is the real one: ``BEGIN IMMEDIATE`` on SQLite, ``SELECT … FOR UPDATE``
 row (plus a conditional state change) on PostgreSQL. With the lock off the test must fail.
 """
 
-import threading
 import time
 
 import pytest
@@ -16,41 +15,20 @@ from community.models import Person, Team
 from ledger.models import Hold
 from spend import services as spend
 from spend.models import SpendRequest
+from tests.support.race import race
 
 from .test_services import ask, world  # noqa: F401 - world is a fixture used below
 
 
 def _race(engine, team_id, request_id, approver_ids, *, write=True):
-    barrier = threading.Barrier(len(approver_ids))
-    outcomes: list[str] = []
-    lock = threading.Lock()
-
-    def worker(approver_id, n):
-        barrier.wait()
-        session = open_session(engine, write=write)
-        try:
+    def approve_as(approver_id):
+        def attempt(session, n):
             spend.approve(session=session, team=session.get(Team, team_id), request_id=request_id,
                           approver=session.get(Person, approver_id), auth_session=None,
                           idempotency_key=f"race-{n}")
-            session.commit()
-            result = "ok"
-        except spend.WrongState:
-            session.rollback()
-            result = "refused"
-        except Exception as error:  # any other failure is a wrong outcome for the test
-            session.rollback()
-            result = f"error: {type(error).__name__}"
-        finally:
-            session.close()
-        with lock:
-            outcomes.append(result)
+        return attempt
 
-    threads = [threading.Thread(target=worker, args=(a, n)) for n, a in enumerate(approver_ids)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return sorted(outcomes)
+    return sorted(race(engine, [approve_as(a) for a in approver_ids], refused=(spend.WrongState,), write=write))
 
 
 @pytest.fixture

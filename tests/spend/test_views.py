@@ -19,8 +19,8 @@ from ledger import services as ledger
 from ledger.models import Hold, JournalEntry
 from spend import services as spend
 from spend.models import SpendRequest
-from tests.community.conftest import PASSWORD, make_person, place_and_team  # noqa: F401 - fixtures
 from tests.date_parts import date_parts
+from tests.support.factories import PASSWORD
 
 from . import receipt_files as files
 from .test_services import HTML, PDF

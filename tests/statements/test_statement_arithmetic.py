@@ -16,7 +16,6 @@ from community.db import london_today
 from community.models import Team
 from ledger import services
 from statements import figures, store
-from tests.community.conftest import make_person, place_and_team  # noqa: F401 - fixtures
 from tests.statements.test_statements import pdf_text
 
 MONEY = r"-?£[\d,]+\.\d\d"

@@ -21,7 +21,6 @@ from ledger.models import PeriodBalance
 from spend import services as quick_spend
 from spend.models import SpendRequest
 from statements import figures, render, store
-from tests.community.conftest import make_person, place_and_team, sign_in  # noqa: F401 - fixtures
 
 TODAY = dt.date.today()
 THIS_MONTH = TODAY.replace(day=1)

@@ -19,7 +19,6 @@ from community.models import Team
 from ledger import services
 from statements import figures, freeze, render, store
 from statements.models import COUNTY_SCOPE, FrozenStatement, team_scope
-from tests.community.conftest import make_person, place_and_team, sign_in  # noqa: F401 - fixtures
 from tests.statements.test_statements import HOSTILE, amount_after, pdf_text
 
 TODAY = dt.date.today()

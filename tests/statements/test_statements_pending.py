@@ -17,7 +17,6 @@ from community.models import Team
 from ledger import services
 from statements import freeze, render, store
 from statements.models import COUNTY_SCOPE, FrozenStatement, team_scope
-from tests.community.conftest import make_person, place_and_team, sign_in  # noqa: F401 - fixtures
 from tests.statements.test_statements_freeze import LAST_MONTH, TWO_AGO, _rows, fran, teams  # noqa: F401 - fixtures
 
 MONTH = LAST_MONTH.strftime("%Y-%m")

@@ -17,7 +17,6 @@ from demo.spend import tiny_png
 from ledger import codes, services
 from ledger.models import JournalEntry
 from statements import figures, store
-from tests.community.conftest import make_person, place_and_team  # noqa: F401 - fixtures
 from tests.conftest import scratch_pg_database
 from tests.spend.test_views import approve, make_request, new_request, pay, w  # noqa: F401 - w is a fixture
 

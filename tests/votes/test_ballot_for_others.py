@@ -1,7 +1,7 @@
 """Issue 19: someone who cannot vote in an open round reads its ideas as a plain list, told why
 they cannot vote: no disabled checkboxes, no running total of choices they cannot make."""
 
-from tests.votes.conftest import feasible_idea, open_round
+from tests.support.factories import feasible_idea, open_round
 
 
 def _round(session, world):

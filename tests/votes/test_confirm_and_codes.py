@@ -17,7 +17,7 @@ from community.errors import EmailNotConfirmed, Forbidden, VotingCodeInvalid
 from community.models import AuditEvent, MailMessage, Person, VotingCode
 from pledges import services as pledges
 from pledges.models import Pledge, PledgeSignature
-from tests.votes.conftest import SECRET, feasible_idea, open_round
+from tests.support.factories import SECRET, feasible_idea, open_round
 from votes import services
 from votes.models import Ballot, Idea, IdeaSupport
 

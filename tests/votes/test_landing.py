@@ -6,7 +6,7 @@ import re
 from community.formatting import london_datetime
 from pledges import services as pledges
 from spend import services as spend
-from tests.votes.conftest import feasible_idea, open_round
+from tests.support.factories import feasible_idea, open_round
 from votes import services
 
 

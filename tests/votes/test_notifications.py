@@ -9,7 +9,7 @@ from sqlalchemy import select
 from community import notify
 from community.db import utcnow
 from community.models import MailMessage
-from tests.votes.conftest import SECRET, feasible_idea, open_round
+from tests.support.factories import SECRET, feasible_idea, open_round
 from votes import notifications, services
 
 

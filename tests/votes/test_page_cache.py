@@ -6,7 +6,7 @@ import pytest
 from flask import redirect
 
 from community import cache
-from tests.votes.conftest import feasible_idea
+from tests.support.factories import feasible_idea
 
 
 @pytest.fixture

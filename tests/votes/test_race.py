@@ -6,7 +6,6 @@ the database refuses the upsert, and a read-then-write cast (what the upsert rep
 through the same race writes two ballots for one voter.
 """
 
-import threading
 import time
 
 import pytest
@@ -14,36 +13,26 @@ from sqlalchemy import func, insert, select, text, update
 
 from community.db import open_session
 from community.models import Person
-from tests.votes.conftest import SECRET, feasible_idea, open_round
+from tests.support.factories import SECRET, feasible_idea, open_round
+from tests.support.race import race
 from votes import services
 from votes.models import Ballot
 
 
 def _race(engine, round_id, person_id, choices):
-    errors = []
-    barrier = threading.Barrier(len(choices))
+    """Every attempt ``"ok"`` or its error; both transactions have read the round and are about to
+    write when the pause ends (PostgreSQL)."""
+    def cast(idea_ids):
+        def attempt(session, _i):
+            services.cast_ballot(session=session, rnd_id=round_id, person=session.get(Person, person_id),
+                                 secret=SECRET, idea_ids=idea_ids)
+        return attempt
 
-    def submit(idea_ids):
-        try:
-            barrier.wait(timeout=5)
-            with open_session(engine, write=True) as s:
-                services.cast_ballot(session=s, rnd_id=round_id, person=s.get(Person, person_id), secret=SECRET,
-                                     idea_ids=idea_ids)
-                s.commit()
-        except Exception as error:  # noqa: BLE001 - collected and asserted on below
-            errors.append(error)
-
-    threads = [threading.Thread(target=submit, args=(c,)) for c in choices]
-    # Both transactions have read the round and are about to write when the pause ends (PostgreSQL).
     services._BETWEEN_READ_AND_WRITE = lambda: time.sleep(0.3)
     try:
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(30)
+        return race(engine, [cast(c) for c in choices], timeout=30)
     finally:
         services._BETWEEN_READ_AND_WRITE = None
-    return errors
 
 
 @pytest.fixture
@@ -62,8 +51,7 @@ def _ballots(engine):
 def test_two_submissions_at_once_leave_one_ballot(engine, session, race_round):
     rnd, ideas, voter = race_round
     session.close()
-    errors = _race(engine, rnd.id, voter, [[ideas[0].id], [ideas[1].id]])
-    assert errors == []
+    assert _race(engine, rnd.id, voter, [[ideas[0].id], [ideas[1].id]]) == ["ok", "ok"]
     rows = _ballots(engine)
     assert len(rows) == 1 and rows[0].choices in (str(ideas[0].id), str(ideas[1].id))
 
@@ -80,8 +68,8 @@ def test_without_the_unique_constraint_the_upsert_is_refused(engine, session, ra
         pytest.skip("dropping a constraint on SQLite means rebuilding the table")
     rnd, ideas, voter = race_round
     _drop_constraint(session)
-    errors = _race(engine, rnd.id, voter, [[ideas[0].id], [ideas[1].id]])
-    assert len(errors) == 2 and all("ON CONFLICT" in str(e) for e in errors)
+    outcomes = _race(engine, rnd.id, voter, [[ideas[0].id], [ideas[1].id]])
+    assert all(o.startswith("error: ") and "ON CONFLICT" in o for o in outcomes), outcomes
     assert _ballots(engine) == []
 
 
@@ -108,6 +96,6 @@ def test_a_read_then_write_cast_races_into_two_ballots(engine, session, race_rou
         return row[0], ""
 
     monkeypatch.setattr(services, "_write_ballot", read_then_write)
-    assert _race(engine, rnd.id, voter, [[ideas[0].id], [ideas[1].id]]) == []
+    assert _race(engine, rnd.id, voter, [[ideas[0].id], [ideas[1].id]]) == ["ok", "ok"]
     with open_session(engine, write=False) as s:
         assert s.execute(select(func.count()).select_from(Ballot)).scalar() == 2

@@ -11,7 +11,7 @@ from community.db import open_session, utcnow
 from ledger import services as ledger
 from ledger.errors import InsufficientFunds
 from ledger.models import Hold
-from tests.votes.conftest import SECRET, feasible_idea, open_round
+from tests.support.factories import SECRET, feasible_idea, open_round
 from votes import services
 from votes.models import Ballot, Idea, IdeaSupport, Round
 

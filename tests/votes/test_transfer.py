@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import select
 
 from community.db import open_session
+from tests.support.factories import SECRET, feasible_idea, open_round
 from tests.votes import pabulib_data
-from tests.votes.conftest import SECRET, feasible_idea, open_round
 from votes import services
 from votes.models import Ballot, Idea, Round, RoundIdea
 from votes.pabulib import read_pb

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from community.db import open_session, utcnow
 from ledger.models import Hold
 from tests.date_parts import moment_parts
-from tests.votes.conftest import feasible_idea, open_round
+from tests.support.factories import feasible_idea, open_round
 from votes import services
 from votes.models import Ballot, Idea, Round
 
@@ -164,7 +164,7 @@ def test_staff_cannot_see_how_a_named_person_voted(client, session, world, sign_
 
 def test_results_close_on_page_load_and_explain(client, session, world, engine):
     slug = world["team"].slug
-    from tests.votes.conftest import SECRET
+    from tests.support.factories import SECRET
     from votes import services
 
     ideas = [feasible_idea(session, world, "Bench", 100_000), feasible_idea(session, world, "Garden", 60_000),
@@ -221,7 +221,7 @@ def test_paper_pages(client, session, world, sign_in, make_person, engine):
 
 
 def test_proposer_edits_after_needs_changes_and_team_posts_delivery(client, session, world, sign_in, engine):
-    from tests.votes.conftest import SECRET
+    from tests.support.factories import SECRET
     from votes import services
 
     slug = world["team"].slug

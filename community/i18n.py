@@ -1,0 +1,128 @@
+"""Translations (issue 16, languages): the one import point for marking strings.
+
+Python code writes ``from community.i18n import _, gettext, ngettext, lazy_gettext`` (Flask-Babel's
+functions: named placeholders, ``ngettext`` fills ``%(num)s``; ``lazy_gettext`` for strings made
+at import time, such as form labels); templates write ``{{ _("Vote") }}`` and ``{{ ngettext(...)
+}}``. The catalogues are ``translations/<lang>/LC_MESSAGES/messages.po`` (scripts/translations.sh).
+
+Which language a request gets (:func:`select_locale`), first that applies:
+
+1. ``?lang=pl`` in the URL (a visitor's choice; links carry it, see :func:`carry_language`, so
+   pages can be shared and the cookie-less micro-cache keys on it, community/cache.py);
+2. the signed-in person's saved language (``Person.language``);
+3. the best match of the browser's ``Accept-Language``;
+4. English.
+
+A language that does not exist (``?lang=xx``) is ignored, never an error.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from flask import Flask, has_request_context, request
+from flask_babel import Babel, force_locale, get_locale, gettext, lazy_gettext, lazy_ngettext, ngettext
+from flask_login import current_user
+
+# Each language's name in that language (the GOV.UK language switch shows them so).
+LANGUAGES = {"en": "English", "pl": "Polski", "ro": "Română"}
+DEFAULT = "en"
+_ = gettext
+
+__all__ = ["LANGUAGES", "_", "force_locale", "gettext", "language", "lazy_gettext", "lazy_ngettext",
+           "ngettext", "url_language"]
+
+babel = Babel()
+
+
+def url_language() -> str | None:
+    """The language asked for in the URL (``?lang=``), if it is one of ours."""
+    if not has_request_context():
+        return None
+    asked = request.args.get("lang", "")
+    return asked if asked in LANGUAGES else None
+
+
+def select_locale() -> str:
+    chosen = url_language()
+    if chosen:
+        return chosen
+    if has_request_context():
+        saved = getattr(getattr(current_user, "person", None), "language", None) \
+            if current_user and current_user.is_authenticated else None
+        if saved in LANGUAGES:
+            return saved
+        return request.accept_languages.best_match(LANGUAGES) or DEFAULT
+    return DEFAULT
+
+
+def language() -> str:
+    """The active language's code ("en", "pl" or "ro")."""
+    locale = get_locale()
+    return locale.language if locale is not None and locale.language in LANGUAGES else DEFAULT
+
+
+def carry_language(endpoint: str, values: dict) -> None:
+    """``url_for`` keeps the visitor's ``?lang=`` on every link of the page (not on static files).
+    Inside ``force_locale`` (an email to someone else, written during this request) the link
+    carries the recipient's language instead of the visitor's."""
+    if url_language() and endpoint != "static" and "lang" not in values:
+        values["lang"] = language()
+
+
+def _here(**lang) -> str:
+    """This page's address (path and query) with ``lang`` replaced, or removed when not given."""
+    args = [(key, value) for key, value in request.args.items(multi=True) if key != "lang"]
+    args += list(lang.items())
+    return request.path + ("?" + urlencode(args) if args else "")
+
+
+def language_url(code: str) -> str:
+    """The language switch's link for a visitor: this page in language ``code``."""
+    return _here(lang=code)
+
+
+def here_without_language() -> str:
+    """Where the signed-in person's language switch sends them back to (their saved language
+    then applies, so the address carries no ``?lang=``)."""
+    return _here()
+
+
+def _vary(response):
+    """Without ``?lang=`` the page depends on the browser's languages: say so to any cache."""
+    if url_language() is None:
+        response.vary.add("Accept-Language")
+    return response
+
+
+def _translate_field_error_prefix() -> None:
+    """govuk-frontend-wtf renders a field's error with GOV.UK's visually hidden "Error:" prefix in
+    English; give it in the page's language (once per process: the widgets are shared classes)."""
+    from govuk_frontend_wtf import gov_form_base
+
+    for cls in (gov_form_base.GovFormBase, gov_form_base.GovIterableBase):
+        if "map_gov_params" not in cls.__dict__ or getattr(cls.map_gov_params, "translated", False):
+            continue
+        original = cls.map_gov_params
+
+        def mapped(self, field, _original=original, **kwargs):
+            params = _original(self, field, **kwargs)
+            if "errorMessage" in params:
+                params["errorMessage"].setdefault("visuallyHiddenText", gettext("Error"))
+            return params
+
+        mapped.translated = True
+        cls.map_gov_params = mapped
+
+
+def init_app(app: Flask) -> None:
+    """Flask-Babel (catalogues in translations/ beside wsgi.py) and its Jinja ``_``, ``gettext`` and
+    ``ngettext`` (Jinja's "newstyle" gettext: the translated text is trusted, the variables are
+    escaped); the language switch's names; links keep ``?lang=``."""
+    babel.init_app(app, locale_selector=select_locale, default_locale=DEFAULT,
+                   default_timezone="Europe/London")
+    app.url_defaults(carry_language)
+    app.after_request(_vary)
+    _translate_field_error_prefix()
+    app.jinja_env.globals.update(LANGUAGES=LANGUAGES, current_language=language, language_url=language_url,
+                                 here_without_language=here_without_language)

@@ -1,0 +1,209 @@
+"""Delivery residents can follow (issue 17): the milestones of a funded idea, its progress, the
+money spent against it next to what the vote committed, and "done" with a closing note.
+
+Rules as in ``votes.services``: ``session`` keyword-only, flush never commit, refusals raise
+:class:`VotesError` with a message safe to show (``field`` names the form field). Who may call
+the writing functions (the team's members and enabler, signed in with their second factor) is
+checked by the views' ``team_staff``; the functions check the idea is the team's and funded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from community.db import utcnow
+from community.i18n import _
+from community.models import Team
+from ledger.models import Hold, HoldStatus
+from votes import signals
+from votes.errors import VotesError
+from votes.models import Idea, IdeaStatus, IdeaUpdate, Milestone, RoundIdea
+
+DELIVERING = (IdeaStatus.FUNDED.value, IdeaStatus.IN_DELIVERY.value)
+FUNDED_STATES = (*DELIVERING, IdeaStatus.DONE.value)
+
+
+def _text(value: str | None, limit: int, field: str, *, required: str | None = None) -> str | None:
+    value = (value or "").strip()
+    if not value:
+        if required:
+            raise VotesError(required, field=field)
+        return None
+    if len(value) > limit:
+        raise VotesError(_("Must be %(limit)s characters or fewer.", limit=limit), field=field)
+    return value
+
+
+def _funded_idea(session: Session, team: Team, idea_id: int, *, open_only: bool = True) -> Idea:
+    idea = session.execute(select(Idea).where(Idea.id == idea_id).with_for_update()).scalar_one_or_none()
+    if idea is None or idea.team_id != team.id:
+        raise VotesError(_("That idea does not exist."))
+    if idea.status not in (DELIVERING if open_only else FUNDED_STATES):
+        raise VotesError(_("This idea is done: its steps can no longer change.") if idea.status == "done"
+                         else _("Only funded ideas have delivery steps."))
+    return idea
+
+
+def _check_done_on(done_on: dt.date | None, today: dt.date) -> None:
+    # A step may be done before its planned day (delivery can be early), never in the future.
+    if done_on is not None and done_on > today:
+        raise VotesError(_("The date it was done must be today or in the past."), field="done_on")
+
+
+def _milestone(session: Session, idea: Idea, milestone_id: int) -> Milestone:
+    row = session.get(Milestone, milestone_id)
+    if row is None or row.idea_id != idea.id:
+        raise VotesError(_("That step does not exist."))
+    return row
+
+
+def add_milestone(*, session: Session, team: Team, idea_id: int, actor_id: int, title: str,
+                  planned_on: dt.date | None, note: str | None = None, done_on: dt.date | None = None,
+                  photo: tuple[str, str] | None = None, today: dt.date | None = None) -> Milestone:
+    """Add a step to a funded idea (it moves to "in delivery"). ``photo``: (reference, content
+    type) of a photo already stored by community.images."""
+    idea = _funded_idea(session, team, idea_id)
+    if planned_on is None:
+        raise VotesError(_("Enter the date it is planned for."), field="planned_on")
+    _check_done_on(done_on, today or dt.date.today())
+    row = Milestone(idea_id=idea.id, title=_text(title, 120, "title", required=_("Enter what the step is")),
+                    planned_on=planned_on, done_on=done_on, note=_text(note, 1000, "note"), created_by_id=actor_id,
+                    photo_ref=photo[0] if photo else None, photo_type=photo[1] if photo else None)
+    session.add(row)
+    if idea.status == IdeaStatus.FUNDED.value:
+        idea.status = IdeaStatus.IN_DELIVERY.value
+    idea.updated_at = utcnow()
+    session.flush()
+    signals.milestone_changed.send(None, session=session, idea=idea, milestone=row,
+                                   event=f"milestone:{row.id}:{'done' if done_on else 'added'}")
+    return row
+
+
+def edit_milestone(*, session: Session, team: Team, idea_id: int, milestone_id: int, title: str,
+                   planned_on: dt.date | None, note: str | None, done_on: dt.date | None,
+                   photo: tuple[str, str] | None = None, today: dt.date | None = None) -> tuple[Milestone, str | None]:
+    """Change a step; completing it (a done date where there was none) tells supporters and
+    voters. Returns the step and the reference of a photo it no longer shows (to remove)."""
+    idea = _funded_idea(session, team, idea_id)
+    row = _milestone(session, idea, milestone_id)
+    if planned_on is None:
+        raise VotesError(_("Enter the date it is planned for."), field="planned_on")
+    _check_done_on(done_on, today or dt.date.today())
+    completed = row.done_on is None and done_on is not None
+    row.title = _text(title, 120, "title", required=_("Enter what the step is"))
+    row.planned_on, row.done_on, row.note = planned_on, done_on, _text(note, 1000, "note")
+    replaced = None
+    if photo:
+        replaced = row.photo_ref
+        row.photo_ref, row.photo_type = photo
+    row.updated_at = idea.updated_at = utcnow()
+    session.flush()
+    if completed:
+        signals.milestone_changed.send(None, session=session, idea=idea, milestone=row,
+                                       event=f"milestone:{row.id}:done")
+    return row, replaced
+
+
+def complete_milestone(*, session: Session, team: Team, idea_id: int, milestone_id: int,
+                       done_on: dt.date | None = None, today: dt.date | None = None) -> Milestone:
+    """Mark a step done (today unless said); done twice is a no-op (told once)."""
+    idea = _funded_idea(session, team, idea_id)
+    row = _milestone(session, idea, milestone_id)
+    today = today or dt.date.today()
+    if row.done_on is not None:
+        return row
+    _check_done_on(done_on, today)
+    row.done_on = done_on or today
+    row.updated_at = idea.updated_at = utcnow()
+    session.flush()
+    signals.milestone_changed.send(None, session=session, idea=idea, milestone=row, event=f"milestone:{row.id}:done")
+    return row
+
+
+def mark_done(*, session: Session, team: Team, idea_id: int, actor_id: int, closing_note: str) -> Idea:
+    """The idea is delivered: "done" with a closing note residents see (and are told)."""
+    idea = _funded_idea(session, team, idea_id)
+    note = _text(closing_note, 2000, "closing_note", required=_("Enter a closing note: what was delivered"))
+    idea.status, idea.closing_note, idea.updated_at = IdeaStatus.DONE.value, note, utcnow()
+    update_row = IdeaUpdate(idea_id=idea.id, author_id=actor_id, status="done", text=note[:1000])
+    session.add(update_row)
+    session.flush()
+    signals.milestone_changed.send(None, session=session, idea=idea, milestone=None, event=f"idea:{idea.id}:done")
+    return idea
+
+
+def milestones_of(*, session: Session, idea_id: int) -> list[Milestone]:
+    return list(session.execute(select(Milestone).where(Milestone.idea_id == idea_id)
+                                .order_by(Milestone.planned_on, Milestone.id)).scalars())
+
+
+# --------------------------------------------------------------------------- what residents see
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int
+    status: str
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.done / self.total) if self.total else (100 if self.status == "done" else 0)
+
+    @property
+    def label(self) -> str:
+        if self.status == IdeaStatus.DONE.value:
+            return _("Done")
+        if not self.total:
+            return _("Funded: no steps planned yet")
+        return _("%(done)s of %(total)s steps done", done=self.done, total=self.total)
+
+
+def progress(*, session: Session, idea_ids: list[int]) -> dict[int, Progress]:
+    """Steps done and planned for each of these ideas (one query), with their status."""
+    if not idea_ids:
+        return {}
+    rows = session.execute(
+        select(Idea.id, Idea.status, func.count(Milestone.id), func.count(Milestone.done_on))
+        .outerjoin(Milestone, Milestone.idea_id == Idea.id).where(Idea.id.in_(idea_ids)).group_by(Idea.id, Idea.status)
+    ).all()
+    return {idea_id: Progress(done, total, status) for idea_id, status, total, done in rows}
+
+
+@dataclass(frozen=True)
+class Money:
+    """What the vote committed to an idea, what has been paid against it (quick spend, from the
+    ledger's settled holds: votes.ports) and what is still committed for it on the ledger."""
+
+    committed_pence: int
+    paid_pence: int
+    held_pence: int  # the idea's open hold on the ledger (what spend can still draw on)
+
+    @property
+    def other_pence(self) -> int:
+        """Approved and not yet paid, or released when a payment came in under its approval."""
+        return max(self.committed_pence - self.paid_pence - self.held_pence, 0)
+
+
+def money(*, session: Session, idea: Idea, paid_lines: list) -> Money:
+    committed = 0
+    if idea.funded_round_id is not None:
+        committed = session.execute(select(RoundIdea.cost_pence).where(
+            RoundIdea.round_id == idea.funded_round_id, RoundIdea.idea_id == idea.id)).scalar() or 0
+    held = 0
+    if idea.hold_id is not None:
+        hold = session.get(Hold, idea.hold_id)
+        held = hold.amount_pence if hold is not None and hold.status == HoldStatus.OPEN.value else 0
+    return Money(int(committed), sum(int(line.amount_pence) for line in paid_lines), int(held))
+
+
+def funded_of_team(*, session: Session, team_id: int) -> list[tuple[Idea, Progress]]:
+    """The team's funded ideas (funded, in delivery, done) with where each is, newest first."""
+    ideas = list(session.execute(select(Idea).where(Idea.team_id == team_id, Idea.status.in_(FUNDED_STATES))
+                                 .order_by(Idea.updated_at.desc(), Idea.id.desc())).scalars())
+    found = progress(session=session, idea_ids=[i.id for i in ideas])
+    return [(i, found[i.id]) for i in ideas]
