@@ -12,11 +12,11 @@ from flask_login import current_user, logout_user
 from community import rights
 from community.auth import public, signed_in
 from community.db import get_session, london_today
-from community.errors import DomainError, InvalidCredentials
+from community.errors import InvalidCredentials
 from community.i18n import _
 from community.limits import SIGN_IN_PER_ADDRESS, limiter
 from community.rights_forms import DeleteAccountForm, DownloadDataForm
-from community.web import show_error
+from community.web import attempt
 
 bp = Blueprint("rights", __name__)
 
@@ -66,18 +66,11 @@ def delete_account():
     sources = rights.registered()
     form = DeleteAccountForm()
     plan = rights.deletion_plan(session=session, person_id=current_user.id, sources=sources)
-    if plan.allowed and form.validate_on_submit():
-        try:
-            rights.delete_account(session=session, person_id=current_user.id, password=form.password.data,
-                                  sources=sources)
-            session.commit()
-        except InvalidCredentials as error:
-            show_error(form, error, field="password")
-        except DomainError as error:
-            show_error(form, error)
-        else:
-            logout_user()
-            cookie.clear()
-            flash(_("Your account has been deleted and you have been signed out."), "success")
-            return redirect(url_for("community.home"))
+    if plan.allowed and attempt(form, lambda s: rights.delete_account(
+            session=s, person_id=current_user.id, password=form.password.data, sources=sources),
+            field_for={InvalidCredentials: "password"}).ok:
+        logout_user()
+        cookie.clear()
+        flash(_("Your account has been deleted and you have been signed out."), "success")
+        return redirect(url_for("community.home"))
     return render_template("community/delete_account.html", form=form, plan=plan)

@@ -66,12 +66,13 @@ def attempt(form, action: Callable[[Session], Any], *, field_for: dict[type, str
     return Attempt(True, value)
 
 
-def act(action: Callable[[Session], Any], *, done: str) -> bool:
+def act(action: Callable[[Session], Any], *, done: str | Callable[[Any], str]) -> bool:
     """A button's action (no fields to show an error beside): run it and commit, then flash
-    ``done``, or roll back and flash the refusal. ``NotFound`` answers 404."""
+    ``done`` (or ``done(value)`` of what the action returned), or roll back and flash the
+    refusal. ``NotFound`` answers 404."""
     session = get_session()
     try:
-        action(session)
+        value = action(session)
         session.commit()
     except NotFound:
         session.rollback()
@@ -80,5 +81,5 @@ def act(action: Callable[[Session], Any], *, done: str) -> bool:
         session.rollback()
         flash(error.message, "error")
         return False
-    flash(done, "success")
+    flash(done(value) if callable(done) else done, "success")
     return True

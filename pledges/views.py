@@ -15,7 +15,7 @@ from community.db import get_engine, get_session, london_today, open_session
 from community.formatting import gbp
 from community.i18n import _, lazy_gettext
 from community.models import Team
-from community.web import attempt, show_error
+from community.web import act, attempt
 from ledger.errors import DomainError, InvalidAmount, NotFound
 from ledger.money import parse_pence
 from pledges import services
@@ -299,49 +299,30 @@ def withdraw(slug: str, pledge_id: int):
     session = get_session()
     team = team_or_404(session, slug)
     staff_here = _is_team_staff(team)
-    try:
-        item = services.team_pledge(session, team, pledge_id)
-    except NotFound:
-        abort(404)
+    item = services.team_pledge(session, team, pledge_id)  # NotFound answers 404
     if not staff_here and item.pledger_person_id != current_user.id:
         abort(404)
     form = WithdrawForm()
-    if form.validate_on_submit():
-        try:
-            services.withdraw(session=session, team=team, pledge_id=item.id, actor=current_user.person,
-                              reason=form.reason.data, is_team_staff=staff_here)
-            session.commit()
-        except NotFound:
-            abort(404)
-        except DomainError as error:
-            show_error(form, error, field="reason")
-        else:
-            flash(_("Pledge %(reference)s is withdrawn. Anything already given stays recorded.", reference=item.reference), "success")
-            return redirect(url_for("pledges.pledge", slug=team.slug, pledge_id=item.id))
-    return render_template("pledges/simple_form.html", form=form, team=team,
-                           title=_("Withdraw pledge %(reference)s", reference=item.reference),
-                           back=url_for("pledges.pledge", slug=team.slug, pledge_id=item.id))
+    back = url_for("pledges.pledge", slug=team.slug, pledge_id=item.id)
+    if attempt(form, lambda s: services.withdraw(session=s, team=team, pledge_id=item.id, actor=current_user.person,
+                                                 reason=form.reason.data, is_team_staff=staff_here),
+               field_for={DomainError: "reason"}).ok:
+        flash(_("Pledge %(reference)s is withdrawn. Anything already given stays recorded.", reference=item.reference), "success")
+        return redirect(back)
+    return render_template("pledges/simple_form.html", form=form, team=team, back=back,
+                           title=_("Withdraw pledge %(reference)s", reference=item.reference))
 
 
 @bp.post("/teams/<slug>/pledges/<int:pledge_id>/remind")
 @team_staff
 def remind(pledge_id: int, team: Team):
-    session = get_session()
-    form = ReminderForm()
-    if not form.validate_on_submit():
+    if not ReminderForm().validate_on_submit():
         abort(400)
-    try:
-        item = services.send_reminder(session=session, team=team, pledge_id=pledge_id, actor_id=current_user.id,
-                                      send=mail.send)
-        session.commit()
-    except NotFound:
-        abort(404)
-    except DomainError as error:
-        session.rollback()
-        flash(str(error), "error")
-        return redirect(url_for("pledges.pledge", slug=team.slug, pledge_id=pledge_id))
-    flash(f"A polite reminder about pledge {item.reference} was emailed to {item.pledger_name}.", "success")
-    if request.form.get("next_page") == "reminders":
+    sent = act(lambda s: services.send_reminder(session=s, team=team, pledge_id=pledge_id, actor_id=current_user.id,
+                                                send=mail.send),
+               done=lambda item: _("A polite reminder about pledge %(reference)s was emailed to %(name)s.",
+                                   reference=item.reference, name=item.pledger_name))
+    if sent and request.form.get("next_page") == "reminders":
         return redirect(url_for("pledges.reminders", slug=team.slug))
     return redirect(url_for("pledges.pledge", slug=team.slug, pledge_id=pledge_id))
 
@@ -362,19 +343,13 @@ def reminders(team: Team):
 @bp.route("/teams/<slug>/community-pledges/new", methods=["GET", "POST"])
 @signed_in
 def new_community_pledge(slug: str):
-    session = get_session()
-    team = team_or_404(session, slug)
+    team = team_or_404(get_session(), slug)
     form = CommunityPledgeForm()
-    if form.validate_on_submit():
-        try:
-            item = services.create_community_pledge(session=session, team=team, author=current_user.person,
-                                                    title=form.title.data, promise=form.promise.data)
-            session.commit()
-        except DomainError as error:
-            show_error(form, error)
-        else:
-            flash(_("“%(title)s” is ready for people to sign.", title=item.title), "success")
-            return redirect(url_for("pledges.community_pledge", slug=team.slug, cp_id=item.id))
+    done = attempt(form, lambda s: services.create_community_pledge(
+        session=s, team=team, author=current_user.person, title=form.title.data, promise=form.promise.data))
+    if done.ok:
+        flash(_("“%(title)s” is ready for people to sign.", title=done.value.title), "success")
+        return redirect(url_for("pledges.community_pledge", slug=team.slug, cp_id=done.value.id))
     return render_template("pledges/simple_form.html", form=form, team=team,
                            title=_("Start a community pledge in %(team)s", team=team.name),
                            back=url_for("pledges.wall", slug=team.slug))
@@ -410,15 +385,9 @@ def sign(slug: str, cp_id: int):
     form = SignForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
-        services.sign(session=session, community_pledge=item, person=current_user.person,
-                      anonymous=bool(form.anonymous.data))
-        session.commit()
-    except DomainError as error:
-        session.rollback()
-        flash(str(error), "error")
-    else:
-        flash(_("Thank you for signing “%(title)s”.", title=item.title), "success")
+    act(lambda s: services.sign(session=s, community_pledge=item, person=current_user.person,
+                                anonymous=bool(form.anonymous.data)),
+        done=_("Thank you for signing “%(title)s”.", title=item.title))
     return redirect(url_for("pledges.community_pledge", slug=team.slug, cp_id=item.id))
 
 
