@@ -5,6 +5,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from community.errors import NotFound
+from community.i18n import _, lazy_gettext
 
 csrf = CSRFProtect()
 
@@ -38,23 +39,23 @@ def init_app(app: Flask) -> None:
     def _not_found(error):
         # Every domain's NotFound is this one class: a service that cannot find (or may not reveal)
         # an object answers 404 here, so views need not catch it.
-        return render_template("errors/error.html", code=404, title="Page not found", message=error.message), 404
+        return render_template("errors/error.html", code=404, title=_("Page not found"), message=error.message), 404
 
     @app.errorhandler(CSRFError)
     def _csrf_error(error):
-        return render_template("errors/error.html", code=400, title="Your form expired",
-                               message="Go back, reload the page and try again."), 400
+        return render_template("errors/error.html", code=400, title=_("Your form expired"),
+                               message=_("Go back, reload the page and try again.")), 400
 
     for code, title, message in (
-        (403, "You cannot do that", "Your account does not have permission for this page."),
-        (404, "Page not found", "If you typed the web address, check it is correct."),
-        (405, "Page not found", "That page cannot be used this way."),
-        (413, "File too large", "The file must be smaller than 10 MB."),
-        (429, "Too many attempts", "Wait a few minutes and try again."),
-        (500, "Sorry, there is a problem", "Try again later. Nothing you entered was saved."),
+        (403, lazy_gettext("You cannot do that"), lazy_gettext("Your account does not have permission for this page.")),
+        (404, lazy_gettext("Page not found"), lazy_gettext("If you typed the web address, check it is correct.")),
+        (405, lazy_gettext("Page not found"), lazy_gettext("That page cannot be used this way.")),
+        (413, lazy_gettext("File too large"), lazy_gettext("The file must be smaller than 10 MB.")),
+        (429, lazy_gettext("Too many attempts"), lazy_gettext("Wait a few minutes and try again.")),
+        (500, lazy_gettext("Sorry, there is a problem"), lazy_gettext("Try again later. Nothing you entered was saved.")),
     ):
         app.register_error_handler(
             code, lambda error, c=code, t=title, m=message: (
-                render_template("errors/error.html", code=c, title=t, message=m), c
+                render_template("errors/error.html", code=c, title=str(t), message=str(m)), c
             )
         )
