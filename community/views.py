@@ -184,20 +184,11 @@ def sign_up():
     """Answers the same whether or not the email has an account (issue 14, finding 8): both go
     to "check your email", and nobody is signed in here (that would tell the two apart)."""
     form = SignUpForm()
-    if form.validate_on_submit():
-        session = get_session()
-        try:
-            services.request_sign_up(
-                session=session, name=form.name.data, email=form.email.data,
-                password=form.password.data, postcode=form.postcode.data,
-                sign_in_link=url_for("community.sign_in", _external=True),
-                reset_link=url_for("community.forgot_password", _external=True),
-                confirm_link=_confirm_link)
-            session.commit()
-        except DomainError as error:
-            show_error(form, error)
-        else:
-            return redirect(url_for("community.sign_up_done"))
+    if attempt(form, lambda s: services.request_sign_up(
+            session=s, name=form.name.data, email=form.email.data, password=form.password.data,
+            postcode=form.postcode.data, sign_in_link=url_for("community.sign_in", _external=True),
+            reset_link=url_for("community.forgot_password", _external=True), confirm_link=_confirm_link)).ok:
+        return redirect(url_for("community.sign_up_done"))
     return render_template("community/sign_up.html", form=form)
 
 
@@ -228,19 +219,14 @@ def confirm_email(token: str):
         return _confirm_link_page(error)
     person = session.get(Person, row.person_id)
     form = ConfirmEmailForm()
-    if form.validate_on_submit():
-        try:
-            services.confirm_email(session=session, token=token, password=form.password.data)
-            session.commit()
-        except ConfirmLinkInvalid as error:
-            return _confirm_link_page(error)
-        except DomainError as error:
-            show_error(form, error)
-        else:
-            flash(_("Your email address is confirmed. You can now vote, support ideas, pledge and sign."), "success")
-            signed_in_here = current_user.is_authenticated and current_user.id == person.id
-            return redirect(url_for("community.account" if signed_in_here else "community.sign_in"))
-    return render_template("community/confirm_email.html", form=form, email=person.email)
+    done = attempt(form, lambda s: services.confirm_email(session=s, token=token, password=form.password.data))
+    if isinstance(done.error, ConfirmLinkInvalid):
+        return _confirm_link_page(done.error)
+    if not done.ok:
+        return render_template("community/confirm_email.html", form=form, email=person.email)
+    flash(_("Your email address is confirmed. You can now vote, support ideas, pledge and sign."), "success")
+    signed_in_here = current_user.is_authenticated and current_user.id == person.id
+    return redirect(url_for("community.account" if signed_in_here else "community.sign_in"))
 
 
 @bp.post("/account/confirm-email/resend")
@@ -310,27 +296,21 @@ def _reset_link_page(error: ResetLinkInvalid):
 def reset_password(token: str):
     """Choose a new password through an emailed link. It signs nobody in: every session of the
     person ends, and the next sign-in asks for the second factor as always."""
-    session = get_session()
     try:
-        services.check_password_reset(session=session, token=token)
+        services.check_password_reset(session=get_session(), token=token)
     except ResetLinkInvalid as error:
         return _reset_link_page(error)
     form = ResetPasswordForm()
-    if form.validate_on_submit():
-        try:
-            services.reset_password(session=session, token=token, password=form.password.data)
-            session.commit()
-        except ResetLinkInvalid as error:
-            return _reset_link_page(error)
-        except DomainError as error:
-            show_error(form, error)
-        else:
-            logout_user()
-            cookie.clear()  # any half-finished sign-in here ends too
-            flash(_("Your password has been changed and you have been signed out everywhere. "
-                  "Sign in with your new password."), "success")
-            return redirect(url_for("community.sign_in"))
-    return render_template("community/reset_password.html", form=form)
+    done = attempt(form, lambda s: services.reset_password(session=s, token=token, password=form.password.data))
+    if isinstance(done.error, ResetLinkInvalid):
+        return _reset_link_page(done.error)
+    if not done.ok:
+        return render_template("community/reset_password.html", form=form)
+    logout_user()
+    cookie.clear()  # any half-finished sign-in here ends too
+    flash(_("Your password has been changed and you have been signed out everywhere. "
+            "Sign in with your new password."), "success")
+    return redirect(url_for("community.sign_in"))
 
 
 def _log_in(person: Person, token: str, *, second_factor: bool) -> None:
@@ -346,6 +326,20 @@ def _log_in(person: Person, token: str, *, second_factor: bool) -> None:
     login_user(CurrentUser(person, auth, token, load_roles(session, person.id)), fresh=True)
 
 
+def _password_step(session, email: str, password: str):
+    """The password (first) step: the person and, when no second factor is needed, their new
+    session's token; otherwise ``None`` (the code or the set-up comes next)."""
+    person = services.authenticate(session, email=email, password=password)
+    second = services.needs_second_factor(session, person=person)
+    return person, None if second else services.start_session(session, person=person, second_factor=False)
+
+
+def _code_step(session, person, code: str):
+    """The second step: the recovery codes left (if one was used) and the session's token."""
+    left = services.pass_second_factor(session=session, person=person, code=code)
+    return left, services.start_session(session, person=person, second_factor=True)
+
+
 @bp.route("/sign-in", methods=["GET", "POST"])
 @public
 @limiter.limit(SIGN_IN_PER_ADDRESS, methods=["POST"])
@@ -354,23 +348,16 @@ def sign_in():
     form = SignInForm()
     if request.method == "POST":
         signin.clear()  # a new attempt: any half-finished sign-in before it is gone
-    if form.validate_on_submit():
-        session = get_session()
-        try:
-            person = services.authenticate(session, email=form.email.data, password=form.password.data)
-            second = services.needs_second_factor(session, person=person)
-            token = None if second else services.start_session(session, person=person, second_factor=False)
-            session.commit()
-        except DomainError as error:
-            show_error(form, error)
-        else:
-            if token:
-                _log_in(person, token, second_factor=False)
-                return redirect(_safe_next(_landing()))
-            if signin.begin(person, next_url=request.args.get("next")) is signin.State.PENDING_CODE:
-                return redirect(url_for("community.sign_in_code"))
-            return redirect(url_for("community.two_factor_setup"))
-    return render_template("community/sign_in.html", form=form)
+    done = attempt(form, lambda s: _password_step(s, form.email.data, form.password.data))
+    if not done.ok:
+        return render_template("community/sign_in.html", form=form)
+    person, token = done.value
+    if token:
+        _log_in(person, token, second_factor=False)
+        return redirect(_safe_next(_landing()))
+    if signin.begin(person, next_url=request.args.get("next")) is signin.State.PENDING_CODE:
+        return redirect(url_for("community.sign_in_code"))
+    return redirect(url_for("community.two_factor_setup"))
 
 
 @bp.route("/sign-in/code", methods=["GET", "POST"])
@@ -382,21 +369,15 @@ def sign_in_code():
         flash(_("Sign in again."), "info")
         return redirect(url_for("community.sign_in"))
     form = CodeForm()
-    if form.validate_on_submit():
-        session = get_session()
-        try:
-            left = services.pass_second_factor(session=session, person=person, code=form.code.data)
-            token = services.start_session(session, person=person, second_factor=True)
-            session.commit()
-        except DomainError as error:
-            show_error(form, error)
-        else:
-            target = signin.next_url("")
-            _log_in(person, token, second_factor=True)
-            if left is not None:
-                _recovery_code_used(left)
-            return redirect(target or _landing())
-    return render_template("community/sign_in_code.html", form=form)
+    done = attempt(form, lambda s: _code_step(s, person, form.code.data))
+    if not done.ok:
+        return render_template("community/sign_in_code.html", form=form)
+    left, token = done.value
+    target = signin.next_url("")
+    _log_in(person, token, second_factor=True)
+    if left is not None:
+        _recovery_code_used(left)
+    return redirect(target or _landing())
 
 
 def _qr_svg(uri: str) -> str:
