@@ -243,4 +243,4 @@ def test_the_idea_page_is_in_polish_for_a_polish_reader(client, session, world, 
                            title="Order", planned_on=london_today(), done_on=london_today())
     session.commit()
     page = client.get(_url(world, funded, "?lang=pl")).get_data(as_text=True)
-    assert "Zaplanowano na" in page and "1 z 1 kroku wykonano" in page
+    assert "Zaplanowano na" in page and "Wykonane kroki: 1 z 1" in page and "Co zostało zrealizowane" not in page
