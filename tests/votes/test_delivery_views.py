@@ -244,3 +244,16 @@ def test_the_idea_page_is_in_polish_for_a_polish_reader(client, session, world, 
     session.commit()
     page = client.get(_url(world, funded, "?lang=pl")).get_data(as_text=True)
     assert "Zaplanowano na" in page and "Wykonane kroki: 1 z 1" in page and "Co zostało zrealizowane" not in page
+
+
+def test_the_demo_shows_delivery_steps_and_a_done_idea(runner, engine, client):
+    assert runner.invoke(args=["demo", "load"]).exit_code == 0
+    with open_session(engine, write=False) as s:
+        steps = list(s.execute(select(Milestone)).scalars())
+        done = list(s.execute(select(Idea).where(Idea.status == "done")).scalars())
+        in_delivery = list(s.execute(select(Idea).where(Idea.status == "in_delivery")).scalars())
+    assert len(steps) >= 4 and any(st.done_on for st in steps) and any(st.done_on is None for st in steps)
+    assert len(done) == 1 and done[0].closing_note and len(in_delivery) == 1
+    page = client.get(f"/teams/shirebrook/ideas/{in_delivery[0].id}").get_data(as_text=True)
+    assert "1 of 3 steps done" in page
+    assert "What the votes funded" in client.get("/teams/shirebrook").get_data(as_text=True)
