@@ -203,11 +203,15 @@ def money(*, session: Session, idea: Idea, paid_lines: list) -> Money:
 
 
 def funded_of_team(*, session: Session, team_id: int) -> list[tuple[Idea, Progress]]:
-    """The team's funded ideas (funded, in delivery, done) with where each is, newest first."""
-    ideas = list(session.execute(select(Idea).where(Idea.team_id == team_id, Idea.status.in_(FUNDED_STATES))
-                                 .order_by(Idea.updated_at.desc(), Idea.id.desc())).scalars())
-    found = progress(session=session, idea_ids=[i.id for i in ideas])
-    return [(i, found[i.id]) for i in ideas]
+    """The team's funded ideas (funded, in delivery, done) with where each is, newest first: one
+    query (grouped by the idea's key, which PostgreSQL accepts for the idea's other columns)."""
+    rows = session.execute(
+        select(Idea, func.count(Milestone.id), func.count(Milestone.done_on))
+        .outerjoin(Milestone, Milestone.idea_id == Idea.id)
+        .where(Idea.team_id == team_id, Idea.status.in_(FUNDED_STATES))
+        .group_by(Idea.id).order_by(Idea.updated_at.desc(), Idea.id.desc())
+    ).all()
+    return [(idea, Progress(done, total, idea.status)) for idea, total, done in rows]
 
 
 @dataclass(frozen=True)

@@ -203,14 +203,9 @@ def test_progress_counts_steps_done_and_planned_for_many_ideas_in_one_query(sess
     delivery.mark_done(session=session, team=world["team"], idea_id=second.id, actor_id=world["member"].id,
                        closing_note="Planted")
     session.commit()
-    statements = []
-    listener = lambda *args: statements.append(args[2])  # noqa: E731 - before_cursor_execute's statement
-    event.listen(engine, "before_cursor_execute", listener)
-    try:
-        found = delivery.progress(session=session, idea_ids=[first.id, second.id, third.id])
-    finally:
-        event.remove(engine, "before_cursor_execute", listener)
-    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1
+    found, selects = _selects(engine, lambda: delivery.progress(session=session,
+                                                                 idea_ids=[first.id, second.id, third.id]))
+    assert len(selects) == 1
     assert (found[first.id].done, found[first.id].total, found[first.id].percent) == (2, 5, 40)
     assert found[first.id].label == "2 of 5 steps done"
     assert (found[second.id].label, found[second.id].percent) == ("Done", 100)
@@ -220,14 +215,35 @@ def test_progress_counts_steps_done_and_planned_for_many_ideas_in_one_query(sess
     assert one.label == "0 of 1 step done"
 
 
-def test_the_teams_funded_ideas_come_newest_first_with_their_progress(session, world):
+def _selects(engine, call):
+    """``call()``'s result and the SELECT statements it ran."""
+    statements = []
+
+    def listener(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        result = call()
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    return result, [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+
+
+def test_the_teams_funded_ideas_come_newest_first_with_their_progress_in_one_query(session, world, engine):
     first, second = _funded(session, world, "Benches", 10_000), _funded(session, world, "Bulbs", 10_000)
     feasible_idea(session, world, "Not on a ballot", 10_000)
     _add(session, world, first, done_on=TODAY)
+    _add(session, world, first, title="Install")
     session.commit()
-    rows = delivery.funded_of_team(session=session, team_id=world["team"].id)
-    assert [(i.title, p.done, p.total) for i, p in rows] == [("Benches", 1, 1), ("Bulbs", 0, 0)]
+    team_id = world["team"].id
+    session.expire_all()
+    rows, selects = _selects(engine, lambda: delivery.funded_of_team(session=session, team_id=team_id))
+    assert len(selects) == 1
+    assert [(i.title, p.done, p.total) for i, p in rows] == [("Benches", 1, 2), ("Bulbs", 0, 0)]
     assert {i.id for i, _ in rows} == {first.id, second.id}
+    rows = delivery.funded_of_team(session=session, team_id=world["team"].id)
+    assert rows[0][1].label == "1 of 2 steps done" and rows[1][1].label == "Funded: no steps planned yet"
 
 
 def test_money_is_what_the_vote_committed_what_was_paid_and_what_is_still_held(session, world):
