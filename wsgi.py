@@ -402,6 +402,10 @@ def register_next_steps(app: Flask) -> None:
     from votes import ports
 
     ports.register_idea_spend(app, quick_spend.spend_for_idea)
+    from community import team_sections
+    from votes import delivery
+
+    team_sections.register(app, delivery.team_section)  # where each funded idea is (issue 17)
     from votes import notifications as vote_notifications
 
     vote_notifications.init_app(app)  # residents are told of reviews, rounds, results (issue 16)

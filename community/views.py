@@ -21,7 +21,7 @@ from flask import session as cookie
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import text
 
-from community import mail, next_steps, notify, numbers, services, signin
+from community import mail, next_steps, notify, numbers, services, signin, team_sections
 from community.auth import (
     CurrentUser,
     admin_only,
@@ -109,7 +109,8 @@ def team(slug: str):
         abort(404)
     members = services.list_team_members(session, team_id=summary.team.id)
     return render_template("community/team.html", summary=summary, members=members,
-                           nudges=next_steps.nudges(session, current_user, summary.team))
+                           nudges=next_steps.nudges(session, current_user, summary.team),
+                           sections=team_sections.sections(session, summary.team))
 
 
 @bp.app_errorhandler(EmailNotConfirmed)

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from community.db import LONDON
 from community.models import Membership, Person, Place, Team
-from votes import services
+from votes import delivery, services
 from votes.models import Idea, Round
 
 # Who voted for what, by first name and idea title (approval ballot: any number of ideas).
@@ -100,6 +100,7 @@ def load_rounds(session: Session, *, secret: str, now: dt.datetime) -> None:
             services.cast_ballot(session=session, rnd_id=last.id, person=residents[name], secret=secret,
                                  idea_ids=[ideas[t] for t in titles], now=opened + dt.timedelta(days=1, hours=n))
     services.close_round(session=session, round_id=last.id, actor_id=opener.person_id, now=closes)
+    _deliver(session, team=team, actor_id=opener.person_id, today=now.astimezone(LONDON).date())
 
     # This round: open from the start of this hour for 14 days, with what the last round did not fund.
     this_hour = now.replace(minute=0, second=0, microsecond=0)
@@ -115,6 +116,36 @@ def load_rounds(session: Session, *, secret: str, now: dt.datetime) -> None:
             services.cast_ballot(session=session, rnd_id=current.id, person=residents[name], secret=secret,
                                  idea_ids=[ideas[t] for t in titles], now=now)
     session.flush()
+
+
+# The delivery of what the closed round funded (issue 17), by idea title: (step, days from today it
+# is planned for, done today or not); an idea with a closing note is then marked done.
+DELIVERY = {
+    "Planters on Main Street": ([("Order the planters from the garden centre", -3, True),
+                                 ("Plant them with the school garden club", 10, False),
+                                 ("Agree the watering rota with the shops", 14, False)], None),
+    "Grit bins for the hill streets": ([("Order three grit bins", -7, True),
+                                        ("Put them in at Carter Lane and Portland Road", -1, True)],
+                                       "Three grit bins are in place at the top of Carter Lane and Portland Road, "
+                                       "filled with grit before the first frost."),
+}
+
+
+def _deliver(session: Session, *, team: Team, actor_id: int, today: dt.date) -> None:
+    """Steps for the demo's funded ideas (some done) and one idea done with its closing note."""
+    funded = {i.title: i.id for i in session.exec(select(Idea).where(Idea.team_id == team.id,
+                                                                     Idea.status == "funded"))}
+    for title, (steps, closing_note) in DELIVERY.items():
+        if title not in funded:
+            continue
+        for step, days, done in steps:
+            delivery.add_milestone(session=session, team=team, idea_id=funded[title], actor_id=actor_id, title=step,
+                                   planned_on=today + dt.timedelta(days=days),
+                                   done_on=today + dt.timedelta(days=min(days, 0)) if done else None,
+                                   today=today)
+        if closing_note:
+            delivery.mark_done(session=session, team=team, idea_id=funded[title], actor_id=actor_id,
+                               closing_note=closing_note)
 
 
 def resident_notes(session: Session, *, people: list[Person], secret: str, now: dt.datetime) -> dict[int, str]:

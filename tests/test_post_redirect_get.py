@@ -65,6 +65,10 @@ REDIRECTS_TO: dict[str, tuple[str, ...]] = {
     "votes.edit_idea": ("votes.idea",),
     "votes.review": ("votes.idea",),
     "votes.delivery": ("votes.idea",),
+    "votes.new_step": ("votes.idea",),
+    "votes.edit_step": ("votes.idea",),
+    "votes.complete_step": ("votes.idea",),
+    "votes.mark_done": ("votes.idea",),
     "votes.new_round": ("votes.round_page",),
     "votes.review_ballot": ("votes.check_vote",),  # the review is a GET of the choices kept in the session
     "votes.cast": ("votes.receipt", "votes.round_page"),

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from community.db import utcnow
-from community.i18n import _
+from community.db import london_today, utcnow
+from community.i18n import _, ngettext
 from community.models import Team
+from community.team_sections import Section
 from ledger.models import Hold, HoldStatus
 from votes import signals
 from votes.errors import VotesError
@@ -69,7 +70,7 @@ def add_milestone(*, session: Session, team: Team, idea_id: int, actor_id: int, 
     idea = _funded_idea(session, team, idea_id)
     if planned_on is None:
         raise VotesError(_("Enter the date it is planned for."), field="planned_on")
-    _check_done_on(done_on, today or dt.date.today())
+    _check_done_on(done_on, today or london_today())
     row = Milestone(idea_id=idea.id, title=_text(title, 120, "title", required=_("Enter what the step is")),
                     planned_on=planned_on, done_on=done_on, note=_text(note, 1000, "note"), created_by_id=actor_id,
                     photo_ref=photo[0] if photo else None, photo_type=photo[1] if photo else None)
@@ -92,7 +93,7 @@ def edit_milestone(*, session: Session, team: Team, idea_id: int, milestone_id: 
     row = _milestone(session, idea, milestone_id)
     if planned_on is None:
         raise VotesError(_("Enter the date it is planned for."), field="planned_on")
-    _check_done_on(done_on, today or dt.date.today())
+    _check_done_on(done_on, today or london_today())
     completed = row.done_on is None and done_on is not None
     row.title = _text(title, 120, "title", required=_("Enter what the step is"))
     row.planned_on, row.done_on, row.note = planned_on, done_on, _text(note, 1000, "note")
@@ -113,7 +114,7 @@ def complete_milestone(*, session: Session, team: Team, idea_id: int, milestone_
     """Mark a step done (today unless said); done twice is a no-op (told once)."""
     idea = _funded_idea(session, team, idea_id)
     row = _milestone(session, idea, milestone_id)
-    today = today or dt.date.today()
+    today = today or london_today()
     if row.done_on is not None:
         return row
     _check_done_on(done_on, today)
@@ -160,7 +161,7 @@ class Progress:
             return _("Done")
         if not self.total:
             return _("Funded: no steps planned yet")
-        return _("%(done)s of %(total)s steps done", done=self.done, total=self.total)
+        return ngettext("%(done)s of %(num)s step done", "%(done)s of %(num)s steps done", self.total, done=self.done)
 
 
 def progress(*, session: Session, idea_ids: list[int]) -> dict[int, Progress]:
@@ -202,8 +203,46 @@ def money(*, session: Session, idea: Idea, paid_lines: list) -> Money:
 
 
 def funded_of_team(*, session: Session, team_id: int) -> list[tuple[Idea, Progress]]:
-    """The team's funded ideas (funded, in delivery, done) with where each is, newest first."""
-    ideas = list(session.execute(select(Idea).where(Idea.team_id == team_id, Idea.status.in_(FUNDED_STATES))
-                                 .order_by(Idea.updated_at.desc(), Idea.id.desc())).scalars())
-    found = progress(session=session, idea_ids=[i.id for i in ideas])
-    return [(i, found[i.id]) for i in ideas]
+    """The team's funded ideas (funded, in delivery, done) with where each is, newest first: one
+    query (grouped by the idea's key, which PostgreSQL accepts for the idea's other columns)."""
+    rows = session.execute(
+        select(Idea, func.count(Milestone.id), func.count(Milestone.done_on))
+        .outerjoin(Milestone, Milestone.idea_id == Idea.id)
+        .where(Idea.team_id == team_id, Idea.status.in_(FUNDED_STATES))
+        .group_by(Idea.id).order_by(Idea.updated_at.desc(), Idea.id.desc())
+    ).all()
+    return [(idea, Progress(done, total, idea.status)) for idea, total, done in rows]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a funded idea's page shows of its delivery: the steps, where it is, the money."""
+
+    steps: list[Milestone]
+    progress: Progress
+    money: Money
+    spend: list
+
+
+def delivery_of(*, session: Session, idea: Idea, paid_lines: list) -> Delivery | None:
+    """The delivery of a funded, in-delivery or done idea (None for any other idea)."""
+    if idea.status not in FUNDED_STATES:
+        return None
+    return Delivery(steps=milestones_of(session=session, idea_id=idea.id),
+                    progress=progress(session=session, idea_ids=[idea.id])[idea.id],
+                    money=money(session=session, idea=idea, paid_lines=paid_lines), spend=paid_lines)
+
+
+def step_of(*, session: Session, team: Team, idea_id: int, milestone_id: int) -> Milestone | None:
+    """A step of one of the team's funded ideas, as residents may see it (None otherwise)."""
+    return session.execute(
+        select(Milestone).join(Idea, Idea.id == Milestone.idea_id)
+        .where(Milestone.id == milestone_id, Milestone.idea_id == idea_id, Idea.team_id == team.id,
+               Idea.status.in_(FUNDED_STATES))
+    ).scalar_one_or_none()
+
+
+def team_section(session: Session, team: Team) -> Section | None:
+    """The team page's "where funded ideas are" section (community.team_sections), or None."""
+    funded = funded_of_team(session=session, team_id=team.id)
+    return Section("votes/_team_delivery.html", {"funded": funded, "team": team}) if funded else None

@@ -5,8 +5,10 @@ import datetime as dt
 import re
 import uuid
 
+from flask_wtf.file import FileField
 from govuk_frontend_wtf.wtforms_widgets import (
     GovCheckboxesInput,
+    GovFileInput,
     GovRadioInput,
     GovSubmitInput,
     GovTextArea,
@@ -114,13 +116,59 @@ class RoundForm(AppForm):
             self.idempotency_key.data = uuid.uuid4().hex
 
 
+DELIVERY_STATUSES = {"funded": lazy_gettext("Funded"), "in_delivery": lazy_gettext("In delivery"),
+                     "done": lazy_gettext("Done")}
+
+
 class DeliveryForm(AppForm):
-    status = RadioField(lazy_gettext("Status"), widget=GovRadioInput(), choices=[
-        ("funded", lazy_gettext("Funded")), ("in_delivery", lazy_gettext("In delivery")), ("done", lazy_gettext("Done"))],
-        validators=[InputRequired(lazy_gettext("Choose a status"))])
+    """A short update; "done" is offered only for an idea already done: an idea becomes done
+    through :class:`DoneForm`, with its closing note (ck_vote_idea_done_note)."""
+
+    status = RadioField(lazy_gettext("Status"), widget=GovRadioInput(), choices=list(DELIVERY_STATUSES.items()),
+                        validators=[InputRequired(lazy_gettext("Choose a status"))])
     text = TextAreaField(lazy_gettext("Short update"), widget=GovTextArea(),
                          validators=[DataRequired(lazy_gettext("Write a short update")), Length(max=1000)])
     submit = SubmitField(lazy_gettext("Post update"), widget=GovSubmitInput())
+
+    @classmethod
+    def for_status(cls, status: str, statuses) -> "DeliveryForm":
+        """The form with only the statuses the idea can move to from ``status``."""
+        form = cls()
+        form.status.choices = [(s, DELIVERY_STATUSES[s]) for s in statuses.get(status, ())]
+        return form
+
+
+class MilestoneForm(AppForm):
+    """A step of a funded idea's delivery. The done date's "not in the future" is the service's."""
+
+    title = StringField(lazy_gettext("What the step is"), widget=GovTextInput(),
+                        validators=[DataRequired(lazy_gettext("Enter what the step is")),
+                                    Length(max=120, message=lazy_gettext("The step must be 120 characters or fewer"))])
+    planned_on = DateInputField(lazy_gettext("Date it is planned for"),
+                                required=lazy_gettext("Enter the date it is planned for"),
+                                called=lazy_gettext("The planned date"))
+    note = TextAreaField(lazy_gettext("Note for residents (optional)"), widget=GovTextArea(),
+                         validators=[Optional(), Length(max=1000, message=lazy_gettext(
+                             "The note must be 1,000 characters or fewer"))])
+    done_on = DateInputField(lazy_gettext("Date it was done (leave empty if not done yet)"),
+                             called=lazy_gettext("The date it was done"))
+    photo = FileField(lazy_gettext("Photo (optional): a JPEG or PNG, up to 10 MB"), widget=GovFileInput())
+    submit = SubmitField(lazy_gettext("Save step"), widget=GovSubmitInput())
+
+
+class StepDoneForm(AppForm):
+    """The "Mark done" button of a step (done today)."""
+
+    submit = SubmitField(lazy_gettext("Mark done"), widget=GovSubmitInput())
+
+
+class DoneForm(AppForm):
+    closing_note = TextAreaField(lazy_gettext("Closing note: what was delivered (residents see it)"),
+                                 widget=GovTextArea(),
+                                 validators=[DataRequired(lazy_gettext("Enter a closing note: what was delivered")),
+                                             Length(max=2000, message=lazy_gettext(
+                                                 "The closing note must be 2,000 characters or fewer"))])
+    submit = SubmitField(lazy_gettext("Mark the idea done"), widget=GovSubmitInput())
 
 
 class DecisionForm(AppForm):

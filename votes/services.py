@@ -287,23 +287,27 @@ def visible_ideas(*, session: Session, team: Team) -> list[Row]:
 
 # --------------------------------------------------------------------------- delivery
 
-DELIVERY_NEXT = {"funded": ("funded", "in_delivery"), "in_delivery": ("in_delivery", "done"), "done": ("done",)}
+# An update may move an idea from funded to in delivery; it becomes done only through
+# votes.delivery.mark_done, with the closing note residents see (ck_vote_idea_done_note).
+DELIVERY_NEXT = {"funded": ("funded", "in_delivery"), "in_delivery": ("in_delivery",), "done": ("done",)}
 
 
 def add_delivery_update(*, session: Session, team: Team, idea_id: int, author_id: int, status: str, text: str) -> IdeaUpdate:
-    """A short update on a funded idea, optionally moving it funded → in delivery → done."""
+    """A short update on a funded idea, optionally moving it from funded to in delivery (done is
+    votes.delivery.mark_done's, with a closing note)."""
     idea = _lock_idea(session, idea_id)
     if idea.team_id != team.id:
         raise VotesError(_("That idea does not exist."))
     if idea.status not in DELIVERY_NEXT:
         raise VotesError(_("Only funded ideas have delivery updates."))
+    if status == IdeaStatus.DONE.value and idea.status != IdeaStatus.DONE.value:
+        raise VotesError(_("To mark the idea done, use “Mark the idea done” and write its closing note."),
+                         field="status")
     if status not in DELIVERY_NEXT[idea.status]:
         raise VotesError(_("An idea moves from funded to in delivery to done, one step at a time."))
     update_row = IdeaUpdate(idea_id=idea.id, author_id=author_id, status=status,
                             text=_clean(text, 1000, "a short update"))
     idea.status = status
-    if status == IdeaStatus.DONE.value and not idea.closing_note:
-        idea.closing_note = update_row.text  # "done" needs a closing note (ck_vote_idea_done_note)
     idea.updated_at = utcnow()
     session.add(update_row)
     session.flush()

@@ -15,13 +15,15 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     url_for,
 )
 from flask import session as cookie
 from flask_login import current_user
 from sqlalchemy import select
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from community import mail
+from community import images, mail
 from community.auth import public, signed_in, team_or_404, team_staff
 from community.cache import public_page
 from community.db import SAFE_METHODS, get_engine, get_session, open_session, writes_in_short_transactions
@@ -33,11 +35,22 @@ from community.i18n import _
 from community.limits import VOTING_CODE_PER_ADDRESS, limiter
 from community.models import Person, Place, Team
 from community.numbers import is_ascii_digits
-from community.web import show_error
+from community.web import act, attempt, show_error
 from ledger.errors import DomainError
 from ledger.money import parse_pence
-from votes import ports, search, services
-from votes.forms import DecisionForm, DeliveryForm, IdeaForm, ReviewForm, RoundForm, london_instant
+from votes import delivery as milestones
+from votes import photos, ports, search, services
+from votes.forms import (
+    DecisionForm,
+    DeliveryForm,
+    DoneForm,
+    IdeaForm,
+    MilestoneForm,
+    ReviewForm,
+    RoundForm,
+    StepDoneForm,
+    london_instant,
+)
 from votes.models import BALLOT_LABELS, IDEA_CATEGORIES, RULE_LABELS, STATUS_LABELS, Idea, IdeaStatus, Round
 
 bp = Blueprint("votes", __name__)
@@ -146,18 +159,24 @@ def propose(slug: str):
 def idea(slug: str, idea_id: int):
     session = get_session()
     team = team_or_404(session, slug)
-    item = _idea(session, team, idea_id)
-    me = _me()
-    return render_template(
-        "votes/idea.html", team=team, idea=item,
-        supports=services.support_count(session=session, idea_id=item.id),
+    return render_template("votes/idea.html", **_idea_page(session, team, _idea(session, team, idea_id)))
+
+
+def _idea_page(session, team: Team, item: Idea) -> dict:
+    """What an idea's page shows: the idea, its support, its updates and, once funded, its
+    delivery (steps, progress, money) with the team's forms for staff."""
+    me, staff = _me(), _is_team_staff(team)
+    spend = ports.idea_spend(session=session, idea_id=item.id)
+    return dict(
+        team=team, idea=item, supports=services.support_count(session=session, idea_id=item.id),
         i_support=services.supports(session=session, idea_id=item.id, person=me),
         can_support=services.is_resident(me, team) and item.status in ("proposed", "needs_changes", "feasible"),
-        is_proposer=bool(me and me.id == item.proposer_id),
-        is_team_staff=_is_team_staff(team),
-        updates=services.updates_of(session=session, idea_id=item.id),
-        spend=ports.idea_spend(session=session, idea_id=item.id),
-        delivery_form=DeliveryForm() if item.status in services.DELIVERY_NEXT else None,
+        is_proposer=bool(me and me.id == item.proposer_id), is_team_staff=staff,
+        updates=services.updates_of(session=session, idea_id=item.id), spend=spend,
+        delivery=milestones.delivery_of(session=session, idea=item, paid_lines=spend),
+        delivery_form=(DeliveryForm.for_status(item.status, services.DELIVERY_NEXT)
+                       if staff and item.status in services.DELIVERY_NEXT else None),
+        step_done_form=StepDoneForm() if staff and item.status in milestones.DELIVERING else None,
     )
 
 
@@ -238,7 +257,7 @@ def review(team: Team, idea_id: int):
 def delivery(team: Team, idea_id: int):
     session = get_session()
     item = _idea(session, team, idea_id)
-    form = DeliveryForm()
+    form = DeliveryForm.for_status(item.status, services.DELIVERY_NEXT)
     if form.validate_on_submit():
         try:
             services.add_delivery_update(session=session, team=team, idea_id=item.id, author_id=current_user.id,
@@ -252,6 +271,104 @@ def delivery(team: Team, idea_id: int):
     else:
         flash(_("Choose a status and write a short update."), "error")
     return redirect(url_for("votes.idea", slug=team.slug, idea_id=item.id))
+
+
+# --------------------------------------------------------------------------- delivery steps (issue 17)
+
+
+def _delivering(session, team: Team, idea_id: int) -> Idea:
+    """One of the team's funded (in delivery, done) ideas, or 404."""
+    item = _idea(session, team, idea_id)
+    if item.status not in milestones.FUNDED_STATES:
+        abort(404)
+    return item
+
+
+def _to_idea(team: Team, item_id: int):
+    return redirect(url_for("votes.idea", slug=team.slug, idea_id=item_id))
+
+
+def _form_page(template: str, form, **context):
+    """A delivery form page: 400 when it shows what to correct."""
+    return render_template(template, form=form, **context), 400 if form.errors or form.form_errors else 200
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(_error):
+    """A photo over the request limit: a clear page, not a bare 413."""
+    return render_template("errors/error.html", code=413, title=_("File too large"),
+                           message=photos.REFUSALS["too_big"]), 413
+
+
+@bp.route("/teams/<slug>/ideas/<int:idea_id>/steps/new", methods=["GET", "POST"])
+@team_staff
+def new_step(team: Team, idea_id: int):
+    item = _delivering(get_session(), team, idea_id)
+    form = MilestoneForm()
+    done = attempt(form, lambda s: photos.with_photo(s, form.photo.data, lambda photo: milestones.add_milestone(
+        session=s, team=team, idea_id=item.id, actor_id=current_user.id, title=form.title.data,
+        planned_on=form.planned_on.data, note=form.note.data, done_on=form.done_on.data, photo=photo)))
+    if done.ok:
+        flash(_("Step added: “%(step)s”.", step=done.value.title), "success")
+        return _to_idea(team, idea_id)
+    return _form_page("votes/step.html", form, team=team, idea=item, step=None,
+                      title=_("Add a step to “%(title)s”", title=item.title))
+
+
+@bp.route("/teams/<slug>/ideas/<int:idea_id>/steps/<int:step_id>/edit", methods=["GET", "POST"])
+@team_staff
+def edit_step(team: Team, idea_id: int, step_id: int):
+    session = get_session()
+    item = _delivering(session, team, idea_id)
+    step = milestones.step_of(session=session, team=team, idea_id=item.id, milestone_id=step_id) or abort(404)
+    form = MilestoneForm(obj=None if request.method == "POST" else step)
+    done = attempt(form, lambda s: photos.with_photo(s, form.photo.data, lambda photo: milestones.edit_milestone(
+        session=s, team=team, idea_id=item.id, milestone_id=step.id, title=form.title.data,
+        planned_on=form.planned_on.data, note=form.note.data, done_on=form.done_on.data, photo=photo)))
+    if done.ok:
+        photos.discard(done.value[1])  # the photo it no longer shows
+        flash(_("Step saved: “%(step)s”.", step=done.value[0].title), "success")
+        return _to_idea(team, idea_id)
+    return _form_page("votes/step.html", form, team=team, idea=item, step=step, title=_("Change a step"))
+
+
+@bp.post("/teams/<slug>/ideas/<int:idea_id>/steps/<int:step_id>/done")
+@team_staff
+def complete_step(team: Team, idea_id: int, step_id: int):
+    _delivering(get_session(), team, idea_id)
+    if StepDoneForm().validate_on_submit():
+        act(lambda s: milestones.complete_milestone(session=s, team=team, idea_id=idea_id, milestone_id=step_id),
+            done=_("Step marked done. Supporters and voters are told."))
+    return _to_idea(team, idea_id)
+
+
+@bp.route("/teams/<slug>/ideas/<int:idea_id>/done", methods=["GET", "POST"])
+@team_staff
+def mark_done(team: Team, idea_id: int):
+    item = _delivering(get_session(), team, idea_id)
+    form = DoneForm()
+    done = attempt(form, lambda s: milestones.mark_done(session=s, team=team, idea_id=item.id,
+                                                      actor_id=current_user.id, closing_note=form.closing_note.data))
+    if done.ok:
+        flash(_("The idea is done. Its supporters and voters are told."), "success")
+        return _to_idea(team, idea_id)
+    return _form_page("votes/mark_done.html", form, team=team, idea=item,
+                      title=_("Mark “%(title)s” done", title=item.title))
+
+
+@bp.get("/teams/<slug>/ideas/<int:idea_id>/steps/<int:step_id>/photo")
+@public
+def step_photo(slug: str, idea_id: int, step_id: int):
+    """A step's photo as stored (re-encoded, no metadata), as an image and nothing else."""
+    session = get_session()
+    step = milestones.step_of(session=session, team=team_or_404(session, slug), idea_id=idea_id, milestone_id=step_id)
+    path = photos.path_of(step.photo_ref) if step is not None else None
+    if path is None or step.photo_type not in images.IMAGE_TYPES:
+        abort(404)
+    response = send_file(path, mimetype=step.photo_type, max_age=300)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
 
 
 # --------------------------------------------------------------------------- rounds
@@ -497,10 +614,11 @@ def results(slug: str, round_id: int):
     team, rnd = _team_round(session, slug, round_id)
     if rnd.status != "closed":
         return redirect(url_for("votes.round_page", slug=slug, round_id=rnd.id))
-    return render_template("votes/results.html", team=team, rnd=rnd,
-                           rows=services.results(session=session, rnd=rnd),
+    rows = services.results(session=session, rnd=rnd)
+    return render_template("votes/results.html", team=team, rnd=rnd, rows=rows,
                            turnout=services.turnout(session=session, round_id=rnd.id),
-                           tie_break=services.TIE_BREAK_TEXT)
+                           tie_break=services.TIE_BREAK_TEXT,
+                           progress=milestones.progress(session=session, idea_ids=[i.id for ri, i in rows if ri.funded]))
 
 
 _PAPER_OUTCOMES = {

@@ -54,7 +54,7 @@ def live_server(sqlite_template, tmp_path_factory):
     shutil.copyfile(sqlite_template, path)
     app = create_app({"ENV_NAME": "testing", "SECRET_KEY": TEST_SECRET, "DATABASE_URL": f"sqlite:///{path}",
                       "RATELIMIT_ENABLED": False, "OUTBOX_DIR": str(path.parent / "outbox"),
-                      "RECEIPTS_DIR": str(path.parent / "receipts")})
+                      "RECEIPTS_DIR": str(path.parent / "receipts"), "INSTANCE_UPLOADS": str(path.parent / "uploads")})
     with open_session(get_engine(app), write=True) as session:
         loaded = people.load(session)
         votes.load(session)

@@ -48,7 +48,8 @@ NEVER = NEVER_FOLLOW  # tests/browser/links.py
 # The form pages submitted empty to check their error summary: only forms where an empty post
 # writes nothing and moves no money (never approve, pay, vote, withdraw, cancel or delete).
 EMPTY_SUBMIT = re.compile(r"^/(sign-up|sign-in|finance/allocate|finance/virement|finance/reverse"
-                          r"|teams/\{team\}/(ideas/new|pledges/new/[a-z]+|spend/new))$")
+                          r"|teams/\{team\}/(ideas/new|ideas/\{n\}/steps/new|ideas/\{n\}/done|pledges/new/[a-z]+"
+                          r"|spend/new))$")
 # The page's own content, without its one-time form keys: a page another role has already had
 # checked (the privacy notice, another place's ledger) is not checked again, as the header and
 # footer round it are checked on this role's other pages.

@@ -127,8 +127,10 @@ def _team_objects(served: Served, which: str) -> dict[str, int]:
                                          amount_pence=5_000)
             community = pledges.create_community_pledge(session=s, team=team, author=person["resident"],
                                                         title="Litter pick", promise="I will pick litter monthly.")
+            funded, step = _funded_idea_with_a_step(served, s, team, person, approver, which)
             made = {"request_id": request.id, "approved_request_id": waiting.id, "idea_id": idea.id, "round_id": rnd.id,
-                    "pledge_id": pledge.id, "cp_id": community.id, "draft_idea_id": draft.id}
+                    "pledge_id": pledge.id, "cp_id": community.id, "draft_idea_id": draft.id,
+                    "funded_idea_id": funded.id, "step_id": step.id}
             s.commit()
     finally:
         engine.dispose()
@@ -136,6 +138,32 @@ def _team_objects(served: Served, which: str) -> dict[str, int]:
     return made
 
 
+
+
+def _funded_idea_with_a_step(served: Served, s, team, person: dict, approver: str, which: str):
+    """An idea funded by a closed round, with a delivery step that has a photo (issue 17)."""
+    from community import images
+    from community.db import utcnow
+    from demo.spend import tiny_png
+    from tests.prove.harness import SECRET
+    from votes import delivery
+    from votes import services as votes
+
+    idea = votes.propose_idea(session=s, team=team, proposer=person["resident"], title=f"Planters {which}",
+                              description="Planters on Main Street.", estimated_cost_pence=20_000)
+    votes.review_idea(session=s, team=team, idea_id=idea.id, reviewer_id=person[approver].id,
+                      decision="feasible", team_cost_pence=20_000)
+    now = utcnow()
+    rnd = votes.open_round(session=s, team=team, actor_id=person[approver].id, title=f"Autumn {which}",
+                           budget_pence=30_000, opens_at=now - dt.timedelta(hours=1),
+                           closes_at=now + dt.timedelta(days=7), idea_ids=[idea.id], ballot_type="approval",
+                           rule="greedy", idempotency_key=f"access-round-funded-{which}")
+    votes.cast_ballot(session=s, rnd_id=rnd.id, person=person["resident"], secret=SECRET, idea_ids=[idea.id])
+    votes.close_round(session=s, round_id=rnd.id, actor_id=person[approver].id, force=True)
+    photo = images.store_photo(served.workdir / "uploads" / "photos", tiny_png())
+    step = delivery.add_milestone(session=s, team=team, idea_id=idea.id, actor_id=person[approver].id,
+                                  title="Order the planters", planned_on=dt.date.today(), photo=photo)
+    return idea, step
 
 
 def _object(name: str) -> Callable[[Served, str], object]:
@@ -152,11 +180,14 @@ ARG_FACTORIES: dict[str, Callable[[Served, str], object]] = {
     "kind": lambda s, which: "money",
     "decision": lambda s, which: "approve",  # <any(approve, refuse):decision>: a value the route accepts
     **{name: _object(name) for name in ("request_id", "idea_id", "round_id", "pledge_id", "cp_id",
-                                        "draft_idea_id", "approved_request_id")},
+                                        "draft_idea_id", "approved_request_id", "funded_idea_id", "step_id")},
 }
 # Routes that need a different object than their argument's default: endpoint → {arg: factory}.
 ENDPOINT_ARGS: dict[str, dict[str, str]] = {
     "votes.edit_idea": {"idea_id": "draft_idea_id"},  # only a proposed idea can be changed
+    # Delivery steps (issue 17) are for funded ideas only.
+    **{f"votes.{name}": {"idea_id": "funded_idea_id"}
+       for name in ("new_step", "edit_step", "complete_step", "mark_done", "step_photo")},
     "spend.pay": {"request_id": "approved_request_id"},  # a paid request has no pay form to fuzz
     "ledger.decide_reversal": {"request_id": "reversal_request_id"},  # no factory: an allowed 404 is fine
 }
