@@ -222,3 +222,19 @@ def test_form_errors_are_in_the_pages_language_beside_the_field(client):
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "Wystąpił problem" in html  # the error summary's title
     assert re.search(r'<span class="govuk-visually-hidden">Błąd:</span> Wpisz swój adres e-mail', html)
+
+
+def test_templates_follow_force_locale_inside_one_request(app):
+    """The Jinja ``_`` keeps one catalogue per request (community/i18n.py _translations) but
+    switches with ``force_locale``: a Polish page can still render an English statement and a
+    Romanian email."""
+    from flask import render_template_string
+
+    page = "{{ _('Page not found') }}"
+    with app.test_request_context("/?lang=pl"):
+        assert render_template_string(page) == "Nie znaleziono strony"
+        with force_locale("en"):
+            assert render_template_string(page) == "Page not found"
+        with force_locale("ro"):
+            assert render_template_string(page) == "Pagina nu a fost găsită"
+        assert render_template_string(page) == "Nie znaleziono strony"
