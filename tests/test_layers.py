@@ -114,15 +114,10 @@ LONG_VIEWS = {
     "community/views.py:admin_reset_second_factor": 16,
     "community/views.py:replace_two_factor": 17,
     "community/views.py:two_factor_setup": 41,
-    "votes/views.py:cast": 18,
-    "votes/views.py:delivery": 16,
-    "votes/views.py:edit_idea": 21,
     "votes/views.py:new_round": 27,
     "votes/views.py:paper": 22,
     "votes/views.py:paper_decide": 18,
-    "votes/views.py:propose": 18,
     "votes/views.py:review": 20,
-    "votes/views.py:support": 16,
 }
 
 

@@ -138,17 +138,12 @@ def propose(slug: str):
     form = IdeaForm()
     as_team = _is_team_staff(team)  # a member or the enabler proposes for the team (2FA, as staff pages)
     eligible = as_team or services.is_resident(_me(), team)
-    if eligible and form.validate_on_submit():
-        try:
-            idea = services.propose_idea(session=session, team=team, proposer=_me(), title=form.title.data,
-                                         description=form.description.data,
-                                         estimated_cost_pence=parse_pence(form.estimated_cost.data), as_team=as_team)
-            session.commit()
-        except DomainError as error:
-            show_error(form, error)
-        else:
-            flash(_("Thank you. Your idea was sent to the team for review."), "success")
-            return redirect(url_for("votes.idea", slug=slug, idea_id=idea.id))
+    done = eligible and attempt(form, lambda s: services.propose_idea(
+        session=s, team=team, proposer=_me(), title=form.title.data, description=form.description.data,
+        estimated_cost_pence=parse_pence(form.estimated_cost.data), as_team=as_team))
+    if done and done.ok:
+        flash(_("Thank you. Your idea was sent to the team for review."), "success")
+        return redirect(url_for("votes.idea", slug=slug, idea_id=done.value.id))
     return render_template("votes/propose.html", form=form, team=team, eligible=eligible, as_team=as_team,
                            title=_("Propose an idea for %(team)s", team=team.name))
 
@@ -187,17 +182,8 @@ def support(slug: str, idea_id: int):
     team = team_or_404(session, slug)
     _idea(session, team, idea_id)
     withdraw = request.form.get("action") == "withdraw"
-    try:
-        if withdraw:
-            services.unsupport(session=session, idea_id=idea_id, person=_me())
-        else:
-            services.support(session=session, idea_id=idea_id, person=_me())
-        session.commit()
-    except DomainError as error:
-        session.rollback()
-        flash(str(error), "error")
-    else:
-        flash("You withdrew your support." if withdraw else "You support this idea.", "success")
+    act(lambda s: (services.unsupport if withdraw else services.support)(session=s, idea_id=idea_id, person=_me()),
+        done=_("You withdrew your support.") if withdraw else _("You support this idea."))
     return redirect(url_for("votes.idea", slug=slug, idea_id=idea_id))
 
 
@@ -212,18 +198,12 @@ def edit_idea(slug: str, idea_id: int):
     form = IdeaForm(obj=None if request.method == "POST" else item)
     if request.method == "GET":
         form.estimated_cost.data = f"{item.estimated_cost_pence / 100:.2f}"
-    form.submit.label.text = "Send changes for review"
-    if form.validate_on_submit():
-        try:
-            services.edit_idea(session=session, idea_id=item.id, person=_me(), title=form.title.data,
-                               description=form.description.data,
-                               estimated_cost_pence=parse_pence(form.estimated_cost.data))
-            session.commit()
-        except DomainError as error:
-            show_error(form, error)
-        else:
-            flash(_("Your changes were sent to the team for review."), "success")
-            return redirect(url_for("votes.idea", slug=slug, idea_id=idea_id))
+    form.submit.label.text = _("Send changes for review")
+    if attempt(form, lambda s: services.edit_idea(
+            session=s, idea_id=item.id, person=_me(), title=form.title.data, description=form.description.data,
+            estimated_cost_pence=parse_pence(form.estimated_cost.data))).ok:
+        flash(_("Your changes were sent to the team for review."), "success")
+        return redirect(url_for("votes.idea", slug=slug, idea_id=idea_id))
     return render_template("votes/propose.html", form=form, team=team, eligible=True, title=_("Change “%(title)s”", title=item.title))
 
 
@@ -255,21 +235,14 @@ def review(team: Team, idea_id: int):
 @bp.post("/teams/<slug>/ideas/<int:idea_id>/delivery")
 @team_staff
 def delivery(team: Team, idea_id: int):
-    session = get_session()
-    item = _idea(session, team, idea_id)
+    item = _idea(get_session(), team, idea_id)
     form = DeliveryForm.for_status(item.status, services.DELIVERY_NEXT)
-    if form.validate_on_submit():
-        try:
-            services.add_delivery_update(session=session, team=team, idea_id=item.id, author_id=current_user.id,
-                                         status=form.status.data, text=form.text.data)
-            session.commit()
-        except DomainError as error:
-            session.rollback()
-            flash(str(error), "error")
-        else:
-            flash(_("Update posted."), "success")
-    else:
+    if not form.validate_on_submit():
         flash(_("Choose a status and write a short update."), "error")
+    else:
+        act(lambda s: services.add_delivery_update(session=s, team=team, idea_id=item.id, author_id=current_user.id,
+                                                   status=form.status.data, text=form.text.data),
+            done=_("Update posted."))
     return redirect(url_for("votes.idea", slug=team.slug, idea_id=item.id))
 
 
@@ -503,11 +476,7 @@ def cast(slug: str, round_id: int):
         _keep_draft(rnd, _chosen_ids())
         return redirect(url_for("votes.round_page", slug=slug, round_id=rnd.id))
     try:
-        with open_session(get_engine(), write=True) as writer:
-            ballot = services.cast_ballot(session=session, writer=writer, rnd_id=rnd.id, person=_me(),
-                                          secret=current_app.config["SECRET_KEY"], idea_ids=_chosen_ids())
-            _send_receipt(session, writer, team, rnd, ballot)
-            writer.commit()
+        _cast_with_receipt(session, team, rnd)
     except DomainError as error:
         session.rollback()
         return render_template("votes/ballot.html",
@@ -515,6 +484,15 @@ def cast(slug: str, round_id: int):
     cookie.pop(_DRAFT, None)  # the vote is cast: the session no longer holds the choices
     # No flash: the receipt page is the confirmation ("Your vote is recorded" and its reference).
     return redirect(url_for("votes.receipt", slug=slug, round_id=rnd.id))
+
+
+def _cast_with_receipt(session, team: Team, rnd: Round) -> None:
+    """Cast the signed-in resident's ballot and queue its receipt, in one short write transaction."""
+    with open_session(get_engine(), write=True) as writer:
+        ballot = services.cast_ballot(session=session, writer=writer, rnd_id=rnd.id, person=_me(),
+                                      secret=current_app.config["SECRET_KEY"], idea_ids=_chosen_ids())
+        _send_receipt(session, writer, team, rnd, ballot)
+        writer.commit()
 
 
 def _send_receipt(session, writer, team: Team, rnd: Round, ballot) -> None:
