@@ -43,8 +43,9 @@ babel = Babel()
 
 def in_english(make: Callable[P, R]) -> Callable[P, R]:
     """``make`` runs under ``force_locale("en")``: the council's records (statements, the county
-    pack, their CSVs and the open data files) are English whatever the language of the person who
-    asks, or of the request that closed the month. Outside an app context it runs as it is."""
+    pack and their CSVs, from which the transparency files are cut) are English whatever the
+    language of the person who asks, or of the request that closed the month. Outside an app
+    context it runs as it is (English already)."""
 
     @wraps(make)
     def english(*args: P.args, **kwargs: P.kwargs) -> R:

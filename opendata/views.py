@@ -10,7 +10,7 @@ from flask import Blueprint, Response, make_response, render_template, request
 
 from community.auth import public, team_or_404
 from community.db import get_session
-from community.i18n import _, in_english
+from community.i18n import _
 from opendata import exports, statistics, transparency
 
 bp = Blueprint("opendata", __name__)
@@ -38,7 +38,6 @@ def transparency_page():
 
 @bp.get("/transparency/<month>/<any('spend-over-500', 'purchase-card'):kind>.csv")
 @public
-@in_english
 def transparency_file(month: str, kind: str):
     try:
         found = transparency.month_file(session=get_session(), month_text=month, kind=kind)
@@ -61,7 +60,6 @@ def _not_published(refused: transparency.NotPublished) -> Response:
 
 @bp.get("/teams/<slug>/ledger.csv")
 @public
-@in_english
 def team_ledger_csv(slug: str):
     session = get_session()
     team = team_or_404(session, slug)
@@ -71,7 +69,6 @@ def team_ledger_csv(slug: str):
 
 @bp.get("/teams/<slug>/ideas.<any(csv, json):fmt>")
 @public
-@in_english
 def team_ideas(slug: str, fmt: str):
     session = get_session()
     team = team_or_404(session, slug)
@@ -88,7 +85,6 @@ def _json(data) -> bytes:
 
 @bp.get("/teams/<slug>/rounds/<int:round_id>/results.<any(csv, json, pb):fmt>")
 @public
-@in_english
 def round_file(slug: str, round_id: int, fmt: str):
     session = get_session()
     team = team_or_404(session, slug)

@@ -292,8 +292,7 @@ def new_round(team: Team):
                      else form.max_choices if "how many" in message else None)
             show_error(form, error, field=field)
         else:
-            flash(_("Round “%(title)s” is open; %(budget)s is held on the team's ledger.", title=rnd.title,
-                    budget=gbp(rnd.budget_pence)), "success")
+            flash(_opened(rnd), "success")
             return redirect(url_for("votes.round_page", slug=team.slug, round_id=rnd.id))
     form.ensure_key()
     return render_template("votes/new_round.html", form=form, team=team, feasible=feasible,
@@ -502,6 +501,11 @@ def results(slug: str, round_id: int):
                            rows=services.results(session=session, rnd=rnd),
                            turnout=services.turnout(session=session, round_id=rnd.id),
                            tie_break=services.TIE_BREAK_TEXT)
+
+
+def _opened(rnd) -> str:
+    return _("Round “%(title)s” is open; %(budget)s is held on the team's ledger.", title=rnd.title,
+             budget=gbp(rnd.budget_pence))
 
 
 _PAPER_OUTCOMES = {
