@@ -18,6 +18,9 @@ A language that does not exist (``?lang=xx``) is ignored, never an error.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+from typing import ParamSpec, TypeVar
 from urllib.parse import urlencode
 
 from flask import Flask, g, has_app_context, has_request_context, request
@@ -38,8 +41,11 @@ LANGUAGES = {"en": "English", "pl": "Polski", "ro": "Română"}
 DEFAULT = "en"
 _ = gettext
 
-__all__ = ["LANGUAGES", "_", "force_locale", "gettext", "language", "lazy_gettext", "lazy_ngettext",
+__all__ = ["LANGUAGES", "_", "force_locale", "gettext", "in_english", "language", "lazy_gettext", "lazy_ngettext",
            "ngettext", "url_language"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 babel = Babel()
 
@@ -56,6 +62,20 @@ def _translations():
     if cached is None or cached[0] is not locale:
         cached = g._thriving_translations = (locale, get_translations())
     return cached[1]
+
+
+def in_english(make: Callable[P, R]) -> Callable[P, R]:
+    """``make`` runs under ``force_locale("en")``: the council's records (statements, the county
+    pack and their CSVs, from which the transparency files are cut) are English whatever the
+    language of the person who asks, or of the request that closed the month. Outside an app
+    context it runs as it is (English already)."""
+
+    @wraps(make)
+    def english(*args: P.args, **kwargs: P.kwargs) -> R:
+        with force_locale(DEFAULT):
+            return make(*args, **kwargs)
+
+    return english
 
 
 def url_language() -> str | None:

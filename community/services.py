@@ -948,8 +948,18 @@ class RoleRemoval:
 
     @property
     def question(self) -> str:
-        where = f" in {self.team.name}" if self.team else ""
-        return f"Remove {self.person.name}’s {self.role} role{where}?"
+        if self.team:
+            return _("Remove %(name)s’s %(role)s role in %(team)s?", name=self.person.name, role=self.role,
+                     team=self.team.name)
+        return _("Remove %(name)s’s %(role)s role?", name=self.person.name, role=self.role)
+
+    @property
+    def removed(self) -> str:
+        """What the admin is told once it is removed."""
+        if self.team:
+            return _("Removed: %(name)s’s %(role)s role in %(team)s.", name=self.person.name, role=self.role,
+                     team=self.team.name)
+        return _("Removed: %(name)s’s %(role)s role.", name=self.person.name, role=self.role)
 
 
 def role_removal(*, session: Session, actor_id: int, person_id: int, role: str, team_id: int | None) -> RoleRemoval:

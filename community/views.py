@@ -681,7 +681,7 @@ def admin_new_team():
         else:
             flash(_("Team created."), "success")
             return redirect(url_for("community.admin_home"))
-    return render_template("community/admin_form.html", form=form, title="Create a team")
+    return render_template("community/admin_form.html", form=form, title=_("Create a team"))
 
 
 @bp.route("/admin/places/new", methods=["GET", "POST"])
@@ -700,7 +700,7 @@ def admin_new_place():
         else:
             flash(_("Place created."), "success")
             return redirect(url_for("community.admin_home"))
-    return render_template("community/admin_form.html", form=form, title="Create a place")
+    return render_template("community/admin_form.html", form=form, title=_("Create a place"))
 
 
 @bp.route("/admin/invite", methods=["GET", "POST"])
@@ -719,9 +719,9 @@ def admin_invite():
         except DomainError as error:
             show_error(form, error)
         else:
-            flash(f"Invitation sent to {form.email.data}, as {what}.", "success")
+            flash(_("Invitation sent to %(email)s, as %(what)s.", email=form.email.data, what=what), "success")
             return redirect(url_for("community.admin_home"))
-    return render_template("community/admin_form.html", form=form, title="Invite staff")
+    return render_template("community/admin_form.html", form=form, title=_("Invite staff"))
 
 
 @bp.route("/admin/people/<int:person_id>/roles", methods=["GET", "POST"])
@@ -739,9 +739,9 @@ def admin_roles(person_id: int):
         except DomainError as error:
             show_error(form, error)
         else:
-            flash(f"{person.name} now has that role.", "success")
+            flash(_("%(name)s now has that role.", name=person.name), "success")
             return redirect(url_for("community.admin_home"))
-    return render_template("community/admin_form.html", form=form, title=f"Give {person.name} a role")
+    return render_template("community/admin_form.html", form=form, title=_("Give %(name)s a role", name=person.name))
 
 
 def _role_args() -> tuple[str, int | None]:
@@ -767,7 +767,7 @@ def admin_remove_role(person_id: int):
         session.rollback()
         flash(error.message, "error")
     else:
-        flash(f"Removed: {removal.question.removeprefix('Remove ').removesuffix('?')}.", "success")
+        flash(removal.removed, "success")
     return redirect(url_for("community.admin_home"))
 
 
@@ -786,7 +786,7 @@ def admin_reset_second_factor(person_id: int):
             session.rollback()
             flash(error.message, "error")
         else:
-            flash(f"{person.name}'s second factor was reset; they have been emailed.", "success")
+            flash(_("%(name)s's second factor was reset; they have been emailed.", name=person.name), "success")
         return redirect(url_for("community.admin_home"))
     codes_left = services.recovery_codes_left(session=session, person_id=person.id)
     return render_template("community/admin_reset_two_factor.html", form=form, person=person,

@@ -13,7 +13,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Va
 from community.dates import DateInputField
 from community.db import london_today
 from community.forms import AppForm
-from community.i18n import lazy_gettext
+from community.i18n import gettext, lazy_gettext
 from community.numbers import ascii_int, refuse_other_digits
 from ledger import codes
 from ledger.errors import InvalidAmount
@@ -25,13 +25,13 @@ _MONTH = re.compile(r"^[0-9]{4}-[0-9]{2}$")
 def parse_month(text: str | None) -> dt.date:
     """``YYYY-MM`` → the first day of that month; ValueError with a user-safe message otherwise."""
     raw = (text or "").strip()
-    refuse_other_digits(raw, "Use the digits 0 to 9, like 2026-03.")
+    refuse_other_digits(raw, gettext("Use the digits 0 to 9, like 2026-03."))
     if not _MONTH.match(raw):
-        raise ValueError("Enter the month as year-month, like 2026-03.")
+        raise ValueError(gettext("Enter the month as year-month, like 2026-03."))
     try:
         return dt.date.fromisoformat(f"{raw}-01")
     except ValueError:
-        raise ValueError("Enter a real month, like 2026-03.") from None
+        raise ValueError(gettext("Enter a real month, like 2026-03.")) from None
 
 
 def _amount(_form, field) -> None:
@@ -53,7 +53,7 @@ class MoneyField(StringField):
     ``parse_pence``, or read ``pence``). The one field of every money form: ASCII digits, at most
     two places, more than £0 and at most £1,000,000, messages beside the field."""
 
-    def __init__(self, label: str = "Amount in pounds", validators=None, *, optional: bool = False, **kwargs):
+    def __init__(self, label: str = lazy_gettext("Amount in pounds"), validators=None, *, optional: bool = False, **kwargs):
         kwargs.setdefault("widget", GovTextInput())
         chain = [Optional()] if optional else []
         super().__init__(label, [*chain, *(validators or []), Length(max=30), _amount], **kwargs)
@@ -82,16 +82,17 @@ class MoneyForm(AppForm):
             self.effective_date.data = london_today()
 
 
-def _amount_field(label: str = "Amount in pounds") -> MoneyField:
+def _amount_field(label: str = lazy_gettext("Amount in pounds")) -> MoneyField:
     return MoneyField(label)
 
 
-ENTRY_DATE_HINT = "The date must be in an open month, up to today (UK time)."
+ENTRY_DATE_HINT = lazy_gettext("The date must be in an open month, up to today (UK time).")
 
 
-def _date_field(label: str = "Effective date") -> DateInputField:
+def _date_field(label: str = lazy_gettext("Effective date"), required: str = lazy_gettext("Enter the effective date")
+                ) -> DateInputField:
     """The date of a ledger entry; whether its month is open is ``ledger.services``' to say."""
-    return DateInputField(label, required=f"Enter the {label.lower()}", description=ENTRY_DATE_HINT)
+    return DateInputField(label, required=required, description=ENTRY_DATE_HINT)
 
 
 class AllocateForm(MoneyForm):
@@ -101,8 +102,8 @@ class AllocateForm(MoneyForm):
     cost_centre = StringField(lazy_gettext("Cost centre (leave empty for the team's own)"), widget=GovTextInput(),
                               validators=[Optional(), Length(max=20)])
     gl_code = StringField(lazy_gettext("GL code"), widget=GovTextInput(), default=codes.ALLOCATION_GL_CODE,
-                          description=f"The income code of this money in the council's ledger "
-                                      f"(budget allocations are {codes.ALLOCATION_GL_CODE}).",
+                          description=lazy_gettext("The income code of this money in the council's ledger (budget "
+                                                   "allocations are %(code)s).", code=codes.ALLOCATION_GL_CODE),
                           validators=[DataRequired(lazy_gettext("Enter the GL code for this allocation")), Length(max=20)])
     description = StringField(lazy_gettext("Description"), widget=GovTextInput(), default="Budget allocation",
                               validators=[DataRequired(lazy_gettext("Enter a description")), Length(max=500)])

@@ -13,6 +13,7 @@ from community.auth import finance_only, public, team_or_404
 from community.cache import public_page
 from community.db import get_session
 from community.formatting import gbp
+from community.i18n import _
 from community.models import Person, Team
 from community.numbers import query_int
 from community.web import act, attempt
@@ -128,9 +129,10 @@ def allocate():
     done = attempt(form, lambda s: _allocate(s, form), field_for=_MONEY_FIELDS)
     if done.ok:
         entry, team, amount = done.value
-        flash(f"Allocated {gbp(amount)} to {team.name} (entry {services.reference(entry.id)}).", "success")
+        flash(_("Allocated %(amount)s to %(team)s (entry %(entry)s).", amount=gbp(amount), team=team.name,
+                entry=services.reference(entry.id)), "success")
         return redirect(url_for("ledger.team_ledger", slug=team.slug))
-    return _money_page(form, "ledger/allocate.html", "Allocate money to a team")
+    return _money_page(form, "ledger/allocate.html", _("Allocate money to a team"))
 
 
 _MONEY_FIELDS = {InvalidAmount: "amount", InsufficientFunds: "amount", PeriodClosed: "effective_date",
@@ -168,10 +170,10 @@ def virement():
     done = attempt(form, lambda s: _virement(s, form), field_for=_MONEY_FIELDS)
     if done.ok:
         entry, from_team, to_team, amount = done.value
-        flash(f"Moved {gbp(amount)} from {from_team.name} to {to_team.name} "
-              f"(entry {services.reference(entry.id)}).", "success")
+        flash(_("Moved %(amount)s from %(from_team)s to %(to_team)s (entry %(entry)s).", amount=gbp(amount),
+                from_team=from_team.name, to_team=to_team.name, entry=services.reference(entry.id)), "success")
         return redirect(url_for("statements.finance_home"))
-    return _money_page(form, "ledger/virement.html", "Move money between teams")
+    return _money_page(form, "ledger/virement.html", _("Move money between teams"))
 
 
 def _virement(session, form: VirementForm):
@@ -200,7 +202,7 @@ def reverse():
     form.ensure_key()
     form.ensure_date()
     return render_template("ledger/reverse.html", form=form, found=found, lookup_error=lookup_error,
-                           wanted=wanted, threshold=_second_approval_above(), title="Reverse an entry")
+                           wanted=wanted, threshold=_second_approval_above(), title=_("Reverse an entry"))
 
 
 def _request_reversal(session, found, form: ReverseForm):
@@ -226,10 +228,11 @@ def _reversal_preview(session, wanted: str):
 
 def _after_reversal(session, found, outcome):
     if outcome.request is not None:
-        flash(f"The reversal of {found.reference} ({gbp(found.amount_pence)}) is waiting for a second "
-              "finance person to approve it.", "success")
+        flash(_("The reversal of %(reference)s (%(amount)s) is waiting for a second finance person to approve it.",
+                reference=found.reference, amount=gbp(found.amount_pence)), "success")
         return redirect(url_for("ledger.pending_reversals"))
-    flash(f"{found.reference} was reversed by {services.reference(outcome.reversal.id)}.", "success")
+    flash(_("%(reference)s was reversed by %(reversal)s.", reference=found.reference,
+            reversal=services.reference(outcome.reversal.id)), "success")
     team = session.get(Team, outcome.reversal.team_id) if outcome.reversal.team_id else None
     return redirect(url_for("ledger.team_ledger", slug=team.slug) if team else url_for("statements.finance_home"))
 
@@ -259,12 +262,12 @@ def close_month():
     done = attempt(form, lambda s: services.close_month(session=s, month=parse_month(form.month.data),
                                                         actor_id=current_user.id), field_for={PeriodClosed: "month"})
     if not done.ok:
-        return render_template("ledger/close_month.html", form=form, title="Close a month")
+        return render_template("ledger/close_month.html", form=form, title=_("Close a month"))
     # The statements (every team's PDF + CSV and the county pack, ~1.6 s a team) are frozen outside
     # this request: by cron, or by a thread once this redirect is sent.
     month = done.value.month_start
-    flash(f"{month:%B %Y} and every month before it are closed. Its statements are being "
-          "prepared: the finance home shows when they are ready.", "success")
+    flash(_("%(month)s and every month before it are closed. Its statements are being prepared: the finance home "
+            "shows when they are ready.", month=f"{month:%B %Y}"), "success")
     response = redirect(url_for("statements.finance_home"))
     signals.month_closed.send(current_app._get_current_object(), month=month, response=response)
     return response

@@ -46,7 +46,7 @@ class RequestForm(AppForm):
                           validators=[InputRequired(lazy_gettext("Choose a category"))])
     account_id = SelectField(lazy_gettext("Pay from"), widget=GovSelect(), validators=[InputRequired(lazy_gettext("Choose where the money comes from"))])
     # Checked in spend.services.request_spend (the select is only shown when ideas exist).
-    idea_id = SelectField(lazy_gettext("The resident idea it delivers (optional)"), widget=GovSelect(), choices=[("", "None")],
+    idea_id = SelectField(lazy_gettext("The resident idea it delivers (optional)"), widget=GovSelect(), choices=[("", lazy_gettext("None"))],
                           validate_choice=False)
     submit = SubmitField(lazy_gettext("Send for approval"), widget=GovSubmitInput())
 
@@ -65,8 +65,8 @@ class RejectForm(AppForm):
 
 
 class PayForm(MoneyForm):
-    amount = _amount_field("Amount actually paid, in pounds")
-    effective_date = _date_field("Date paid")
+    amount = _amount_field(lazy_gettext("Amount actually paid, in pounds"))
+    effective_date = _date_field(lazy_gettext("Date paid"), lazy_gettext("Enter the date paid"))
     method = RadioField(lazy_gettext("How it was paid"), widget=GovRadioInput(), choices=list(METHODS),
                         validators=[InputRequired(lazy_gettext("Choose how it was paid"))])
     receipt = FileField(lazy_gettext("Receipt: a photo (JPEG or PNG) or a PDF, up to 10 MB"), widget=GovFileInput())

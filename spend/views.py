@@ -29,7 +29,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from community.auth import signed_in, staff, team_staff
 from community.db import get_session
 from community.formatting import gbp
-from community.i18n import _
+from community.i18n import _, lazy_gettext
 from community.limits import CODE_PER_ADDRESS, limiter
 from community.models import Person, Team
 from community.numbers import is_ascii_digits
@@ -52,7 +52,7 @@ from spend.forms import (
 from spend.models import CATEGORIES, METHODS, SpendStatus
 
 spend_bp = Blueprint("spend", __name__)
-TOO_LARGE = "The receipt must be 10 MB or smaller. Take a smaller photo, or save the PDF smaller."
+TOO_LARGE = lazy_gettext("The receipt must be 10 MB or smaller. Take a smaller photo, or save the PDF smaller.")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -95,7 +95,7 @@ def _too_large(_error):
     args = request.view_args or {}
     if request.endpoint == "spend.pay" and "slug" in args and "request_id" in args:
         return redirect(url_for("spend.pay", slug=args["slug"], request_id=args["request_id"], too_large=1))
-    return render_template("errors/error.html", code=413, title="File too large", message=TOO_LARGE), 413
+    return render_template("errors/error.html", code=413, title=_("File too large"), message=TOO_LARGE), 413
 
 
 # --------------------------------------------------------------------------- pages
@@ -148,12 +148,12 @@ def new(team: Team):
     form, ideas = _request_form(get_session(), team)
     done = attempt(form, lambda s: _ask(s, team, form), field_for={InvalidAmount: "amount", NotFound: "account_id"})
     if done.ok:
-        flash(f"Your request for {gbp(done.value.amount_pence)} was sent to the team for approval.", "success")
+        flash(_("Your request for %(amount)s was sent to the team for approval.", amount=gbp(done.value.amount_pence)), "success")
         return _detail(team, done.value.id)
     needs_vote = isinstance(done.error, spend.OverLimit) and done.error.needs_vote
     return render_template("spend/new.html", form=form, team=team, ideas=ideas,
                            vote_link=spend.ideas_path(team) if needs_vote else None,
-                           role=current_user.role_in(team.id), title="Ask to spend money")
+                           role=current_user.role_in(team.id), title=_("Ask to spend money"))
 
 
 @spend_bp.get("/teams/<slug>/spend/<int:request_id>")
@@ -223,12 +223,12 @@ def _approve(team: Team, spend_request, key: str) -> None:
         spend.record_overspend_refused(session=session, team=team, request_id=spend_request.id,
                                        actor_id=current_user.id, amount_pence=amount)
         session.commit()
-        flash(f"Not approved: {error} Nothing was committed.", "error")
+        flash(_("Not approved: %(error)s Nothing was committed.", error=error), "error")
     except DomainError as error:
         session.rollback()
         flash(str(error), "error")
     else:
-        flash(f"Approved: {gbp(approved.amount_pence)} is committed from the team’s money.", "success")
+        flash(_("Approved: %(amount)s is committed from the team’s money.", amount=gbp(approved.amount_pence)), "success")
 
 
 @spend_bp.post("/teams/<slug>/spend/<int:request_id>/reject")
@@ -300,7 +300,8 @@ def pay(team: Team, request_id: int):
     done = attempt(form, lambda s: _pay(s, team, request_id, form),
                    field_for={InvalidAmount: "amount", PeriodClosed: "effective_date"})
     if done.ok:
-        flash(f"Payment of {gbp(done.value.paid_pence)} recorded on the team’s ledger with its receipt.", "success")
+        flash(_("Payment of %(amount)s recorded on the team’s ledger with its receipt.", amount=gbp(done.value.paid_pence)),
+              "success")
         return _detail(team, request_id)
     return _pay_page(form, team, spend_request)
 
@@ -317,7 +318,7 @@ def _pay_page(form: PayForm, team: Team, spend_request):
     form.ensure_key()
     form.ensure_date()
     status = 400 if form.errors or form.form_errors or request.args.get("too_large") else 200
-    return render_template("spend/pay.html", form=form, team=team, r=spend_request, title="Record the payment"), status
+    return render_template("spend/pay.html", form=form, team=team, r=spend_request, title=_("Record the payment")), status
 
 
 def _pay(session, team: Team, request_id: int, form: PayForm):
@@ -393,7 +394,7 @@ def confirm_identity(team: Team):
         else:
             flash(_("Thank you. You can approve larger amounts for the next 15 minutes."), "success")
             return redirect(target)
-    return render_template("spend/confirm.html", form=form, team=team, title="Confirm it is you")
+    return render_template("spend/confirm.html", form=form, team=team, title=_("Confirm it is you"))
 
 
 def _limit_defaults() -> spend.LimitDefaults:
@@ -421,7 +422,7 @@ def limits(team: Team):
         return redirect(url_for("spend.dashboard", slug=team.slug))
     return render_template("spend/limits.html", form=form, team=team, plan=done.value if done.ok else None,
                            defaults=_limit_defaults(), pending=spend.pending_limit_change(session=get_session(), team=team),
-                           action_form=DecideLimitsForm(), title="Approval limits")
+                           action_form=DecideLimitsForm(), title=_("Approval limits"))
 
 
 def _limits(session, team: Team, form: LimitsForm, *, preview: bool):
@@ -439,10 +440,11 @@ def _limits(session, team: Team, form: LimitsForm, *, preview: bool):
 
 def _limits_message(team: Team, change) -> str:
     if change.status == "pending":
-        return (f"Your change of the limits is waiting for finance to confirm: until then members approve up "
-                f"to {gbp(team.member_limit_pence)} and the enabler up to {gbp(team.enabler_limit_pence)}.")
-    return (f"Members may now approve up to {gbp(team.member_limit_pence)} and the enabler up to "
-            f"{gbp(team.enabler_limit_pence)}.")
+        return _("Your change of the limits is waiting for finance to confirm: until then members approve up to "
+                 "%(member)s and the enabler up to %(enabler)s.", member=gbp(team.member_limit_pence),
+                 enabler=gbp(team.enabler_limit_pence))
+    return _("Members may now approve up to %(member)s and the enabler up to %(enabler)s.",
+             member=gbp(team.member_limit_pence), enabler=gbp(team.enabler_limit_pence))
 
 
 @spend_bp.post("/teams/<slug>/spend/limits/<int:change_id>/withdraw")
@@ -473,7 +475,7 @@ def _render_limit_changes(errors: dict | None = None, status: int = 200):
     waiting = spend.list_pending_limit_changes(session=get_session())
     names = {c.requested_by_id: spend.person_name(session=get_session(), person_id=c.requested_by_id) for c, _ in waiting}
     return render_template("spend/limit_changes.html", waiting=waiting, names=names, form=DecideLimitsForm(),
-                           errors=errors or {}, defaults=_limit_defaults(), title="Approval limits waiting"), status
+                           errors=errors or {}, defaults=_limit_defaults(), title=_("Approval limits waiting")), status
 
 
 @spend_bp.get("/spend-limits")
@@ -494,8 +496,8 @@ def decide_limits(change_id: int, decision: str):
     done = attempt(form, lambda s: _decide_limits(s, change_id, decision, form.reason.data), validate=False)
     if not done.ok:
         return _render_limit_changes({change_id: str(done.error)})
-    flash(f"The new limits of {done.value.name} apply now." if decision == "approve"
-          else f"You refused the new limits of {done.value.name}: they stay as they are.", "success")
+    flash(_("The new limits of %(team)s apply now.", team=done.value.name) if decision == "approve"
+          else _("You refused the new limits of %(team)s: they stay as they are.", team=done.value.name), "success")
     return redirect(url_for("spend.limit_changes"))
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from community.db import open_session, utcnow
+from community.i18n import in_english
 from community.models import Team
 from ledger import services
 from statements.county import CountyPack, build_county_pack
@@ -66,11 +67,13 @@ def _files(document, csv_text: str, render) -> Files:
     )
 
 
+@in_english
 def team_files(statement: Statement) -> Files:
     """Render a built team statement (PDF and CSV)."""
     return _files(statement, render_csv(statement), render_pdf)
 
 
+@in_english
 def pack_files(pack: CountyPack) -> Files:
     """Render a built county pack (PDF and CSV)."""
     return _files(pack, render_pack_csv(pack), render_pack_pdf)
@@ -154,6 +157,7 @@ def store_frozen(
         return files_of(existing, files.filename)
 
 
+@in_english
 def get_team_files(engine: Engine, session: Session, team: Team, month: dt.date) -> Files:
     """What a download serves: an open month built now (DRAFT); a closed month's stored bytes,
     frozen now if the month was closed before freezing existed."""
@@ -172,6 +176,7 @@ def _all_teams(session: Session) -> list[Team]:
     return list(session.execute(select(Team).order_by(Team.name, Team.slug)).scalars())
 
 
+@in_english
 def get_pack_files(engine: Engine, session: Session, month: dt.date) -> Files:
     """The county pack: built now for an open month; stored bytes for a closed one (frozen now,
     with every team's statement, if not yet frozen)."""
@@ -192,6 +197,7 @@ def get_pack_files(engine: Engine, session: Session, month: dt.date) -> Files:
     return freeze_month(engine, month=start, at_close=False, session=session)
 
 
+@in_english
 def freeze_month(
     engine: Engine,
     *,

@@ -13,6 +13,7 @@ from flask import Blueprint, Response, abort, current_app, make_response, render
 
 from community.auth import finance_only, team_or_404, team_staff
 from community.db import get_engine, get_session, london_today
+from community.i18n import _
 from community.models import Team
 from ledger import reversals, services
 from statements import figures, freeze, listing, store
@@ -100,7 +101,7 @@ def _pack_preparing(status, month_start: dt.date) -> Response:
     if current_app.config["STATEMENT_FREEZE"] == "after_response":  # a worker restart ends the thread
         freeze.start_background_freeze(current_app._get_current_object(), month_start)
     response = make_response(render_template("statements/pack_preparing.html", status=status,
-                                             title="County pack being prepared"), 503)
+                                             title=_("County pack being prepared")), 503)
     response.headers["Retry-After"] = "60"
     response.headers["Cache-Control"] = "no-store"
     return response

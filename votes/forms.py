@@ -27,7 +27,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Va
 from community.dates import DateInputField
 from community.db import LONDON
 from community.forms import AppForm, WholeNumberField
-from community.i18n import lazy_gettext
+from community.i18n import gettext, lazy_gettext
 from community.numbers import ascii_int, refuse_other_digits
 from ledger.forms import MoneyField
 
@@ -37,14 +37,14 @@ _TIME = re.compile(r"^([0-9]{1,2})[:.]([0-9]{2})$")
 
 def parse_time(text: str | None) -> dt.time:
     """``HH:MM`` (24-hour clock; ``18.00`` too) → a time; ValueError with a user-safe message."""
-    refuse_other_digits(text, "Use the digits 0 to 9, like 18:00.")
+    refuse_other_digits(text, gettext("Use the digits 0 to 9, like 18:00."))
     match = _TIME.match((text or "").strip())
     if not match:
-        raise ValueError("Enter the time like 18:00 (24-hour clock).")
+        raise ValueError(gettext("Enter the time like 18:00 (24-hour clock)."))
     try:
         return dt.time(int(match.group(1)), int(match.group(2)))
     except ValueError:
-        raise ValueError("Enter a real time, like 18:00.") from None
+        raise ValueError(gettext("Enter a real time, like 18:00.")) from None
 
 
 def london_instant(day: dt.date, time_text: str | None) -> dt.datetime:
@@ -59,12 +59,23 @@ def _time(_form, field) -> None:
         raise ValidationError(str(error)) from None
 
 
+# A round's opening and closing moments: the date input's label and message, the time box's label and message.
+_WHEN = {
+    "opens": (lazy_gettext("Date the round opens"), lazy_gettext("Enter the date the round opens"),
+              lazy_gettext("Time it opens (UK time, 24-hour clock, like 18:00)"),
+              lazy_gettext("Enter the time the round opens, like 18:00")),
+    "closes": (lazy_gettext("Date the round closes"), lazy_gettext("Enter the date the round closes"),
+               lazy_gettext("Time it closes (UK time, 24-hour clock, like 18:00)"),
+               lazy_gettext("Enter the time the round closes, like 18:00")),
+}
+
+
 def _when(which: str) -> tuple[DateInputField, StringField]:
     """A round's opening or closing moment: a GOV.UK date input and a time box, UK time."""
-    return (DateInputField(f"Date the round {which}", required=f"Enter the date the round {which}"),
-            StringField(f"Time it {which} (UK time, 24-hour clock, like 18:00)", widget=GovTextInput(),
-                        validators=[DataRequired(f"Enter the time the round {which}, like 18:00"), Length(max=5),
-                                    _time]))
+    date_label, date_required, time_label, time_required = _WHEN[which]
+    return (DateInputField(date_label, required=date_required),
+            StringField(time_label, widget=GovTextInput(),
+                        validators=[DataRequired(time_required), Length(max=5), _time]))
 
 
 class IdeaForm(AppForm):
@@ -106,8 +117,8 @@ class RoundForm(AppForm):
                                    validators=[Optional()], minimum=1, maximum=100)
     rule = RadioField(lazy_gettext("How the votes are counted"), widget=GovRadioInput(), choices=[
         ("greedy", lazy_gettext("Greedy by votes: most votes first, skipping ideas that no longer fit")),
-        ("mes-add1-greedy", "Method of Equal Shares with completion: each voter gets an equal share "
-                            "of the budget to spend on the ideas they chose"),
+        ("mes-add1-greedy", lazy_gettext("Method of Equal Shares with completion: each voter gets an equal share "
+                                         "of the budget to spend on the ideas they chose")),
     ], validators=[InputRequired(lazy_gettext("Choose how the votes are counted"))])
     submit = SubmitField(lazy_gettext("Open round and hold its budget"), widget=GovSubmitInput())
 

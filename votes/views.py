@@ -31,7 +31,7 @@ from community.errors import DomainError as CommunityError
 from community.errors import VotingCodeInvalid
 from community.formatting import gbp
 from community.forms import VotingCodeForm
-from community.i18n import _
+from community.i18n import _, lazy_gettext
 from community.limits import VOTING_CODE_PER_ADDRESS, limiter
 from community.models import Person, Place, Team
 from community.numbers import is_ascii_digits
@@ -225,11 +225,11 @@ def review(team: Team, idea_id: int):
             field = form.team_cost if form.decision.data == "feasible" else form.note
             show_error(form, error, field=field)
         else:
-            flash(f"Review saved: {STATUS_LABELS[form.decision.data]}.", "success")
+            flash(_("Review saved: %(status)s.", status=STATUS_LABELS[form.decision.data]), "success")
             return redirect(url_for("votes.idea", slug=team.slug, idea_id=item.id))
     return render_template("votes/review.html", form=form, team=team, idea=item,
                            supports=services.support_count(session=session, idea_id=item.id),
-                           title=f"Review “{item.title}”")
+                           title=_("Review “%(title)s”", title=item.title))
 
 
 @bp.post("/teams/<slug>/ideas/<int:idea_id>/delivery")
@@ -382,11 +382,11 @@ def new_round(team: Team):
                      else form.max_choices if "how many" in message else None)
             show_error(form, error, field=field)
         else:
-            flash(f"Round “{rnd.title}” is open; {gbp(rnd.budget_pence)} is held on the team's ledger.", "success")
+            flash(_opened(rnd), "success")
             return redirect(url_for("votes.round_page", slug=team.slug, round_id=rnd.id))
     form.ensure_key()
     return render_template("votes/new_round.html", form=form, team=team, feasible=feasible,
-                           title="Open a voting round")
+                           title=_("Open a voting round"))
 
 
 def _ballot_context(session, team, rnd, chosen=(), error=None):
@@ -599,12 +599,17 @@ def results(slug: str, round_id: int):
                            progress=milestones.progress(session=session, idea_ids=[i.id for ri, i in rows if ri.funded]))
 
 
+def _opened(rnd) -> str:
+    return _("Round “%(title)s” is open; %(budget)s is held on the team's ledger.", title=rnd.title,
+             budget=gbp(rnd.budget_pence))
+
+
 _PAPER_OUTCOMES = {
-    "waiting": ("Keyed. A different team member must now key the same ballot again.", "success"),
-    "counted": ("Both keyings match: the ballot counts.", "success"),
-    "spoilt": ("Both keyings match, but the ballot breaks the round's rules: it is recorded as spoilt "
-               "(it counts in turnout, not in the votes).", "error"),
-    "mismatch": ("The two keyings differ: the ballot is listed below for a decision.", "error"),
+    "waiting": (lazy_gettext("Keyed. A different team member must now key the same ballot again."), "success"),
+    "counted": (lazy_gettext("Both keyings match: the ballot counts."), "success"),
+    "spoilt": (lazy_gettext("Both keyings match, but the ballot breaks the round's rules: it is recorded as spoilt "
+                            "(it counts in turnout, not in the votes)."), "error"),
+    "mismatch": (lazy_gettext("The two keyings differ: the ballot is listed below for a decision."), "error"),
 }
 
 
@@ -625,7 +630,7 @@ def paper(team: Team, round_id: int):
             session.rollback()
             error = str(error_)
         else:
-            flash(*_PAPER_OUTCOMES[outcome])
+            flash(*map(str, _PAPER_OUTCOMES[outcome]))
             return redirect(url_for("votes.paper", slug=team.slug, round_id=rnd.id))
     titles = {idea.id: idea.title for _, idea in services.round_ideas(session=session, round_id=rnd.id)}
     return render_template("votes/paper.html", team=team, rnd=rnd, error=error, serial=serial,

@@ -4,6 +4,7 @@ resident-facing templates, and the language each request, page, email and cached
 from __future__ import annotations
 
 import re
+from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
@@ -26,20 +27,41 @@ ROOT = Path(__file__).resolve().parents[2]
 LANGUAGES = ("pl", "ro")
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "lazy_ngettext": (1, 2)}
 
-# The resident journey's templates (issue 16): every word in them must be inside _().
-# Staff and finance pages, and the privacy and accessibility statements' bodies, are not listed yet.
-# The notifications form is marked on its own branch; add it here when merged.
+# The resident journey's templates (issue 16): every word in them must be inside _() and translated.
 RESIDENT_TEMPLATES = [
     "base.html", "macros.html", "errors/error.html",
     *(f"community/{name}.html" for name in (
         "sign_up", "sign_in", "check_email", "confirm_email", "confirm_first", "confirm_link_invalid",
         "forgot_password", "reset_password", "reset_link_invalid", "home", "change_password",
         "change_postcode", "change_language", "account", "form_page", "unsubscribe", "cookies",
-        "delete_account", "team")),
+        "delete_account", "notifications", "notifications_form", "sign_in_code", "voting_slip", "privacy",
+        "accessibility", "team")),
     *(f"votes/{name}.html" for name in ("ballot", "review_ballot", "code_start", "code_ballot", "code_done", "receipt",
-                                         "idea", "results", "step", "mark_done", "_delivery", "_team_delivery")),
+                                        "propose", "rounds", "ideas", "idea", "results", "step", "mark_done",
+                                        "_delivery", "_team_delivery")),
     "pledges/*.html",  # with the team's and finance's pledge pages
+    "ledger/team_ledger.html",  # public: anyone may read a team's ledger
+    "opendata/*.html",
 ]
+
+# Pages only staff and finance read (issue 16: "Staff and finance pages may stay English for now, but their
+# strings are marked too"): a catalogue entry may stay empty (English) only when every place it is used
+# is one of these. Anything a resident file uses (a template above, or any other file) must be translated.
+STAFF_ONLY = [
+    "templates/ledger/*.html", "templates/spend/*.html", "templates/statements/*.html",
+    *(f"templates/community/{name}.html" for name in (
+        "accept_invitation", "admin_form", "admin_home", "admin_remove_role", "admin_reset_two_factor",
+        "assisted_check", "assisted_sign_up", "outbox", "recovery_codes", "replace_two_factor", "staff_home",
+        "two_factor_setup")),
+    *(f"templates/votes/{name}.html" for name in ("new_round", "paper", "review")),
+    "ledger/views.py", "spend/views.py", "spend/forms.py", "statements/*.py",
+]
+
+
+def _staff_only(path: str) -> bool:
+    """Whether ``path`` (relative to the project) is a staff/finance-only file, and not a resident one."""
+    resident = any(fnmatch(path, f"templates/{pattern}") for pattern in RESIDENT_TEMPLATES)
+    return not resident and any(fnmatch(path, pattern) for pattern in STAFF_ONLY)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -53,15 +75,38 @@ def compiled_catalogues():
                 write_mo(target, read_po(source, locale=lang))
 
 
-def _extracted() -> set:
-    """Every msgid in the code and templates now (babel.cfg), as `pybabel extract` finds them."""
+def _extracted() -> dict:
+    """Every msgid in the code and templates now (babel.cfg), as `pybabel extract` finds them, with the
+    files it is used in (relative to the project)."""
     with (ROOT / "babel.cfg").open() as cfg:
         method_map, options_map = parse_mapping_cfg(cfg)
-    found = set()
-    for _file, _line, message, _comments, _context in extract_from_dir(
+    found = {}
+    for file, _line, message, _comments, _context in extract_from_dir(
             str(ROOT), method_map, options_map, keywords=KEYWORDS):
-        found.add(message if isinstance(message, str) else tuple(message))
+        found.setdefault(message if isinstance(message, str) else tuple(message), set()).add(file)
     return found
+
+
+def _catalogue_problems(catalogue, extracted: dict) -> list[str]:
+    """What is wrong with ``catalogue``: missing or fuzzy entries, incomplete plurals, and empty translations
+    of anything used outside the staff-only files (those may fall back to English)."""
+    entries = {m.id: m for m in catalogue if m.id}
+    problems = []
+    for msgid, files in sorted(extracted.items(), key=lambda item: str(item[0])):
+        entry = entries.get(msgid)
+        staff_only = all(_staff_only(file) for file in files)
+        if entry is None:
+            problems.append(f"missing (run scripts/translations.sh update): {msgid!r}")
+        elif entry.fuzzy:
+            problems.append(f"fuzzy: {msgid!r}")
+        elif isinstance(msgid, tuple):
+            forms = list(entry.string) if isinstance(entry.string, (list, tuple)) else [entry.string]
+            if not (staff_only and not any(forms)) and (len(forms) != catalogue.num_plurals or not all(forms)):
+                problems.append(f"plural forms incomplete: {msgid!r} (used in {sorted(files)})")
+        elif not entry.string.strip() and not staff_only:
+            problems.append(f"untranslated: {msgid!r} (used in {sorted(files)})")
+    problems += [f"{error}: {message.id!r}" for message, errors in catalogue.check() for error in errors]
+    return problems
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
@@ -69,34 +114,55 @@ def test_every_string_is_translated_with_every_plural_form_and_nothing_fuzzy(lan
     with (ROOT / "translations" / lang / "LC_MESSAGES" / "messages.po").open("rb") as source:
         catalogue = read_po(source, locale=lang)
     assert catalogue.num_plurals == 3, catalogue.plural_forms  # Polish and Romanian: one, few, many
-    entries = {m.id: m for m in catalogue if m.id}
-    problems = []
-    for msgid in sorted(_extracted(), key=str):
-        entry = entries.get(msgid)
-        if entry is None:
-            problems.append(f"missing (run scripts/translations.sh update): {msgid!r}")
-        elif entry.fuzzy:
-            problems.append(f"fuzzy: {msgid!r}")
-        elif isinstance(msgid, tuple) and (len(entry.string) != catalogue.num_plurals or not all(entry.string)):
-            problems.append(f"plural forms incomplete: {msgid!r}")
-        elif not entry.string or (not isinstance(msgid, tuple) and not entry.string.strip()):
-            problems.append(f"untranslated: {msgid!r}")
-    problems += [f"{error}: {message.id!r}" for message, errors in catalogue.check() for error in errors]
+    problems = _catalogue_problems(catalogue, _extracted())
     assert not problems, f"{lang}: {len(problems)} problems:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_only_staff_only_entries_may_stay_english(lang):
+    """An empty msgstr is allowed for a string only staff pages use, refused once a resident file uses it."""
+    with (ROOT / "translations" / lang / "LC_MESSAGES" / "messages.po").open("rb") as source:
+        catalogue = read_po(source, locale=lang)
+    catalogue.add("Reverse<span>%(reference)s</span>", "", locations=[("templates/ledger/team_ledger.html", 1)])
+    catalogue.add("Post the figures", "")
+    catalogue.add(("%(num)s paper", "%(num)s papers"), ("", "", ""))
+    staff = {"Post the figures": {"templates/statements/_statement_body.html", "spend/views.py"},
+             ("%(num)s paper", "%(num)s papers"): {"templates/votes/paper.html"}}
+    assert _catalogue_problems(catalogue, staff) == []
+    resident = {"Post the figures": {"templates/statements/_statement_body.html", "templates/votes/rounds.html"},
+                ("%(num)s paper", "%(num)s papers"): {"votes/forms.py"},
+                "Reverse<span>%(reference)s</span>": {"templates/ledger/team_ledger.html"}}
+    problems = _catalogue_problems(catalogue, resident)
+    assert len(problems) == 3, problems
+    assert problems[0].startswith("plural forms incomplete: ('%(num)s paper'")
+    assert {p.split(":")[0] for p in problems[1:]} == {"untranslated"}
+    assert _staff_only("templates/spend/dashboard.html") and _staff_only("statements/views.py")
+    assert not _staff_only("templates/ledger/team_ledger.html") and not _staff_only("community/views.py")
 
 
 def test_no_resident_facing_template_has_text_outside_gettext():
     files = sorted({path for pattern in RESIDENT_TEMPLATES for path in (ROOT / "templates").glob(pattern)})
-    assert len(files) == 45
+    assert len(files) == 60
     found = {str(path.relative_to(ROOT)): unmarked(path.read_text()) for path in files}
     found = {name: pieces for name, pieces in found.items() if pieces}
     assert not found, f"text a resident reads but nobody can translate (wrap it in _()): {found}"
+
+
+def test_no_template_at_all_has_text_outside_gettext():
+    """Staff and finance pages too (issue 16), and the text (email) templates if there are any."""
+    files = sorted(path for pattern in ("**/*.html", "**/*.txt") for path in (ROOT / "templates").glob(pattern))
+    assert len(files) == 97
+    found = {str(path.relative_to(ROOT)): unmarked(path.read_text()) for path in files}
+    found = {name: pieces for name, pieces in found.items() if pieces}
+    assert not found, f"text nobody can translate (wrap it in _()): {found}"
 
 
 def test_the_template_scan_finds_raw_text_and_visible_attributes():
     assert unmarked('<p class="x">{{ _("Fine") }} {{ name }}</p>') == []
     assert unmarked("<p>Vote now</p>") == ["Vote now"]
     assert unmarked('<td data-label="Place">{{ x }}</td>') == ["data-label='Place'"]
+    assert unmarked("{{ form.code(params={'label': {'text': _('Code')}, 'spellcheck': false}) }}") == []
+    assert unmarked("{{ x(params={'a': {'b': 1}}) }} Save") == ["Save"]
 
 
 def test_lang_in_the_url_gives_polish_with_html_lang_and_links_keep_it(client):

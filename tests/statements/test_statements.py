@@ -374,3 +374,26 @@ def test_prior_period_adjustments_and_released_holds(app, session, team, make_pe
     with app.test_request_context():
         text = pdf_text(render.render_pdf(this))
     assert "(prior-period adjustment)" in text and "Holds released this month" in text
+
+
+POLISH_MONTHS = ("stycznia", "lutego", "marca", "kwietnia", "maja", "czerwca", "lipca", "sierpnia", "września",
+                 "października", "listopada", "grudnia")
+
+
+def test_statements_and_the_county_pack_are_english_for_a_polish_finance_person(client, session, team, history,
+                                                                                 sign_in):  # noqa: F811
+    """Statements are the council's records: a Polish account asking with ?lang=pl still gets English."""
+    history.language = "pl"
+    session.add(history)
+    session.commit()
+    month = TODAY.strftime("%Y-%m")
+    assert sign_in(history).status_code == 302
+    assert '<html lang="pl"' in client.get(f"/finance/statements?month={month}&lang=pl").get_data(as_text=True)
+    for url in (f"/finance/statements/{team.slug}/{month}.pdf?lang=pl", f"/finance/county-pack/{month}.pdf?lang=pl"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        text = " ".join(pdf_text(response.data).split())
+        assert f"1 {THIS_MONTH:%B %Y}" in text, url  # English month names, not "1 listopada 2026"
+        assert not any(name in text for name in POLISH_MONTHS), url
+    csv_response = client.get(f"/finance/statements/{team.slug}/{month}.csv?lang=pl")
+    assert csv_response.data.startswith(b"Body,")
