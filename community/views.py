@@ -20,6 +20,7 @@ from flask import (
 from flask import session as cookie
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import text
+from sqlmodel import select
 
 from community import mail, next_steps, notify, numbers, services, signin, team_sections
 from community.auth import (
@@ -75,9 +76,9 @@ from community.limits import (
     account_key,
     limiter,
 )
-from community.models import Person, Team
+from community.models import Person, Place, Team
 from community.security import csrf
-from community.web import attempt, show_error
+from community.web import act, attempt, show_error
 
 bp = Blueprint("community", __name__)
 
@@ -391,6 +392,44 @@ def _qr_svg(uri: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
+def _not_enrolling(state):
+    """Where someone goes who may not enrol a second factor now."""
+    if state is signin.State.PENDING_CODE:
+        # A password alone never reaches enrolment for someone who has a second factor: it
+        # would replace it and sign them in. They go on to the code step.
+        return redirect(url_for("community.sign_in_code"))
+    if state is signin.State.SIGNED_IN:
+        flash(_("You already have two-factor authentication set up. To change it, use "
+                "“Replace your authenticator app”."), "info")
+        return redirect(url_for("community.account"))
+    return redirect(url_for("community.sign_in"))
+
+
+def _enrol(session, person: Person, state, secret: str, code: str):
+    """Check ``code`` against the new ``secret`` and store it: (person, recovery codes, token of
+    the session it starts, or None when it replaces a second factor in a signed-in session)."""
+    if state is signin.State.REPLACING:
+        codes = services.replace_second_factor(session=session, person=person, auth_session=current_user.auth_session,
+                                               secret=secret, code=code, replace_minutes=signin.REPLACE_MINUTES)
+        return person, codes, None
+    codes = services.enrol_second_factor(session=session, person=person, secret=secret, code=code)
+    token = services.start_session(session, person=person, second_factor=True)
+    if current_user.is_authenticated:
+        services.end_session(session, token=current_user.token)
+    return person, codes, token
+
+
+def _enrolled(person: Person, codes, token: str | None, *, replaced: bool):
+    """After enrolment: sign in (or forget the replacement's secret) and show the recovery codes
+    once, in this answer (they are stored only as digests)."""
+    target = signin.next_url(_safe_next(url_for("community.account")))
+    if token is not None:
+        _log_in(person, token, second_factor=True)
+    else:
+        signin.forget_enrol_secret()
+    return render_template("community/recovery_codes.html", codes=codes, target=target, replaced=replaced)
+
+
 @bp.route("/two-factor/setup", methods=["GET", "POST"])
 @public
 @limiter.limit(CODE_PER_ADDRESS, methods=["POST"])
@@ -399,42 +438,12 @@ def two_factor_setup():
     with no second factor yet, a signed-in person without one, or REPLACING."""
     person, state = signin.enrolment_person()
     if person is None:
-        if state is signin.State.PENDING_CODE:
-            # A password alone never reaches enrolment for someone who has a second factor: it
-            # would replace it and sign them in. They go on to the code step.
-            return redirect(url_for("community.sign_in_code"))
-        if state is signin.State.SIGNED_IN:
-            flash(_("You already have two-factor authentication set up. To change it, use "
-                  "“Replace your authenticator app”."), "info")
-            return redirect(url_for("community.account"))
-        return redirect(url_for("community.sign_in"))
+        return _not_enrolling(state)
     secret = signin.enrol_secret(services.new_totp_secret)
     form = CodeForm()
-    if form.validate_on_submit():
-        session = get_session()
-        person = session.get(Person, person.id)
-        try:
-            if state is signin.State.REPLACING:
-                codes = services.replace_second_factor(session=session, person=person, auth_session=current_user.auth_session, secret=secret,
-                    code=form.code.data, replace_minutes=signin.REPLACE_MINUTES)
-                token = None
-            else:
-                codes = services.enrol_second_factor(session=session, person=person, secret=secret, code=form.code.data)
-                token = services.start_session(session, person=person, second_factor=True)
-                if current_user.is_authenticated:
-                    services.end_session(session, token=current_user.token)
-            session.commit()
-        except DomainError as error:
-            show_error(form, error)
-        else:
-            target = signin.next_url(_safe_next(url_for("community.account")))
-            if token is not None:
-                _log_in(person, token, second_factor=True)
-            else:
-                signin.forget_enrol_secret()
-            # Shown once, in this answer: the codes are stored only as digests.
-            return render_template("community/recovery_codes.html", codes=codes, target=target,
-                                   replaced=state is signin.State.REPLACING)
+    done = attempt(form, lambda s: _enrol(s, s.get(Person, person.id), state, secret, form.code.data))
+    if done.ok:
+        return _enrolled(*done.value, replaced=state is signin.State.REPLACING)
     uri = services.totp_uri(email=person.email, secret=secret)
     return render_template("community/two_factor_setup.html", form=form, secret=secret, qr=_qr_svg(uri),
                            replacing=state is signin.State.REPLACING)
@@ -458,18 +467,11 @@ def replace_two_factor():
         flash(_("You do not have two-factor authentication to replace."), "info")
         return redirect(url_for("community.account"))
     form = ReconfirmForm()
-    if form.validate_on_submit():
-        session = get_session()
-        try:
-            services.reconfirm_identity(session=session, person=session.get(Person, current_user.id),
-                                        auth_session=current_user.auth_session, password=form.password.data,
-                                        code=form.code.data)
-            session.commit()
-        except DomainError as error:
-            show_error(form, error)
-        else:
-            signin.forget_enrol_secret()
-            return redirect(url_for("community.two_factor_setup"))
+    if attempt(form, lambda s: services.reconfirm_identity(
+            session=s, person=s.get(Person, current_user.id), auth_session=current_user.auth_session,
+            password=form.password.data, code=form.code.data)).ok:
+        signin.forget_enrol_secret()
+        return redirect(url_for("community.two_factor_setup"))
     return render_template("community/replace_two_factor.html", form=form, minutes=signin.REPLACE_MINUTES)
 
 
@@ -599,25 +601,19 @@ def change_password():
 @bp.route("/invitations/<token>", methods=["GET", "POST"])
 @public
 def accept_invitation(token: str):
-    session = get_session()
     try:
-        invitation = services.get_invitation(session, token=token)
+        invitation = services.get_invitation(get_session(), token=token)
     except DomainError as error:
         return render_template("errors/error.html", code=404, title=_("Invitation not valid"),
                                message=error.message), 404
     form = AcceptInvitationForm()
-    if form.validate_on_submit():
-        try:
-            person = services.accept_invitation(session, token=token, name=form.name.data,
-                                                password=form.password.data)
-            session.commit()
-        except DomainError as error:
-            show_error(form, error)
-        else:
-            step = signin.begin(person)
-            flash(_("Welcome. Now set up two-factor authentication."), "success")
-            return redirect(url_for("community.sign_in_code" if step is signin.State.PENDING_CODE
-                                    else "community.two_factor_setup"))
+    done = attempt(form, lambda s: services.accept_invitation(s, token=token, name=form.name.data,
+                                                              password=form.password.data))
+    if done.ok:
+        step = signin.begin(done.value)
+        flash(_("Welcome. Now set up two-factor authentication."), "success")
+        return redirect(url_for("community.sign_in_code" if step is signin.State.PENDING_CODE
+                                else "community.two_factor_setup"))
     return render_template("community/accept_invitation.html", form=form, invitation=invitation, role=_role(invitation))
 
 
@@ -665,22 +661,12 @@ def _pages(people: services.PeoplePage) -> dict | None:
 def admin_new_team():
     session = get_session()
     form = TeamForm()
-    from sqlmodel import select
-
-    from community.models import Place
-
     form.place_id.choices = [(p.id, p.name) for p in session.exec(select(Place).order_by(Place.name))]
-    if form.validate_on_submit():
-        try:
-            services.create_team(session, actor_id=current_user.id, name=form.name.data,
-                                 slug=form.slug.data, place_id=form.place_id.data,
-                                 cost_centre=form.cost_centre.data)
-            session.commit()
-        except DomainError as error:
-            show_error(form, error)
-        else:
-            flash(_("Team created."), "success")
-            return redirect(url_for("community.admin_home"))
+    if attempt(form, lambda s: services.create_team(s, actor_id=current_user.id, name=form.name.data,
+                                                    slug=form.slug.data, place_id=form.place_id.data,
+                                                    cost_centre=form.cost_centre.data)).ok:
+        flash(_("Team created."), "success")
+        return redirect(url_for("community.admin_home"))
     return render_template("community/admin_form.html", form=form, title=_("Create a team"))
 
 
@@ -706,21 +692,15 @@ def admin_new_place():
 @bp.route("/admin/invite", methods=["GET", "POST"])
 @admin_only
 def admin_invite():
-    session = get_session()
     form = InviteForm()
-    form.team_id.choices = _team_choices(session)
-    if form.validate_on_submit():
-        try:
-            what = services.send_invitation(
-                session=session, actor=current_user.person, email=form.email.data, role=form.role.data,
-                team_id=form.team_id.data or None,
-                link=lambda token: url_for("community.accept_invitation", token=token, _external=True))
-            session.commit()
-        except DomainError as error:
-            show_error(form, error)
-        else:
-            flash(_("Invitation sent to %(email)s, as %(what)s.", email=form.email.data, what=what), "success")
-            return redirect(url_for("community.admin_home"))
+    form.team_id.choices = _team_choices(get_session())
+    done = attempt(form, lambda s: services.send_invitation(
+        session=s, actor=current_user.person, email=form.email.data, role=form.role.data,
+        team_id=form.team_id.data or None,
+        link=lambda token: url_for("community.accept_invitation", token=token, _external=True)))
+    if done.ok:
+        flash(_("Invitation sent to %(email)s, as %(what)s.", email=form.email.data, what=done.value), "success")
+        return redirect(url_for("community.admin_home"))
     return render_template("community/admin_form.html", form=form, title=_("Invite staff"))
 
 
@@ -779,14 +759,8 @@ def admin_reset_second_factor(person_id: int):
     person = session.get(Person, person_id) or abort(404)
     form = ResetSecondFactorForm()
     if form.validate_on_submit():
-        try:
-            services.reset_second_factor(session=session, actor_id=current_user.id, person_id=person_id)
-            session.commit()
-        except DomainError as error:
-            session.rollback()
-            flash(error.message, "error")
-        else:
-            flash(_("%(name)s's second factor was reset; they have been emailed.", name=person.name), "success")
+        act(lambda s: services.reset_second_factor(session=s, actor_id=current_user.id, person_id=person_id),
+            done=_("%(name)s's second factor was reset; they have been emailed.", name=person.name))
         return redirect(url_for("community.admin_home"))
     codes_left = services.recovery_codes_left(session=session, person_id=person.id)
     return render_template("community/admin_reset_two_factor.html", form=form, person=person,
