@@ -71,11 +71,11 @@ def _clean(text: str | None, limit: int, what: str, *, required: bool = True) ->
     return value
 
 
-def _check_pence(amount: int | None, what: str) -> int:
+def _check_pence(amount: int | None, what: str, *, field: str | None = None) -> int:
     if amount is None or not isinstance(amount, int) or amount <= 0:
-        raise VotesError(f"Enter {what} of more than £0.")
+        raise VotesError(f"Enter {what} of more than £0.", field=field)
     if amount > MAX_PENCE:
-        raise VotesError(f"{what[0].upper()}{what[1:]} is too large.")
+        raise VotesError(f"{what[0].upper()}{what[1:]} is too large.", field=field)
     return amount
 
 
@@ -378,23 +378,23 @@ def open_round(
     The same idempotency key with the same details returns the round it opened; with other
     details it is refused (VotesError) and nothing is written."""
     title = _clean(title, 120, "a title")
-    budget_pence = _check_pence(budget_pence, "a budget")
+    budget_pence = _check_pence(budget_pence, "a budget", field="budget")
     if ballot_type not in {b.value for b in BallotType}:
-        raise VotesError(_("Choose a ballot type."))
+        raise VotesError(_("Choose a ballot type."), field="ballot_type")
     if rule not in {r.value for r in RoundRule}:
-        raise VotesError(_("Choose a rule."))
+        raise VotesError(_("Choose a rule."), field="rule")
     if ballot_type == BallotType.APPROVAL_K:
         if not max_choices or max_choices < 1:
-            raise VotesError(_("Enter how many ideas each voter may choose (1 or more)."))
+            raise VotesError(_("Enter how many ideas each voter may choose (1 or more)."), field="max_choices")
     else:
         max_choices = None
     if closes_at <= opens_at:
-        raise VotesError(_("The closing time must be after the opening time."))
+        raise VotesError(_("The closing time must be after the opening time."), field="closes_at")
     if closes_at <= utcnow():
-        raise VotesError(_("The closing time must be in the future."))
+        raise VotesError(_("The closing time must be in the future."), field="closes_at")
     ids = sorted(set(idea_ids))
     if not ids:
-        raise VotesError(_("Choose at least one feasible idea for the ballot."))
+        raise VotesError(_("Choose at least one feasible idea for the ballot."), field="ideas")
     earlier = _round_of_key(session, idempotency_key)
     if earlier is not None:
         same = (earlier.team_id, earlier.title, earlier.budget_pence, earlier.opens_at, earlier.closes_at,
@@ -406,10 +406,10 @@ def open_round(
                          "Start a fresh form if you still mean to open this one."))
     ideas = list(session.execute(select(Idea).where(Idea.id.in_(ids)).with_for_update()).scalars())
     if len(ideas) != len(ids) or any(i.team_id != team.id or i.status != IdeaStatus.FEASIBLE for i in ideas):
-        raise VotesError(_("Only this team's feasible ideas can go on the ballot."))
+        raise VotesError(_("Only this team's feasible ideas can go on the ballot."), field="ideas")
     busy = [i.title for i in ideas if _on_open_ballot(session, i.id)]
     if busy:
-        raise VotesError(f"Already on the ballot of an open round: {', '.join(busy)}.")
+        raise VotesError(_("Already on the ballot of an open round: %(titles)s.", titles=", ".join(busy)), field="ideas")
     rnd = Round(team_id=team.id, title=title, budget_pence=budget_pence, opens_at=opens_at,
                 closes_at=closes_at, ballot_type=ballot_type, rule=rule, max_choices=max_choices,
                 created_by_id=actor_id)

@@ -35,8 +35,8 @@ from community.i18n import _, lazy_gettext
 from community.limits import VOTING_CODE_PER_ADDRESS, limiter
 from community.models import Person, Place, Team
 from community.numbers import is_ascii_digits
-from community.web import act, attempt, show_error
-from ledger.errors import DomainError
+from community.web import act, attempt
+from ledger.errors import DomainError, InsufficientFunds, InvalidAmount
 from ledger.money import parse_pence
 from votes import delivery as milestones
 from votes import photos, ports, search, services
@@ -207,6 +207,36 @@ def edit_idea(slug: str, idea_id: int):
     return render_template("votes/propose.html", form=form, team=team, eligible=True, title=_("Change “%(title)s”", title=item.title))
 
 
+def _pence_or_none(text: str | None) -> int | None:
+    return parse_pence(text) if (text or "").strip() else None
+
+
+def _open_round(session, team: Team, form: RoundForm) -> Round:
+    """The round form's values to services.open_round (a refusal names its field)."""
+    return services.open_round(
+        session=session, team=team, actor_id=current_user.id, title=form.title.data,
+        budget_pence=parse_pence(form.budget.data), opens_at=london_instant(form.opens_at.data, form.opens_time.data),
+        closes_at=london_instant(form.closes_at.data, form.closes_time.data), idea_ids=form.ideas.data,
+        ballot_type=form.ballot_type.data, rule=form.rule.data, max_choices=form.max_choices.data,
+        idempotency_key=form.idempotency_key.data or "")
+
+
+def _key_paper(session, rnd: Round, serial: str) -> str:
+    outcome = services.key_paper_ballot(session=session, rnd_id=rnd.id, serial=serial, keyer_id=current_user.id,
+                                        idea_ids=_chosen_ids())
+    session.commit()
+    return outcome
+
+
+def _paper_page(session, team: Team, rnd: Round, error: str | None, serial: str):
+    rows = services.round_ideas(session=session, round_id=rnd.id)
+    return render_template("votes/paper.html", team=team, rnd=rnd, error=error, serial=serial, rows=rows,
+                           titles={idea.id: idea.title for _, idea in rows},
+                           status=services.paper_status(session=session, round_id=rnd.id),
+                           voting_open=services.is_open_for_voting(rnd), decision_form=DecisionForm()), \
+        (400 if error else 200)
+
+
 @bp.route("/teams/<slug>/ideas/<int:idea_id>/review", methods=["GET", "POST"])
 @team_staff
 def review(team: Team, idea_id: int):
@@ -215,18 +245,12 @@ def review(team: Team, idea_id: int):
     form = ReviewForm()
     if request.method == "GET" and item.team_cost_pence:
         form.team_cost.data = f"{item.team_cost_pence / 100:.2f}"
-    if form.validate_on_submit():
-        try:
-            cost = parse_pence(form.team_cost.data) if (form.team_cost.data or "").strip() else None
-            services.review_idea(session=session, team=team, idea_id=item.id, reviewer_id=current_user.id,
-                                 decision=form.decision.data, team_cost_pence=cost, note=form.note.data)
-            session.commit()
-        except DomainError as error:
-            field = form.team_cost if form.decision.data == "feasible" else form.note
-            show_error(form, error, field=field)
-        else:
-            flash(_("Review saved: %(status)s.", status=STATUS_LABELS[form.decision.data]), "success")
-            return redirect(url_for("votes.idea", slug=team.slug, idea_id=item.id))
+    beside = "team_cost" if form.decision.data == "feasible" else "note"
+    if attempt(form, lambda s: services.review_idea(
+            session=s, team=team, idea_id=item.id, reviewer_id=current_user.id, decision=form.decision.data,
+            team_cost_pence=_pence_or_none(form.team_cost.data), note=form.note.data), field_for={DomainError: beside}).ok:
+        flash(_("Review saved: %(status)s.", status=STATUS_LABELS[form.decision.data]), "success")
+        return redirect(url_for("votes.idea", slug=team.slug, idea_id=item.id))
     return render_template("votes/review.html", form=form, team=team, idea=item,
                            supports=services.support_count(session=session, idea_id=item.id),
                            title=_("Review “%(title)s”", title=item.title))
@@ -366,24 +390,10 @@ def new_round(team: Team):
     ).scalars())
     form = RoundForm()
     form.ideas.choices = [(i.id, f"{i.title} ({gbp(i.team_cost_pence)})") for i in feasible]
-    if form.validate_on_submit():
-        try:
-            rnd = services.open_round(
-                session=session, team=team, actor_id=current_user.id, title=form.title.data,
-                budget_pence=parse_pence(form.budget.data), opens_at=london_instant(form.opens_at.data, form.opens_time.data),
-                closes_at=london_instant(form.closes_at.data, form.closes_time.data), idea_ids=form.ideas.data,
-                ballot_type=form.ballot_type.data, rule=form.rule.data, max_choices=form.max_choices.data,
-                idempotency_key=form.idempotency_key.data or "")
-            session.commit()
-        except DomainError as error:
-            message = str(error)
-            field = (form.budget if "available" in message or "budget" in message
-                     else form.closes_at if "closing" in message
-                     else form.max_choices if "how many" in message else None)
-            show_error(form, error, field=field)
-        else:
-            flash(_opened(rnd), "success")
-            return redirect(url_for("votes.round_page", slug=team.slug, round_id=rnd.id))
+    done = attempt(form, lambda s: _open_round(s, team, form), field_for={InsufficientFunds: "budget", InvalidAmount: "budget"})
+    if done.ok:
+        flash(_opened(done.value), "success")
+        return redirect(url_for("votes.round_page", slug=team.slug, round_id=done.value.id))
     form.ensure_key()
     return render_template("votes/new_round.html", form=form, team=team, feasible=feasible,
                            title=_("Open a voting round"))
@@ -618,46 +628,30 @@ _PAPER_OUTCOMES = {
 def paper(team: Team, round_id: int):
     session = get_session()
     rnd = _round(session, team, round_id)
+    serial = request.form.get("serial", "")[:40] if request.method == "POST" else ""
     error = None
-    serial = ""
     if request.method == "POST":
-        serial = request.form.get("serial", "")[:40]
         try:
-            outcome = services.key_paper_ballot(session=session, rnd_id=rnd.id, serial=serial,
-                                                keyer_id=current_user.id, idea_ids=_chosen_ids())
-            session.commit()
-        except DomainError as error_:
+            outcome = _key_paper(session, rnd, serial)
+        except DomainError as refused:
             session.rollback()
-            error = str(error_)
+            error = str(refused)
         else:
             flash(*map(str, _PAPER_OUTCOMES[outcome]))
             return redirect(url_for("votes.paper", slug=team.slug, round_id=rnd.id))
-    titles = {idea.id: idea.title for _, idea in services.round_ideas(session=session, round_id=rnd.id)}
-    return render_template("votes/paper.html", team=team, rnd=rnd, error=error, serial=serial,
-                           rows=services.round_ideas(session=session, round_id=rnd.id), titles=titles,
-                           status=services.paper_status(session=session, round_id=rnd.id),
-                           voting_open=services.is_open_for_voting(rnd), decision_form=DecisionForm()), \
-        (400 if error else 200)
+    return _paper_page(session, team, rnd, error, serial)
 
 
 @bp.post("/teams/<slug>/rounds/<int:round_id>/paper/decide")
 @team_staff
 def paper_decide(team: Team, round_id: int):
-    session = get_session()
-    rnd = _round(session, team, round_id)
+    rnd = _round(get_session(), team, round_id)
     form = DecisionForm()
     if not form.validate_on_submit():
         flash(_("Choose a decision and give the reason."), "error")
     else:
-        try:
-            services.decide_mismatch(session=session, rnd_id=rnd.id, serial=request.form.get("serial", "")[:40],
-                                     decider_id=current_user.id,
-                                     accept_pass=int(form.accept.data) if form.accept.data in ("1", "2") else None,
-                                     reason=form.reason.data)
-            session.commit()
-        except DomainError as error:
-            session.rollback()
-            flash(str(error), "error")
-        else:
-            flash(_("Decision recorded."), "success")
+        act(lambda s: services.decide_mismatch(
+            session=s, rnd_id=rnd.id, serial=request.form.get("serial", "")[:40], decider_id=current_user.id,
+            accept_pass=int(form.accept.data) if form.accept.data in ("1", "2") else None, reason=form.reason.data),
+            done=_("Decision recorded."))
     return redirect(url_for("votes.paper", slug=team.slug, round_id=rnd.id))
