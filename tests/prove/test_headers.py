@@ -16,9 +16,11 @@ def check(response, url) -> list[str]:
     csp = h.get("Content-Security-Policy", "")
     directives = {d.strip().split(" ")[0]: d.strip() for d in csp.split(";") if d.strip()}
     attachment = h.get("Content-Disposition", "").startswith("attachment")
-    if attachment and "text/html" not in h.get("Content-Type", "") and directives.get("sandbox") == "sandbox" \
+    image = h.get("Content-Type", "").startswith(("image/jpeg", "image/png"))
+    if (attachment or image) and "text/html" not in h.get("Content-Type", "") and directives.get("sandbox") == "sandbox" \
             and directives.get("default-src") == "default-src 'none'":
-        # A download (a receipt): stricter than any page — sandboxed, nothing may load or run.
+        # A download (a receipt) or a delivery step's photo: stricter than any page — sandboxed,
+        # nothing may load or run.
         directives.update({"script-src": "script-src 'self'", "frame-ancestors": "frame-ancestors 'none'"})
         csp += "; object-src 'none'; base-uri 'none'; form-action 'self'"
     if directives.get("script-src") != "script-src 'self'":
