@@ -10,6 +10,7 @@ from govuk_frontend_wtf.wtforms_widgets import (
     GovCheckboxesInput,
     GovFileInput,
     GovRadioInput,
+    GovSelect,
     GovSubmitInput,
     GovTextArea,
     GovTextInput,
@@ -17,6 +18,7 @@ from govuk_frontend_wtf.wtforms_widgets import (
 from wtforms import (
     HiddenField,
     RadioField,
+    SelectField,
     SelectMultipleField,
     StringField,
     SubmitField,
@@ -30,6 +32,7 @@ from community.forms import AppForm, WholeNumberField
 from community.i18n import gettext, lazy_gettext
 from community.numbers import ascii_int, refuse_other_digits
 from ledger.forms import MoneyField
+from votes.models import IDEA_CATEGORIES
 
 # [0-9], not \d: int("١٨") is 18, so an Arabic-Indic hour was read as 18:00 (issue 14, finding 6).
 _TIME = re.compile(r"^([0-9]{1,2})[:.]([0-9]{2})$")
@@ -84,6 +87,9 @@ class IdeaForm(AppForm):
     description = TextAreaField(lazy_gettext("What it is and who it helps"), widget=GovTextArea(),
                                 validators=[DataRequired(lazy_gettext("Say what it is and who it helps")), Length(max=4000)])
     estimated_cost = MoneyField(lazy_gettext("Estimated cost in pounds"))
+    # Any value reaches the service, which refuses one outside the list beside this field.
+    category = SelectField(lazy_gettext("Category (optional)"), widget=GovSelect(), validate_choice=False,
+                           choices=[("", lazy_gettext("Choose a category")), *IDEA_CATEGORIES.items()])
     submit = SubmitField(lazy_gettext("Propose idea"), widget=GovSubmitInput())
 
 

@@ -149,14 +149,15 @@ def _category(category: str | None) -> str | None:
     if not category:
         return None
     if category not in IDEA_CATEGORIES:
-        raise VotesError("Choose a category from the list.", field="category")
+        raise VotesError(_("Choose a category from the list."), field="category")
     return category
 
 
 def edit_idea(
-    *, session: Session, idea_id: int, person: Person, title: str, description: str, estimated_cost_pence: int
+    *, session: Session, idea_id: int, person: Person, title: str, description: str, estimated_cost_pence: int,
+    category: str | None = None,
 ) -> Idea:
-    """The proposer changes an idea the team sent back; it goes back for review."""
+    """The proposer changes an idea the team sent back (its category too); it goes back for review."""
     idea = _lock_idea(session, idea_id)
     if idea.proposer_id != person.id:
         raise VotesError(_("Only the person who proposed this idea can change it."))
@@ -165,6 +166,7 @@ def edit_idea(
     idea.title = _clean(title, 120, "a title")
     idea.description = _clean(description, 4000, "what it is and who it helps")
     idea.estimated_cost_pence = _check_pence(estimated_cost_pence, "an estimated cost")
+    idea.category = _category(category)
     idea.status = IdeaStatus.PROPOSED.value
     idea.updated_at = utcnow()
     session.flush()

@@ -54,6 +54,7 @@ from votes.forms import (
 from votes.models import BALLOT_LABELS, IDEA_CATEGORIES, RULE_LABELS, STATUS_LABELS, Idea, IdeaStatus, Round
 
 bp = Blueprint("votes", __name__)
+bp.add_app_template_global(IDEA_CATEGORIES, "idea_category_labels")  # an idea's category, by its code
 
 
 @bp.app_context_processor
@@ -140,7 +141,7 @@ def propose(slug: str):
     eligible = as_team or services.is_resident(_me(), team)
     done = eligible and attempt(form, lambda s: services.propose_idea(
         session=s, team=team, proposer=_me(), title=form.title.data, description=form.description.data,
-        estimated_cost_pence=parse_pence(form.estimated_cost.data), as_team=as_team))
+        estimated_cost_pence=parse_pence(form.estimated_cost.data), as_team=as_team, category=form.category.data))
     if done and done.ok:
         flash(_("Thank you. Your idea was sent to the team for review."), "success")
         return redirect(url_for("votes.idea", slug=slug, idea_id=done.value.id))
@@ -201,7 +202,7 @@ def edit_idea(slug: str, idea_id: int):
     form.submit.label.text = _("Send changes for review")
     if attempt(form, lambda s: services.edit_idea(
             session=s, idea_id=item.id, person=_me(), title=form.title.data, description=form.description.data,
-            estimated_cost_pence=parse_pence(form.estimated_cost.data))).ok:
+            estimated_cost_pence=parse_pence(form.estimated_cost.data), category=form.category.data)).ok:
         flash(_("Your changes were sent to the team for review."), "success")
         return redirect(url_for("votes.idea", slug=slug, idea_id=idea_id))
     return render_template("votes/propose.html", form=form, team=team, eligible=True, title=_("Change “%(title)s”", title=item.title))

@@ -365,3 +365,25 @@ def test_the_ballot_review_is_a_get_so_back_after_voting_never_resubmits_a_form(
     # Validation errors still answer the form with its message (the PRG exception).
     over = client.post(f"{base}/review", data={"idea": [ideas[0].id, ideas[1].id]})
     assert over.status_code == 400 and "more than the budget" in over.get_data(as_text=True)
+
+
+def test_a_resident_gives_their_idea_a_category_and_the_list_finds_it_by_it(client, world, sign_in, engine):
+    """Issue 17, "Ideas residents can find": the category is chosen on the propose form, refused
+    beside the field when it is not on the list (nothing written), shown on the idea's page, and
+    the ideas list's category filter finds it."""
+    slug = world["team"].slug
+    sign_in(world["residents"][0])
+    form = {"title": "Bench by the pond", "description": "Somewhere to sit", "estimated_cost": "400"}
+    page = client.get(f"/teams/{slug}/ideas/new").get_data(as_text=True)
+    assert 'name="category"' in page and "Parks and green spaces" in page
+    bad = client.post(f"/teams/{slug}/ideas/new", data={**form, "category": "casino"})
+    assert bad.status_code == 200 and "Choose a category from the list." in bad.get_data(as_text=True)
+    with open_session(engine, write=False) as s:
+        assert s.execute(select(Idea)).first() is None
+    assert client.post(f"/teams/{slug}/ideas/new", data={**form, "category": "green_spaces"}).status_code == 302
+    with open_session(engine, write=False) as s:
+        idea = s.execute(select(Idea)).scalar_one()
+    assert idea.category == "green_spaces"
+    assert "Parks and green spaces" in client.get(f"/teams/{slug}/ideas/{idea.id}").get_data(as_text=True)
+    assert "Bench by the pond" in client.get(f"/teams/{slug}/ideas?category=green_spaces").get_data(as_text=True)
+    assert "Bench by the pond" not in client.get(f"/teams/{slug}/ideas?category=streets").get_data(as_text=True)
