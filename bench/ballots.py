@@ -69,7 +69,7 @@ def main() -> None:
         s.flush()
         s.execute(insert(Person), [dict(email=f"v{i}@bench.example", name=f"Voter {i}", place_id=place.id,
                                         is_admin=False, is_finance=False, totp_last_step=0, is_demo=False,
-                                        is_active=True, created_at=utcnow()) for i in range(args.ballots)])
+                                        is_active=True, created_at=utcnow(), email_confirmed_at=utcnow()) for i in range(args.ballots)])
         ledger.allocate(gl_code="R1000", session=s, team=team, amount_pence=10_000_000, actor_id=staff.id,
                         effective_date=dt.date.today(), idempotency_key="bench-alloc")
         ideas = []

@@ -24,9 +24,6 @@ from typing import ParamSpec, TypeVar
 from urllib.parse import urlencode
 
 from flask import Flask, g, has_app_context, has_request_context, request
-from jinja2 import pass_context
-from jinja2.runtime import Context
-from markupsafe import Markup
 from flask_babel import (
     Babel,
     force_locale,
@@ -38,6 +35,9 @@ from flask_babel import (
     ngettext,
 )
 from flask_login import current_user
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
 
 # Each language's name in that language (the GOV.UK language switch shows them so).
 LANGUAGES = {"en": "English", "pl": "Polski", "ro": "Română"}
@@ -180,7 +180,7 @@ def _formatted(context: Context, text: str, variables: dict) -> str:
     """Jinja's "newstyle" rule: the translation is trusted markup, the variables are escaped, and
     the text is always a format string (``%%`` is a per cent sign)."""
     if context.eval_ctx.autoescape:
-        text = Markup(text)
+        text = Markup(text)  # noqa: S704 - the catalogue is ours (trusted), as in Jinja's newstyle gettext
     return text % variables if variables or "%" in text else text
 
 

@@ -4,6 +4,7 @@ pledges due this week or overdue."""
 from flask import url_for
 
 from community.db import london_today
+from community.i18n import _
 from community.models import Team
 from community.next_steps import Step
 from pledges import services
@@ -18,8 +19,7 @@ def staff_todo(session, user) -> list[Step]:
         team = session.get(Team, team_id)
         if team is None:
             continue
-        due = services.reminders(session=session, team=team, today=london_today())
         suffix = f" ({team.name})" if many else ""
-        steps.append(Step(f"Pledges due this week or overdue{suffix}", url_for("pledges.reminders", slug=team.slug),
-                          len(due.due_this_week) + len(due.overdue)))
+        steps.append(Step(_("Pledges due this week or overdue") + suffix, url_for("pledges.reminders", slug=team.slug),
+                          services.due_soon_count(session=session, team=team, today=london_today())))
     return steps

@@ -18,7 +18,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -551,6 +551,16 @@ def reminders(*, session: Session, team: Team, today: dt.date) -> Reminders:
         Pledge.due_on <= today + dt.timedelta(days=7)).order_by(Pledge.due_on, Pledge.id)).scalars())
     return Reminders(due_this_week=[p for p in rows if p.due_on > today],
                      overdue=[p for p in rows if p.due_on <= today])
+
+
+_DUE_SOON = (select(func.count()).select_from(Pledge).where(
+    Pledge.team_id == bindparam("team_id"), Pledge.status.in_(OPEN_STATUSES), Pledge.due_on.is_not(None),
+    Pledge.due_on <= bindparam("until")))
+
+
+def due_soon_count(*, session: Session, team: Team, today: dt.date) -> int:
+    """How many pledges :func:`reminders` lists (due this week or overdue), counted in the database."""
+    return session.execute(_DUE_SOON, {"team_id": team.id, "until": today + dt.timedelta(days=7)}).scalar_one()
 
 
 def reminder_message(pledge: Pledge, team: Team) -> tuple[str, str]:

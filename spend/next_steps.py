@@ -2,18 +2,22 @@
 requests waiting for my approval (never my own) and approved spend with no receipt yet."""
 
 from flask import url_for
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
-from community.models import Person, Team
+from community.i18n import _
+from community.models import Team
 from community.next_steps import Step
 from spend import services as spend
 from spend.models import SpendRequest, SpendStatus
+
+_UNPAID = (select(func.count()).select_from(SpendRequest)
+           .where(SpendRequest.team_id == bindparam("team_id"), SpendRequest.status == SpendStatus.APPROVED.value))
 
 
 def staff_todo(session, user) -> list[Step]:
     if not user.has_second_factor:
         return []
-    me = session.get(Person, user.id)
+    me = user.person
     many = len(user.team_roles) > 1
     steps = []
     for team_id in sorted(user.team_roles):
@@ -21,14 +25,9 @@ def staff_todo(session, user) -> list[Step]:
         if team is None:
             continue
         suffix = f" ({team.name})" if many else ""
-        pending = session.execute(select(SpendRequest).where(
-            SpendRequest.team_id == team.id, SpendRequest.status == SpendStatus.PENDING.value,
-            SpendRequest.requester_id != me.id)).scalars()
-        mine = sum(1 for request in pending
-                   if any(p.id == me.id for p in spend.approvers_of(session=session, team=team, request=request)))
-        unpaid = session.execute(select(func.count()).select_from(SpendRequest).where(
-            SpendRequest.team_id == team.id, SpendRequest.status == SpendStatus.APPROVED.value)).scalar_one()
+        mine = spend.awaiting_approval_by(session=session, team=team, person=me, role=user.team_roles[team_id])
+        unpaid = session.execute(_UNPAID, {"team_id": team.id}).scalar_one()
         href = url_for("spend.dashboard", slug=team.slug)
-        steps += [Step(f"Approvals waiting for me{suffix}", href, mine),
-                  Step(f"Receipts missing: approved spend not yet paid{suffix}", href, unpaid)]
+        steps += [Step(_("Approvals waiting for me") + suffix, href, mine),
+                  Step(_("Receipts missing: approved spend not yet paid") + suffix, href, unpaid)]
     return steps

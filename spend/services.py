@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import url_for
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -351,6 +351,23 @@ def approvers_of(*, session: Session, team: Team, request: SpendRequest) -> list
         .order_by(Membership.role, Person.name, Person.id)  # "enabler" sorts before "member"
     ).all()
     return [person for person, role in rows if _covers(team, role, request.amount_pence, voted)]
+
+
+_PENDING_BY_OTHERS = (select(SpendRequest).where(
+    SpendRequest.team_id == bindparam("team_id"), SpendRequest.status == SpendStatus.PENDING.value,
+    SpendRequest.requester_id != bindparam("person_id")))
+
+
+def awaiting_approval_by(*, session: Session, team: Team, person: Person, role: str | None) -> int:
+    """How many pending requests ``person`` (of ``role`` in the team) may approve now: those
+    :func:`approvers_of` would list them for, counted without listing every approver of each
+    (the staff to-do list). The vote's commitment is only looked up for amounts over their limit."""
+    if role is None or not person.is_active or person.is_finance:
+        return 0
+    pending = session.execute(_PENDING_BY_OTHERS, {"team_id": team.id, "person_id": person.id}).scalars()
+    return sum(1 for request in pending
+               if request.amount_pence <= _limit_for(team, role)
+               or within_vote(session=session, team=team, request=request))
 
 
 def either(names: list[str]) -> str:

@@ -3,19 +3,27 @@
 to-do list. Everything is read through :mod:`votes.services` and the votes tables."""
 
 from flask import current_app, url_for
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from community.formatting import london_datetime
+from community.i18n import _
 from community.models import Team
 from community.next_steps import Step
 from votes import services
-from votes.models import Idea, IdeaStatus
+from votes.models import Idea, IdeaStatus, Round
+
+_TEAMS_BY_ID = select(Team).where(Team.id.in_(bindparam("ids", expanding=True))).order_by(Team.id)
+_TO_REVIEW = (select(Idea.team_id, func.count()).where(Idea.team_id.in_(bindparam("ids", expanding=True)),
+                                                       Idea.status == IdeaStatus.PROPOSED.value)
+              .group_by(Idea.team_id))
+_OPEN_ROUNDS = (select(Round).where(Round.team_id.in_(bindparam("ids", expanding=True)), Round.status == "open")
+                .order_by(Round.team_id, Round.closes_at.desc(), Round.id.desc()))
 
 
 def _staff_teams(session, user) -> list[Team]:
-    if not user.has_second_factor:
+    if not user.has_second_factor or not user.team_roles:
         return []
-    return [team for team_id in sorted(user.team_roles) if (team := session.get(Team, team_id)) is not None]
+    return list(session.execute(_TEAMS_BY_ID, {"ids": sorted(user.team_roles)}).scalars())
 
 
 def vote_now(session, user, team: Team) -> list[Step]:
@@ -24,7 +32,7 @@ def vote_now(session, user, team: Team) -> list[Step]:
         return []
     secret = current_app.config["SECRET_KEY"]
     return [
-        Step(f"Vote now — {rnd.title}, closes {london_datetime(rnd.closes_at)}",
+        Step(_("Vote now — %(round)s, closes %(when)s", round=rnd.title, when=london_datetime(rnd.closes_at)),
              url_for("votes.round_page", slug=team.slug, round_id=rnd.id))
         for rnd in reversed(services.rounds_of(session=session, team=team))  # the soonest to close first
         if services.is_open_for_voting(rnd)
@@ -32,23 +40,24 @@ def vote_now(session, user, team: Team) -> list[Step]:
     ]
 
 
-def _ideas_to_review(session, team: Team) -> int:
-    return session.execute(select(func.count()).select_from(Idea).where(
-        Idea.team_id == team.id, Idea.status == IdeaStatus.PROPOSED.value)).scalar_one()
-
-
 def staff_todo(session, user) -> list[Step]:
-    """Ideas waiting for review, and mismatched paper ballots waiting for a decision, per team."""
-    steps = []
+    """Ideas waiting for review, and mismatched paper ballots waiting for a decision, per team:
+    three queries whatever the number of teams and rounds (the staff home is every staff
+    member's landing page)."""
+    teams = _staff_teams(session, user)
+    if not teams:
+        return []
+    ids = {"ids": [team.id for team in teams]}
+    to_review = dict(session.execute(_TO_REVIEW, ids).all())
+    rounds = list(session.execute(_OPEN_ROUNDS, ids).scalars())
+    mismatches = services.mismatch_counts(session=session, round_ids=[rnd.id for rnd in rounds])
     many = len(user.team_roles) > 1
-    for team in _staff_teams(session, user):
+    steps = []
+    for team in teams:
         suffix = f" ({team.name})" if many else ""
-        steps.append(Step(f"Ideas to review{suffix}", url_for("votes.ideas", slug=team.slug),
-                          _ideas_to_review(session, team)))
-        for rnd in services.rounds_of(session=session, team=team):
-            if rnd.status != "open":
-                continue
-            mismatches = len(services.paper_status(session=session, round_id=rnd.id).mismatches)
-            steps.append(Step(f"Paper ballots to decide — {rnd.title}{suffix}",
-                              url_for("votes.paper", slug=team.slug, round_id=rnd.id), mismatches))
+        steps.append(Step(_("Ideas to review") + suffix, url_for("votes.ideas", slug=team.slug),
+                          to_review.get(team.id, 0)))
+        steps += [Step(_("Paper ballots to decide — %(round)s", round=rnd.title) + suffix,
+                       url_for("votes.paper", slug=team.slug, round_id=rnd.id), mismatches.get(rnd.id, 0))
+                  for rnd in rounds if rnd.team_id == team.id]
     return steps

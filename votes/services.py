@@ -26,6 +26,7 @@ from fractions import Fraction
 from sqlalchemy import Select, bindparam, delete, func, select
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from community.db import utcnow
@@ -876,6 +877,23 @@ def paper_status(*, session: Session, round_id: int) -> PaperStatus:
     ).all()
     spoilt = [(key.removeprefix("paper:"), reason) for key, reason in ballots if reason is not None]
     return PaperStatus(waiting, len(ballots) - len(spoilt), mismatches, decided, spoilt)
+
+
+_K1, _K2 = aliased(PaperKeying), aliased(PaperKeying)
+_MISMATCHES_BY_ROUND = (
+    select(_K1.round_id, func.count())
+    .join(_K2, (_K2.round_id == _K1.round_id) & (_K2.serial == _K1.serial) & (_K2.pass_no == 2))
+    .where(_K1.round_id.in_(bindparam("round_ids", expanding=True)), _K1.pass_no == 1, _K1.choices != _K2.choices,
+           ~select(PaperDecision.id).where(PaperDecision.round_id == _K1.round_id,
+                                           PaperDecision.serial == _K1.serial).exists())
+    .group_by(_K1.round_id))
+
+
+def mismatch_counts(*, session: Session, round_ids: Iterable[int]) -> dict[int, int]:
+    """Per round, the paper ballots keyed twice differently and not decided yet (what
+    :func:`paper_status` lists as mismatches), counted in one query for the staff to-do list."""
+    ids = list(round_ids)
+    return dict(session.execute(_MISMATCHES_BY_ROUND, {"round_ids": ids}).all()) if ids else {}
 
 
 def decide_mismatch(*, session: Session, rnd_id: int, serial: str, decider_id: int, accept_pass: int | None,
