@@ -402,6 +402,7 @@ def register_next_steps(app: Flask) -> None:
     from votes import ports
 
     ports.register_idea_spend(app, quick_spend.spend_for_idea)
+    ports.register_idea_waiting(app, quick_spend.waiting_for_idea)
     from community import team_sections
     from votes import delivery
 

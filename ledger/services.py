@@ -63,7 +63,16 @@ from ledger.journal import (  # noqa: F401 - the public API
     pause,
     reference,
 )
-from ledger.models import AccountKind, EntryKind, Hold, HoldStatus, JournalEntry, LedgerAccount, Posting
+from ledger.models import (
+    AccountKind,
+    EntryKind,
+    Hold,
+    HoldStatus,
+    JournalEntry,
+    LedgerAccount,
+    LedgerRequest,
+    Posting,
+)
 from ledger.money import format_gbp
 from ledger.periods import check_open_date, close_month, month_start, next_month  # noqa: F401 - the public API
 from ledger.queries import (  # noqa: F401 - the public API
@@ -343,10 +352,16 @@ def hold(
     return commitment
 
 
+def lock_hold(*, session: Session, hold_id: int) -> Hold | None:
+    """The hold, locked ``FOR UPDATE`` and read afresh (not a copy this session loaded before
+    the lock, which could say "open" after another transaction settled or voided it); None if
+    there is none. The race tests turn the lock off (``journal._LOCKING``) to show they can fail."""
+    query = select(Hold).where(Hold.id == hold_id).execution_options(populate_existing=True)
+    return session.execute(query.with_for_update() if journal._LOCKING else query).scalar_one_or_none()
+
+
 def _open_hold(session: Session, hold_id: int) -> Hold:
-    commitment = session.execute(
-        select(Hold).where(Hold.id == hold_id).with_for_update()
-    ).scalar_one_or_none()
+    commitment = lock_hold(session=session, hold_id=hold_id)
     if commitment is None:
         raise NotFound(_("That commitment does not exist."))
     if commitment.status != HoldStatus.OPEN.value:
@@ -431,8 +446,24 @@ def settle_hold(
 
 def void_hold(*, session: Session, hold_id: int, actor_id: int, idempotency_key: str) -> Hold:
     """Cancel a hold and release its money. Raises NotFound, HoldNotOpen, IdempotencyConflict."""
+    return _end_hold(session, hold_id, actor_id, idempotency_key, "void")
+
+
+def release_hold(*, session: Session, hold_id: int, actor_id: int, idempotency_key: str) -> Hold:
+    """Give back what is left of a commitment whose purpose is done (a funded idea delivered for
+    less than the vote committed): the hold is voided, like :func:`void_hold`, but recorded as a
+    release, so statements say "left over, released" rather than "cancelled". Once per hold (the
+    database refuses a second change of a hold that is not open). Raises NotFound, HoldNotOpen,
+    IdempotencyConflict."""
+    return _end_hold(session, hold_id, actor_id, idempotency_key, RELEASE)
+
+
+RELEASE = "release"  # the operation name a release is recorded under (ledger_request.operation)
+
+
+def _end_hold(session: Session, hold_id: int, actor_id: int, idempotency_key: str, name: str) -> Hold:
     check_key(idempotency_key)
-    operation = journal.Operation.start(session, idempotency_key, "void", dict(hold=hold_id, actor=actor_id))
+    operation = journal.Operation.start(session, idempotency_key, name, dict(hold=hold_id, actor=actor_id))
     if operation.first is not None:
         return operation.first
     commitment = _open_hold(session, hold_id)
@@ -441,6 +472,16 @@ def void_hold(*, session: Session, hold_id: int, actor_id: int, idempotency_key:
     session.flush()
     operation.done(hold_id=commitment.id)
     return commitment
+
+
+def released_among(*, session: Session, hold_ids) -> set[int]:
+    """Which of these (voided) holds were given back by :func:`release_hold`, not cancelled."""
+    ids = list(hold_ids)
+    if not ids:
+        return set()
+    return set(session.execute(
+        select(LedgerRequest.hold_id).where(LedgerRequest.operation == RELEASE, LedgerRequest.hold_id.in_(ids))
+    ).scalars())
 
 
 def reverse(

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import url_for
-from sqlalchemy import Select, bindparam, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -907,3 +907,12 @@ def spend_for_idea(*, session: Session, idea_id: int) -> list[SpendLine]:
         )
         for row in rows
     ]
+
+
+def waiting_for_idea(*, session: Session, idea_id: int) -> int:
+    """Spend approved against a funded idea and not paid yet (still committed to that spend), in
+    pence; offered to the idea's "mark done" page through votes.ports."""
+    return int(session.execute(
+        select(func.coalesce(func.sum(SpendRequest.amount_pence), 0))
+        .where(SpendRequest.idea_id == idea_id, SpendRequest.status == SpendStatus.APPROVED.value)
+    ).scalar())

@@ -659,7 +659,9 @@ def _fill_commitments(session, st: Statement, team: Team, budget: int | None, st
         .join(Posting, (Posting.entry_id == JournalEntry.id) & (Posting.account_id == budget))
         .where(Hold.account_id == budget, JournalEntry.effective_date >= start, JournalEntry.effective_date < end)
     ).all()
-    released = [(h, 0, "voided (cancelled)", h.resolved_at.date()) for h in voided]
+    given_back = services.released_among(session=session, hold_ids=[h.id for h in voided])
+    released = [(h, 0, "left over when its idea was done" if h.id in given_back else "voided (cancelled)",
+                 h.resolved_at.astimezone(LONDON).date()) for h in voided]
     released += [(h, -int(amount), "paid for less than held", day) for h, amount, day in settled]
     for h, amount_paid, reason, day in sorted(released, key=lambda r: (r[3], r[0].id)):
         held = int(h.amount_pence)

@@ -10,6 +10,7 @@ checked by the views' ``team_staff``; the functions check the idea is the team's
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -19,6 +20,8 @@ from community.db import london_today, utcnow
 from community.i18n import _, ngettext
 from community.models import Team
 from community.team_sections import Section
+from ledger import services as ledger
+from ledger.errors import IdempotencyConflict
 from ledger.models import Hold, HoldStatus
 from votes import signals
 from votes.errors import VotesError
@@ -39,8 +42,17 @@ def _text(value: str | None, limit: int, field: str, *, required: str | None = N
     return value
 
 
+# Test seams, as in ledger.journal: the race test turns the idea's row lock off to show that the
+# test can fail, and may pause between reading the idea and writing "done".
+_LOCKING = True
+_BETWEEN_READ_AND_WRITE: Callable[[], None] | None = None
+
+
 def _funded_idea(session: Session, team: Team, idea_id: int, *, open_only: bool = True) -> Idea:
-    idea = session.execute(select(Idea).where(Idea.id == idea_id).with_for_update()).scalar_one_or_none()
+    # Read afresh under the lock: the view has loaded the idea into this session already, and a
+    # copy from before the lock could still say "in delivery" after another request made it done.
+    query = select(Idea).where(Idea.id == idea_id).execution_options(populate_existing=True)
+    idea = session.execute(query.with_for_update() if _LOCKING else query).scalar_one_or_none()
     if idea is None or idea.team_id != team.id:
         raise VotesError(_("That idea does not exist."))
     if idea.status not in (DELIVERING if open_only else FUNDED_STATES):
@@ -125,16 +137,53 @@ def complete_milestone(*, session: Session, team: Team, idea_id: int, milestone_
     return row
 
 
-def mark_done(*, session: Session, team: Team, idea_id: int, actor_id: int, closing_note: str) -> Idea:
-    """The idea is delivered: "done" with a closing note residents see (and are told)."""
+def mark_done(*, session: Session, team: Team, idea_id: int, actor_id: int, closing_note: str,
+              idempotency_key: str | None = None, expected_release_pence: int | None = None) -> Idea:
+    """The idea is delivered: "done" with a closing note residents see (and are told), and what is
+    left of its commitment goes back to the team's budget (``ledger.release_hold``), in the same
+    transaction. Nothing is released when nothing is left (spend used it all, or went beyond it).
+
+    ``expected_release_pence`` is what the page showed would go back: if the commitment changed
+    since (spend drew on it), nothing is done and the page shows the new figures. The same
+    ``idempotency_key`` again (a double submit) returns the idea as the first call left it;
+    without one (the demo) the release is recorded under the idea's own key.
+    Locks: the idea's commitment (hold) first, then the idea, the order quick spend's approval
+    takes them in. Raises VotesError (done already, not funded, no closing note, figures changed)
+    and the ledger's IdempotencyConflict."""
+    key = idempotency_key or f"votes:idea:{idea_id}:leftover"
+    hold_id = session.execute(select(Idea.hold_id).where(Idea.id == idea_id)).scalar()
+    held = ledger.lock_hold(session=session, hold_id=hold_id) if hold_id is not None else None
+    if idempotency_key and _released_under(session, key, idea_id):  # under the lock: a twin in flight is done
+        return session.get(Idea, idea_id)
     idea = _funded_idea(session, team, idea_id)
     note = _text(closing_note, 2000, "closing_note", required=_("Enter a closing note: what was delivered"))
+    release = held.amount_pence if held is not None and held.status == HoldStatus.OPEN.value else 0
+    if idea.hold_id != hold_id or (expected_release_pence is not None and expected_release_pence != release):
+        raise VotesError(_("The money for this idea changed while the page was open. Check the figures "
+                           "below, then mark it done again."))
+    if _BETWEEN_READ_AND_WRITE is not None:
+        _BETWEEN_READ_AND_WRITE()
+    if release:
+        ledger.release_hold(session=session, hold_id=held.id, actor_id=actor_id, idempotency_key=key)
     idea.status, idea.closing_note, idea.updated_at = IdeaStatus.DONE.value, note, utcnow()
     update_row = IdeaUpdate(idea_id=idea.id, author_id=actor_id, status="done", text=note[:1000])
     session.add(update_row)
     session.flush()
     signals.milestone_changed.send(None, session=session, idea=idea, milestone=None, event=f"idea:{idea.id}:done")
     return idea
+
+
+def _released_under(session: Session, key: str, idea_id: int) -> bool:
+    """Whether this key already released this idea's commitment (the same form sent twice)."""
+    record = ledger.get_request_record(session=session, idempotency_key=key)
+    if record is None:
+        return False
+    idea = session.execute(select(Idea).where(Idea.id == idea_id)
+                           .execution_options(populate_existing=True)).scalar_one_or_none()
+    if record.operation != ledger.RELEASE or idea is None or idea.hold_id != record.hold_id:
+        raise IdempotencyConflict(_("This form was already used for something else, so nothing was saved. "
+                                    "Reload the page and try again."))
+    return idea.status == IdeaStatus.DONE.value
 
 
 def milestones_of(*, session: Session, idea_id: int) -> list[Milestone]:
@@ -178,16 +227,18 @@ def progress(*, session: Session, idea_ids: list[int]) -> dict[int, Progress]:
 @dataclass(frozen=True)
 class Money:
     """What the vote committed to an idea, what has been paid against it (quick spend, from the
-    ledger's settled holds: votes.ports) and what is still committed for it on the ledger."""
+    ledger's settled holds: votes.ports), what is still committed for it on the ledger and, once
+    it is done, what went back to the team's budget."""
 
     committed_pence: int
     paid_pence: int
     held_pence: int  # the idea's open hold on the ledger (what spend can still draw on)
+    released_pence: int = 0  # what was left when it was marked done, given back to the budget
 
     @property
     def other_pence(self) -> int:
         """Approved and not yet paid, or released when a payment came in under its approval."""
-        return max(self.committed_pence - self.paid_pence - self.held_pence, 0)
+        return max(self.committed_pence - self.paid_pence - self.held_pence - self.released_pence, 0)
 
 
 def money(*, session: Session, idea: Idea, paid_lines: list) -> Money:
@@ -195,11 +246,45 @@ def money(*, session: Session, idea: Idea, paid_lines: list) -> Money:
     if idea.funded_round_id is not None:
         committed = session.execute(select(RoundIdea.cost_pence).where(
             RoundIdea.round_id == idea.funded_round_id, RoundIdea.idea_id == idea.id)).scalar() or 0
-    held = 0
+    held = released = 0
     if idea.hold_id is not None:
         hold = session.get(Hold, idea.hold_id)
-        held = hold.amount_pence if hold is not None and hold.status == HoldStatus.OPEN.value else 0
-    return Money(int(committed), sum(int(line.amount_pence) for line in paid_lines), int(held))
+        if hold is not None and hold.status == HoldStatus.OPEN.value:
+            held = hold.amount_pence
+        elif hold is not None and hold.status == HoldStatus.VOIDED.value and idea.status == IdeaStatus.DONE.value:
+            # Spend that draws on the commitment re-points the idea at what is left (or at none), so
+            # a done idea still pointing at a voided hold is one whose leftover went back when done.
+            released = hold.amount_pence
+    return Money(int(committed), sum(int(line.amount_pence) for line in paid_lines), int(held), int(released))
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """What marking an idea done will do with its money, shown before it is done: of what the
+    vote committed, what was paid, what approved spend still waits to be paid (it stays committed
+    to that spend) and what goes back to the team's budget (the idea's open commitment)."""
+
+    committed_pence: int
+    paid_pence: int
+    waiting_pence: int
+    release_pence: int
+
+    @property
+    def beyond_pence(self) -> int:
+        """Spend approved beyond the commitment: from the team's budget, under the usual limits."""
+        return max(self.paid_pence + self.waiting_pence - self.committed_pence, 0)
+
+    @property
+    def earlier_pence(self) -> int:
+        """Given back already, when spend was paid for less than it was approved for."""
+        return max(self.committed_pence - self.paid_pence - self.waiting_pence - self.release_pence, 0)
+
+
+def leftover_of(*, session: Session, idea: Idea, paid_lines: list, waiting_pence: int) -> Leftover:
+    """What "mark done" would release for this idea now (``paid_lines`` and ``waiting_pence`` from
+    quick spend, through votes.ports); :func:`mark_done` releases exactly ``release_pence``."""
+    figures = money(session=session, idea=idea, paid_lines=paid_lines)
+    return Leftover(figures.committed_pence, figures.paid_pence, int(waiting_pence), figures.held_pence)
 
 
 def funded_of_team(*, session: Session, team_id: int) -> list[tuple[Idea, Progress]]:

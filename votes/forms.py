@@ -24,7 +24,7 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp, ValidationError
 
 from community.dates import DateInputField
 from community.db import LONDON
@@ -179,13 +179,31 @@ class StepDoneForm(AppForm):
     submit = SubmitField(lazy_gettext("Mark done"), widget=GovSubmitInput())
 
 
+_EXPIRED = lazy_gettext("This form has expired. Reload the page and try again.")
+
+
 class DoneForm(AppForm):
+    """Mark an idea done. The page shows what goes back to the team's budget; ``release`` sends
+    that figure back (pence), so a commitment that changed meanwhile is shown again, not
+    released; the idempotency key makes a double submit release once."""
+
+    idempotency_key = HiddenField(validators=[Length(max=100)])
+    release = HiddenField(validators=[InputRequired(_EXPIRED), Regexp(r"^[0-9]{1,12}$", message=_EXPIRED)])
     closing_note = TextAreaField(lazy_gettext("Closing note: what was delivered (residents see it)"),
                                  widget=GovTextArea(),
                                  validators=[DataRequired(lazy_gettext("Enter a closing note: what was delivered")),
                                              Length(max=2000, message=lazy_gettext(
                                                  "The closing note must be 2,000 characters or fewer"))])
     submit = SubmitField(lazy_gettext("Mark the idea done"), widget=GovSubmitInput())
+
+    def ensure_key(self) -> None:
+        if not self.idempotency_key.data:
+            self.idempotency_key.data = uuid.uuid4().hex
+
+    @property
+    def release_pence(self) -> int | None:
+        """The amount the page showed would go back (None if the form did not send one)."""
+        return int(self.release.data) if re.fullmatch(r"[0-9]{1,12}", self.release.data or "") else None
 
 
 class DecisionForm(AppForm):

@@ -343,15 +343,34 @@ def complete_step(team: Team, idea_id: int, step_id: int):
 @bp.route("/teams/<slug>/ideas/<int:idea_id>/done", methods=["GET", "POST"])
 @team_staff
 def mark_done(team: Team, idea_id: int):
+    """Shows what goes back to the team's budget (the form sends that figure back), then marks
+    the idea done and releases it: a commitment that changed meanwhile is shown again instead."""
     item = _delivering(get_session(), team, idea_id)
     form = DoneForm()
-    done = attempt(form, lambda s: milestones.mark_done(session=s, team=team, idea_id=item.id,
-                                                      actor_id=current_user.id, closing_note=form.closing_note.data))
+    done = attempt(form, lambda s: milestones.mark_done(
+        session=s, team=team, idea_id=item.id, actor_id=current_user.id, closing_note=form.closing_note.data,
+        idempotency_key=form.idempotency_key.data or "", expected_release_pence=form.release_pence))
     if done.ok:
-        flash(_("The idea is done. Its supporters and voters are told."), "success")
+        flash(_done_message(form.release_pence or 0), "success")
         return _to_idea(team, idea_id)
-    return _form_page("votes/mark_done.html", form, team=team, idea=item,
+    form.ensure_key()
+    leftover = _leftover(get_session(), item)
+    form.release.data = str(leftover.release_pence)
+    return _form_page("votes/mark_done.html", form, team=team, idea=item, leftover=leftover,
                       title=_("Mark “%(title)s” done", title=item.title))
+
+
+def _leftover(session, item: Idea) -> milestones.Leftover:
+    """What marking the idea done would release now, with quick spend's figures (votes.ports)."""
+    return milestones.leftover_of(session=session, idea=item, paid_lines=ports.idea_spend(session=session, idea_id=item.id),
+                                  waiting_pence=ports.idea_waiting(session=session, idea_id=item.id))
+
+
+def _done_message(released_pence: int) -> str:
+    if released_pence:
+        return _("The idea is done and %(amount)s went back to the team's budget. Its supporters and voters are "
+                 "told.", amount=gbp(released_pence))
+    return _("The idea is done. Its supporters and voters are told.")
 
 
 @bp.get("/teams/<slug>/ideas/<int:idea_id>/steps/<int:step_id>/photo")

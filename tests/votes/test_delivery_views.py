@@ -4,6 +4,7 @@ route, and bad input shown beside its field with nothing written."""
 
 import datetime as dt
 import io
+import re
 
 import pytest
 from PIL import Image
@@ -58,6 +59,13 @@ def _photos(app) -> list:
     import os
 
     return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+
+
+def _done_form(client, world, idea) -> dict:
+    """The hidden fields of the "mark done" page as it was shown (its key, what goes back)."""
+    page = client.get(_url(world, idea, "/done")).get_data(as_text=True)
+    return {name: re.search(rf'name="{name}" type="hidden" value="([^"]*)"', page)[1]
+            for name in ("idempotency_key", "release")}
 
 
 # --------------------------------------------------------------------------- who may use the team's pages
@@ -182,7 +190,8 @@ def test_a_step_is_changed_marked_done_and_the_idea_marked_done_with_its_closing
     assert refused.status_code == 400 and "Enter a closing note" in refused.get_data(as_text=True)
     with open_session(engine, write=False) as s:
         assert s.get(Idea, funded.id).status == "in_delivery"
-    finished = client.post(_url(world, funded, "/done"), data={"closing_note": "Two oak benches, by the pond."})
+    finished = client.post(_url(world, funded, "/done"), data={**_done_form(client, world, funded),
+                                                               "closing_note": "Two oak benches, by the pond."})
     assert finished.status_code == 302 and finished.headers["Location"] == _url(world, funded)
     page = client.get(_url(world, funded)).get_data(as_text=True)
     assert "What was delivered" in page and "Two oak benches, by the pond." in page
