@@ -58,7 +58,7 @@ def make_app(tmp: Path):
     app = create_app({"ENV_NAME": "development", "DATABASE_URL": url, "RATELIMIT_ENABLED": False,
                       "PUBLIC_PAGE_CACHE_SECONDS": 0, "STATEMENT_FREEZE": "cron",
                       "MAIL_DELIVERY": "queue", "OUTBOX_DIR": str(tmp / "outbox"),
-                      "RECEIPTS_DIR": str(tmp / "receipts")})
+                      "RECEIPTS_DIR": str(tmp / "receipts"), "INSTANCE_UPLOADS": str(tmp / "uploads")})
     import demo
 
     engine = get_engine(app)

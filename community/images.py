@@ -143,9 +143,9 @@ PHOTO_MAX_BYTES = 10 * 1024 * 1024
 PHOTO_MAX_SIDE = 2048  # shown on a page, not read like a receipt
 
 
-def store_photo(directory: str | Path, data: bytes) -> tuple[str, str]:
-    """Check, re-encode and store a photo (JPEG or PNG only); returns (reference, content type).
-    ImageRefused for anything else, nothing written."""
+def store_photo(directory: str | Path, data: bytes, *, max_side: int = PHOTO_MAX_SIDE) -> tuple[str, str]:
+    """Check, re-encode (at most ``max_side`` on the longer side) and store a photo (JPEG or PNG
+    only); returns (reference, content type). ImageRefused for anything else, nothing written."""
     content_type = sniff(data, allowed=IMAGE_TYPES, max_bytes=PHOTO_MAX_BYTES)
-    cleaned = clean_image(data, content_type, max_side=PHOTO_MAX_SIDE)
+    cleaned = clean_image(data, content_type, max_side=max_side)
     return store(directory, cleaned), content_type

@@ -12,7 +12,8 @@ from demo import ledger, people, pledges, spend, votes
 
 def load(session: Session, *, secret: str, today: dt.date) -> bool:
     """Places, teams and people; ideas and pledges; 13 months of ledger history; quick spend
-    requests; Shirebrook's two voting rounds. False (and nothing done) when already loaded."""
+    requests; Shirebrook's two voting rounds; photos of a few ideas and steps (in the app's photos
+folder: call it in an app context). False (and nothing done) when already loaded."""
     result = people.load(session)
     if not result["created"]:
         return False

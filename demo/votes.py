@@ -5,15 +5,18 @@ supports. ``load_rounds`` runs once the team has money (after the ledger history
 opened five weeks ago and closed at load time, with its results, and a round open for 14 days
 that most of Shirebrook's demo residents have voted in — Rita Morgan has not, so she can vote
 straight away. Everything goes through the services; the ledger sees only holds dated today
-(the current month, never a closed one)."""
+(the current month, never a closed one). A few ideas and delivery steps have a photo, drawn
+when the demo is loaded (demo/pictures.py) and stored in ``photos_dir`` (default: the app's)."""
 
 import datetime as dt
+from pathlib import Path
 
 from sqlmodel import Session, select
 
 from community.db import LONDON
 from community.models import Membership, Person, Place, Team
-from votes import delivery, services
+from demo import pictures
+from votes import delivery, photos, services
 from votes.models import Idea, Round
 
 # Who voted for what, by first name and idea title (approval ballot: any number of ideas).
@@ -35,7 +38,21 @@ OPEN_BUDGET_PENCE = 80_000
 CLOSED_BUDGET_PENCE = 60_000
 
 
-def load(session: Session) -> None:
+# The demo pictures (demo/pictures.py) of a few ideas and delivery steps, by title.
+IDEA_PHOTOS = {"Planters on Main Street": "planters", "Youth club kit": "youth_club",
+               "Bulbs for the rec": "bulbs", "Benches by the pond": "benches"}
+STEP_PHOTOS = {"Order the planters from the garden centre": "planters",
+               "Put them in at Carter Lane and Portland Road": "grit_bins"}
+
+
+def _photo(titles: dict[str, str], title: str, directory: str | Path | None, **size) -> tuple[str, str] | None:
+    """The stored demo picture of an idea or step with a photo (None for the others)."""
+    if title not in titles:
+        return None
+    return pictures.store(photos.photos_dir() if directory is None else directory, titles[title], **size)
+
+
+def load(session: Session, *, photos_dir: str | Path | None = None) -> None:
     team = session.exec(select(Team).where(Team.slug == "shirebrook")).first()
     if team is None or session.exec(select(Person).where(Person.place_id == team.place_id)).first() is None:
         return
@@ -60,7 +77,8 @@ def load(session: Session) -> None:
     for n, (title, text, cost, decision, team_cost, note) in enumerate(ideas):
         proposer = residents[n % len(residents)]
         idea = services.propose_idea(session=session, team=team, proposer=proposer, title=title,
-                                     description=text, estimated_cost_pence=cost)
+                                     description=text, estimated_cost_pence=cost,
+                                     photo=_photo(IDEA_PHOTOS, title, photos_dir, max_side=photos.IDEA_PHOTO_MAX_SIDE))
         for supporter in residents:
             if supporter.id != proposer.id:
                 services.support(session=session, idea_id=idea.id, person=supporter)
@@ -74,7 +92,7 @@ def _month_round(when: dt.datetime) -> str:
     return f"{when.astimezone(LONDON):%B %Y} round"
 
 
-def load_rounds(session: Session, *, secret: str, now: dt.datetime) -> None:
+def load_rounds(session: Session, *, secret: str, now: dt.datetime, photos_dir: str | Path | None = None) -> None:
     """Shirebrook's closed and open demo rounds (does nothing if the team has any round)."""
     team = session.exec(select(Team).where(Team.slug == "shirebrook")).first()
     if team is None or session.exec(select(Round).where(Round.team_id == team.id)).first() is not None:
@@ -100,7 +118,7 @@ def load_rounds(session: Session, *, secret: str, now: dt.datetime) -> None:
             services.cast_ballot(session=session, rnd_id=last.id, person=residents[name], secret=secret,
                                  idea_ids=[ideas[t] for t in titles], now=opened + dt.timedelta(days=1, hours=n))
     services.close_round(session=session, round_id=last.id, actor_id=opener.person_id, now=closes)
-    _deliver(session, team=team, actor_id=opener.person_id, today=now.astimezone(LONDON).date())
+    _deliver(session, team=team, actor_id=opener.person_id, today=now.astimezone(LONDON).date(), photos_dir=photos_dir)
 
     # This round: open from the start of this hour for 14 days, with what the last round did not fund.
     this_hour = now.replace(minute=0, second=0, microsecond=0)
@@ -131,7 +149,7 @@ DELIVERY = {
 }
 
 
-def _deliver(session: Session, *, team: Team, actor_id: int, today: dt.date) -> None:
+def _deliver(session: Session, *, team: Team, actor_id: int, today: dt.date, photos_dir: str | Path | None) -> None:
     """Steps for the demo's funded ideas (some done) and one idea done with its closing note."""
     funded = {i.title: i.id for i in session.exec(select(Idea).where(Idea.team_id == team.id,
                                                                      Idea.status == "funded"))}
@@ -142,7 +160,7 @@ def _deliver(session: Session, *, team: Team, actor_id: int, today: dt.date) -> 
             delivery.add_milestone(session=session, team=team, idea_id=funded[title], actor_id=actor_id, title=step,
                                    planned_on=today + dt.timedelta(days=days),
                                    done_on=today + dt.timedelta(days=min(days, 0)) if done else None,
-                                   today=today)
+                                   today=today, photo=_photo(STEP_PHOTOS, step, photos_dir))
         if closing_note:
             delivery.mark_done(session=session, team=team, idea_id=funded[title], actor_id=actor_id,
                                closing_note=closing_note)

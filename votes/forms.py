@@ -8,6 +8,7 @@ import uuid
 from flask_wtf.file import FileField
 from govuk_frontend_wtf.wtforms_widgets import (
     GovCheckboxesInput,
+    GovCheckboxInput,
     GovFileInput,
     GovRadioInput,
     GovSelect,
@@ -16,6 +17,7 @@ from govuk_frontend_wtf.wtforms_widgets import (
     GovTextInput,
 )
 from wtforms import (
+    BooleanField,
     HiddenField,
     RadioField,
     SelectField,
@@ -90,6 +92,9 @@ class IdeaForm(AppForm):
     # Any value reaches the service, which refuses one outside the list beside this field.
     category = SelectField(lazy_gettext("Category (optional)"), widget=GovSelect(), validate_choice=False,
                            choices=[("", lazy_gettext("Choose a category")), *IDEA_CATEGORIES.items()])
+    photo = FileField(lazy_gettext("Photo (optional): a JPEG or PNG, up to 10 MB"), widget=GovFileInput())
+    # Shown on the edit form of an idea that has a photo; a new photo chosen as well replaces it.
+    remove_photo = BooleanField(lazy_gettext("Remove the photo"), widget=GovCheckboxInput())
     submit = SubmitField(lazy_gettext("Propose idea"), widget=GovSubmitInput())
 
 

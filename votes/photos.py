@@ -1,6 +1,7 @@
-"""Photos of delivery steps (issue 17): read from the upload, checked, re-encoded without
+"""Photos of delivery steps and ideas (issue 17): read from the upload, checked, re-encoded without
 metadata and stored by community.images under ``<uploads>/photos`` (outside the web root), and
-removed again when the change they belong to is refused. The edge of the request, like
+removed again when the change they belong to is refused; and the way back to the form for an
+upload over the request limit. The edge of the request, like
 spend/receipts.py: the services only ever see (reference, content type)."""
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from flask import current_app
+from flask import current_app, request, url_for
 from sqlmodel import Session
 
 from community import images
@@ -28,6 +29,11 @@ REFUSALS = {
 }
 
 
+# An idea's photo is shown on its page at most 640 px wide (twice that on a sharp phone screen):
+# kept smaller than a step's, so the page stays light on an old phone and a slow connection.
+IDEA_PHOTO_MAX_SIDE = 1280
+
+
 def photos_dir() -> Path:
     """``INSTANCE_UPLOADS/photos``, else ``instance/photos`` (never under static)."""
     return Path(current_app.config["INSTANCE_UPLOADS"] or current_app.instance_path) / "photos"
@@ -39,7 +45,8 @@ def _read(storage) -> bytes | None:
     return storage.stream.read(images.PHOTO_MAX_BYTES + 1)
 
 
-def with_photo(session: Session, storage, action: Callable[[tuple[str, str] | None], T]) -> T:
+def with_photo(session: Session, storage, action: Callable[[tuple[str, str] | None], T], *,
+               max_side: int = images.PHOTO_MAX_SIDE) -> T:
     """Store the uploaded photo (if one was chosen), run ``action(photo)`` with it and commit; a
     file that is not a photo is a VotesError on the ``photo`` field (nothing stored), and the
     stored file is removed again if the action or the commit fails."""
@@ -49,7 +56,7 @@ def with_photo(session: Session, storage, action: Callable[[tuple[str, str] | No
         session.commit()
         return result
     try:
-        photo = images.store_photo(photos_dir(), data)
+        photo = images.store_photo(photos_dir(), data, max_side=max_side)
     except images.ImageRefused as refused:
         raise VotesError(str(REFUSALS[refused.reason]), field="photo") from None
     try:
@@ -59,6 +66,26 @@ def with_photo(session: Session, storage, action: Callable[[tuple[str, str] | No
         images.discard(photos_dir(), photo[0])
         raise
     return result
+
+
+# The views whose form takes a photo. A body over MAX_CONTENT_LENGTH is refused by Werkzeug
+# before the view (or the CSRF check) can read a field of it, so the form comes back by a GET
+# with ``too_large=1`` and the message beside its photo field (as spend does for receipts).
+PHOTO_FORMS = ("votes.propose", "votes.edit_idea", "votes.new_step", "votes.edit_step")
+TOO_LARGE = "too_large"
+
+
+def back_to_form_url() -> str | None:
+    """Where an over-limit upload to a photo form goes: its form again, saying why (None elsewhere)."""
+    if request.endpoint not in PHOTO_FORMS or request.view_args is None:
+        return None
+    return url_for(request.endpoint, **request.view_args, **{TOO_LARGE: 1})
+
+
+def refuse_too_large(form) -> None:
+    """On the form page an over-limit upload came back to: the size message beside the photo field."""
+    if request.method == "GET" and request.args.get(TOO_LARGE) and hasattr(form, "photo"):
+        form.photo.errors = [*form.photo.errors, str(REFUSALS["too_big"])]
 
 
 def discard(ref: str | None) -> None:

@@ -156,9 +156,11 @@ def _category(category: str | None) -> str | None:
 
 def edit_idea(
     *, session: Session, idea_id: int, person: Person, title: str, description: str, estimated_cost_pence: int,
-    category: str | None = None,
+    category: str | None = None, photo: tuple[str, str] | None = None, remove_photo: bool = False,
 ) -> Idea:
-    """The proposer changes an idea the team sent back (its category too); it goes back for review."""
+    """The proposer changes an idea the team sent back (its category and photo too); it goes back
+    for review. ``photo`` (already stored) replaces the idea's photo; ``remove_photo`` drops it.
+    The caller removes the file of a photo the idea no longer shows, once this is committed."""
     idea = _lock_idea(session, idea_id)
     if idea.proposer_id != person.id:
         raise VotesError(_("Only the person who proposed this idea can change it."))
@@ -168,6 +170,8 @@ def edit_idea(
     idea.description = _clean(description, 4000, "what it is and who it helps")
     idea.estimated_cost_pence = _check_pence(estimated_cost_pence, "an estimated cost")
     idea.category = _category(category)
+    if photo or remove_photo:
+        idea.photo_ref, idea.photo_type = photo or (None, None)
     idea.status = IdeaStatus.PROPOSED.value
     idea.updated_at = utcnow()
     session.flush()

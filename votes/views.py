@@ -139,14 +139,21 @@ def propose(slug: str):
     form = IdeaForm()
     as_team = _is_team_staff(team)  # a member or the enabler proposes for the team (2FA, as staff pages)
     eligible = as_team or services.is_resident(_me(), team)
-    done = eligible and attempt(form, lambda s: services.propose_idea(
+    done = eligible and attempt(form, lambda s: photos.with_photo(s, form.photo.data, lambda photo: services.propose_idea(
         session=s, team=team, proposer=_me(), title=form.title.data, description=form.description.data,
-        estimated_cost_pence=parse_pence(form.estimated_cost.data), as_team=as_team, category=form.category.data))
+        estimated_cost_pence=parse_pence(form.estimated_cost.data), as_team=as_team, category=form.category.data,
+        photo=photo), max_side=photos.IDEA_PHOTO_MAX_SIDE))
     if done and done.ok:
         flash(_("Thank you. Your idea was sent to the team for review."), "success")
         return redirect(url_for("votes.idea", slug=slug, idea_id=done.value.id))
-    return render_template("votes/propose.html", form=form, team=team, eligible=eligible, as_team=as_team,
+    return _idea_form_page(form, team=team, eligible=eligible, as_team=as_team, idea=None,
                            title=_("Propose an idea for %(team)s", team=team.name))
+
+
+def _idea_form_page(form: IdeaForm, **context):
+    """The propose or change form: 400 when it shows what to correct (an over-limit photo too)."""
+    photos.refuse_too_large(form)
+    return render_template("votes/propose.html", form=form, **context), 400 if form.errors or form.form_errors else 200
 
 
 @bp.get("/teams/<slug>/ideas/<int:idea_id>")
@@ -196,16 +203,46 @@ def edit_idea(slug: str, idea_id: int):
     item = _idea(session, team, idea_id)
     if item.proposer_id != _me().id or item.status not in ("proposed", "needs_changes"):
         abort(404)
+    form, shown = _edit_form(item), item.photo_ref
+    if attempt(form, lambda s: photos.with_photo(s, form.photo.data, lambda photo: services.edit_idea(
+            session=s, idea_id=item.id, person=_me(), title=form.title.data, description=form.description.data,
+            estimated_cost_pence=parse_pence(form.estimated_cost.data), category=form.category.data,
+            photo=photo, remove_photo=form.remove_photo.data), max_side=photos.IDEA_PHOTO_MAX_SIDE)).ok:
+        photos.discard(shown if shown != item.photo_ref else None)  # the photo it no longer shows
+        flash(_("Your changes were sent to the team for review."), "success")
+        return redirect(url_for("votes.idea", slug=slug, idea_id=idea_id))
+    return _idea_form_page(form, team=team, eligible=True, as_team=False, idea=item,
+                           title=_("Change “%(title)s”", title=item.title))
+
+
+def _edit_form(item: Idea) -> IdeaForm:
+    """The idea form, filled in with the idea on a GET."""
     form = IdeaForm(obj=None if request.method == "POST" else item)
     if request.method == "GET":
         form.estimated_cost.data = f"{item.estimated_cost_pence / 100:.2f}"
     form.submit.label.text = _("Send changes for review")
-    if attempt(form, lambda s: services.edit_idea(
-            session=s, idea_id=item.id, person=_me(), title=form.title.data, description=form.description.data,
-            estimated_cost_pence=parse_pence(form.estimated_cost.data), category=form.category.data)).ok:
-        flash(_("Your changes were sent to the team for review."), "success")
-        return redirect(url_for("votes.idea", slug=slug, idea_id=idea_id))
-    return render_template("votes/propose.html", form=form, team=team, eligible=True, title=_("Change “%(title)s”", title=item.title))
+    return form
+
+
+@bp.get("/teams/<slug>/ideas/<int:idea_id>/photo")
+@public
+def idea_photo(slug: str, idea_id: int):
+    """An idea's photo as stored (re-encoded, no metadata), as an image and nothing else; a
+    hidden idea's only to whom its page shows."""
+    session = get_session()
+    item = _idea(session, team_or_404(session, slug), idea_id)
+    return _photo(item.photo_ref, item.photo_type)
+
+
+def _photo(ref: str | None, content_type: str | None):
+    """A stored photo, sandboxed like a download (nothing in it may load or run), or 404."""
+    path = photos.path_of(ref)
+    if path is None or content_type not in images.IMAGE_TYPES:
+        abort(404)
+    response = send_file(path, mimetype=content_type, max_age=300)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
 
 
 def _pence_or_none(text: str | None) -> int | None:
@@ -287,13 +324,18 @@ def _to_idea(team: Team, item_id: int):
 
 
 def _form_page(template: str, form, **context):
-    """A delivery form page: 400 when it shows what to correct."""
+    """A delivery form page: 400 when it shows what to correct (an over-limit photo too)."""
+    photos.refuse_too_large(form)
     return render_template(template, form=form, **context), 400 if form.errors or form.form_errors else 200
 
 
 @bp.errorhandler(RequestEntityTooLarge)
 def _too_large(_error):
-    """A photo over the request limit: a clear page, not a bare 413."""
+    """A photo over the request limit: back to its form with the message beside the photo field
+    (photos.PHOTO_FORMS), else a clear page; never a bare 413."""
+    back = photos.back_to_form_url()
+    if back is not None:
+        return redirect(back)
     return render_template("errors/error.html", code=413, title=_("File too large"),
                            message=photos.REFUSALS["too_big"]), 413
 
@@ -379,13 +421,7 @@ def step_photo(slug: str, idea_id: int, step_id: int):
     """A step's photo as stored (re-encoded, no metadata), as an image and nothing else."""
     session = get_session()
     step = milestones.step_of(session=session, team=team_or_404(session, slug), idea_id=idea_id, milestone_id=step_id)
-    path = photos.path_of(step.photo_ref) if step is not None else None
-    if path is None or step.photo_type not in images.IMAGE_TYPES:
-        abort(404)
-    response = send_file(path, mimetype=step.photo_type, max_age=300)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
+    return _photo(step.photo_ref, step.photo_type) if step is not None else abort(404)
 
 
 # --------------------------------------------------------------------------- rounds

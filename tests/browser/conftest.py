@@ -57,13 +57,14 @@ def live_server(sqlite_template, tmp_path_factory):
                       "RECEIPTS_DIR": str(path.parent / "receipts"), "INSTANCE_UPLOADS": str(path.parent / "uploads")})
     with open_session(get_engine(app), write=True) as session:
         loaded = people.load(session)
-        votes.load(session)
+        photos = path.parent / "uploads" / "photos"  # INSTANCE_UPLOADS/photos, as the app serves them
+        votes.load(session, photos_dir=photos)
         pledges.load_demo_pledges(session, teams=loaded["teams"], members=loaded["members"])
         team = session.execute(select(Team).where(Team.slug == "shirebrook")).scalar_one()
         finance = session.execute(select(Person).where(Person.is_finance)).scalars().first()
         ledger.allocate(gl_code="R1000", session=session, team=team, amount_pence=200_000, actor_id=finance.id,
                         effective_date=dt.date.today(), idempotency_key="browser-demo-rounds")
-        votes.load_rounds(session, secret=TEST_SECRET, now=utcnow())
+        votes.load_rounds(session, secret=TEST_SECRET, now=utcnow(), photos_dir=photos)
         load_spend_demo(session, teams=[team], members=loaded["members"], today=dt.date.today(),
                         receipts_dir=app.config["RECEIPTS_DIR"])
         session.commit()

@@ -1,7 +1,9 @@
 """Every page, every role: WCAG 2.2 AA by axe-core on a crawl (issue 19).
 
 For each role, sign in through the real forms (staff with their TOTP code), then follow the
-same-origin links shown, breadth first, from where sign-in lands them. Each page is checked at
+same-origin links shown, breadth first, from where sign-in lands them, after a few pages the
+links would not reach within the budget (``must_visit``: the photo forms of ideas and delivery
+steps, issue 17; the test fails if one is not visited). Each page is checked at
 320 px and at 1280 px (one page, the viewport resized). A few form pages found on the way are
 also submitted empty and the error page is checked. Every violation is collected and the test
 fails once, at the end, with a list naming the page, role, width, rule, impact and the first
@@ -19,9 +21,10 @@ from axe_playwright_python.sync_playwright import Axe
 from sqlalchemy import select
 
 from community.db import get_engine, open_session
-from community.models import Person
+from community.models import Membership, Person, Team
 from demo.people import DEMO_DOMAIN, DEMO_PASSWORD
 from tests.browser.links import NEVER_FOLLOW
+from votes.models import Idea, Milestone
 
 pytestmark = pytest.mark.browser
 
@@ -48,7 +51,8 @@ NEVER = NEVER_FOLLOW  # tests/browser/links.py
 # The form pages submitted empty to check their error summary: only forms where an empty post
 # writes nothing and moves no money (never approve, pay, vote, withdraw, cancel or delete).
 EMPTY_SUBMIT = re.compile(r"^/(sign-up|sign-in|finance/allocate|finance/virement|finance/reverse"
-                          r"|teams/\{team\}/(ideas/new|ideas/\{n\}/steps/new|ideas/\{n\}/done|pledges/new/[a-z]+"
+                          r"|teams/\{team\}/(ideas/new|ideas/\{n\}/edit|ideas/\{n\}/steps/new|ideas/\{n\}/steps/\{n\}/edit"
+                          r"|ideas/\{n\}/done|pledges/new/[a-z]+"
                           r"|spend/new))$")
 # The page's own content, without its one-time form keys: a page another role has already had
 # checked (the privacy notice, another place's ledger) is not checked again, as the header and
@@ -62,6 +66,34 @@ CLEAR = """form => {
     if (el.type === 'checkbox' || el.type === 'radio') el.checked = false; else el.value = '';
   }
 }"""
+
+
+def must_visit(app, email: str | None) -> list[str]:
+    """Pages the breadth-first crawl does not reach within PAGES_PER_ROLE, visited first (after
+    where sign-in lands) by the roles that can see them: a Shirebrook idea with a photo; for a
+    resident, the propose form and the change form of their own idea, each also as it comes back
+    from an upload over the request limit (``too_large=1``); for the team, a funded idea's step
+    forms (new, with the too-large message, and change) and its "mark done" form."""
+    with open_session(get_engine(app), write=False) as s:
+        team = s.execute(select(Team).where(Team.slug == ALSO_START.rsplit("/", 1)[1])).scalar_one()
+        ideas = s.execute(select(Idea).where(Idea.team_id == team.id).order_by(Idea.id)).scalars().all()
+        person = s.execute(select(Person).where(Person.email == email)).scalar_one_or_none() if email else None
+        staff = person is not None and s.execute(select(Membership.id).where(
+            Membership.team_id == team.id, Membership.person_id == person.id)).first() is not None
+        delivering = [i for i in ideas if i.status in ("funded", "in_delivery")]
+        step = s.execute(select(Milestone.id).where(Milestone.idea_id == delivering[0].id)
+                         .order_by(Milestone.id)).scalars().first() if delivering else None
+    ideas_url = f"{ALSO_START}/ideas"
+    urls = [f"{ideas_url}/{i.id}" for i in ideas if i.photo_ref][:1]
+    if person is not None and not staff and person.place_id == team.place_id:
+        own = [i.id for i in ideas if i.proposer_id == person.id and i.status in ("proposed", "needs_changes")][:1]
+        urls += [f"{ideas_url}/new", f"{ideas_url}/new?too_large=1"]
+        urls += [u for n in own for u in (f"{ideas_url}/{n}/edit", f"{ideas_url}/{n}/edit?too_large=1")]
+    if staff and delivering:
+        funded = f"{ideas_url}/{delivering[0].id}"
+        urls += [f"{funded}/steps/new", f"{funded}/steps/new?too_large=1", f"{funded}/done"]
+        urls += [f"{funded}/steps/{step}/edit"] if step is not None else []
+    return urls
 
 
 def pattern(url: str) -> str:
@@ -103,7 +135,7 @@ def next_code(app, email: str) -> str:
 class Crawl:
     def __init__(self, base: str):
         self.base, self.found, self.counts, self.visited = base, [], {}, {}
-        self.script, self.axe_seconds, self.checked = Axe().axe_script, 0.0, set()
+        self.script, self.axe_seconds, self.checked, self.must = Axe().axe_script, 0.0, set(), {}
 
     def run_axe(self, page) -> dict:
         """axe-core's results (injected once per document, run at each width)."""
@@ -145,7 +177,10 @@ class Crawl:
             start = page.url
         else:
             start = self.base + "/"
-        queue, seen, per_pattern, submitted, pages = [start, self.base + ALSO_START], set(), {}, set(), 0
+        first = [self.base + url for url in must_visit(app, email)]
+        self.must[role] = [url.removeprefix(self.base) for url in first]
+        showing_refusal = {url for url in first if "too_large=1" in url}  # a form showing its error: 400
+        queue, seen, per_pattern, submitted, pages = [start, *first, self.base + ALSO_START], set(), {}, set(), 0
         while queue and pages < PAGES_PER_ROLE:
             url = queue.pop(0).split("#")[0]
             kind = pattern(url)
@@ -157,7 +192,8 @@ class Crawl:
             pages += 1
             self.visited.setdefault(role, []).append(url.removeprefix(self.base))
             path = url.removeprefix(self.base)
-            if response is None or response.status >= 400:
+            refusal = response is not None and response.status == 400 and url in showing_refusal
+            if response is None or (response.status >= 400 and not refusal):
                 self.found.append(f"{path} [{role}]: HTTP {response.status if response else 'no response'}")
                 continue
             links = page.eval_on_selector_all("a[href]", LINKS)
@@ -188,4 +224,7 @@ def test_every_page_for_every_role_meets_wcag_22_aa(browser, live_server):
     for role, urls in crawl.visited.items():
         print(role, " ".join(urls))
     assert all(n >= 5 for n, _ in crawl.counts.values()), crawl.counts  # the crawl did get somewhere
+    missed = {role: [u for u in urls if u not in crawl.visited.get(role, [])] for role, urls in crawl.must.items()}
+    assert not any(missed.values()), f"must-visit pages not visited: {missed}"
+    assert crawl.must["team member"] and crawl.must["resident who can vote"]  # the demo has what they need
     assert not crawl.found, f"{len(crawl.found)} accessibility problems:\n" + "\n".join(crawl.found)

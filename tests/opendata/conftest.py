@@ -45,7 +45,8 @@ def _load(app) -> dict:
     engine = get_engine(app)
     with open_session(engine, write=True) as session:
         loaded = people.load(session)
-        votes.load(session)
+        photos = f"{app.config['INSTANCE_UPLOADS']}/photos"  # the demo's pictures, never in the checkout
+        votes.load(session, photos_dir=photos)
         pledges.load_demo_pledges(session, teams=loaded["teams"], members=loaded["members"])
         shire = session.execute(select(Team).where(Team.slug == "shirebrook")).scalar_one()
         gamesley = session.execute(select(Team).where(Team.slug == "gamesley")).scalar_one()
@@ -68,7 +69,7 @@ def _load(app) -> dict:
                         idempotency_key=_key())
         ledger.close_month(session=session, month=LAST_MONTH, actor_id=finance.id, today=TODAY)
         session.commit()
-        votes.load_rounds(session, secret=TEST_SECRET, now=utcnow())
+        votes.load_rounds(session, secret=TEST_SECRET, now=utcnow(), photos_dir=photos)
         load_spend_demo(session, teams=[shire], members=loaded["members"], today=TODAY,
                         receipts_dir=app.config["RECEIPTS_DIR"])
         session.commit()
@@ -83,7 +84,8 @@ def world(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp("opendata")
     config = {"ENV_NAME": "testing", "TESTING": True, "SECRET_KEY": TEST_SECRET, "RATELIMIT_ENABLED": False,
               "WTF_CSRF_ENABLED": False, "OUTBOX_DIR": str(folder / "outbox"),
-              "RECEIPTS_DIR": str(folder / "receipts"), "STATEMENT_FREEZE": "cron"}
+              "RECEIPTS_DIR": str(folder / "receipts"), "INSTANCE_UPLOADS": str(folder / "uploads"),
+              "STATEMENT_FREEZE": "cron"}
     if request.param == "sqlite":
         path = folder / "od.sqlite3"
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)

@@ -83,7 +83,7 @@ class Server:
             "THRIVING_RATELIMIT_ENABLED": "false",
             "THRIVING_OUTBOX_DIR": str(self.workdir / "outbox"),
             "THRIVING_RECEIPTS_DIR": str(self.workdir / "receipts"),
-            "THRIVING_INSTANCE_UPLOADS": str(self.workdir / "uploads"),  # photos of delivery steps
+            "THRIVING_INSTANCE_UPLOADS": str(self.workdir / "uploads"),  # photos of ideas and delivery steps
             "PYTHONPATH": str(ROOT),
         }
         env.update(self.extra_env)

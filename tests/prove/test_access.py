@@ -107,8 +107,11 @@ def _team_objects(served: Served, which: str) -> dict[str, int]:
                 payee_is_individual=False, purpose="Litter grabbers", category=spend.CATEGORIES[0][0])
             spend.approve(session=s, team=team, request_id=waiting.id, approver=person[approver],
                           auth_session=None, idempotency_key=f"access-approve-waiting-{which}")
+            from community import images
+
             idea = votes.propose_idea(session=s, team=team, proposer=person["resident"], title=f"Benches {which}",
-                                      description="Two benches by the pond.", estimated_cost_pence=40_000)
+                                      description="Two benches by the pond.", estimated_cost_pence=40_000,
+                                      photo=images.store_photo(served.workdir / "uploads" / "photos", tiny_png()))
             votes.review_idea(session=s, team=team, idea_id=idea.id, reviewer_id=person[approver].id,
                               decision="feasible", team_cost_pence=40_000)
             now = utcnow()

@@ -25,7 +25,7 @@ def test_propose_support_review_and_the_proposer_sees_the_reason(client, session
     sign_in(resident)
     assert client.get(f"/teams/{slug}/ideas/new").status_code == 200
     bad = client.post(f"/teams/{slug}/ideas/new", data={"title": "", "description": "x", "estimated_cost": "abc"})
-    assert bad.status_code == 200 and "Enter a title" in bad.get_data(as_text=True)
+    assert bad.status_code == 400 and "Enter a title" in bad.get_data(as_text=True)
     response = client.post(f"/teams/{slug}/ideas/new", data={"title": "Bench by the pond",
                                                               "description": "Somewhere to sit",
                                                               "estimated_cost": "400"})
@@ -377,7 +377,7 @@ def test_a_resident_gives_their_idea_a_category_and_the_list_finds_it_by_it(clie
     page = client.get(f"/teams/{slug}/ideas/new").get_data(as_text=True)
     assert 'name="category"' in page and "Parks and green spaces" in page
     bad = client.post(f"/teams/{slug}/ideas/new", data={**form, "category": "casino"})
-    assert bad.status_code == 200 and "Choose a category from the list." in bad.get_data(as_text=True)
+    assert bad.status_code == 400 and "Choose a category from the list." in bad.get_data(as_text=True)
     with open_session(engine, write=False) as s:
         assert s.execute(select(Idea)).first() is None
     assert client.post(f"/teams/{slug}/ideas/new", data={**form, "category": "green_spaces"}).status_code == 302
