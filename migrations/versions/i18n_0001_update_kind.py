@@ -26,29 +26,43 @@ depends_on: str | Sequence[str] | None = None
 
 _FEASIBLE = re.compile(r"Feasible; the team estimates it costs £(\d{1,3}(?:,\d{3})*)\.(\d\d)\.")
 
-_updates = sa.table("vote_idea_update", sa.column("id", sa.Integer), sa.column("kind", sa.String(20)),
-                    sa.column("params", sa.JSON))
+_updates = sa.table(
+    "vote_idea_update",
+    sa.column("id", sa.Integer),
+    sa.column("kind", sa.String(20)),
+    sa.column("params", sa.JSON),
+)
 
 
 def _backfill() -> None:
     bind = op.get_bind()
-    funded = bind.execute(sa.text(
-        "SELECT u.id, u.text, r.title, ri.explanation FROM vote_idea_update u "
-        "JOIN vote_idea i ON i.id = u.idea_id JOIN vote_round r ON r.id = i.funded_round_id "
-        "JOIN vote_round_idea ri ON ri.round_id = r.id AND ri.idea_id = i.id "
-        "WHERE u.status = 'funded' AND u.kind IS NULL")).all()
+    funded = bind.execute(
+        sa.text(
+            "SELECT u.id, u.text, r.title, ri.explanation FROM vote_idea_update u "
+            "JOIN vote_idea i ON i.id = u.idea_id JOIN vote_round r ON r.id = i.funded_round_id "
+            "JOIN vote_round_idea ri ON ri.round_id = r.id AND ri.idea_id = i.id "
+            "WHERE u.status = 'funded' AND u.kind IS NULL"
+        )
+    ).all()
     for update_id, text, title, explanation in funded:
         if text == f"Funded in {title}: {explanation}":
-            bind.execute(_updates.update().where(_updates.c.id == update_id).values(
-                kind="funded", params={"round": title, "explanation": explanation}))
-    feasible = bind.execute(sa.text(
-        "SELECT id, text FROM vote_idea_update WHERE status = 'feasible' AND kind IS NULL")).all()
+            bind.execute(
+                _updates.update()
+                .where(_updates.c.id == update_id)
+                .values(kind="funded", params={"round": title, "explanation": explanation})
+            )
+    feasible = bind.execute(
+        sa.text("SELECT id, text FROM vote_idea_update WHERE status = 'feasible' AND kind IS NULL")
+    ).all()
     for update_id, text in feasible:
         match = _FEASIBLE.fullmatch(text or "")
         if match:
             pence = int(match[1].replace(",", "")) * 100 + int(match[2])
-            bind.execute(_updates.update().where(_updates.c.id == update_id).values(
-                kind="feasible", params={"cost_pence": pence}))
+            bind.execute(
+                _updates.update()
+                .where(_updates.c.id == update_id)
+                .values(kind="feasible", params={"cost_pence": pence})
+            )
 
 
 def upgrade() -> None:
