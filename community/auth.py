@@ -80,9 +80,12 @@ def load_roles(session, person_id: int) -> dict[int, str]:
     return {m.team_id: m.role for m in rows}
 
 
+_TEAM_BY_SLUG = select(Team).where(Team.slug == bindparam("slug"))  # built once: most pages start here
+
+
 def team_or_404(session, slug: str) -> Team:
     """The team with this slug (the first part of every team's addresses), or 404."""
-    team = session.execute(select(Team).where(Team.slug == slug)).scalar_one_or_none()
+    team = session.execute(_TEAM_BY_SLUG, {"slug": slug}).scalar_one_or_none()
     if team is None:
         abort(404)
     return team

@@ -24,6 +24,9 @@ from typing import ParamSpec, TypeVar
 from urllib.parse import urlencode
 
 from flask import Flask, g, has_app_context, has_request_context, request
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
 from flask_babel import (
     Babel,
     force_locale,
@@ -158,6 +161,40 @@ def _translate_field_error_prefix() -> None:
         cls.map_gov_params = mapped
 
 
+CATALOGUE = "_thriving_catalogue"  # the template context's key for the catalogue of this render
+
+
+def _bind_catalogue() -> dict:
+    """Once per ``render_template``: the catalogue of the locale the page renders in (so an email
+    rendered inside ``force_locale`` gets the recipient's, a statement English)."""
+    return {CATALOGUE: _translations()}
+
+
+def _catalogue(context: Context):
+    # A template rendered without Flask's context processors (or a macro imported without
+    # context) has none bound: look it up as Flask-Babel would.
+    return context.get(CATALOGUE) or _translations()
+
+
+def _formatted(context: Context, text: str, variables: dict) -> str:
+    """Jinja's "newstyle" rule: the translation is trusted markup, the variables are escaped, and
+    the text is always a format string (``%%`` is a per cent sign)."""
+    if context.eval_ctx.autoescape:
+        text = Markup(text)
+    return text % variables if variables or "%" in text else text
+
+
+@pass_context
+def _jinja_gettext(context: Context, text: str, **variables) -> str:
+    return _formatted(context, _catalogue(context).ugettext(text), variables)
+
+
+@pass_context
+def _jinja_ngettext(context: Context, singular: str, plural: str, num: int, **variables) -> str:
+    variables.setdefault("num", num)
+    return _formatted(context, _catalogue(context).ungettext(singular, plural, num), variables)
+
+
 def init_app(app: Flask) -> None:
     """Flask-Babel (catalogues in translations/ beside wsgi.py) and its Jinja ``_``, ``gettext`` and
     ``ngettext`` (Jinja's "newstyle" gettext: the translated text is trusted, the variables are
@@ -172,5 +209,9 @@ def init_app(app: Flask) -> None:
         ngettext=lambda singular, plural, n: _translations().ungettext(singular, plural, n), newstyle=True,
         pgettext=lambda context, text: _translations().upgettext(context, text),
         npgettext=lambda context, singular, plural, n: _translations().unpgettext(context, singular, plural, n))
+    # The two that pages call hundreds of times, without Jinja's two layers of Context.call and
+    # Flask-Babel's locale lookup on each: the catalogue is bound once per render (below).
+    app.jinja_env.globals.update(_=_jinja_gettext, gettext=_jinja_gettext, ngettext=_jinja_ngettext)
+    app.context_processor(_bind_catalogue)
     app.jinja_env.globals.update(LANGUAGES=LANGUAGES, current_language=language, language_url=language_url,
                                  here_without_language=here_without_language)

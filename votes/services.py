@@ -489,10 +489,12 @@ def round_ideas(*, session: Session, round_id: int) -> list[tuple[RoundIdea, Ide
     return [(ri, idea) for ri, idea in rows]
 
 
+_ROUNDS_OF = (select(Round).where(Round.team_id == bindparam("team_id"))
+              .order_by(Round.closes_at.desc(), Round.id.desc()))  # built once: the idea list and team pages
+
+
 def rounds_of(*, session: Session, team: Team) -> list[Round]:
-    return list(session.execute(
-        select(Round).where(Round.team_id == team.id).order_by(Round.closes_at.desc(), Round.id.desc())
-    ).scalars())
+    return list(session.execute(_ROUNDS_OF, {"team_id": team.id}).scalars())
 
 
 def is_open_for_voting(rnd: Round, now: dt.datetime | None = None) -> bool:

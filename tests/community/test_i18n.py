@@ -304,3 +304,23 @@ def test_templates_follow_force_locale_inside_one_request(app):
         with force_locale("ro"):
             assert render_template_string(page) == "Pagina nu a fost găsită"
         assert render_template_string(page) == "Nie znaleziono strony"
+
+
+def test_the_templates_gettext_escapes_variables_in_pages_but_not_in_text(app):
+    """community/i18n.py binds the catalogue once per render and formats as Jinja's newstyle
+    gettext does: the translation is trusted, variables are escaped where autoescape is on (HTML)
+    and left alone where it is off (the text part of an email); ``%%`` is a per cent sign;
+    ``ngettext`` picks Polish's plural forms and fills ``num``."""
+    from flask import render_template_string
+
+    with app.test_request_context("/?lang=pl"):
+        html = render_template_string("{{ _('Ideas for %(team)s', team=name) }}|{{ _('100%%') }}",
+                                      name="<b>A&B</b>")
+        assert html.endswith("&lt;b&gt;A&amp;B&lt;/b&gt;|100%") and "<b>" not in html
+        plain = app.jinja_env.from_string("{% autoescape false %}{{ _('Ideas for %(team)s', team=name) }}"
+                                          "{% endautoescape %}")
+        assert plain.render(name="<b>A&B</b>").endswith("<b>A&B</b>")
+        forms = [render_template_string("{{ ngettext('%(num)s idea, newest first', '%(num)s ideas, newest first', n) }}",
+                                         n=n) for n in (1, 3, 5)]
+        assert forms[0].startswith("1 ") and forms[1].startswith("3 ") and forms[2].startswith("5 ")
+        assert len({f.split(" ", 1)[1] for f in forms}) == 3, forms  # Polish: three plural forms
