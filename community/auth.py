@@ -17,14 +17,16 @@ from sqlalchemy import select as sa_select
 from sqlmodel import select
 
 from community.db import get_session, utcnow
+from community.i18n import lazy_gettext
 from community.models import AuthSession, Membership, Person, Team
 
 login_manager = LoginManager()
 login_manager.login_view = "community.sign_in"
-login_manager.login_message = "Sign in to continue."
+login_manager.login_message = lazy_gettext("Sign in to continue.")  # flashed in the request's language
 login_manager.login_message_category = "info"
 login_manager.refresh_view = "community.sign_in"
-login_manager.needs_refresh_message = "Sign in again to confirm it is you."
+login_manager.needs_refresh_message = lazy_gettext("Sign in again to confirm it is you.")
+login_manager.localize_callback = str  # the flash stores the text, in the request's language
 login_manager.session_protection = None  # the server-side session row is the protection
 
 

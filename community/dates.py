@@ -19,7 +19,7 @@ from wtforms import Field
 from wtforms.utils import unset_value
 from wtforms.validators import ValidationError
 
-from community.i18n import _
+from community.i18n import _, lazy_gettext
 from community.numbers import DIGITS_MESSAGE, has_other_digits, is_ascii_digits
 
 PARTS = ("day", "month", "year")
@@ -28,7 +28,23 @@ _MONTHS = {name: number for number, names in enumerate(
     [("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",), ("june", "jun"),
      ("july", "jul"), ("august", "aug"), ("september", "sep", "sept"), ("october", "oct"),
      ("november", "nov"), ("december", "dec")], start=1) for name in names}
-EXAMPLE_HINT = "For example, 27 3 2026"
+EXAMPLE_HINT = lazy_gettext("For example, 27 3 2026")
+# The boxes' labels and the messages are looked up when a form is shown or checked (lazy): in the
+# language of that request, not of the import.
+_LABELS = {"day": lazy_gettext("Day"), "month": lazy_gettext("Month"), "year": lazy_gettext("Year")}
+THE_DATE = lazy_gettext("The date")
+# What is missing, as whole sentences (GOV.UK: "… must include a month", "… must include a day and
+# year"), so that each language words them its own way.
+_MISSING = {
+    ("day",): lazy_gettext("%(called)s must include a day"),
+    ("month",): lazy_gettext("%(called)s must include a month"),
+    ("year",): lazy_gettext("%(called)s must include a year"),
+    ("day", "month"): lazy_gettext("%(called)s must include a day and month"),
+    ("day", "year"): lazy_gettext("%(called)s must include a day and year"),
+    ("month", "year"): lazy_gettext("%(called)s must include a month and year"),
+    ("day", "month", "year"): lazy_gettext("%(called)s must include a day, month and year"),
+}
+_NOT_REAL = lazy_gettext("%(called)s must be a real date")
 
 
 class DateError(ValueError):
@@ -39,11 +55,7 @@ class DateError(ValueError):
         self.parts = frozenset(parts)
 
 
-def _and(parts: list[str]) -> str:
-    return " and ".join(parts) if len(parts) < 3 else "a day, month and year"
-
-
-def parse_date_parts(day: str | None, month: str | None, year: str | None, *, called: str = "The date") -> dt.date | None:
+def parse_date_parts(day: str | None, month: str | None, year: str | None, *, called: str = THE_DATE) -> dt.date | None:
     """Three typed parts → a date; None when all three are empty; DateError (a ValueError) with a
     GOV.UK message and the parts to highlight otherwise. A month may be a number or its English
     name ("Feb", "february"); the year has four digits."""
@@ -52,10 +64,10 @@ def parse_date_parts(day: str | None, month: str | None, year: str | None, *, ca
         return None
     other = [part for part in PARTS if has_other_digits(typed[part])]
     if other:
-        raise DateError(DIGITS_MESSAGE, other)
+        raise DateError(str(DIGITS_MESSAGE), other)
     missing = [part for part in PARTS if not typed[part]]
     if missing:
-        raise DateError(f"{called} must include {'a ' if len(missing) < 3 else ''}{_and(missing)}", missing)
+        raise DateError(_MISSING[tuple(missing)] % {"called": called}, missing)
     month_number = _MONTHS.get(typed["month"].lower()) or (
         int(typed["month"]) if is_ascii_digits(typed["month"]) and len(typed["month"]) <= 2 else None)
     wrong = [part for part, ok in (
@@ -63,13 +75,13 @@ def parse_date_parts(day: str | None, month: str | None, year: str | None, *, ca
         ("month", month_number is not None and 1 <= month_number <= 12),
         ("year", is_ascii_digits(typed["year"]))) if not ok]
     if wrong:
-        raise DateError(f"{called} must be a real date", wrong)
+        raise DateError(_NOT_REAL % {"called": called}, wrong)
     if len(typed["year"]) != 4:
         raise DateError(_("Year must include 4 numbers"), ["year"])
     try:
         return dt.date(int(typed["year"]), month_number, int(typed["day"]))
     except ValueError:  # 31 February, 29 February in a common year
-        raise DateError(f"{called} must be a real date", ["day"]) from None
+        raise DateError(_NOT_REAL % {"called": called}, ["day"]) from None
 
 
 class DateInputWidget:
@@ -89,8 +101,8 @@ class DateInputWidget:
             "id": field.id,
             "namePrefix": field.name,
             "fieldset": {"legend": {"text": legend, "classes": "govuk-fieldset__legend--s"}},
-            "hint": {"text": f"{field.description} {EXAMPLE_HINT}".strip() if field.description else EXAMPLE_HINT},
-            "items": [{"name": part, "label": part.capitalize(), "value": values[part], "inputmode": "numeric",
+            "hint": {"text": f"{field.description} {EXAMPLE_HINT}" if field.description else str(EXAMPLE_HINT)},
+            "items": [{"name": part, "label": str(_LABELS[part]), "value": values[part], "inputmode": "numeric",
                        "autocomplete": "off",
                        "classes": _WIDTHS[part] + (" govuk-input--error" if part in wrong else "")}
                       for part in PARTS],
@@ -141,9 +153,9 @@ class DateInputField(Field):
             earliest = self.earliest() if callable(self.earliest) else self.earliest
             latest = self.latest() if callable(self.latest) else self.latest
             if earliest is not None and self.data < earliest:
-                raise ValidationError(self.too_early or f"{self.called or self.label.text} is too early")
+                raise ValidationError(self.too_early or _("%(called)s is too early", called=self.called or self.label.text))
             if latest is not None and self.data > latest:
-                raise ValidationError(self.too_late or f"{self.called or self.label.text} is too late")
+                raise ValidationError(self.too_late or _("%(called)s is too late", called=self.called or self.label.text))
 
     def part_values(self) -> dict[str, str]:
         """What the three boxes show: what was typed, else the date (``27``, ``3``, ``2026``)."""

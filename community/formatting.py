@@ -48,7 +48,15 @@ def long_date(value: dt.date | None) -> str:
     return format_date(value, "d MMMM y", locale=_locale())
 
 
+def month_year(value: dt.date | None) -> str:
+    """A month as 'November 2026' ("listopad 2026", "noiembrie 2026": the month's standalone name)."""
+    if value is None:
+        return ""
+    return format_date(value, "LLLL y", locale=_locale())
+
+
 def init_app(app: Flask) -> None:
     app.add_template_filter(gbp, "gbp")
     app.add_template_filter(london_datetime, "london")
     app.add_template_filter(long_date, "long_date")
+    app.add_template_filter(month_year, "month_year")

@@ -27,7 +27,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Regexp, ValidationError
 
-from community.i18n import lazy_gettext
+from community.i18n import LANGUAGES, language, lazy_gettext
 from community.numbers import ascii_int, whole_number
 from community.passwords import MAX_LENGTH
 from community.text import BIDI_MESSAGE, has_bidi_controls, strip_multi_line, strip_single_line
@@ -213,6 +213,9 @@ class InviteForm(AppForm):
                        validators=[DataRequired(lazy_gettext("Enter their email address")), Length(max=254), Email(lazy_gettext("Enter an email address like name@example.com"))])
     role = SelectField(lazy_gettext("Role"), widget=GovSelect(), choices=ROLE_CHOICES, validators=[InputRequired(lazy_gettext("Choose a role"))])
     team_id = SelectField(lazy_gettext("Team (for members and enablers)"), widget=GovSelect(), coerce=ascii_int)
+    # For someone with no account yet (an account's own language wins); the page's by default.
+    email_language = SelectField(lazy_gettext("Language of the invitation email"), widget=GovSelect(),
+                                 choices=list(LANGUAGES.items()), default=language)
     submit = SubmitField(lazy_gettext("Send invitation"), widget=GovSubmitInput())
 
 

@@ -11,9 +11,9 @@ from collections.abc import Mapping
 
 from werkzeug.routing import IntegerConverter
 
-from community.i18n import _
+from community.i18n import _, lazy_gettext
 
-DIGITS_MESSAGE = "Use the digits 0 to 9"
+DIGITS_MESSAGE = lazy_gettext("Use the digits 0 to 9")  # in the language of the request refused
 ASCII_DIGITS = frozenset("0123456789")
 
 
@@ -21,7 +21,7 @@ class OtherDigits(ValueError):
     """The text holds a digit of another script (``５``, ``٥``, ``²``, ``½``, ``五``)."""
 
     def __init__(self, message: str = DIGITS_MESSAGE) -> None:
-        super().__init__(message)
+        super().__init__(str(message))
 
 
 def has_other_digits(text: str | None) -> bool:
@@ -60,17 +60,17 @@ def whole_number(text: str | None, *, minimum: int = 1, maximum: int | None = No
     """A whole number typed in a form (``"1,200"`` allowed); ValueError with a message to show."""
     raw = (text or "").strip().replace(",", "")
     if not raw:
-        raise ValueError("Enter a number, like 1.")
+        raise ValueError(_("Enter a number, like 1."))
     refuse_other_digits(raw)
     if raw.startswith("-"):
-        raise ValueError(f"The number must be {minimum} or more.")
+        raise ValueError(_("The number must be %(minimum)s or more.", minimum=minimum))
     if not is_ascii_digits(raw):
-        raise ValueError("Enter a whole number, like 1.")
+        raise ValueError(_("Enter a whole number, like 1."))
     value = int(raw)
     if value < minimum:
-        raise ValueError(f"The number must be {minimum} or more.")
+        raise ValueError(_("The number must be %(minimum)s or more.", minimum=minimum))
     if maximum is not None and value > maximum:
-        raise ValueError(f"The number must be {maximum} or fewer.")
+        raise ValueError(_("The number must be %(maximum)s or fewer.", maximum=maximum))
     return value
 
 

@@ -6,6 +6,8 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from community.i18n import _
+
 MIN_LENGTH = 8
 MAX_LENGTH = 128
 _hasher = PasswordHasher()
@@ -38,11 +40,11 @@ def _common_passwords() -> frozenset[str]:
 def policy_problem(password: str) -> str | None:
     """Why this password is not acceptable, or None (length and a common-password list only)."""
     if len(password) < MIN_LENGTH:
-        return f"Password must be {MIN_LENGTH} characters or more"
+        return _("Password must be %(num)s characters or more", num=MIN_LENGTH)
     if len(password) > MAX_LENGTH:
-        return f"Password must be {MAX_LENGTH} characters or fewer"
+        return _("Password must be %(num)s characters or fewer", num=MAX_LENGTH)
     if password.lower() in _common_passwords():
-        return "That password is too common; choose one that is harder to guess"
+        return _("That password is too common; choose one that is harder to guess")
     return None
 
 

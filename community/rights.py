@@ -247,10 +247,12 @@ def _community_refusal(session: Session, person: Person) -> str | None:
     roles = _roles(session, person)
     if not roles:
         return None
-    named = ", ".join(r["role"] + (f" of {r['team']}" if "team" in r else "") for r in roles)
-    return (f"You have staff roles ({named}). The programme needs the records of what staff did "
-            "while they hold a role, so an account with roles cannot be deleted. Ask an "
-            "administrator to remove your roles first; then you can delete your account here.")
+    names = {"member": _("member"), "enabler": _("enabler"), "finance": _("finance"), "admin": _("admin")}
+    named = ", ".join(_("%(role)s of %(team)s", role=names.get(r["role"], r["role"]), team=r["team"]) if "team" in r
+                      else names.get(r["role"], r["role"]) for r in roles)
+    return _("You have staff roles (%(roles)s). The programme needs the records of what staff did while they "
+             "hold a role, so an account with roles cannot be deleted. Ask an administrator to remove your "
+             "roles first; then you can delete your account here.", roles=named)
 
 
 def _community_effects(session: Session, person: Person) -> list[Effect]:
@@ -264,27 +266,29 @@ def _community_effects(session: Session, person: Person) -> list[Effect]:
     invitations = session.exec(select(Invitation.id).where(
         Invitation.email == person.email, Invitation.accepted_at.is_(None))).all()
     return [
-        Effect("Your name, email address, home postcode and place", 1, "erased",
-               f"Your account is renamed “{DELETED_NAME}” and given an address that receives no mail."),
-        Effect("Your password" + (" and authenticator app" if person.totp_secret else ""), 1, "erased",
-               "Nobody can sign in to the account again."),
-        Effect("Recovery codes", len(codes), "erased"),
-        Effect("Password-reset links, and invitations not yet accepted", len(resets) + len(invitations), "erased"),
-        Effect("Email-confirmation links and voting codes", len(confirmations) + len(voting_codes), "erased",
-               "A vote already cast with a code stays counted, linked to nobody."),
-        Effect("Voting codes you printed for residents", len(printed), "kept",
-               "They record who signed a resident up; they keep your account's number, not your name."),
-        Effect("Places you are signed in (including this one)", len(sessions), "erased",
-               "You are signed out everywhere."),
-        Effect("Your choices of what you are told about, and the record of what we told you",
+        Effect(_("Your name, email address, home postcode and place"), 1, "erased",
+               _("Your account is renamed “%(name)s” and given an address that receives no mail.",
+                 name=DELETED_NAME)),
+        Effect(_("Your password and authenticator app") if person.totp_secret else _("Your password"), 1, "erased",
+               _("Nobody can sign in to the account again.")),
+        Effect(_("Recovery codes"), len(codes), "erased"),
+        Effect(_("Password-reset links, and invitations not yet accepted"), len(resets) + len(invitations),
+               "erased"),
+        Effect(_("Email-confirmation links and voting codes"), len(confirmations) + len(voting_codes), "erased",
+               _("A vote already cast with a code stays counted, linked to nobody.")),
+        Effect(_("Voting codes you printed for residents"), len(printed), "kept",
+               _("They record who signed a resident up; they keep your account's number, not your name.")),
+        Effect(_("Places you are signed in (including this one)"), len(sessions), "erased",
+               _("You are signed out everywhere.")),
+        Effect(_("Your choices of what you are told about, and the record of what we told you"),
                len(session.exec(select(NotificationPreference.id).where(
                    NotificationPreference.person_id == person.id)).all()) + len(session.exec(
                    select(NotificationSent.id).where(NotificationSent.person_id == person.id)).all()), "erased"),
-        Effect("Our copies of emails we sent you", len(_mail_to(session, person)), "erased",
-               "Including vote receipts, which listed your choices."),
-        Effect("Entries in our audit log about your account", len(_audit_about(session, person)), "kept",
-               "They record what happened and when, for security and accountability; your email "
-               "address in them is replaced by the account's number."),
+        Effect(_("Our copies of emails we sent you"), len(_mail_to(session, person)), "erased",
+               _("Including vote receipts, which listed your choices.")),
+        Effect(_("Entries in our audit log about your account"), len(_audit_about(session, person)), "kept",
+               _("They record what happened and when, for security and accountability; your email address in "
+                 "them is replaced by the account's number.")),
     ]
 
 

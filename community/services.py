@@ -35,7 +35,7 @@ from community.errors import (
     VotingCodeInvalid,
 )
 from community.formatting import long_date
-from community.i18n import LANGUAGES, _, force_locale, language
+from community.i18n import LANGUAGES, _, force_locale, language, lazy_gettext, ngettext
 from community.models import (
     AuditEvent,
     AuthSession,
@@ -133,9 +133,9 @@ def create_place(
     codes = [c.strip().upper() for c in outward_codes if c.strip()]
     for code in codes:
         if not re.fullmatch(r"[A-Z]{1,2}[0-9][A-Z0-9]?", code):
-            raise DomainError(f"{code} is not a postcode district", field="districts")
+            raise DomainError(_("%(code)s is not a postcode district", code=code), field="districts")
         if session.get(PostcodeDistrict, code):
-            raise DomainError(f"{code} already belongs to another place", field="districts")
+            raise DomainError(_("%(code)s already belongs to another place", code=code), field="districts")
     place = Place(name=name.strip(), slug=slug, district=district.strip())
     session.add(place)
     try:
@@ -161,8 +161,8 @@ def create_team(
     cost_centre = cost_centre.strip().upper()
     holder = session.exec(select(Team).where(Team.cost_centre == cost_centre)).first()
     if holder is not None:
-        raise DomainError(f"{holder.name} already has cost centre {cost_centre}: each team has its own",
-                          field="cost_centre")
+        raise DomainError(_("%(team)s already has cost centre %(code)s: each team has its own", team=holder.name,
+                            code=cost_centre), field="cost_centre")
     team = Team(name=name.strip(), slug=slug, place_id=place_id, cost_centre=cost_centre)
     session.add(team)
     try:
@@ -370,6 +370,22 @@ def _mark_confirmed(session: Session, person: Person, now: dt.datetime) -> None:
 # ---- the confirmation gate (issue 14) --------------------------------------------------------
 
 
+# What a person with an unconfirmed email address was about to do, as whole sentences (each
+# language words its own); the keys are what the callers pass as ``doing``.
+_CONFIRM_FIRST = {
+    "vote": lazy_gettext("Confirm your email address before you vote: use the link we emailed to %(email)s, "
+                         "or ask for a new one."),
+    "propose ideas": lazy_gettext("Confirm your email address before you propose ideas: use the link we emailed "
+                                  "to %(email)s, or ask for a new one."),
+    "support ideas": lazy_gettext("Confirm your email address before you support ideas: use the link we emailed "
+                                  "to %(email)s, or ask for a new one."),
+    "pledge": lazy_gettext("Confirm your email address before you pledge: use the link we emailed to %(email)s, "
+                           "or ask for a new one."),
+    "sign pledges": lazy_gettext("Confirm your email address before you sign pledges: use the link we emailed "
+                                 "to %(email)s, or ask for a new one."),
+}
+
+
 def require_confirmed(person: Person | None, doing: str) -> None:
     """Refuse (EmailNotConfirmed) a person whose email address is not confirmed yet.
 
@@ -377,10 +393,10 @@ def require_confirmed(person: Person | None, doing: str) -> None:
     the place's name, and an unconfirmed account costs nothing to make (no mailbox is proved),
     so a script could make hundreds. Looking around, the account pages and the GDPR rights do
     not need it. Residents signed up without email are never confirmed: they vote with their
-    printed code (``votes.services.cast_ballot_with_code``), which proves them instead."""
+    printed code (``votes.services.cast_ballot_with_code``), which proves them instead. ``doing``
+    is a key of ``_CONFIRM_FIRST``."""
     if person is not None and person.email_confirmed_at is None:
-        raise EmailNotConfirmed(f"Confirm your email address before you {doing}: use the link we emailed to "
-                                f"{person.email}, or ask for a new one.")
+        raise EmailNotConfirmed(_CONFIRM_FIRST[doing] % {"email": person.email})
 
 
 # ---- assisted sign-up and voting codes (issue 14) ------------------------------------------
@@ -441,8 +457,8 @@ def check_assisted_sign_up(*, session: Session, actor: Person, team_id: int, nam
     place = place_for_postcode(session, postcode=normal)
     team_place = session.get(Place, team.place_id)
     if place is None or place.id != team.place_id:
-        raise DomainError(f"{normal} is not in {team_place.name}: this team can sign up its own residents only",
-                          field="postcode")
+        raise DomainError(_("%(postcode)s is not in %(place)s: this team can sign up its own residents only",
+                            postcode=normal, place=team_place.name), field="postcode")
     phone = " ".join((phone or "").split()) or None
     if phone is not None and (len(phone) > 40 or not re.fullmatch(r"[0-9+() ]+", phone)):
         raise DomainError(_("Enter a phone number with digits only, like 01623 123456"), field="phone")
@@ -513,8 +529,10 @@ def check_voting_code(*, session: Session, secret: str, code: str, now: dt.datet
         raise VotingCodeInvalid(_("This voting code has already been used. Each code votes once: ask the team "
                                 "at your Local Net if you did not vote with it."), reason="used")
     if row.expires_at <= now:
-        raise VotingCodeInvalid(f"This voting code has expired: codes work for {VOTING_CODE_DAYS} days. Ask "
-                                "the team at your Local Net for a new one.", reason="expired")
+        raise VotingCodeInvalid(ngettext("This voting code has expired: codes work for %(num)s day. Ask the team "
+                                         "at your Local Net for a new one.",
+                                         "This voting code has expired: codes work for %(num)s days. Ask the team "
+                                         "at your Local Net for a new one.", VOTING_CODE_DAYS), reason="expired")
     person = session.get(Person, row.person_id)
     if person is None or not person.is_active:
         raise VotingCodeInvalid(_("This voting code no longer works."), reason="unknown")
@@ -553,7 +571,7 @@ def change_postcode(session: Session, *, person: Person, postcode: str, now: dt.
         raise InvalidPostcode(_("Enter a real postcode, like NG20 8AA"), field="postcode")
     person = session.execute(select(Person).where(Person.id == person.id).with_for_update()).scalar_one()
     if normal == person.postcode:
-        raise DomainError(f"{normal} is already your home postcode.", field="postcode")
+        raise DomainError(_("%(postcode)s is already your home postcode.", postcode=normal), field="postcode")
     last = session.execute(
         select(func.max(AuditEvent.created_at)).where(
             AuditEvent.action == POSTCODE_CHANGED, AuditEvent.actor_id == person.id
@@ -561,11 +579,8 @@ def change_postcode(session: Session, *, person: Person, postcode: str, now: dt.
     ).scalar_one()
     if last is not None and now - last < POSTCODE_CHANGE_GAP:
         again = (last + POSTCODE_CHANGE_GAP).astimezone(LONDON).date()
-        raise DomainError(
-            f"You changed your postcode less than 30 days ago. You can change it again from "
-            f"{again.day} {again:%B %Y}.",
-            field="postcode",
-        )
+        raise DomainError(_("You changed your postcode less than 30 days ago. You can change it again from "
+                            "%(date)s.", date=long_date(again)), field="postcode")
     place = place_for_postcode(session, postcode=normal)
     was = person.place_id
     person.postcode, person.place_id = normal, place.id if place else None
@@ -855,28 +870,40 @@ def invite_staff(
 
 
 def describe_role(*, session: Session, role: str, team_id: int | None) -> str:
-    """The role in words, with its team: "a member of Shirebrook Connected Team", "the enabler
-    of …", "finance staff", "an admin" (invitations and the remove-role confirmation)."""
+    """The role in words, with its team, in the active language: "a member of Shirebrook
+    Connected Team", "the enabler of …", "finance staff", "an admin" (invitations and the
+    remove-role confirmation)."""
     team = session.get(Team, team_id) if team_id is not None else None
     if role == TeamRole.MEMBER.value:
-        return f"a member of {team.name}" if team else "a team member"
+        return _("a member of %(team)s", team=team.name) if team else _("a team member")
     if role == TeamRole.ENABLER.value:
-        return f"the enabler of {team.name}" if team else "a team enabler"
-    return {"finance": "finance staff", "admin": "an admin"}.get(role, role)
+        return _("the enabler of %(team)s", team=team.name) if team else _("a team enabler")
+    if role == "finance":
+        return _("finance staff")
+    return _("an admin") if role == "admin" else role
 
 
 def send_invitation(*, session: Session, actor: Person, email: str, role: str, team_id: int | None,
-                    link: Callable[[str], str]) -> str:
+                    link: Callable[[str], str], email_language: str | None = None) -> str:
     """Invite someone (``invite_staff``) and queue the email naming the role and its team;
-    ``link(token)`` builds the address of the accept page. Returns the role in words."""
+    ``link(token)`` builds the address of the accept page. The email is in the recipient's
+    language: their account's if they have one, else ``email_language`` (the invite form's
+    choice), else the page's. Returns the role in words, in the page's language (for the admin)."""
     token = invite_staff(session, actor_id=actor.id, email=email, role=role, team_id=team_id)
-    what = describe_role(session=session, role=role, team_id=team_id if role in ("member", "enabler") else None)
-    team = session.get(Team, team_id) if team_id is not None and role in ("member", "enabler") else None
-    mail.send(to=normalise_email(email), session=session,
-              subject=f"You are invited to join {team.name}" if team else "You are invited to Thriving Communities",
-              body=f"{actor.name} has invited you to join Thriving Communities as {what}.\n\n"
-                   f"Accept within {INVITATION_DAYS} days: {link(token)}\n")
-    return what
+    team_id = team_id if role in ("member", "enabler") else None
+    team = session.get(Team, team_id) if team_id is not None else None
+    existing = session.exec(select(Person.language).where(Person.email == normalise_email(email))).first()
+    with force_locale(existing or (email_language if email_language in LANGUAGES else None) or language()):
+        what = describe_role(session=session, role=role, team_id=team_id)
+        mail.send(to=normalise_email(email), session=session,
+                  subject=_("You are invited to join %(team)s", team=team.name) if team
+                  else _("You are invited to Thriving Communities"),
+                  body=ngettext("%(name)s has invited you to join Thriving Communities as %(what)s.\n\n"
+                                "Accept within %(num)s day: %(link)s\n",
+                                "%(name)s has invited you to join Thriving Communities as %(what)s.\n\n"
+                                "Accept within %(num)s days: %(link)s\n",
+                                INVITATION_DAYS, name=actor.name, what=what, link=link(token)))
+    return describe_role(session=session, role=role, team_id=team_id)
 
 
 def get_invitation(session: Session, *, token: str) -> Invitation:
@@ -895,7 +922,8 @@ def accept_invitation(session: Session, *, token: str, name: str, password: str)
     if person is None:
         if problem:
             raise DomainError(problem, field="password")
-        person = Person(email=inv.email, name=name.strip(), password_hash=passwords.hash_password(password))
+        person = Person(email=inv.email, name=name.strip(), password_hash=passwords.hash_password(password),
+                        language=language())  # the language of the page they accepted on, as at sign-up
         session.add(person)
         session.flush()
     elif not passwords.verify_password(person.password_hash, password):
@@ -977,7 +1005,7 @@ def role_removal(*, session: Session, actor_id: int, person_id: int, role: str, 
         held = session.exec(select(Membership.id).where(
             Membership.team_id == team_id, Membership.person_id == person_id, Membership.role == role)).first() is not None
     if not held:
-        raise NotFound(f"{person.name} does not have that role.")
+        raise NotFound(_("%(name)s does not have that role.", name=person.name))
     return RoleRemoval(person, role, team)
 
 
@@ -1147,12 +1175,14 @@ def replace_second_factor(*, session: Session, person: Person, auth_session: Aut
     audit(session, actor_id=person.id, action="totp.replace", subject=person.email)
     row.reauthenticated_at = None  # one replacement per re-confirmation
     session.add(row)
-    mail.send(to=person.email, subject="Your authenticator app was changed", session=session,
-              body=f"Hello {person.first_name},\n\nThe authenticator app for your Thriving Communities "
-                   f"account was replaced on {utcnow().astimezone(LONDON):%d %B %Y at %H:%M} (UK time), "
-                   "and new recovery codes were made; the old ones no longer work.\n\n"
-                   "If this was not you, contact your administrator at once: someone knows your "
-                   "password and had your phone.\n")
+    when = utcnow().astimezone(LONDON)
+    with force_locale(person.language):
+        mail.send(to=person.email, subject=_("Your authenticator app was changed"), session=session,
+                  body=_("Hello %(name)s,\n\nThe authenticator app for your Thriving Communities account was "
+                         "replaced on %(date)s at %(time)s (UK time), and new recovery codes were made; the old "
+                         "ones no longer work.\n\nIf this was not you, contact your administrator at once: "
+                         "someone knows your password and had your phone.\n",
+                         name=person.first_name, date=long_date(when), time=f"{when:%H:%M}"))
     return new_recovery_codes(session=session, person=person)
 
 
@@ -1171,17 +1201,20 @@ def reset_second_factor(*, session: Session, actor_id: int, person_id: int) -> P
     if person.id == actor.id:
         raise Forbidden(_("You cannot reset your own second factor: replace it from your account page."))
     if not person.totp_secret:
-        raise DomainError(f"{person.name} has no second factor to reset.")
+        raise DomainError(_("%(name)s has no second factor to reset.", name=person.name))
     person.totp_secret, person.totp_last_step = None, 0
     session.add(person)
     session.execute(delete(RecoveryCode).where(RecoveryCode.person_id == person.id))
     end_all_sessions(session, person_id=person.id)
     audit(session, actor_id=actor.id, action="totp.admin_reset", subject=person.email)
-    mail.send(to=person.email, subject="Your second factor was reset", session=session,
-              body=f"Hello {person.first_name},\n\n{actor.name}, an administrator, reset the second factor "
-                   f"(authenticator app and recovery codes) of your Thriving Communities account on "
-                   f"{utcnow().astimezone(LONDON):%d %B %Y at %H:%M} (UK time). You have been signed out "
-                   "everywhere; when you next sign in you will set up a new authenticator app.\n\n"
-                   "If you did not ask for this, contact your administrator at once.\n")
+    when = utcnow().astimezone(LONDON)
+    with force_locale(person.language):
+        mail.send(to=person.email, subject=_("Your second factor was reset"), session=session,
+                  body=_("Hello %(name)s,\n\n%(admin)s, an administrator, reset the second factor (authenticator "
+                         "app and recovery codes) of your Thriving Communities account on %(date)s at %(time)s "
+                         "(UK time). You have been signed out everywhere; when you next sign in you will set up "
+                         "a new authenticator app.\n\nIf you did not ask for this, contact your administrator "
+                         "at once.\n", name=person.first_name, admin=actor.name, date=long_date(when),
+                         time=f"{when:%H:%M}"))
     session.flush()
     return person

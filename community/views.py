@@ -64,7 +64,7 @@ from community.forms import (
     TeamForm,
     notifications_form,
 )
-from community.i18n import _, force_locale
+from community.i18n import _, force_locale, lazy_gettext
 from community.limits import (
     CODE_PER_ADDRESS,
     CONFIRM_RESEND_PER_ADDRESS,
@@ -198,13 +198,13 @@ def _confirm_link(token: str) -> str:
     return url_for("community.confirm_email", token=token, _external=True)
 
 
-_CONFIRM_LINK_TITLE = {"unknown": "This link is not valid", "used": "This link has been used",
-                       "expired": "This link has expired"}
+_LINK_TITLE = {"unknown": lazy_gettext("This link is not valid"), "used": lazy_gettext("This link has been used"),
+               "expired": lazy_gettext("This link has expired")}
 
 
 def _confirm_link_page(error: ConfirmLinkInvalid):
     get_session().rollback()
-    return render_template("community/confirm_link_invalid.html", title=_CONFIRM_LINK_TITLE[error.reason],
+    return render_template("community/confirm_link_invalid.html", title=_LINK_TITLE[error.reason],
                            message=error.message), _RESET_LINK_STATUS[error.reason]
 
 
@@ -283,13 +283,11 @@ def forgot_password_done():
 
 
 _RESET_LINK_STATUS = {"unknown": 404, "used": 410, "expired": 410}
-_RESET_LINK_TITLE = {"unknown": "This link is not valid", "used": "This link has been used",
-                     "expired": "This link has expired"}
 
 
 def _reset_link_page(error: ResetLinkInvalid):
     get_session().rollback()
-    return render_template("community/reset_link_invalid.html", title=_RESET_LINK_TITLE[error.reason],
+    return render_template("community/reset_link_invalid.html", title=_LINK_TITLE[error.reason],
                            message=error.message), _RESET_LINK_STATUS[error.reason]
 
 
@@ -696,7 +694,7 @@ def admin_invite():
     form.team_id.choices = _team_choices(get_session())
     done = attempt(form, lambda s: services.send_invitation(
         session=s, actor=current_user.person, email=form.email.data, role=form.role.data,
-        team_id=form.team_id.data or None,
+        team_id=form.team_id.data or None, email_language=form.email_language.data,
         link=lambda token: url_for("community.accept_invitation", token=token, _external=True)))
     if done.ok:
         flash(_("Invitation sent to %(email)s, as %(what)s.", email=form.email.data, what=done.value), "success")

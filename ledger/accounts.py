@@ -200,8 +200,7 @@ def guard_outflows(*, session: Session, postings: list[tuple[int, int]]) -> None
         spendable = balance_in(session=session, account_id=account.id) - committed_in(session=session, account_id=account.id)
         pause()
         if spendable + outflows[account.id] < 0:
-            raise InsufficientFunds(
-                f"{account.label} has {format_gbp(max(spendable, 0))} available, "
-                f"not enough for {format_gbp(-outflows[account.id])}."
-            )
+            raise InsufficientFunds(_("%(account)s has %(available)s available, not enough for %(amount)s.",
+                                      account=account.label, available=format_gbp(max(spendable, 0)),
+                                      amount=format_gbp(-outflows[account.id])))
 

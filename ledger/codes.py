@@ -16,6 +16,8 @@
 
 from dataclasses import dataclass
 
+from community.i18n import lazy_gettext
+
 # The audit action of an approval refused for lack of money (spend/services.py writes it, with
 # the team in ``audit_event.team_id``; statements list it under exceptions).
 OVERSPEND_REFUSED = "ledger.overspend_refused"
@@ -136,6 +138,26 @@ def category_label(code: str | None) -> str:
         return found.label
     text = (code or "").strip()
     return text[:1].upper() + text[1:]
+
+
+# The labels as a page shows them, in the reader's language. ``category_label`` stays English: the
+# statements, their CSVs and the open data files are the council's record (community/i18n.py).
+_SHOWN = {
+    "food": lazy_gettext("Food"), "travel": lazy_gettext("Travel"),
+    "volunteer expenses": lazy_gettext("Volunteer expenses"), "equipment": lazy_gettext("Equipment"),
+    "venue": lazy_gettext("Venue"), "activity materials": lazy_gettext("Activity materials"),
+    "printing": lazy_gettext("Printing and publicity"), "grants": lazy_gettext("Grants to groups"),
+    "crisis support": lazy_gettext("Crisis support"), "other": lazy_gettext("Other"),
+    "participatory budget": lazy_gettext("Participatory budget (residents' vote)"),
+}
+_CODE_OF_LABEL = {c.label: c.code for c in SPEND_CATEGORIES}
+
+
+def shown_category(code_or_label: str | None) -> str:
+    """A spend category (its code, or its English label) in the reader's language, for a page
+    (the ``category`` filter); one not in the list is shown as :func:`category_label` writes it."""
+    code = _CODE_OF_LABEL.get(code_or_label or "", category_code(code_or_label))
+    return str(_SHOWN[code]) if code in _SHOWN else category_label(code_or_label)
 
 
 def spend_gl_code(category: str | None) -> str:

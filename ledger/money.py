@@ -5,7 +5,7 @@ from decimal import Decimal, InvalidOperation
 
 from community.formatting import gbp
 from community.i18n import _
-from community.numbers import DIGITS_MESSAGE, has_other_digits
+from community.numbers import has_other_digits
 from ledger.errors import InvalidAmount
 
 MAX_PENCE = 100_000_000  # £1,000,000
@@ -26,7 +26,7 @@ def parse_pence(text: str | None) -> int:
     if not raw:
         raise InvalidAmount(_("Enter an amount, like 12.50."))
     if has_other_digits(raw):
-        raise InvalidAmount(f"{DIGITS_MESSAGE}, like 12.50.")
+        raise InvalidAmount(_("Use the digits 0 to 9, like 12.50."))
     if raw.startswith("-"):
         raise InvalidAmount(_("The amount must be more than £0."))
     if not _SHAPE.match(raw):

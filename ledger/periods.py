@@ -8,6 +8,7 @@ from sqlalchemy import func, insert, select
 from sqlmodel import Session
 
 from community.db import london_today, utcnow
+from community.formatting import long_date, month_year
 from community.i18n import _
 from ledger.errors import PeriodClosed
 from ledger.models import ChainHead, LedgerAccount, LedgerPeriod, PeriodBalance, Posting
@@ -31,16 +32,12 @@ def check_open_date(*, session: Session, effective_date: dt.date) -> None:
     """Every entry is dated in an open month and not after today in Europe/London (issue 14)."""
     today = london_today()
     if effective_date > today:
-        raise PeriodClosed(
-            f"{effective_date:%-d %B %Y} is after today. Choose a date in an open month, up to today "
-            f"({today:%-d %B %Y})."
-        )
+        raise PeriodClosed(_("%(date)s is after today. Choose a date in an open month, up to today (%(today)s).",
+                             date=long_date(effective_date), today=long_date(today)))
     boundary = closed_until(session=session)
     if boundary is not None and effective_date < boundary:
-        raise PeriodClosed(
-            f"{effective_date:%B %Y} is closed. Choose a date in an open month, up to today: "
-            f"on or after {boundary:%-d %B %Y}."
-        )
+        raise PeriodClosed(_("%(month)s is closed. Choose a date in an open month, up to today: on or after "
+                             "%(boundary)s.", month=month_year(effective_date), boundary=long_date(boundary)))
 
 
 
@@ -67,7 +64,7 @@ def close_month(
     if last is not None and start == last.month_start:
         return last
     if last is not None and start < last.month_start:
-        raise PeriodClosed(f"{start:%B %Y} is already closed.")
+        raise PeriodClosed(_("%(month)s is already closed.", month=month_year(start)))
     opening: dict[int, int] = {}
     query = select(Posting.account_id, func.sum(Posting.amount_pence)).where(Posting.effective_date < end)
     if last is not None:

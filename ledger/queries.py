@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from community.i18n import _
 from community.models import Team
 from ledger import codes
 from ledger.accounts import (
@@ -21,7 +22,14 @@ from ledger.accounts import (
 from ledger.journal import reference
 from ledger.models import JournalEntry, LedgerAccount, Posting
 
+# The marker of a payee who is a person, in the council's records (statements, their CSVs, the open
+# data files): English always, as those files are. A page shows it through ``shown_payee``.
 WITHHELD = "individual (withheld)"
+
+
+def shown_payee(payee: str | None) -> str:
+    """A payee as a page shows it: the withheld marker in the reader's language (the ``payee`` filter)."""
+    return _("individual (withheld)") if payee == WITHHELD else payee or ""
 
 
 def team_balances(*, session: Session) -> list[dict]:

@@ -59,14 +59,16 @@ def preview(*, session: Session, entry_id: int, threshold_pence: int = SECOND_AP
     """The entry to reverse, if it may be reversed. Raises NotFound, ReversalRefused."""
     entry = session.get(JournalEntry, entry_id)
     if entry is None:
-        raise NotFound(f"There is no entry {services.reference(entry_id)}.")
+        raise NotFound(_("There is no entry %(reference)s.", reference=services.reference(entry_id)))
     if entry.kind == EntryKind.REVERSAL.value or entry.reverses_entry_id is not None:
-        raise ReversalRefused(f"{services.reference(entry_id)} is a reversal: a reversal cannot itself be reversed.")
+        raise ReversalRefused(_("%(reference)s is a reversal: a reversal cannot itself be reversed.",
+                                reference=services.reference(entry_id)))
     already = session.execute(
         select(JournalEntry.id).where(JournalEntry.reverses_entry_id == entry_id)
     ).scalar_one_or_none()
     if already is not None:
-        raise ReversalRefused(f"{services.reference(entry_id)} was already reversed by {services.reference(already)}.")
+        raise ReversalRefused(_("%(reference)s was already reversed by %(reversal)s.",
+                                reference=services.reference(entry_id), reversal=services.reference(already)))
     team = session.get(Team, entry.team_id) if entry.team_id else None
     amount = _moved(session, entry_id)
     pending = session.execute(
@@ -116,7 +118,8 @@ def request_reversal(
                                  effective_date=effective_date, idempotency_key=idempotency_key)
         return Outcome(reversal=entry, request=None)
     if found.pending is not None:
-        raise ReversalRefused(f"A reversal of {found.reference} is already waiting for a second finance person.")
+        raise ReversalRefused(_("A reversal of %(reference)s is already waiting for a second finance person.",
+                                reference=found.reference))
     services.check_open_date(session=session, effective_date=effective_date)
     held = ReversalRequest(entry_id=entry_id, amount_pence=found.amount_pence, reason=reason[:500],
                            effective_date=effective_date, requested_by_id=actor_id, idempotency_key=idempotency_key)
@@ -124,8 +127,8 @@ def request_reversal(
     try:
         session.flush()
     except IntegrityError:
-        raise ReversalRefused(
-            f"A reversal of {found.reference} is already waiting for a second finance person.") from None
+        raise ReversalRefused(_("A reversal of %(reference)s is already waiting for a second finance person.",
+                                reference=found.reference)) from None
     _audit(session, actor_id, "ledger.reversal_requested",
            f"{found.reference} ({gbp(found.amount_pence)}): {reason[:200]}", found.entry.team_id)
     return Outcome(reversal=None, request=held)
@@ -146,7 +149,7 @@ def approve(*, session: Session, request_id: int, approver_id: int) -> JournalEn
     if held.status == ReversalStatus.REVERSED.value and held.decided_by_id == approver_id:
         return session.get(JournalEntry, held.reversal_entry_id)
     if held.status != ReversalStatus.PENDING.value:
-        raise ReversalRefused(f"The reversal of {services.reference(held.entry_id)} was already {held.status}.")
+        raise ReversalRefused(_already_decided(held))
     if held.requested_by_id == approver_id:
         raise ReversalRefused(_("A second finance person must approve this reversal: you asked for it."))
     entry = services.reverse(session=session, entry_id=held.entry_id, reason=held.reason, actor_id=approver_id,
@@ -161,11 +164,17 @@ def approve(*, session: Session, request_id: int, approver_id: int) -> JournalEn
     return entry
 
 
+def _already_decided(held: ReversalRequest) -> str:
+    if held.status == ReversalStatus.REVERSED.value:
+        return _("The reversal of %(reference)s was already made.", reference=services.reference(held.entry_id))
+    return _("The reversal of %(reference)s was already refused.", reference=services.reference(held.entry_id))
+
+
 def refuse(*, session: Session, request_id: int, approver_id: int) -> ReversalRequest:
     """A second finance person refuses a held reversal: nothing is reversed."""
     held = _pending(session, request_id)
     if held.status != ReversalStatus.PENDING.value:
-        raise ReversalRefused(f"The reversal of {services.reference(held.entry_id)} was already {held.status}.")
+        raise ReversalRefused(_already_decided(held))
     if held.requested_by_id == approver_id:
         raise ReversalRefused(_("A second finance person must decide this reversal: you asked for it."))
     held.status, held.decided_by_id, held.decided_at = ReversalStatus.REFUSED.value, approver_id, utcnow()

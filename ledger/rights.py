@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import or_
 from sqlmodel import Session, func, select
 
+from community.i18n import ngettext
 from community.models import Person
 from community.rights import PersonalData, record
 from ledger.models import Hold, JournalEntry, LedgerPeriod, ReversalRequest
@@ -55,10 +56,14 @@ def _refusal(session: Session, person: Person) -> str | None:
     n = count_records(session, person)
     if not n:
         return None
-    return (f"Your name is on {n} of the council's financial records (ledger entries, commitments, "
-            "month closes or reversals). The council must keep these, with who did what, for six years "
-            "after the end of the financial year, so this account cannot be deleted here. Contact the "
-            "data protection officer (see the privacy notice) if you want your request considered.")
+    return ngettext("Your name is on %(num)s of the council's financial records (ledger entries, commitments, "
+                    "month closes or reversals). The council must keep these, with who did what, for six years "
+                    "after the end of the financial year, so this account cannot be deleted here. Contact the "
+                    "data protection officer (see the privacy notice) if you want your request considered.",
+                    "Your name is on %(num)s of the council's financial records (ledger entries, commitments, "
+                    "month closes or reversals). The council must keep these, with who did what, for six years "
+                    "after the end of the financial year, so this account cannot be deleted here. Contact the "
+                    "data protection officer (see the privacy notice) if you want your request considered.", n)
 
 
 LEDGER = PersonalData(

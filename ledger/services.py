@@ -331,10 +331,9 @@ def hold(
     pause()
     if available < amount_pence:
         label = team.name if account_id is None else session.get(LedgerAccount, source).label
-        raise InsufficientFunds(
-            f"{label} has {format_gbp(max(available, 0))} available, "
-            f"not enough for {format_gbp(amount_pence)}."
-        )
+        raise InsufficientFunds(_("%(account)s has %(available)s available, not enough for %(amount)s.",
+                                  account=label, available=format_gbp(max(available, 0)),
+                                  amount=format_gbp(amount_pence)))
     commitment = Hold(
         team_id=team.id,
         account_id=source,
@@ -365,7 +364,8 @@ def _open_hold(session: Session, hold_id: int) -> Hold:
     if commitment is None:
         raise NotFound(_("That commitment does not exist."))
     if commitment.status != HoldStatus.OPEN.value:
-        raise HoldNotOpen(f"That commitment was already {commitment.status}.")
+        raise HoldNotOpen(_("That commitment was already settled.") if commitment.status == HoldStatus.SETTLED.value
+                          else _("That commitment was already released."))
     return commitment
 
 
@@ -407,10 +407,8 @@ def settle_hold(
         return operation.first
     commitment = _open_hold(session, hold_id)
     if actual_pence > commitment.amount_pence:
-        raise InvalidAmount(
-            f"The payment ({format_gbp(actual_pence)}) is more than the amount committed "
-            f"({format_gbp(commitment.amount_pence)})."
-        )
+        raise InvalidAmount(_("The payment (%(paid)s) is more than the amount committed (%(committed)s).",
+                              paid=format_gbp(actual_pence), committed=format_gbp(commitment.amount_pence)))
     team = session.get(Team, commitment.team_id)
     lock_accounts(session=session, account_ids=[commitment.account_id])
     spend = spend_account_id(session=session, team_id=team.id, category=commitment.category)
@@ -517,7 +515,7 @@ def reverse(
         return operation.first
     original = session.get(JournalEntry, entry_id)
     if original is None:
-        raise NotFound(f"There is no entry {reference(entry_id)}.")
+        raise NotFound(_("There is no entry %(reference)s.", reference=reference(entry_id)))
     if team is not None and original.team_id != team.id:
         raise ReversalRefused(_("That entry belongs to another team."))
     if original.kind == EntryKind.REVERSAL.value or original.reverses_entry_id is not None:
@@ -526,7 +524,8 @@ def reverse(
         select(JournalEntry.id).where(JournalEntry.reverses_entry_id == entry_id)
     ).scalar_one_or_none()
     if already is not None:
-        raise ReversalRefused(f"{reference(entry_id)} was already reversed by {reference(already)}.")
+        raise ReversalRefused(_("%(reference)s was already reversed by %(reversal)s.", reference=reference(entry_id),
+                                reversal=reference(already)))
     postings = [
         (account_id, -amount)
         for account_id, amount in session.execute(

@@ -18,6 +18,7 @@ from community.models import Person, Team
 from community.numbers import query_int
 from community.web import act, attempt
 from ledger import reversals, services, signals
+from ledger.codes import shown_category
 from ledger.errors import (
     DomainError,
     InsufficientFunds,
@@ -35,8 +36,11 @@ from ledger.forms import (
 )
 from ledger.models import LedgerAccount
 from ledger.money import parse_pence
+from ledger.queries import shown_payee
 
 bp = Blueprint("ledger", __name__)
+bp.add_app_template_filter(shown_payee, "payee")
+bp.add_app_template_filter(shown_category, "category")
 PER_PAGE = 50
 
 

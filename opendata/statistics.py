@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from community.db import london_midnight, london_today
-from community.formatting import gbp
+from community.formatting import gbp, month_year
 from community.i18n import _
 from community.models import Person, Team
 from ledger import codes
@@ -191,8 +191,8 @@ def charts(found: Figures) -> dict[str, Chart]:
                            [(label, n, str(n)) for _s, label, n in found.ideas_by_stage]),
         "categories": bar_chart("chart-categories", _("Spend by category, %(year)s", year=found.financial_year),
                                 _("Money spent in each category this financial year, net of refunds."),
-                                [(c, p, gbp(p)) for c, p in found.spend_by_category]),
+                                [(codes.shown_category(c), p, gbp(p)) for c, p in found.spend_by_category]),
         "months": bar_chart("chart-months", _("Spend by month, %(year)s", year=found.financial_year),
                             _("Money spent in each month from April to March, net of refunds."),
-                            [(f"{m:%B %Y}", p, gbp(p)) for m, p in found.spend_by_month]),
+                            [(month_year(m), p, gbp(p)) for m, p in found.spend_by_month]),
     }

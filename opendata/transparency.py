@@ -73,6 +73,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlmodel import Session
 
+from community.formatting import month_year
 from community.i18n import _
 from ledger.journal import reference
 from ledger.models import JournalEntry
@@ -217,9 +218,9 @@ def month_files(*, session: Session, month_text: str) -> list[File]:
         status = freeze.month_status(session, month)
         if status is not None:
             raise NotPublished(_("The files for %(month)s are being prepared: try again in a few minutes.",
-                                 month=f"{month:%B %Y}"), preparing=True)
+                                 month=month_year(month)), preparing=True)
         raise NotPublished(_("No files are published for %(month)s: only closed months are published.",
-                             month=f"{month:%B %Y}"))
+                             month=month_year(month)))
     body = bytes(row.csv)
     if hashlib.sha256(body).hexdigest() != row.csv_sha256:
         raise RuntimeError(f"the frozen county pack for {month:%Y-%m} does not match its SHA-256")

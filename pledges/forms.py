@@ -20,7 +20,7 @@ from community.i18n import lazy_gettext
 from community.numbers import ascii_int
 from ledger.forms import MoneyField, MoneyForm
 
-NO_IDEA = "Not towards a particular idea"
+NO_IDEA = lazy_gettext("Not towards a particular idea")
 
 VISIBILITY_CHOICES = [
     ("public_named", lazy_gettext("Public, with the name")),
@@ -36,10 +36,12 @@ def _text(label: str, length: int, *validators) -> StringField:
     return StringField(label, widget=GovTextInput(), validators=[*validators, Length(max=length)])
 
 
-def _given_on(label: str = "Date") -> DateInputField:
+_GIVEN_ON = (lazy_gettext("Date"), lazy_gettext("Enter the date"), lazy_gettext("Date must be today or in the past"))
+
+
+def _given_on(label=_GIVEN_ON[0], required=_GIVEN_ON[1], too_late=_GIVEN_ON[2]) -> DateInputField:
     """The day something was given: today or earlier (``pledges.services`` checks it again)."""
-    return DateInputField(label, required=f"Enter the {label.lower()}", latest=london_today,
-                          too_late=f"{label} must be today or in the past")
+    return DateInputField(label, required=required, latest=london_today, too_late=too_late)
 
 
 def _idea_or_none(value) -> int | None:
@@ -78,8 +80,8 @@ class PledgeForm(AppForm):
     room = _text(lazy_gettext("Which room or hall?"), 200)
     when_text = _text(lazy_gettext("When is it available? (for example, Fridays 6pm to 9pm)"), 200)
     estimated_value = MoneyField(lazy_gettext("Estimated value in pounds (optional)"), optional=True)
-    due_on = DateInputField(lazy_gettext("By when? (optional)"), called="The date", earliest=london_today,
-                            too_early="The date must be today or in the future")
+    due_on = DateInputField(lazy_gettext("By when? (optional)"), called=lazy_gettext("The date"),
+                            earliest=london_today, too_early=lazy_gettext("The date must be today or in the future"))
     idea_id = IdeaSelectField(lazy_gettext("Towards an idea (optional)"))
     visibility = RadioField(lazy_gettext("Who can see this pledge?"), widget=GovRadioInput(), choices=VISIBILITY_CHOICES,
                             default="public_named", validators=[DataRequired(lazy_gettext("Choose who can see this pledge"))])
@@ -94,7 +96,8 @@ class MoneyReceivedForm(MoneyForm):
     """Money handed over for a pledge (``ensure_date`` puts today in the boxes)."""
 
     amount = MoneyField(lazy_gettext("Amount received in pounds"))
-    effective_date = _given_on("Date received")
+    effective_date = _given_on(lazy_gettext("Date received"), lazy_gettext("Enter the date received"),
+                               lazy_gettext("Date received must be today or in the past"))
     method = SelectField(lazy_gettext("How was it paid?"), widget=GovSelect(), choices=METHOD_CHOICES)
     receipt_ref = _text(lazy_gettext("Receipt or bank reference"), 200, DataRequired(lazy_gettext("Enter the receipt or bank reference")))
     extra_as_gift = BooleanField(lazy_gettext("If this is more than was promised, record the extra as a separate gift"),

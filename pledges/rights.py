@@ -14,6 +14,7 @@ from sqlalchemy import or_
 from sqlmodel import Session, func, select
 
 from community.db import utcnow
+from community.i18n import _
 from community.models import Person, Team
 from community.rights import DELETED_NAME, Effect, PersonalData, record
 from pledges import services
@@ -77,16 +78,17 @@ def _effects(session: Session, person: Person) -> list[Effect]:
         PledgeSignature.person_id == person.id, PledgeSignature.withdrawn_at.is_(None))).one()
     started = session.exec(select(func.count()).where(CommunityPledge.created_by_id == person.id)).one()
     return [
-        Effect("Pledges you have not yet fulfilled", len(open_), "withdrawn",
-               f"Marked withdrawn (“{WITHDRAWN_REASON}”), so the team stops counting on them and "
-               "sends no reminders. Anything you have already given stays recorded, and money "
-               "received stays in the fund it was given to."),
-        Effect("Your name and contact details on your pledges", len(own), "erased",
-               f"Your pledges show “{DELETED_NAME}”; the email and phone number on them are removed."),
-        Effect("Your signatures on community pledges", standing, "withdrawn",
-               "Your name no longer appears, and the count of signatures goes down by one."),
-        Effect("Pledges you have fulfilled, and community pledges you started", len(own) - len(open_) + started,
-               "kept", "They are part of the team's public record; they stay, without your name."),
+        Effect(_("Pledges you have not yet fulfilled"), len(open_), "withdrawn",
+               _("Marked withdrawn (“%(reason)s”), so the team stops counting on them and sends no reminders. "
+                 "Anything you have already given stays recorded, and money received stays in the fund it was "
+                 "given to.", reason=WITHDRAWN_REASON)),
+        Effect(_("Your name and contact details on your pledges"), len(own), "erased",
+               _("Your pledges show “%(name)s”; the email and phone number on them are removed.",
+                 name=DELETED_NAME)),
+        Effect(_("Your signatures on community pledges"), standing, "withdrawn",
+               _("Your name no longer appears, and the count of signatures goes down by one.")),
+        Effect(_("Pledges you have fulfilled, and community pledges you started"), len(own) - len(open_) + started,
+               "kept", _("They are part of the team's public record; they stay, without your name.")),
     ]
 
 

@@ -23,9 +23,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from community.db import london_midnight, utcnow
-from community.i18n import _
+from community.formatting import long_date
+from community.i18n import DEFAULT, _, force_locale
 from community.models import Person, Team
-from community.numbers import DIGITS_MESSAGE, has_other_digits
+from community.numbers import has_other_digits
 from community.services import audit, require_confirmed
 from ledger import services as ledger
 from ledger.errors import NotFound
@@ -64,7 +65,7 @@ def parse_hours(text: str | None, *, field_name: str = "hours") -> int:
     if not raw:
         raise PledgeError(_("Enter the number of hours, like 2 or 1.5."), field_name)
     if has_other_digits(raw):  # Decimal("٢") is 2
-        raise PledgeError(f"{DIGITS_MESSAGE}, like 2 or 1.5.", field_name)
+        raise PledgeError(_("Use the digits 0 to 9, like 2 or 1.5."), field_name)
     try:
         hours = Decimal(raw)
     except InvalidOperation:
@@ -124,9 +125,9 @@ def pledge_ideas(*, session: Session, team: Team) -> list[tuple[int, str]]:
 def money_next_step(team: Team) -> str:
     """What a person who has just pledged money is told: how the money is handed over, and who
     will be in touch (nothing is taken online)."""
-    return (f"What happens next: a member of the {team.name} will contact you within 5 working days to "
-            "arrange how you give the money, by bank transfer, cheque or in person, with a receipt. "
-            "Please do not send cash by post.")
+    return _("What happens next: a member of the %(team)s will contact you within 5 working days to arrange how "
+             "you give the money, by bank transfer, cheque or in person, with a receipt. Please do not send cash "
+             "by post.", team=team.name)
 
 
 def make_pledge(
@@ -338,10 +339,10 @@ def record_money(
     remaining = pledge.amount_pence - received_pence(session, pledge.id)
     extra = max(0, amount_pence - remaining)
     if extra and not extra_as_gift:
-        raise OverFulfilment(
-            f"{format_gbp(amount_pence)} is more than the {format_gbp(remaining)} still "
-            f"promised. Enter {format_gbp(remaining)}, or choose to record the extra "
-            f"{format_gbp(extra)} as a separate gift.", "amount")
+        raise OverFulfilment(_("%(amount)s is more than the %(remaining)s still promised. Enter %(remaining)s, or "
+                               "choose to record the extra %(extra)s as a separate gift.",
+                               amount=format_gbp(amount_pence), remaining=format_gbp(remaining),
+                               extra=format_gbp(extra)), "amount")
     if pledge.restricted_account_id is None:
         fund = ledger.open_restricted_fund(
             session=session, team=team, label=f"Pledge {pledge.reference}: {pledge.description}"[:120])
@@ -425,8 +426,8 @@ def record_hours(
             PledgeFulfilment.given_by == given_by)
     ).scalar_one())
     if same_day + minutes > MAX_MINUTES_A_DAY:
-        raise PledgeError(f"{given_by} already has {hours_text(same_day)} hours on that day; "
-                          "a day has only 24.", "hours")
+        raise PledgeError(_("%(name)s already has %(hours)s hours on that day; a day has only 24.",
+                            name=given_by, hours=hours_text(same_day)), "hours")
     row = PledgeFulfilment(pledge_id=pledge.id, team_id=team.id, kind=FulfilmentKind.HOURS.value,
                            effective_date=effective_date, minutes=minutes, given_by=given_by,
                            note=_clean(note, 500), recorded_by_id=actor_id, idempotency_key=idempotency_key)
@@ -460,8 +461,8 @@ def record_delivery(
         _lock(session, pledge)
         _count, so_far = delivered(session, pledge.id)
         if so_far + quantity > pledge.quantity:
-            raise PledgeError(f"Only {pledge.quantity - so_far} still promised; record anything more "
-                              "as a new pledge.", "quantity")
+            raise PledgeError(_("Only %(left)s still promised; record anything more as a new pledge.",
+                                left=pledge.quantity - so_far), "quantity")
     else:
         quantity = None
         _lock(session, pledge)
@@ -564,15 +565,14 @@ def due_soon_count(*, session: Session, team: Team, today: dt.date) -> int:
 
 
 def reminder_message(pledge: Pledge, team: Team) -> tuple[str, str]:
-    """The subject and body of a polite reminder."""
-    due = f" by {pledge.due_on:%-d %B %Y}" if pledge.due_on else ""
-    subject = f"Your pledge to {team.name}"
-    body = (f"Dear {pledge.pledger_name},\n\n"
-            f"Thank you for your pledge to {team.name}: {pledge.description}.\n\n"
-            f"This is a gentle reminder that it is due{due}. If you have already given it, thank you, "
-            "and please ignore this message. If your plans have changed, just reply and let us know; "
-            "there is no problem at all.\n\n"
-            f"With thanks,\n{team.name}\n")
+    """The subject and body of a polite reminder, in the active language."""
+    due = (_("This is a gentle reminder that it is due by %(date)s.", date=long_date(pledge.due_on))
+           if pledge.due_on else _("This is a gentle reminder that it is due."))
+    subject = _("Your pledge to %(team)s", team=team.name)
+    body = _("Dear %(name)s,\n\nThank you for your pledge to %(team)s: %(description)s.\n\n%(due)s If you have "
+             "already given it, thank you, and please ignore this message. If your plans have changed, just reply "
+             "and let us know; there is no problem at all.\n\nWith thanks,\n%(team)s\n",
+             name=pledge.pledger_name, team=team.name, description=pledge.description, due=due)
     return subject, body
 
 
@@ -583,7 +583,11 @@ def send_reminder(*, session: Session, team: Team, pledge_id: int, actor_id: int
         raise PledgeError(_("Only a pledge still promised or partly fulfilled can be reminded about."))
     if not pledge.contact_email:
         raise PledgeError(_("There is no email address for this pledger. Contact them another way."))
-    subject, body = reminder_message(pledge, team)
+    # In the pledger's language when they have an account; someone pledged for by the team has
+    # none we know of, so English.
+    pledger = session.get(Person, pledge.pledger_person_id) if pledge.pledger_person_id else None
+    with force_locale(pledger.language if pledger is not None else DEFAULT):
+        subject, body = reminder_message(pledge, team)
     session.add(PledgeEvent(pledge_id=pledge.id, action="reminded", actor_id=actor_id,
                             reason="A reminder was emailed"))
     session.flush()

@@ -141,9 +141,9 @@ def choose_kind(slug: str):
 
 # What the estimated value or the date means, per kind (the form's labels say it).
 _KIND_LABEL_TEXT = {
-    "time": ("due_on", "Until when? (optional, needed for weekly or monthly)"),
-    "goods": ("estimated_value", "Estimated value in total, in pounds (optional)"),
-    "space": ("estimated_value", "Estimated value each time it is used, in pounds (optional)"),
+    "time": ("due_on", lazy_gettext("Until when? (optional, needed for weekly or monthly)")),
+    "goods": ("estimated_value", lazy_gettext("Estimated value in total, in pounds (optional)")),
+    "space": ("estimated_value", lazy_gettext("Estimated value each time it is used, in pounds (optional)")),
 }
 
 
@@ -250,12 +250,12 @@ def fulfil(pledge_id: int, team: Team):
         done = attempt(form, lambda s: _record_fulfilment(s, team, item, form, values),
                        field_for={InvalidAmount: "amount"}, validate=False)
         if done.ok:
-            flash(f"{done.value} for pledge {item.reference}.", "success")
+            flash(done.value, "success")
             return redirect(url_for("pledges.pledge", slug=team.slug, pledge_id=item.id))
     form.ensure_key()
     form.ensure_date()
     return render_template("pledges/fulfil.html", form=form, team=team, p=item,
-                           title=f"Record fulfilment of pledge {item.reference}")
+                           title=_("Record fulfilment of pledge %(reference)s", reference=item.reference))
 
 
 def _team_pledge_or_404(team: Team, pledge_id: int):
@@ -273,24 +273,31 @@ def _fulfilment_values(form) -> dict | None:
 
 
 def _record_fulfilment(session, team: Team, item, form, values: dict) -> str:
-    """Record money received, hours given or a delivery; returns what to tell the person."""
+    """Record money received, hours given or a delivery; returns what to tell the person (in whole
+    sentences, each language words its own)."""
     common = dict(session=session, team=team, pledge_id=item.id, effective_date=form.effective_date.data,
                   actor_id=current_user.id, idempotency_key=form.idempotency_key.data or "",
                   today=london_today())
     if item.kind == PledgeKind.MONEY:
         rows = services.record_money(**common, amount_pence=values["amount"], method=form.method.data,
                                      receipt_ref=form.receipt_ref.data, extra_as_gift=form.extra_as_gift.data)
-        message = "Recorded " + " and ".join(gbp(r.amount_pence) for r in rows) + " received"
-        if len(rows) > 1 or rows[0].pledge_id != item.id:
-            message += " (the extra as a separate gift)"
-        return message
+        if len(rows) > 1:
+            return _("Recorded %(amount)s and %(extra)s received (the extra as a separate gift) for pledge "
+                     "%(reference)s.", amount=gbp(rows[0].amount_pence), extra=gbp(rows[1].amount_pence),
+                     reference=item.reference)
+        if rows[0].pledge_id != item.id:
+            return _("Recorded %(amount)s received (the extra as a separate gift) for pledge %(reference)s.",
+                     amount=gbp(rows[0].amount_pence), reference=item.reference)
+        return _("Recorded %(amount)s received for pledge %(reference)s.", amount=gbp(rows[0].amount_pence),
+                 reference=item.reference)
     if item.kind == PledgeKind.TIME:
         row = services.record_hours(**common, minutes=values["minutes"], given_by=form.given_by.data,
                                     note=form.note.data, completes=form.completes.data)
-        return f"Recorded {services.hours_text(row.minutes)} hours given"
+        return _("Recorded %(hours)s hours given for pledge %(reference)s.", hours=services.hours_text(row.minutes),
+                 reference=item.reference)
     services.record_delivery(**common, quantity=values["quantity"], note=form.note.data,
                              completes=form.completes.data)
-    return "Recorded the delivery"
+    return _("Recorded the delivery for pledge %(reference)s.", reference=item.reference)
 
 
 @bp.route("/teams/<slug>/pledges/<int:pledge_id>/withdraw", methods=["GET", "POST"])
@@ -423,9 +430,10 @@ def hourly_rate():
         done = attempt(form, lambda s: services.set_hourly_rate(session=s, hourly_pence=pence,
                                                                  actor=current_user.person), validate=False)
         if done.ok:
-            flash(f"Time given is now valued at {gbp(pence)} an hour (social value only, never cash).", "success")
+            flash(_("Time given is now valued at %(rate)s an hour (social value only, never cash).", rate=gbp(pence)),
+                  "success")
             return redirect(url_for("pledges.hourly_rate"))
     if not form.rate.data:
         form.rate.data = f"{current / 100:.2f}"
     return render_template("pledges/rate.html", form=form, current=current,
-                           title="Hourly rate for social value")
+                           title=_("Hourly rate for social value"))

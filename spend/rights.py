@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import or_
 from sqlmodel import Session, func, select
 
+from community.i18n import ngettext
 from community.models import Person
 from community.rights import PersonalData, record
 from spend.models import SpendLimitChange, SpendRequest
@@ -42,10 +43,14 @@ def _refusal(session: Session, person: Person) -> str | None:
     n += session.exec(select(func.count()).select_from(SpendLimitChange).where(_limit_changes(person))).one()
     if not n:
         return None
-    return (f"Your name is on {n} quick-spend record{'s' if n != 1 else ''} (requests and approval-limit "
-            f"changes), which are financial records "
-            "the council must keep for six years after the end of the financial year, so this account "
-            "cannot be deleted here. Contact the data protection officer (see the privacy notice).")
+    return ngettext("Your name is on %(num)s quick-spend record (requests and approval-limit changes), which are "
+                    "financial records the council must keep for six years after the end of the financial year, "
+                    "so this account cannot be deleted here. Contact the data protection officer (see the privacy "
+                    "notice).",
+                    "Your name is on %(num)s quick-spend records (requests and approval-limit changes), which are "
+                    "financial records the council must keep for six years after the end of the financial year, "
+                    "so this account cannot be deleted here. Contact the data protection officer (see the privacy "
+                    "notice).", n)
 
 
 SPEND = PersonalData(

@@ -37,7 +37,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from community.db import is_sqlite, london_today, utcnow
-from community.i18n import _
+from community.i18n import _, lazy_gettext
 from community.models import AuditEvent, AuthSession, Membership, Person, Team, TeamRole
 from community.services import reconfirm_identity
 from ledger import codes
@@ -45,6 +45,7 @@ from ledger import services as ledger
 from ledger.errors import DomainError, IdempotencyConflict, InvalidAmount, NotFound
 from ledger.models import AccountKind, Hold, HoldStatus, LedgerAccount, LedgerRequest
 from ledger.money import format_gbp
+from ledger.queries import WITHHELD, shown_payee
 from spend import defaults
 from spend.errors import InvalidReceipt, NeedsFreshSignIn, NotAllowed, OverLimit, SpendError, WrongState
 from spend.models import (
@@ -126,9 +127,24 @@ def _role(session: Session, team: Team, person: Person) -> str | None:
     ).scalar_one_or_none()
 
 
+# What finance staff cannot do (``doing``, a key), and what nobody does to their own request.
+_FINANCE_CANNOT = {
+    "request": lazy_gettext("Finance staff cannot request quick spend."),
+    "withdraw": lazy_gettext("Finance staff cannot withdraw quick spend."),
+    "approve": lazy_gettext("Finance staff cannot approve quick spend."),
+    "reject": lazy_gettext("Finance staff cannot reject quick spend."),
+    "cancel": lazy_gettext("Finance staff cannot cancel quick spend."),
+    "pay": lazy_gettext("Finance staff cannot pay quick spend."),
+}
+_NOT_YOUR_OWN = {
+    "approve": lazy_gettext("You cannot approve your own request: another member of the team must."),
+    "reject": lazy_gettext("You cannot reject your own request: another member of the team must."),
+}
+
+
 def _require_member(session: Session, team: Team, person: Person, doing: str) -> str:
     if person.is_finance:
-        raise NotAllowed(f"Finance staff cannot {doing} quick spend.")
+        raise NotAllowed(str(_FINANCE_CANNOT[doing]))
     role = _role(session, team, person)
     if role is None:
         raise NotFound(_("That request does not exist."))
@@ -179,17 +195,20 @@ def person_name(*, session: Session, person_id: int | None) -> str:
     return person.name if person else "someone"
 
 
+_STATE_MESSAGES = {
+    SpendStatus.APPROVED: lazy_gettext("This request was already approved by %(who)s. Nothing more was committed."),
+    SpendStatus.REJECTED: lazy_gettext("This request was already rejected by %(who)s."),
+    SpendStatus.WITHDRAWN: lazy_gettext("This request was withdrawn."),
+    SpendStatus.EXPIRED: lazy_gettext("This request expired without a decision."),
+    SpendStatus.PAID: lazy_gettext("This request has already been paid."),
+    SpendStatus.CANCELLED: lazy_gettext("This approval was cancelled by %(who)s."),
+    SpendStatus.PENDING: lazy_gettext("This request is still waiting for approval."),
+}
+
+
 def state_message(*, session: Session, request: SpendRequest) -> str:
     who = person_name(session=session, person_id=request.decided_by_id or request.closed_by_id)
-    return {
-        SpendStatus.APPROVED: f"This request was already approved by {who}. Nothing more was committed.",
-        SpendStatus.REJECTED: f"This request was already rejected by {who}.",
-        SpendStatus.WITHDRAWN: "This request was withdrawn.",
-        SpendStatus.EXPIRED: "This request expired without a decision.",
-        SpendStatus.PAID: "This request has already been paid.",
-        SpendStatus.CANCELLED: f"This approval was cancelled by {who}.",
-        SpendStatus.PENDING: "This request is still waiting for approval.",
-    }[SpendStatus(request.status)]
+    return str(_STATE_MESSAGES[SpendStatus(request.status)]) % {"who": who}
 
 
 def is_fresh(auth_session: AuthSession | None, *, now: dt.datetime | None = None,
@@ -290,27 +309,29 @@ def request_spend(
 
 def _above_team_limit(session: Session, team: Team, request: SpendRequest) -> str:
     """Why an amount above the enabler's limit is refused (and what the residents voted, if that is why)."""
-    message = (f"{format_gbp(request.amount_pence)} is more than the team can approve "
-               f"({format_gbp(team.enabler_limit_pence)}): it needs a resident vote.")
     voted = _idea_hold(session, team, request)
     if voted is None:
-        return message
+        return _("%(amount)s is more than the team can approve (%(limit)s): it needs a resident vote.",
+                 amount=format_gbp(request.amount_pence), limit=format_gbp(team.enabler_limit_pence))
     idea, held = voted
-    return (f"{format_gbp(request.amount_pence)} is more than the {format_gbp(held.amount_pence)} the residents "
-            f"voted for “{idea.title}” and more than the team can approve ({format_gbp(team.enabler_limit_pence)}). "
-            f"Ask for {format_gbp(held.amount_pence)} or less; anything more needs a resident vote.")
+    return _("%(amount)s is more than the %(voted)s the residents voted for “%(title)s” and more than the team can "
+             "approve (%(limit)s). Ask for %(voted)s or less; anything more needs a resident vote.",
+             amount=format_gbp(request.amount_pence), voted=format_gbp(held.amount_pence), title=idea.title,
+             limit=format_gbp(team.enabler_limit_pence))
 
 
 def _nobody_can_approve(session: Session, team: Team, request: SpendRequest, requester: Person) -> str:
     if request.amount_pence <= team.member_limit_pence:
-        return (f"No one else in {team.name} can approve a request yet: "
-                "ask an admin to add another member to the team.")
+        return _("No one else in %(team)s can approve a request yet: ask an admin to add another member to the "
+                 "team.", team=team.name)
     if _role(session, team, requester) == TeamRole.ENABLER:
-        return (f"Members can approve up to {format_gbp(team.member_limit_pence)}, and nobody approves their own "
-                f"request, so above that another enabler of {team.name} must approve yours. The team has no other "
-                "enabler: ask an admin to add one, or propose it as an idea for a resident vote.")
-    return (f"Members can approve up to {format_gbp(team.member_limit_pence)}, and {team.name} has no enabler "
-            "to approve more: ask an admin to add one, or propose it as an idea for a resident vote.")
+        return _("Members can approve up to %(limit)s, and nobody approves their own request, so above that "
+                 "another enabler of %(team)s must approve yours. The team has no other enabler: ask an admin to "
+                 "add one, or propose it as an idea for a resident vote.",
+                 limit=format_gbp(team.member_limit_pence), team=team.name)
+    return _("Members can approve up to %(limit)s, and %(team)s has no enabler to approve more: ask an admin to "
+             "add one, or propose it as an idea for a resident vote.",
+             limit=format_gbp(team.member_limit_pence), team=team.name)
 
 
 def withdraw(*, session: Session, team: Team, request_id: int, actor: Person) -> SpendRequest:
@@ -372,18 +393,20 @@ def awaiting_approval_by(*, session: Session, team: Team, person: Person, role: 
 
 def either(names: list[str]) -> str:
     """'Ben', 'Ben or Erin', 'Ben, Carol or Erin'."""
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+    if len(names) == 1:
+        return names[0]
+    return _("%(names)s or %(last)s", names=", ".join(names[:-1]), last=names[-1])
 
 
 def _decision_checks(session: Session, team: Team, request: SpendRequest, approver: Person, doing: str) -> str:
     role = _require_member(session, team, approver, doing)
     if request.requester_id == approver.id:
-        raise NotAllowed(f"You cannot {doing} your own request: another member of the team must.")
+        raise NotAllowed(str(_NOT_YOUR_OWN[doing]))
     return role
 
 
-USED_FOR_ANOTHER = ("This form was already used for another request, so nothing more was saved. "
-                    "Reload this request's page and try again.")
+USED_FOR_ANOTHER = lazy_gettext("This form was already used for another request, so nothing more was saved. "
+                                "Reload this request's page and try again.")
 
 
 def _replayed_approval(session: Session, request: SpendRequest, idempotency_key: str) -> bool:
@@ -395,7 +418,7 @@ def _replayed_approval(session: Session, request: SpendRequest, idempotency_key:
     if (row.operation == "hold" and row.hold_id is not None and row.hold_id == request.hold_id
             and request.status in (SpendStatus.APPROVED, SpendStatus.PAID, SpendStatus.CANCELLED)):
         return True
-    raise IdempotencyConflict(USED_FOR_ANOTHER)
+    raise IdempotencyConflict(str(USED_FOR_ANOTHER))
 
 
 def approve(
@@ -435,15 +458,14 @@ def approve(
             message = _above_team_limit(session, team, request)
         else:
             others = [p.name for p in approvers_of(session=session, team=team, request=request)]
-            message = f"Members can approve up to {format_gbp(limit)}. " + (
-                f"{either(others)} can approve this." if others
-                else "No one else in the team can approve this much now.")
+            message = (_("Members can approve up to %(limit)s. %(names)s can approve this.",
+                         limit=format_gbp(limit), names=either(others)) if others
+                       else _("Members can approve up to %(limit)s. No one else in the team can approve this "
+                              "much now.", limit=format_gbp(limit)))
         raise OverLimit(message, needs_vote=request.amount_pence > team.enabler_limit_pence)
     if request.amount_pence > fresh_above_pence and not is_fresh(auth_session, now=now, minutes=fresh_minutes):
-        raise NeedsFreshSignIn(
-            f"To approve more than {format_gbp(fresh_above_pence)}, confirm it is you "
-            "(you have not signed in for a while)."
-        )
+        raise NeedsFreshSignIn(_("To approve more than %(amount)s, confirm it is you (you have not signed in for "
+                                 "a while).", amount=format_gbp(fresh_above_pence)))
     _pause()
     if voted is not None:
         # Draw on the idea's commitment: release it, commit this spend, re-commit the rest.
@@ -513,7 +535,7 @@ def cancel(*, session: Session, team: Team, request_id: int, actor: Person, idem
     if row is not None:
         if row.operation == "void" and row.hold_id == request.hold_id and request.status == SpendStatus.CANCELLED:
             return request
-        raise IdempotencyConflict(USED_FOR_ANOTHER)
+        raise IdempotencyConflict(str(USED_FOR_ANOTHER))
     if request.status != SpendStatus.APPROVED:
         raise WrongState(state_message(session=session, request=request))
     ledger.void_hold(session=session, hold_id=request.hold_id, actor_id=actor.id, idempotency_key=idempotency_key)
@@ -554,10 +576,9 @@ def record_payment(
         raise WrongState(state_message(session=session, request=request))
     ledger.check_amount(actual_pence)
     if actual_pence > request.amount_pence:
-        raise InvalidAmount(
-            f"{format_gbp(actual_pence)} is more than the {format_gbp(request.amount_pence)} approved. "
-            "Pay at most the approved amount, or ask for a new approval for the difference."
-        )
+        raise InvalidAmount(_("%(paid)s is more than the %(approved)s approved. Pay at most the approved amount, "
+                              "or ask for a new approval for the difference.", paid=format_gbp(actual_pence),
+                              approved=format_gbp(request.amount_pence)))
     if paid_on > (today or london_today()):
         raise SpendError(_("The payment date cannot be in the future."), field="paid_on")
     if method not in METHOD_CODES:
@@ -628,8 +649,9 @@ def plan_limits(*, session: Session, team: Team, actor: Person, member_limit_pen
         raise SpendError(_("The enabler’s limit must be at least the members’ limit."), field="enabler_limit")
     waiting = pending_limit_change(session=session, team=team)
     if waiting is not None:
-        raise SpendError(f"A change of the limits asked for by {person_name(session=session, person_id=waiting.requested_by_id)} is already "
-                         "waiting for finance. Withdraw it first, or wait for the decision.")
+        raise SpendError(_("A change of the limits asked for by %(name)s is already waiting for finance. Withdraw "
+                           "it first, or wait for the decision.",
+                           name=person_name(session=session, person_id=waiting.requested_by_id)))
     if (member_limit_pence, enabler_limit_pence) == (team.member_limit_pence, team.enabler_limit_pence):
         raise SpendError(_("These are the limits already: nothing to change."))
     above = tuple(name for name, new, current, default in (
@@ -701,6 +723,14 @@ def list_pending_limit_changes(*, session: Session) -> list[tuple[SpendLimitChan
     ).all()]
 
 
+_CHANGE_ALREADY = {
+    "approved": lazy_gettext("This change was already approved."),
+    "refused": lazy_gettext("This change was already refused."),
+    "withdrawn": lazy_gettext("This change was already withdrawn."),
+    "decided": lazy_gettext("This change was already decided."),
+}
+
+
 def _decide_limits(session: Session, change_id: int, actor: Person, status: LimitChangeStatus,
                    reason: str | None = None) -> tuple[SpendLimitChange, Team]:
     if not (actor.is_finance or actor.is_admin):
@@ -718,7 +748,7 @@ def _decide_limits(session: Session, change_id: int, actor: Person, status: Limi
     ).rowcount
     session.refresh(change)
     if moved != 1:
-        raise WrongState(f"This change was already {change.status}.")
+        raise WrongState(str(_CHANGE_ALREADY.get(change.status, _CHANGE_ALREADY["decided"])))
     return change, session.get(Team, change.team_id)
 
 
@@ -765,7 +795,7 @@ def withdraw_limit_change(*, session: Session, team: Team, change_id: int, actor
     ).rowcount
     session.refresh(change)
     if moved != 1:
-        raise WrongState(f"This change was already {change.status}.")
+        raise WrongState(str(_CHANGE_ALREADY.get(change.status, _CHANGE_ALREADY["decided"])))
     session.add(AuditEvent(actor_id=actor.id, team_id=team.id, action="spend.limits_withdrawn",
                            subject=_limits_subject(team, change)))
     session.flush()
@@ -892,8 +922,8 @@ class SpendLine:
 
 
 def spend_for_idea(*, session: Session, idea_id: int) -> list[SpendLine]:
-    """The quick spend paid against a funded idea, oldest first (individuals withheld); offered to
-    the idea's page through votes.ports."""
+    """The quick spend paid against a funded idea, oldest first (individuals withheld, in the
+    reader's language); offered to the idea's page through votes.ports (a page only)."""
     rows = session.execute(
         select(SpendRequest)
         .where(SpendRequest.idea_id == idea_id, SpendRequest.status == SpendStatus.PAID.value)
@@ -902,7 +932,7 @@ def spend_for_idea(*, session: Session, idea_id: int) -> list[SpendLine]:
     return [
         SpendLine(
             date=row.paid_on,
-            payee="individual (withheld)" if row.payee_is_individual else row.payee,
+            payee=shown_payee(WITHHELD) if row.payee_is_individual else row.payee,
             amount_pence=row.paid_pence,
         )
         for row in rows

@@ -6,6 +6,10 @@ the count, also used by the CSV and the audit). Shown on a page it goes through
 (greedy by votes, and Method of Equal Shares completed by greedy) is read back into its parts
 and written again through gettext, with the vote counts' plural forms; a sentence it does not
 know (a future rule) is shown as stored.
+
+An idea's updates that the app writes itself ("Funded in …", "Feasible; …") are stored with their
+kind and parameters (``IdeaUpdate.kind``/``params``, beside the English ``text``) and written in
+the reader's language by :func:`update_text` (the ``update_text`` filter, and the emails).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import re
 
 from flask import Flask
 
+from community.formatting import gbp
 from community.i18n import _, ngettext
 
 _MONEY = r"£[\d,]+(?:\.\d\d)?"
@@ -96,5 +101,22 @@ def in_language(text: str | None) -> str:
     return text
 
 
+def update_text(update) -> str:
+    """An idea's update (``IdeaUpdate``) in the active language: one the app wrote itself ("funded",
+    "feasible") is written again from its kind and parameters; a person's own words, and rows
+    stored before updates had a kind, are shown as written."""
+    params = update.params or {}
+    try:
+        if update.kind == "funded":
+            return _("Funded in %(round)s: %(explanation)s", round=params["round"],
+                     explanation=in_language(params["explanation"]))
+        if update.kind == "feasible":
+            return _("Feasible; the team estimates it costs %(cost)s.", cost=gbp(params["cost_pence"]))
+    except (KeyError, TypeError):  # parameters that do not fit: the English record is still right
+        pass
+    return update.text
+
+
 def init_app(app: Flask) -> None:
     app.add_template_filter(in_language, "explanation")
+    app.add_template_filter(update_text, "update_text")

@@ -13,6 +13,7 @@ import datetime as dt
 import enum
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     CheckConstraint,
     Column,
@@ -184,7 +185,13 @@ class IdeaUpdate(SQLModel, table=True):
     idea_id: int = Field(foreign_key="vote_idea.id", index=True)
     author_id: int | None = Field(default=None, foreign_key="person.id")
     status: str = Field(max_length=20)
+    # What was written, in English (the record; what old rows and personal-data exports show).
     text: str = Field(max_length=1000)
+    # An update the app writes itself ("funded", "feasible") keeps its kind and parameters, so a
+    # page or email writes it again in its reader's language (votes.explanations.update_text);
+    # a person's own words have neither.
+    kind: str | None = Field(default=None, max_length=20)
+    params: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc())
 
 

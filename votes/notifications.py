@@ -23,6 +23,7 @@ from community.i18n import _, force_locale, get_locale, lazy_gettext, ngettext
 from community.models import Person, Team
 from community.notify import can_send, link, notify, notify_many
 from votes import services, signals
+from votes.explanations import update_text
 from votes.models import Idea, IdeaUpdate, Round
 
 REVIEW_SUBJECTS = {
@@ -73,7 +74,7 @@ def idea_reviewed(_sender, *, session: Session, idea: Idea, update: IdeaUpdate) 
     with force_locale(proposer.language):
         body = _("Hello %(name)s,\n\n%(team)s has reviewed your idea “%(title)s”.\n\n%(decision)s\n\n"
                  "See your idea: %(link)s\n",
-                 name=proposer.first_name, team=team.name, title=idea.title, decision=update.text, link=page)
+                 name=proposer.first_name, team=team.name, title=idea.title, decision=update_text(update), link=page)
         subject = str(REVIEW_SUBJECTS[idea.status]) % {"title": idea.title}
         text = _("%(subject)s. See why: %(link)s", subject=subject, link=page)
     notify(session=session, person=proposer, kind="idea_reviewed", event=f"update:{update.id}",
@@ -196,7 +197,7 @@ def delivery_updated(_sender, *, session: Session, idea: Idea, update: IdeaUpdat
           f"update:{update.id}", lambda p: (
               _("News of “%(title)s”", title=idea.title),
               _("Hello %(name)s,\n\n%(team)s posted an update on “%(title)s”, an idea you support:\n\n%(text)s\n\n"
-                "%(link)s\n", name=p.first_name, team=team.name, title=idea.title, text=update.text,
+                "%(link)s\n", name=p.first_name, team=team.name, title=idea.title, text=update_text(update),
                 link=page),
               _("News of “%(title)s”, an idea you support: %(link)s", title=idea.title, link=page)))
 

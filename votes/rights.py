@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlmodel import Session, func, select
 
+from community.i18n import _
 from community.models import Person, Team
 from community.rights import Effect, PersonalData, record
 from votes.models import Idea, IdeaSupport, IdeaUpdate, Milestone, PaperDecision, PaperKeying, Round
@@ -54,14 +55,14 @@ def _count(session: Session, column, person: Person) -> int:
 
 def _effects(session: Session, person: Person) -> list[Effect]:
     return [
-        Effect("Ideas you proposed", _count(session, Idea.proposer_id, person), "kept",
-               "Ideas are public and may be on a ballot or funded; they stay, shown without your name. "
-               "The team may still review any that are waiting."),
-        Effect("Ideas you supported", _count(session, IdeaSupport.person_id, person), "kept",
-               "Supports count towards an idea; they stay as numbers, linked to no name."),
-        Effect("Your ballots", None, "kept",
-               "Ballots are not linked to your name or account, and stay counted: every result must "
-               "stay checkable."),
+        Effect(_("Ideas you proposed"), _count(session, Idea.proposer_id, person), "kept",
+               _("Ideas are public and may be on a ballot or funded; they stay, shown without your name. The team "
+                 "may still review any that are waiting.")),
+        Effect(_("Ideas you supported"), _count(session, IdeaSupport.person_id, person), "kept",
+               _("Supports count towards an idea; they stay as numbers, linked to no name.")),
+        Effect(_("Your ballots"), None, "kept",
+               _("Ballots are not linked to your name or account, and stay counted: every result must stay "
+                 "checkable.")),
     ]
 
 

@@ -31,7 +31,7 @@ from sqlmodel import Session
 
 from community.db import utcnow
 from community.formatting import gbp, london_datetime
-from community.i18n import _, lazy_gettext
+from community.i18n import _, lazy_gettext, ngettext
 from community.models import Membership, Person, Team
 from community.services import check_voting_code, require_confirmed, use_voting_code
 from ledger import services as ledger
@@ -63,20 +63,47 @@ _BETWEEN_READ_AND_WRITE: Callable[[], None] | None = None
 # --------------------------------------------------------------------------- helpers
 
 
+# What each text or amount is called in its refusals, as whole sentences so that each language
+# words them its own way (a "what" spliced into an English sentence cannot be translated). Lazy:
+# looked up in the language of the request (or email) that is refused, not at import.
+_TEXTS = {
+    "title": (lazy_gettext("Enter a title."), lazy_gettext("The title must be %(limit)s characters or fewer.")),
+    "description": (lazy_gettext("Enter what it is and who it helps."),
+                    lazy_gettext("What it is and who it helps must be %(limit)s characters or fewer.")),
+    "note": (lazy_gettext("Enter a note."), lazy_gettext("The note must be %(limit)s characters or fewer.")),
+    "update": (lazy_gettext("Enter a short update."),
+               lazy_gettext("The update must be %(limit)s characters or fewer.")),
+    "reason": (lazy_gettext("Enter the reason for the decision."),
+               lazy_gettext("The reason for the decision must be %(limit)s characters or fewer.")),
+}
+_AMOUNTS = {
+    "estimated_cost": (lazy_gettext("Enter an estimated cost of more than £0."),
+                       lazy_gettext("The estimated cost is too large.")),
+    "team_cost": (lazy_gettext("Enter the team's cost estimate of more than £0."),
+                  lazy_gettext("The team's cost estimate is too large.")),
+    "budget": (lazy_gettext("Enter a budget of more than £0."), lazy_gettext("The budget is too large.")),
+}
+
+
 def _clean(text: str | None, limit: int, what: str, *, required: bool = True) -> str:
+    """``text`` with its spaces tidied; refused when empty (if required) or longer than ``limit``.
+    ``what`` is a key of ``_TEXTS``."""
     value = " ".join((text or "").split()) if limit <= 200 else (text or "").strip()
+    missing, too_long = _TEXTS[what]
     if required and not value:
-        raise VotesError(f"Enter {what}.")
+        raise VotesError(str(missing))
     if len(value) > limit:
-        raise VotesError(f"{what[0].upper()}{what[1:]} must be {limit} characters or fewer.")
+        raise VotesError(too_long % {"limit": limit})
     return value
 
 
 def _check_pence(amount: int | None, what: str, *, field: str | None = None) -> int:
+    """A positive amount of pence up to ``MAX_PENCE``; ``what`` is a key of ``_AMOUNTS``."""
+    missing, too_large = _AMOUNTS[what]
     if amount is None or not isinstance(amount, int) or amount <= 0:
-        raise VotesError(f"Enter {what} of more than £0.", field=field)
+        raise VotesError(str(missing), field=field)
     if amount > MAX_PENCE:
-        raise VotesError(f"{what[0].upper()}{what[1:]} is too large.", field=field)
+        raise VotesError(str(too_large), field=field)
     return amount
 
 
@@ -85,12 +112,19 @@ def is_resident(person: Person | None, team: Team) -> bool:
     return person is not None and person.place_id is not None and person.place_id == team.place_id
 
 
+_RESIDENTS_ONLY = {
+    "propose": lazy_gettext("Only residents of this team's place can propose ideas here. Your account's postcode "
+                            "is not in this place (change it on your account page if you have moved)."),
+    "support": lazy_gettext("Only residents of this team's place can support ideas here. Your account's postcode "
+                            "is not in this place (change it on your account page if you have moved)."),
+}
+
+
 def _require_resident(person: Person, team: Team, doing: str) -> None:
+    """Refuse (NotEligible) someone who does not live in the team's place; ``doing`` is a key of
+    ``_RESIDENTS_ONLY``."""
     if not is_resident(person, team):
-        raise NotEligible(
-            f"Only residents of this team's place can {doing}. Your account's postcode "
-            "is not in this place (change it on your account page if you have moved)."
-        )
+        raise NotEligible(str(_RESIDENTS_ONLY[doing]))
 
 
 def _audit(session: Session, actor_id: int | None, action: str, subject: str) -> None:
@@ -129,14 +163,14 @@ def propose_idea(
         ).first():
             raise NotEligible(_("Only this team's members and enabler can propose ideas for the team."))
     else:
-        _require_resident(proposer, team, "propose ideas here")
+        _require_resident(proposer, team, "propose")
         require_confirmed(proposer, "propose ideas")
     idea = Idea(
         team_id=team.id,
         proposer_id=proposer.id,
-        title=_clean(title, 120, "a title"),
-        description=_clean(description, 4000, "what it is and who it helps"),
-        estimated_cost_pence=_check_pence(estimated_cost_pence, "an estimated cost"),
+        title=_clean(title, 120, "title"),
+        description=_clean(description, 4000, "description"),
+        estimated_cost_pence=_check_pence(estimated_cost_pence, "estimated_cost"),
         category=_category(category),
         photo_ref=photo[0] if photo else None, photo_type=photo[1] if photo else None,
     )
@@ -166,9 +200,9 @@ def edit_idea(
         raise VotesError(_("Only the person who proposed this idea can change it."))
     if idea.status not in (IdeaStatus.PROPOSED, IdeaStatus.NEEDS_CHANGES):
         raise VotesError(_("This idea has been reviewed and can no longer be changed."))
-    idea.title = _clean(title, 120, "a title")
-    idea.description = _clean(description, 4000, "what it is and who it helps")
-    idea.estimated_cost_pence = _check_pence(estimated_cost_pence, "an estimated cost")
+    idea.title = _clean(title, 120, "title")
+    idea.description = _clean(description, 4000, "description")
+    idea.estimated_cost_pence = _check_pence(estimated_cost_pence, "estimated_cost")
     idea.category = _category(category)
     if photo or remove_photo:
         idea.photo_ref, idea.photo_type = photo or (None, None)
@@ -184,7 +218,7 @@ def support(*, session: Session, idea_id: int, person: Person) -> bool:
     if idea is None or idea.status == IdeaStatus.HIDDEN:
         raise VotesError(_("That idea does not exist."))
     team = session.get(Team, idea.team_id)
-    _require_resident(person, team, "support ideas here")
+    _require_resident(person, team, "support")
     require_confirmed(person, "support ideas")
     if idea.status not in (IdeaStatus.PROPOSED, IdeaStatus.NEEDS_CHANGES, IdeaStatus.FEASIBLE):
         raise VotesError(_("This idea can no longer be supported."))
@@ -247,14 +281,11 @@ def review_idea(
         raise VotesError(_("This idea has been funded; its review can no longer change."))
     if _on_open_ballot(session, idea.id):
         raise VotesError(_("This idea is on the ballot of an open round; its review can no longer change."))
-    note = _clean(note, 1000, "a note", required=False) or None
+    note = _clean(note, 1000, "note", required=False) or None
     if decision == "feasible":
-        idea.team_cost_pence = _check_pence(team_cost_pence, "the team's cost estimate")
+        idea.team_cost_pence = _check_pence(team_cost_pence, "team_cost")
     elif not note:
-        what = {"needs_changes": "a note saying what needs to change",
-                "not_feasible": "the reason it is not feasible",
-                "hidden": "the reason for hiding it"}[decision]
-        raise VotesError(f"Enter {what}.")
+        raise VotesError(str(_NOTE_NEEDED[decision]))
     if category != "":  # "" leaves it as the proposer chose
         idea.category = _category(category)
     idea.status = decision
@@ -262,13 +293,20 @@ def review_idea(
     idea.reviewed_by_id = reviewer_id
     idea.reviewed_at = idea.updated_at = utcnow()
     update_row = IdeaUpdate(idea_id=idea.id, author_id=reviewer_id, status=decision,
-                            text=note or f"Feasible; the team estimates it costs {gbp(idea.team_cost_pence)}.")
+                            text=note or f"Feasible; the team estimates it costs {gbp(idea.team_cost_pence)}.",
+                            kind=None if note else "feasible",
+                            params=None if note else {"cost_pence": idea.team_cost_pence})
     session.add(update_row)
     if decision == "hidden":
         _audit(session, reviewer_id, "idea.hidden", f"idea {idea.id}: {note}")
     session.flush()
     signals.idea_reviewed.send(None, session=session, idea=idea, update=update_row)
     return idea
+
+
+_NOTE_NEEDED = {"needs_changes": lazy_gettext("Enter a note saying what needs to change."),
+                "not_feasible": lazy_gettext("Enter the reason it is not feasible."),
+                "hidden": lazy_gettext("Enter the reason for hiding it.")}
 
 
 def _on_open_ballot(session: Session, idea_id: int) -> bool:
@@ -313,7 +351,7 @@ def add_delivery_update(*, session: Session, team: Team, idea_id: int, author_id
     if status not in DELIVERY_NEXT[idea.status]:
         raise VotesError(_("An idea moves from funded to in delivery to done, one step at a time."))
     update_row = IdeaUpdate(idea_id=idea.id, author_id=author_id, status=status,
-                            text=_clean(text, 1000, "a short update"))
+                            text=_clean(text, 1000, "update"))
     idea.status = status
     idea.updated_at = utcnow()
     session.add(update_row)
@@ -384,8 +422,8 @@ def open_round(
 
     The same idempotency key with the same details returns the round it opened; with other
     details it is refused (VotesError) and nothing is written."""
-    title = _clean(title, 120, "a title")
-    budget_pence = _check_pence(budget_pence, "a budget", field="budget")
+    title = _clean(title, 120, "title")
+    budget_pence = _check_pence(budget_pence, "budget", field="budget")
     if ballot_type not in {b.value for b in BallotType}:
         raise VotesError(_("Choose a ballot type."), field="ballot_type")
     if rule not in {r.value for r in RoundRule}:
@@ -544,14 +582,19 @@ def ballot_rule_broken(rules: _RoundRules, chosen: list[int]) -> BrokenRule | No
     the budget. Returns the broken rule (online refuses the ballot with its message, paper keeps
     it as spoilt with its reason), or None. ``chosen`` are ideas on this ballot."""
     total = sum(rules.costs[i] for i in chosen)
+    # The message is the voter's, in their language; the reason is stored with a spoilt paper
+    # ballot (the English record the team's paper page lists).
     if not chosen:
-        return NoIdeas("Choose at least one idea.", "No idea was marked.")
+        return NoIdeas(_("Choose at least one idea."), "No idea was marked.")
     if rules.ballot_type == BallotType.APPROVAL_K and len(chosen) > (rules.max_choices or 0):
-        return TooManyIdeas(f"Choose no more than {rules.max_choices} ideas; you chose {len(chosen)}.",
-                            f"{len(chosen)} ideas were marked; voters may choose no more than {rules.max_choices}.")
+        return TooManyIdeas(
+            ngettext("Choose no more than %(num)s idea; you chose %(chosen)s.",
+                     "Choose no more than %(num)s ideas; you chose %(chosen)s.",
+                     rules.max_choices or 0, chosen=len(chosen)),
+            f"{len(chosen)} ideas were marked; voters may choose no more than {rules.max_choices}.")
     if rules.ballot_type == BallotType.KNAPSACK and total > rules.budget_pence:
-        return OverBudget(f"Your choices cost {gbp(total)}, more than the budget of {gbp(rules.budget_pence)}. "
-                          "Remove an idea and try again.",
+        return OverBudget(_("Your choices cost %(total)s, more than the budget of %(budget)s. "
+                            "Remove an idea and try again.", total=gbp(total), budget=gbp(rules.budget_pence)),
                           f"The ideas marked cost {gbp(total)}, more than the budget of {gbp(rules.budget_pence)}.")
     return None
 
@@ -594,13 +637,13 @@ def review_choices(*, session: Session, rnd: Round, person: Person | None, idea_
 
 
 def receipt_email(*, session: Session, rnd: Round, team: Team, ballot: CastBallot, link: str) -> str:
-    """The body of the receipt emailed after a vote: the ideas chosen, the reference, the link."""
+    """The body of the receipt emailed after a vote, in the active language (the voter's own
+    request): the ideas chosen, the reference, the link."""
     lines = chosen_titles(session=session, rnd=rnd, idea_ids=decode(ballot.choices))
-    return (f"Thank you for voting in {rnd.title} ({team.name}).\n\nYou chose:\n"
-            + "".join(f"- {title} ({gbp(cost)})\n" for title, cost in lines)
-            + f"\nReceipt reference: {ballot.reference}\n"
-            + "You can change your vote until the round closes; only your last vote counts.\n"
-            + link + "\n")
+    return _("Thank you for voting in %(round)s (%(team)s).\n\nYou chose:\n%(choices)s\nReceipt reference: "
+             "%(reference)s\nYou can change your vote until the round closes; only your last vote counts.\n"
+             "%(link)s\n", round=rnd.title, team=team.name, reference=ballot.reference, link=link,
+             choices="".join(f"- {title} ({gbp(cost)})\n" for title, cost in lines))
 
 
 def chosen_titles(*, session: Session, rnd: Round, idea_ids: Iterable[int]) -> list[tuple[str, int]]:
@@ -824,9 +867,10 @@ def key_paper_ballot(*, session: Session, rnd_id: int, serial: str, keyer_id: in
         select(PaperKeying).where(PaperKeying.round_id == rnd.id, PaperKeying.serial == serial)
     ).scalars())
     if any(k.keyed_by_id == keyer_id for k in keyings):
-        raise VotesError(f"You already keyed ballot {serial}; a different team member must key it again.")
+        raise VotesError(_("You already keyed ballot %(serial)s; a different team member must key it again.",
+                           serial=serial))
     if len(keyings) >= 2:
-        raise VotesError(f"Ballot {serial} has already been keyed twice.")
+        raise VotesError(_("Ballot %(serial)s has already been keyed twice.", serial=serial))
     encoded = _encode(ids)
     session.add(PaperKeying(round_id=rnd.id, serial=serial, pass_no=len(keyings) + 1, keyed_by_id=keyer_id,
                             choices=encoded))
@@ -913,11 +957,11 @@ def decide_mismatch(*, session: Session, rnd_id: int, serial: str, decider_id: i
     keyings = {k.pass_no: k for k in session.execute(
         select(PaperKeying).where(PaperKeying.round_id == rnd.id, PaperKeying.serial == serial)).scalars()}
     if len(keyings) != 2 or keyings[1].choices == keyings[2].choices:
-        raise VotesError(f"Ballot {serial} is not a mismatch.")
+        raise VotesError(_("Ballot %(serial)s is not a mismatch.", serial=serial))
     if decider_id in (keyings[1].keyed_by_id, keyings[2].keyed_by_id):
-        raise VotesError(f"You keyed ballot {serial}, so a third team member (not either of the two who "
-                         "keyed it) must check the paper and decide.")
-    reason = _clean(reason, 500, "the reason for the decision")
+        raise VotesError(_("You keyed ballot %(serial)s, so a third team member (not either of the two who "
+                           "keyed it) must check the paper and decide.", serial=serial))
+    reason = _clean(reason, 500, "reason")
     choices = keyings[accept_pass].choices if accept_pass in (1, 2) else None
     decision = PaperDecision(round_id=rnd.id, serial=serial, decision="count" if choices is not None else "reject",
                              choices=choices, reason=reason, decided_by_id=decider_id)
@@ -927,7 +971,7 @@ def decide_mismatch(*, session: Session, rnd_id: int, serial: str, decider_id: i
     try:
         session.flush()
     except IntegrityError:
-        raise VotesError(f"Ballot {serial} was already decided.") from None
+        raise VotesError(_("Ballot %(serial)s was already decided.", serial=serial)) from None
     _audit(session, decider_id, "paper.decided", f"round {rnd.id} ballot {serial}: {decision.decision}")
     return decision
 
@@ -1009,7 +1053,8 @@ def close_round(*, session: Session, round_id: int, actor_id: int, now: dt.datet
             idea.funded_round_id = rnd.id
             idea.updated_at = now
             session.add(IdeaUpdate(idea_id=idea.id, author_id=actor_id, status="funded",
-                                   text=f"Funded in {rnd.title}: {ri.explanation}"))
+                                   text=f"Funded in {rnd.title}: {ri.explanation}", kind="funded",
+                                   params={"round": rnd.title, "explanation": ri.explanation}))
     rnd.spent_pence = spent
     _audit(session, actor_id, "round.closed", f"round {rnd.id}: {len(order)} ideas funded, {gbp(spent)}")
     session.flush()

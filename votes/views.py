@@ -565,7 +565,7 @@ def _send_receipt(session, writer, team: Team, rnd: Round, ballot) -> None:
     """Queued in the ballot's own transaction: sent after it commits, never lost once it has."""
     body = services.receipt_email(session=session, rnd=rnd, team=team, ballot=ballot,
                                   link=url_for("votes.receipt", slug=team.slug, round_id=rnd.id, _external=True))
-    mail.send(to=_me().email, subject=f"Your vote in {rnd.title}", body=body, session=writer)
+    mail.send(to=_me().email, subject=_("Your vote in %(round)s", round=rnd.title), body=body, session=writer)
 # --------------------------------------------------------------------------- vote with a code
 
 
