@@ -3,9 +3,12 @@
 import datetime as dt
 import re
 
+from sqlmodel import select
+
 from community.formatting import london_datetime
 from pledges import services as pledges
 from spend import services as spend
+from spend.models import SpendRequest
 from tests.support.factories import feasible_idea, open_round
 from votes import services
 
@@ -87,3 +90,36 @@ def test_staff_land_on_a_to_do_list(client, session, world, sign_in):
     ]:
         assert re.search(rf'href="{re.escape(href)}[^"]*">{label}[^<]*</a> <strong[^>]*data-count="{count}"', page), label
     assert "Paper ballots to decide" not in page
+
+
+def test_the_to_do_counts_agree_with_the_pages_they_link_to(client, session, world, sign_in, make_person):
+    """The staff to-do list counts in SQL (issue 18): paper mismatches as paper_status lists them
+    (decided ones gone), and approvals as approvers_of would list me (over my limit only when the
+    request is within a funded idea's vote)."""
+    team, member, enabler = world["team"], world["member"], world["enabler"]
+    _land(sign_in, member)
+    ideas = [feasible_idea(session, world, "Bench", 100_000), feasible_idea(session, world, "Mural", 40_000)]
+    rnd = open_round(session, world, ideas)
+    kw = dict(session=session, rnd_id=rnd.id)
+    for serial, second in (("P-001", ideas[0]), ("P-002", ideas[1]), ("P-003", ideas[1]), ("P-004", None)):
+        services.key_paper_ballot(**kw, serial=serial, keyer_id=member.id, idea_ids=[ideas[0].id])
+        if second is not None:
+            services.key_paper_ballot(**kw, serial=serial, keyer_id=enabler.id, idea_ids=[second.id])
+    third = make_person("third@example.org", role="member", team=team)
+    services.decide_mismatch(**kw, serial="P-003", decider_id=third.id, accept_pass=2, reason="Cross on Mural")
+    make_person("erin@example.org", role="enabler", team=team)  # so the enabler's over-limit request has an approver
+    limit = team.member_limit_pence
+    for amount in (limit, limit + 1, limit // 2):
+        spend.request_spend(session=session, team=team, requester=enabler, amount_pence=amount, payee="Shop",
+                            payee_is_individual=False, purpose=f"Tea {amount}", category="equipment")
+    session.commit()
+    mismatches = len(services.paper_status(session=session, round_id=rnd.id).mismatches)
+    assert services.mismatch_counts(session=session, round_ids=[rnd.id]) == {rnd.id: mismatches} == {rnd.id: 1}
+    pending = session.exec(select(SpendRequest).where(SpendRequest.team_id == team.id)).all()
+    mine = sum(any(p.id == member.id for p in spend.approvers_of(session=session, team=team, request=r))
+               for r in pending)
+    assert spend.awaiting_approval_by(session=session, team=team, person=member, role="member") == mine == 2
+    session.rollback()  # end the read: a write session holds SQLite's lock
+    page = client.get("/staff").get_data(as_text=True)
+    assert re.search(r'>Paper ballots to decide — Spring round[^<]*</a> <strong[^>]*data-count="1"', page)
+    assert re.search(r'>Approvals waiting for me[^<]*</a> <strong[^>]*data-count="2"', page)
