@@ -420,7 +420,7 @@ def register_next_steps(app: Flask) -> None:
 # it runs or its own ``--help`` is asked (tests/community/test_cli.py keeps the index true).
 COMMANDS = (
     ("db", "community.cli:db_cli", "Database schema."),
-    ("users", "community.cli:users_cli", "Accounts."),
+    ("users", "demo.cli:users_cli", "Accounts."),  # community's group with demo-list (demo/cli.py adds it)
     ("mail", "community.cli:mail_cli", "Outgoing email."),
     ("demo", "demo.cli:demo_cli", "Demo data."),
     ("ledger", "ledger.cli:ledger_cli", "Check and maintain the ledger."),

@@ -72,6 +72,23 @@ def test_every_command_of_every_cli_module_is_in_the_index():
                 assert id(value) in reachable, f"{module_name}.{attribute} is not reachable from wsgi.COMMANDS"
 
 
+@pytest.mark.parametrize(("name", "target"), [(n, t) for n, t, _h in wsgi.COMMANDS if ":" in t])
+def test_a_group_offers_all_its_commands_in_a_fresh_process(name, target):
+    """Loaded alone, as ``flask NAME …`` loads it, a group has every subcommand that any module
+    adds to it (``users demo-list`` lives in demo/cli.py: ``make run`` calls it on a fresh
+    process, where importing community.cli alone did not register it)."""
+    module, _, attribute = target.partition(":")
+    for _n, other, _h in wsgi.COMMANDS:
+        importlib.import_module(other.partition(":")[0])  # everything registered, as in this process
+    everything = sorted(getattr(getattr(importlib.import_module(module), attribute), "commands", {}))
+    done = _run("import wsgi\n"
+                f"command = next(c for c in wsgi.COMMANDS if c[0] == {name!r})\n"
+                "group = wsgi.LazyCommand(*command).load()\n"
+                "print(sorted(getattr(group, 'commands', {})))\n")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == repr(everything)
+
+
 def test_a_chosen_command_runs_on_the_built_app():
     done = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "routes"], cwd=ROOT, env=_env(),
                           capture_output=True, text=True, timeout=120, check=False)
