@@ -10,6 +10,7 @@ from werkzeug.serving import make_server
 
 from community.db import get_engine, open_session
 from tests.conftest import TEST_SECRET
+from tests.support.clock import today
 from wsgi import create_app
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium")
@@ -40,7 +41,6 @@ def live_server(sqlite_template, tmp_path_factory):
     and ideas, and Shirebrook's demo rounds (a closed one with results, an open one most demo
     residents have voted in) funded by an allocation instead of the 13-month ledger history, and
     Shirebrook's demo quick spend (one request waiting, one approved, one paid with a receipt)."""
-    import datetime as dt
 
     from sqlalchemy import select
 
@@ -63,9 +63,9 @@ def live_server(sqlite_template, tmp_path_factory):
         team = session.execute(select(Team).where(Team.slug == "shirebrook")).scalar_one()
         finance = session.execute(select(Person).where(Person.is_finance)).scalars().first()
         ledger.allocate(gl_code="R1000", session=session, team=team, amount_pence=200_000, actor_id=finance.id,
-                        effective_date=dt.date.today(), idempotency_key="browser-demo-rounds")
+                        effective_date=today(), idempotency_key="browser-demo-rounds")
         votes.load_rounds(session, secret=TEST_SECRET, now=utcnow(), photos_dir=photos)
-        load_spend_demo(session, teams=[team], members=loaded["members"], today=dt.date.today(),
+        load_spend_demo(session, teams=[team], members=loaded["members"], today=today(),
                         receipts_dir=app.config["RECEIPTS_DIR"])
         session.commit()
     server = make_server("127.0.0.1", 0, app, threaded=True)

@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from demo.people import DEMO_DOMAIN, DEMO_PASSWORD, totp_secret_for
+from tests.support.clock import today
 
 from .test_foundation import PHONE, assert_accessible
 
@@ -43,7 +44,7 @@ def test_a_resident_pledges_time_and_signs_a_community_pledge(page, live_server,
     shot(page, "21-pledge-time-error-phone")
     page.get_by_label("Hours each time").fill("2")
     page.get_by_label("Every week").check()
-    until = dt.date.today() + dt.timedelta(days=56)
+    until = today() + dt.timedelta(days=56)
     box = page.get_by_role("group", name=re.compile("^Until when?"))  # the GOV.UK date input
     for part, value in (("Day", until.day), ("Month", until.month), ("Year", until.year)):
         box.get_by_label(part).fill(str(value))

@@ -1,7 +1,6 @@
 """Quick spend on a phone: a member asks, another member (signed in with TOTP) approves, the
 first pays with a photo of the receipt, and the payment appears on the public ledger."""
 
-import datetime as dt
 
 import pyotp
 import pytest
@@ -12,6 +11,7 @@ from community.models import Person, Team
 from demo.people import DEMO_DOMAIN, DEMO_PASSWORD, totp_secret_for
 from demo.spend import tiny_png
 from ledger import services
+from tests.support.clock import today
 
 from .test_foundation import PHONE, assert_accessible
 
@@ -35,7 +35,7 @@ def staveley(live_server, tmp_path):
         team = session.query(Team).filter_by(slug="staveley").one()
         finance = session.query(Person).filter_by(email=f"finance@{DEMO_DOMAIN}").one()
         services.allocate(gl_code="R1000", session=session, team=team, amount_pence=50_000, actor_id=finance.id,
-                          effective_date=dt.date.today(), idempotency_key="browser-spend-staveley")
+                          effective_date=today(), idempotency_key="browser-spend-staveley")
         session.commit()
     return tmp_path
 

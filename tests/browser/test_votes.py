@@ -13,6 +13,7 @@ from community.db import get_engine, open_session, utcnow
 from community.models import Person, Team
 from demo.people import DEMO_DOMAIN, DEMO_PASSWORD, totp_secret_for
 from ledger import services as ledger
+from tests.support.clock import today
 from votes import services
 from votes.models import Idea, Round
 
@@ -83,7 +84,7 @@ def test_propose_review_vote_on_a_phone_close_and_results(browser, live_server, 
         finance = s.execute(select(Person).where(Person.is_finance)).scalars().first()
         tom = s.execute(select(Person).where(Person.email == f"tom@{DEMO_DOMAIN}")).scalar_one()
         ledger.allocate(gl_code="R1000", session=s, team=team, amount_pence=300_000, actor_id=finance.id,
-                        effective_date=dt.date.today(), idempotency_key="browser-votes-alloc")
+                        effective_date=today(), idempotency_key="browser-votes-alloc")
         for title, cost in (("Litter pickers", 30_000), ("Defibrillator cabinet", 50_000)):
             services.propose_idea(session=s, team=team, proposer=tom, title=title,
                                   description=f"{title}: for everyone", estimated_cost_pence=cost)

@@ -4,7 +4,6 @@ language of the request (or of the email's recipient); the council's records sta
 
 from __future__ import annotations
 
-import datetime as dt
 import importlib.util
 import re
 from pathlib import Path
@@ -22,6 +21,7 @@ from community.dates import DateError, DateInputField, parse_date_parts
 from community.i18n import force_locale
 from community.models import MailMessage
 from ledger import services as ledger
+from tests.support.clock import today
 from tests.support.factories import SECRET, feasible_idea, open_round
 from votes import services as votes
 from votes.explanations import update_text
@@ -343,7 +343,7 @@ def test_the_withheld_payee_is_translated_on_the_page_and_english_in_the_open_da
         hold_id=held.id,
         actual_pence=2_000,
         actor_id=finance.id,
-        effective_date=dt.date.today(),
+        effective_date=today(),
         idempotency_key="s1",
     )
     session.commit()

@@ -105,11 +105,8 @@ def test_cancel_with_a_key_used_for_another_request_is_refused(session, world, t
     assert session.get(SpendRequest, twins[1]).status == "approved"
 
 
-NOW = utcnow().replace(second=0, microsecond=0)
-
-
 def _open(session, world, ideas, key, title="Spring round"):
-    now = NOW
+    now = utcnow().replace(second=0, microsecond=0)
     return votes.open_round(session=session, team=world["team"], actor_id=world["member"].id, title=title,
                             budget_pence=150_000, opens_at=now - dt.timedelta(hours=1),
                             closes_at=now + dt.timedelta(days=7), idea_ids=[i.id for i in ideas],

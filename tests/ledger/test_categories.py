@@ -1,7 +1,6 @@
 """One list of spend categories (issue 20 item 9): the quick-spend form, the database's CHECK,
 the ledger's holds, the statements' labels and the GL mapping all read ledger/codes.py."""
 
-import datetime as dt
 
 import pytest
 from sqlalchemy import func, select
@@ -12,13 +11,12 @@ from ledger.errors import InvalidRequest
 from ledger.models import Hold, JournalEntry
 from spend.forms import RequestForm
 from spend.models import SpendRequest
-
-DAY = dt.date.today()
+from tests.support.clock import today
 
 
 def _fund(session, team, finance):
     services.allocate(gl_code="R1000", session=session, team=team, amount_pence=100_000, actor_id=finance.id,
-                      effective_date=DAY, idempotency_key="alloc-categories")
+                      effective_date=today(), idempotency_key="alloc-categories")
     session.commit()
 
 
@@ -67,7 +65,7 @@ def test_a_hold_outside_the_list_is_refused_and_old_spellings_are_read_as_the_li
                          description="Mileage", actor_id=finance.id, idempotency_key="hold-mileage")
     assert held.category == "volunteer expenses"
     services.settle_hold(session=session, hold_id=held.id, actual_pence=500, actor_id=finance.id,
-                         effective_date=DAY, idempotency_key="settle-mileage", method="petty cash", receipt_ref="R1")
+                         effective_date=today(), idempotency_key="settle-mileage", method="petty cash", receipt_ref="R1")
     session.commit()
     spend = session.execute(select(JournalEntry).where(JournalEntry.kind == "spend")).scalar_one()
     assert (spend.category, spend.gl_code) == ("volunteer expenses", "3110")
@@ -79,6 +77,6 @@ def test_the_ledger_refuses_an_allocation_without_a_gl_code(session, people, gl_
     team, finance = people["teams"][0], people["finance"]
     with pytest.raises(InvalidRequest, match="GL code") as refused:
         services.allocate(gl_code=gl_code, session=session, team=team, amount_pence=100, actor_id=finance.id,
-                          effective_date=DAY, idempotency_key="alloc-no-gl")
+                          effective_date=today(), idempotency_key="alloc-no-gl")
     assert refused.value.field == "gl_code"
     assert session.execute(select(func.count()).select_from(JournalEntry)).scalar_one() == 0

@@ -2,7 +2,6 @@
 what it would reverse before anything is written, and above the threshold a second finance
 person approves it — never the one who asked (the service and the database both refuse)."""
 
-import datetime as dt
 import re
 import uuid
 
@@ -15,8 +14,7 @@ from ledger import reversals, services
 from ledger.errors import InvalidRequest, ReversalRefused
 from ledger.models import JournalEntry, ReversalRequest
 from tests.date_parts import date_parts
-
-TODAY = dt.date.today()
+from tests.support.clock import today
 
 
 def _key() -> str:
@@ -30,7 +28,7 @@ def count(engine, model=JournalEntry) -> int:
 
 def _allocate(session, team, person, pence):
     entry = services.allocate(gl_code="R1000", session=session, team=team, amount_pence=pence, actor_id=person.id,
-                              effective_date=TODAY, idempotency_key=_key(), description="Budget for the year")
+                              effective_date=today(), idempotency_key=_key(), description="Budget for the year")
     session.commit()
     return entry
 
@@ -69,7 +67,7 @@ def test_a_small_reversal_is_made_at_once_after_the_confirmation(client, engine,
     sign_in(fran)
     page = client.get(f"/finance/reverse?entry={entry.id}").get_data(as_text=True)
     key = re.search(r'name="idempotency_key"[^>]*value="([^"]*)"', page).group(1)
-    data = {"entry_id": services.reference(entry.id), "reason": "Wrong team", **date_parts("effective_date", TODAY),
+    data = {"entry_id": services.reference(entry.id), "reason": "Wrong team", **date_parts("effective_date", today()),
             "idempotency_key": key}
     assert client.post("/finance/reverse", data=data).status_code == 302
     assert client.post("/finance/reverse", data=data).status_code in (200, 302)  # a double click
@@ -87,7 +85,7 @@ def test_above_the_threshold_a_second_finance_person_approves(client, app, engin
     key = re.search(r'name="idempotency_key"[^>]*value="([^"]*)"', page).group(1)
     response = client.post("/finance/reverse", data={
         "entry_id": services.reference(entry.id), "reason": "Allocated to the wrong team",
-        **date_parts("effective_date", TODAY), "idempotency_key": key})
+        **date_parts("effective_date", today()), "idempotency_key": key})
     assert response.status_code == 302 and response.headers["Location"].endswith("/finance/reversals")
     assert count(engine) == 1 and count(engine, ReversalRequest) == 1  # nothing reversed yet
     with open_session(engine, write=False) as reader:
@@ -112,14 +110,14 @@ def test_the_one_who_asked_cannot_decide_and_the_database_refuses_it_too(session
     team = place_and_team[1]
     fran = make_person("fran@example.org", role="finance")
     entry = _allocate(session, team, fran, 1_200_000)
-    outcome = reversals.request_reversal(session=session, entry_id=entry.id, reason="Wrong", effective_date=TODAY,
+    outcome = reversals.request_reversal(session=session, entry_id=entry.id, reason="Wrong", effective_date=today(),
                                          actor_id=fran.id, idempotency_key=_key())
     session.commit()
     assert outcome.reversal is None and outcome.request is not None
     with pytest.raises(ReversalRefused, match="second finance person"):
         reversals.approve(session=session, request_id=outcome.request.id, approver_id=fran.id)
     with pytest.raises(ReversalRefused, match="already waiting"):
-        reversals.request_reversal(session=session, entry_id=entry.id, reason="Again", effective_date=TODAY,
+        reversals.request_reversal(session=session, entry_id=entry.id, reason="Again", effective_date=today(),
                                    actor_id=fran.id, idempotency_key=_key())
     session.rollback()
     with pytest.raises(IntegrityError):
@@ -134,7 +132,7 @@ def test_a_refused_reversal_reverses_nothing(session, place_and_team, make_perso
     fran = make_person("fran@example.org", role="finance")
     fred = make_person("fred@example.org", role="finance")
     entry = _allocate(session, team, fran, 1_200_000)
-    held = reversals.request_reversal(session=session, entry_id=entry.id, reason="Wrong", effective_date=TODAY,
+    held = reversals.request_reversal(session=session, entry_id=entry.id, reason="Wrong", effective_date=today(),
                                       actor_id=fran.id, idempotency_key=_key()).request
     reversals.refuse(session=session, request_id=held.id, approver_id=fred.id)
     session.commit()

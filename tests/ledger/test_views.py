@@ -1,6 +1,5 @@
 """Ledger views: the public ledger, the finance pages, permissions and nothing written on refusal."""
 
-import datetime as dt
 import re
 import uuid
 
@@ -11,9 +10,7 @@ from community.db import open_session
 from ledger import services
 from ledger.models import JournalEntry, LedgerPeriod
 from tests.date_parts import date_parts
-
-TODAY = dt.date.today()
-LAST_MONTH = TODAY.replace(day=1) - dt.timedelta(days=1)
+from tests.support.clock import end_of_last_month, today
 
 
 def count(engine, model=JournalEntry) -> int:
@@ -38,9 +35,9 @@ def finance(make_person, sign_in):  # noqa: F811
     return person
 
 
-def _allocate(session, team, person, pence=50_000, date=TODAY):
+def _allocate(session, team, person, pence=50_000, date=None):
     entry = services.allocate(gl_code="R1000", session=session, team=team, amount_pence=pence, actor_id=person.id,
-                              effective_date=date, idempotency_key=uuid.uuid4().hex)
+                              effective_date=date or today(), idempotency_key=uuid.uuid4().hex)
     session.commit()
     return entry
 
@@ -48,7 +45,7 @@ def _allocate(session, team, person, pence=50_000, date=TODAY):
 def _post_allocate(client, team, amount="1,234.50", date=None, key=None, **extra):
     if key is None:
         key = key_on(client.get("/finance/allocate").get_data(as_text=True))
-    data = {"team_id": team.id, "amount": amount, **date_parts("effective_date", (date or TODAY)),
+    data = {"team_id": team.id, "amount": amount, **date_parts("effective_date", (date or today())),
             "description": "Budget allocation", "cost_centre": "", "gl_code": "4100",
             "idempotency_key": key, **extra}
     return client.post("/finance/allocate", data=data)
@@ -66,7 +63,7 @@ def test_public_ledger_withholds_individuals_and_finance_and_members_see_them(
                          description="Litter pickers", actor_id=fran.id, idempotency_key="h1",
                          payee="Jo Bloggs", payee_is_individual=True)
     services.settle_hold(session=session, hold_id=held.id, actual_pence=2_000, actor_id=fran.id,
-                         effective_date=TODAY, idempotency_key="s1")
+                         effective_date=today(), idempotency_key="s1")
     services.hold(session=session, team=team, amount_pence=1_000, category="venue",
                   description="Hall hire", actor_id=fran.id, idempotency_key="h2")
     session.commit()
@@ -182,22 +179,23 @@ def test_replaying_the_same_key_creates_one_entry(client, engine, team, finance)
 
 
 def test_closing_a_month_then_allocating_into_it_is_refused(client, engine, team, finance):
-    refused = client.post("/finance/close-month", data={"month": LAST_MONTH.strftime("%Y-%m")})
+    refused = client.post("/finance/close-month", data={"month": end_of_last_month().strftime("%Y-%m")})
     assert refused.status_code == 200 and "Confirm that you want to close" in refused.get_data(as_text=True)
     assert count(engine, LedgerPeriod) == 0
-    closed = client.post("/finance/close-month", data={"month": LAST_MONTH.strftime("%Y-%m"), "confirm": "y"})
+    closed = client.post("/finance/close-month", data={"month": end_of_last_month().strftime("%Y-%m"), "confirm": "y"})
     assert closed.status_code == 302
     assert count(engine, LedgerPeriod) == 1
-    response = _post_allocate(client, team, date=LAST_MONTH)
+    response = _post_allocate(client, team, date=end_of_last_month())
     body = response.get_data(as_text=True)
-    assert response.status_code == 200 and f"{LAST_MONTH:%B %Y} is closed" in body
-    assert f"{LAST_MONTH:%B %Y} is closed" in body[body.index('id="effective_date-error"'):][:300]
+    assert response.status_code == 200 and f"{end_of_last_month():%B %Y} is closed" in body
+    assert f"{end_of_last_month():%B %Y} is closed" in body[body.index('id="effective_date-error"'):][:300]
     assert count(engine) == 0
 
 
 @pytest.mark.parametrize(("month", "message"), [("2026-13", "real month"), ("March", "year-month"),
-                                                 (TODAY.strftime("%Y-%m"), "Only months that have ended")])
+                                                 ("this month", "Only months that have ended")])
 def test_bad_months_cannot_be_closed(client, engine, finance, month, message):
+    month = f"{today():%Y-%m}" if month == "this month" else month
     response = client.post("/finance/close-month", data={"month": month, "confirm": "y"})
     assert response.status_code == 200 and message in response.get_data(as_text=True)
     assert count(engine, LedgerPeriod) == 0
@@ -208,7 +206,7 @@ def test_reversing_twice_is_refused(client, engine, session, team, finance):
     ref = services.reference(entry.id)
     page = client.get(f"/finance/reverse?entry={entry.id}").get_data(as_text=True)
     assert f'value="{ref}"' in page
-    data = {"entry_id": ref, "reason": "Wrong team", **date_parts("effective_date", TODAY),
+    data = {"entry_id": ref, "reason": "Wrong team", **date_parts("effective_date", today()),
             "idempotency_key": key_on(page)}
     assert client.post("/finance/reverse", data=data).status_code == 302
     assert count(engine) == 2
@@ -234,7 +232,7 @@ def test_virement_moves_money_and_refuses_more_than_available(
     _allocate(session, first, finance, pence=10_000)
     page = client.get("/finance/virement").get_data(as_text=True)
     data = {"from_team_id": first.id, "to_team_id": second.id, "amount": "100.01", "reason": "Shared event",
-            **date_parts("effective_date", TODAY), "idempotency_key": key_on(page)}
+            **date_parts("effective_date", today()), "idempotency_key": key_on(page)}
     too_much = client.post("/finance/virement", data=data)
     assert too_much.status_code == 200 and 'id="amount-error"' in too_much.get_data(as_text=True)
     assert count(engine) == 1
@@ -260,9 +258,9 @@ def test_finance_pages_are_403_for_everyone_else_and_write_nothing(client, engin
     for url in FINANCE_PAGES:
         assert client.get(url).status_code == 403, url
     assert _post_allocate(client, team, key=uuid.uuid4().hex).status_code == 403
-    assert client.post("/finance/close-month", data={"month": LAST_MONTH.strftime("%Y-%m"),
+    assert client.post("/finance/close-month", data={"month": end_of_last_month().strftime("%Y-%m"),
                                                      "confirm": "y"}).status_code == 403
-    reverse = {"entry_id": "L000001", "reason": "x", **date_parts("effective_date", TODAY), "idempotency_key": "k"}
+    reverse = {"entry_id": "L000001", "reason": "x", **date_parts("effective_date", today()), "idempotency_key": "k"}
     assert client.post("/finance/reverse", data=reverse).status_code == 403
     assert count(engine) == 0 and count(engine, LedgerPeriod) == 0
 
@@ -280,7 +278,7 @@ def test_public_ledger_lists_restricted_funds_without_their_labels(client, sessi
     person = make_person("fran@example.org", role="finance")
     fund = services.open_restricted_fund(session=session, team=team, label="Pledge P-1: private donor's gift")
     services.receive_into_fund(session=session, team=team, account_id=fund.id, amount_pence=20_000,
-                               actor_id=person.id, effective_date=TODAY, idempotency_key="rcv-1",
+                               actor_id=person.id, effective_date=today(), idempotency_key="rcv-1",
                                description="Money pledge received")
     services.hold(session=session, team=team, amount_pence=5_000, category="equipment", description="A fridge",
                   actor_id=person.id, idempotency_key="h-1", account_id=fund.id)
@@ -298,12 +296,12 @@ def test_public_ledger_publishes_every_movement_of_every_fund_individuals_withhe
     person = make_person("fran@example.org", role="finance")
     fund = services.open_restricted_fund(session=session, team=team, label="Pledge P-7: gift for the café")
     services.receive_into_fund(session=session, team=team, account_id=fund.id, amount_pence=8_000,
-                               actor_id=person.id, effective_date=TODAY, idempotency_key="rcv-7",
+                               actor_id=person.id, effective_date=today(), idempotency_key="rcv-7",
                                description="Pledge P-7 received", payee="Jo Bloggs", payee_is_individual=True)
     held = services.hold(session=session, team=team, amount_pence=8_000, category="equipment", description="A fridge",
                          actor_id=person.id, idempotency_key="h-7", account_id=fund.id, payee="Currys")
     services.settle_hold(session=session, hold_id=held.id, actual_pence=8_000, actor_id=person.id,
-                         effective_date=TODAY, idempotency_key="s-7", method="invoice", receipt_ref="R-7")
+                         effective_date=today(), idempotency_key="s-7", method="invoice", receipt_ref="R-7")
     session.commit()
     page = client.get(f"/teams/{team.slug}/ledger").get_data(as_text=True)
     funds = page[page.index('id="funds"'):]

@@ -4,7 +4,6 @@ quick spend, and last month's money, closed and frozen. Last month holds a spend
 Transparency files sort: over £500 to an organisation and by card to a person, small card spend,
 £499.99 and exactly £500 (not over), a refund of the first, a virement (internal)."""
 
-import datetime as dt
 import shutil
 import uuid
 
@@ -15,11 +14,8 @@ from community.db import get_engine, make_null_pool_engine, open_session, utcnow
 from community.migrate import upgrade
 from community.models import Person, Team
 from tests.conftest import PG_URL, TEST_SECRET, scratch_pg_database
+from tests.support.clock import last_month, today
 from wsgi import create_app
-
-TODAY = dt.date.today()
-THIS_MONTH = TODAY.replace(day=1)
-LAST_MONTH = (THIS_MONTH - dt.timedelta(days=1)).replace(day=1)
 
 # (payee, is a person, pence, method, day of last month)
 LAST_MONTH_SPEND = [
@@ -53,28 +49,28 @@ def _load(app) -> dict:
         finance = session.execute(select(Person).where(Person.is_finance)).scalars().first()
         for team in (shire, gamesley):
             ledger.allocate(gl_code="R1000", session=session, team=team, amount_pence=2_000_000, actor_id=finance.id,
-                            effective_date=LAST_MONTH, idempotency_key=_key())
+                            effective_date=last_month(), idempotency_key=_key())
         entries = []
         for payee, person, pence, method, day in LAST_MONTH_SPEND:
             held = ledger.hold(session=session, team=shire, amount_pence=pence, category="equipment",
                                description=f"Kit from {payee}", payee=payee, payee_is_individual=person,
                                actor_id=finance.id, idempotency_key=_key())
             entries.append(ledger.settle_hold(session=session, hold_id=held.id, actual_pence=pence, actor_id=finance.id,
-                                              effective_date=LAST_MONTH.replace(day=day), method=method,
+                                              effective_date=last_month().replace(day=day), method=method,
                                               receipt_ref=f"R-{day}", idempotency_key=_key()))
         ledger.reverse(session=session, entry_id=entries[0].id, team=shire, reason="Refunded by supplier",
-                       actor_id=finance.id, effective_date=LAST_MONTH.replace(day=20), idempotency_key=_key())
+                       actor_id=finance.id, effective_date=last_month().replace(day=20), idempotency_key=_key())
         ledger.transfer(session=session, from_team=shire, to_team=gamesley, amount_pence=60_000,
-                        reason="Shared event", actor_id=finance.id, effective_date=LAST_MONTH.replace(day=21),
+                        reason="Shared event", actor_id=finance.id, effective_date=last_month().replace(day=21),
                         idempotency_key=_key())
-        ledger.close_month(session=session, month=LAST_MONTH, actor_id=finance.id, today=TODAY)
+        ledger.close_month(session=session, month=last_month(), actor_id=finance.id, today=today())
         session.commit()
         votes.load_rounds(session, secret=TEST_SECRET, now=utcnow(), photos_dir=photos)
-        load_spend_demo(session, teams=[shire], members=loaded["members"], today=TODAY,
+        load_spend_demo(session, teams=[shire], members=loaded["members"], today=today(),
                         receipts_dir=app.config["RECEIPTS_DIR"])
         session.commit()
     with app.app_context():
-        store.freeze_month(engine, month=LAST_MONTH, at_close=True)
+        store.freeze_month(engine, month=last_month(), at_close=True)
     return {"finance_id": finance.id}
 
 

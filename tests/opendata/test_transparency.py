@@ -19,11 +19,13 @@ from ledger import services as ledger
 from ledger.models import JournalEntry
 from opendata import transparency
 from statements.figures import build_statement
-from tests.opendata.conftest import LAST_MONTH, TODAY
+from tests.support.clock import last_month, today
 
-MONTH = LAST_MONTH.strftime("%Y-%m")
-SPEND_URL = f"/transparency/{MONTH}/spend-over-500.csv"
-CARD_URL = f"/transparency/{MONTH}/purchase-card.csv"
+
+def _url(kind: str) -> str:
+    """Last month's file of ``kind``: "spend" (over £500) or "card" (purchase card)."""
+    name = "spend-over-500" if kind == "spend" else "purchase-card"
+    return f"/transparency/{last_month():%Y-%m}/{name}.csv"
 
 
 def _rows(body: bytes) -> list[dict]:
@@ -34,7 +36,7 @@ def _expected(db, kind: str) -> list:
     """From the statement figures of every team: the lines the file of ``kind`` must hold."""
     lines = []
     for team in db.execute(select(Team).order_by(Team.name, Team.slug)).scalars():
-        st = build_statement(session=db, team=team, month=LAST_MONTH)
+        st = build_statement(session=db, team=team, month=last_month())
         for line in (*st.lines, *st.restricted_lines):
             spend = line.kind == "spend" or (line.kind == "reversal" and line.category)
             if spend and (line.over_500 if kind == "spend" else line.p_card):
@@ -42,9 +44,9 @@ def _expected(db, kind: str) -> list:
     return lines
 
 
-@pytest.mark.parametrize("url, kind", [(SPEND_URL, "spend"), (CARD_URL, "card")])
-def test_each_file_has_the_statement_figures_rows_and_totals(world, db, url, kind):
-    response = world["client"].get(url)
+@pytest.mark.parametrize("kind", ["spend", "card"])
+def test_each_file_has_the_statement_figures_rows_and_totals(world, db, kind):
+    response = world["client"].get(_url(kind))
     assert response.status_code == 200
     rows = _rows(response.data)
     expected = _expected(db, kind)
@@ -55,16 +57,16 @@ def test_each_file_has_the_statement_figures_rows_and_totals(world, db, url, kin
 
 
 def test_the_fixture_sorts_as_the_code_says(world):
-    spend = _rows(world["client"].get(SPEND_URL).data)
-    card = _rows(world["client"].get(CARD_URL).data)
+    spend = _rows(world["client"].get(_url("spend")).data)
+    card = _rows(world["client"].get(_url("card")).data)
     # over £500 (either way: the refund is a credit note); not £499.99 nor exactly £500; no virement
     assert sorted(r["Amount"] for r in spend) == ["-750.00", "500.01", "620.00", "750.00"]
     assert sorted(r["Amount"] for r in card) == ["12.34", "500.01", "620.00"]  # every card spend, any value
 
 
 def test_headers_are_the_codes_columns(world):
-    spend = world["client"].get(SPEND_URL).data.decode().splitlines()[0].split(",")
-    card = world["client"].get(CARD_URL).data.decode().splitlines()[0].split(",")
+    spend = world["client"].get(_url("spend")).data.decode().splitlines()[0].split(",")
+    card = world["client"].get(_url("card")).data.decode().splitlines()[0].split(",")
     assert tuple(spend) == transparency.SPEND_COLUMNS
     assert tuple(card) == transparency.CARD_COLUMNS
     for header, fields in ((spend, transparency.CODE_FIELDS["spend"]), (card, transparency.CODE_FIELDS["card"])):
@@ -77,47 +79,47 @@ def test_headers_are_the_codes_columns(world):
     assert set(transparency.CODE_FIELDS["card"]) == {
         "date of transaction", "department", "beneficiary", "amount", "irrecoverable VAT", "summary of purpose",
         "merchant category"}
-    rows = _rows(world["client"].get(SPEND_URL).data)
+    rows = _rows(world["client"].get(_url("spend")).data)
     assert all(re.fullmatch(r"\d\d/\d\d/\d{4}", r["Date"]) for r in rows)
     assert {r["Body name"] for r in rows} == {"Derbyshire County Council"}
 
 
 def test_the_page_lists_each_file_with_its_sha256_and_size_and_the_licence(world):
     page = world["client"].get("/transparency").get_data(as_text=True)
-    for url in (SPEND_URL, CARD_URL):
+    for url in (_url("spend"), _url("card")):
         body = world["client"].get(url).data
         assert url in page
         assert hashlib.sha256(body).hexdigest() in page
         assert f"{len(body)} bytes" in page
     assert "Open Government Licence v3.0" in page and "open-government-licence/version/3" in page
-    response = world["client"].get(SPEND_URL)
+    response = world["client"].get(_url("spend"))
     assert 'rel="license"' in response.headers["Link"]
     assert response.headers["X-Content-SHA256"] == hashlib.sha256(response.data).hexdigest()
 
 
 def test_downloads_are_byte_identical_and_stay_so_after_later_activity(world):
     client = world["client"]
-    first = {url: client.get(url).data for url in (SPEND_URL, CARD_URL)}
+    first = {url: client.get(url).data for url in (_url("spend"), _url("card"))}
     assert {url: client.get(url).data for url in first} == first
     with open_session(world["engine"], write=True) as session:
         shire = session.execute(select(Team).where(Team.slug == "shirebrook")).scalar_one()
         held = ledger.hold(session=session, team=shire, amount_pence=90_000, category="venue", description="Hall",
                            payee="Hall Ltd", actor_id=world["finance_id"], idempotency_key=uuid.uuid4().hex)
         entry = ledger.settle_hold(session=session, hold_id=held.id, actual_pence=90_000,
-                                   actor_id=world["finance_id"], effective_date=TODAY, method="purchase card",
+                                   actor_id=world["finance_id"], effective_date=today(), method="purchase card",
                                    receipt_ref="R-later", idempotency_key=uuid.uuid4().hex)
         # and a refund, this month, of a spend of the published month
         last = session.execute(select(JournalEntry).where(JournalEntry.kind == "spend",
                                                                  JournalEntry.payee == "Co-op",
-                                                                 JournalEntry.effective_date < TODAY.replace(day=1))
+                                                                 JournalEntry.effective_date < today().replace(day=1))
                                ).scalars().first()
         ledger.reverse(session=session, entry_id=last.id, reason="Refund", actor_id=world["finance_id"],
-                       effective_date=TODAY, idempotency_key=uuid.uuid4().hex)
+                       effective_date=today(), idempotency_key=uuid.uuid4().hex)
         session.commit()
     assert entry.id
     assert {url: client.get(url).data for url in first} == first
-    etag = client.get(SPEND_URL).headers["ETag"]
-    assert client.get(SPEND_URL, headers={"If-None-Match": etag}).status_code == 304
+    etag = client.get(_url("spend")).headers["ETag"]
+    assert client.get(_url("spend"), headers={"If-None-Match": etag}).status_code == 304
 
 
 PAYEE_KINDS = [
@@ -130,7 +132,7 @@ PAYEE_KINDS = [
 
 @pytest.mark.parametrize("payee, person, shown", PAYEE_KINDS)
 def test_people_are_redacted_organisations_named(world, payee, person, shown):
-    rows = _rows(world["client"].get(SPEND_URL).data) + _rows(world["client"].get(CARD_URL).data)
+    rows = _rows(world["client"].get(_url("spend")).data) + _rows(world["client"].get(_url("card")).data)
     mine = [r for r in rows if r["Purpose"].startswith("Kit from") and r["Supplier name" if "Supplier name" in r
                                                                         else "Merchant name"] == shown]
     assert mine, rows
@@ -156,15 +158,15 @@ def test_scrub_takes_a_persons_name_out_of_the_purpose(text, name, expected):
     "/transparency/2026-13/spend-over-500.csv",
     "/transparency/abc/spend-over-500.csv",
     "/transparency/2026-1/purchase-card.csv",
-    f"/transparency/{(TODAY + dt.timedelta(days=400)):%Y-%m}/spend-over-500.csv",
-    f"/transparency/{TODAY:%Y-%m}/purchase-card.csv",  # this month: still open
+    "/transparency/{next_year:%Y-%m}/spend-over-500.csv",
+    "/transparency/{today:%Y-%m}/purchase-card.csv",  # this month: still open
 ])
 def test_unknown_months_are_404_with_a_sentence(world, url):
-    response = world["client"].get(url)
+    response = world["client"].get(url.format(today=today(), next_year=today() + dt.timedelta(days=400)))
     assert response.status_code == 404
     text = response.get_data(as_text=True)
     assert "only closed months are published" in text or "months look like 2026-10" in text
 
 
 def test_an_unknown_kind_of_file_is_404(world):
-    assert world["client"].get(f"/transparency/{MONTH}/salaries.csv").status_code == 404
+    assert world["client"].get(f"/transparency/{last_month():%Y-%m}/salaries.csv").status_code == 404

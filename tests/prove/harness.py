@@ -31,6 +31,7 @@ import requests
 from sqlalchemy import func, select, text
 
 from community.db import make_engine, open_session
+from tests.support.clock import today
 
 ROOT = Path(__file__).resolve().parents[2]
 GUNICORN = ROOT / ".venv" / "bin" / "gunicorn"
@@ -236,7 +237,6 @@ def seed(database_url: str) -> World:
 
 def fund(database_url: str, team_id: int, pence: int, actor_id: int, key: str) -> None:
     """Allocate money to a team through the ledger service."""
-    import datetime as dt
 
     from community.models import Team
     from ledger import services as ledger
@@ -244,7 +244,7 @@ def fund(database_url: str, team_id: int, pence: int, actor_id: int, key: str) -
     engine = make_engine(database_url)
     with open_session(engine, write=True) as s:
         ledger.allocate(gl_code="R1000", session=s, team=s.get(Team, team_id), amount_pence=pence, actor_id=actor_id,
-                        effective_date=dt.date.today(), idempotency_key=key)
+                        effective_date=today(), idempotency_key=key)
         s.commit()
     engine.dispose()
 
@@ -577,7 +577,7 @@ def open_round(database_url: str, world: World, *, ideas: int, title: str = "Spr
             enabler = world.actors["enabler"].person_id
             proposer = s.get(Person, world.actors["resident"].person_id)
             ledger.allocate(gl_code="R1000", session=s, team=team, amount_pence=ideas * 1_000 + 10_000,
-                            actor_id=world.actors["finance"].person_id, effective_date=dt.date.today(),
+                            actor_id=world.actors["finance"].person_id, effective_date=today(),
                             idempotency_key=f"round-fund-{title}")
             ids = []
             for i in range(ideas):

@@ -22,6 +22,7 @@ from community.auth import PERMISSIONS
 from tests.conftest import PROD_TOTP_KEYS
 from tests.prove.conftest import Served
 from tests.prove.harness import ROLES, _app_for
+from tests.support.clock import today
 
 SIGN_IN, FORBIDDEN, NOT_FOUND, ALLOWED, SECOND_FACTOR = "sign-in", "403", "404", "allowed", "2fa"
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
@@ -52,7 +53,7 @@ def expected(permission: str, role: str) -> str:
 
 
 def _last_month() -> str:
-    first = dt.date.today().replace(day=1)
+    first = today().replace(day=1)
     return (first - dt.timedelta(days=1)).strftime("%Y-%m")
 
 
@@ -81,7 +82,7 @@ def _team_objects(served: Served, which: str) -> dict[str, int]:
             person = {role: s.get(Person, a.person_id) for role, a in world.actors.items()}
             finance = world.actors["finance"].person_id
             ledger.allocate(gl_code="R1000", session=s, team=team, amount_pence=100_000, actor_id=finance,
-                            effective_date=dt.date.today(), idempotency_key=f"access-fund-{which}")
+                            effective_date=today(), idempotency_key=f"access-fund-{which}")
             if which == "other":  # team B needs an approver of its own
                 from community import services
                 from community.models import Membership
@@ -99,7 +100,7 @@ def _team_objects(served: Served, which: str) -> dict[str, int]:
                           auth_session=None, idempotency_key=f"access-approve-{which}")
             ref, kind = receipts.store_receipt(served.workdir / "receipts", tiny_png())
             spend.record_payment(session=s, team=team, request_id=request.id, actor=person[approver],
-                                 actual_pence=1_500, paid_on=dt.date.today(), method=spend.METHODS[0][0],
+                                 actual_pence=1_500, paid_on=today(), method=spend.METHODS[0][0],
                                  receipt_ref=ref, receipt_content_type=kind,
                                  idempotency_key=f"access-pay-{which}")
             waiting = spend.request_spend(  # approved, not yet paid: its pay form (with the receipt) is served
@@ -126,7 +127,7 @@ def _team_objects(served: Served, which: str) -> dict[str, int]:
             votes.cast_ballot(session=s, rnd_id=rnd.id, person=person["resident"], secret=SECRET,
                               idea_ids=[idea.id])
             pledge = pledges.make_pledge(session=s, team=team, made_by=person["resident"], kind="money",
-                                         description="Towards the benches", today=dt.date.today(),
+                                         description="Towards the benches", today=today(),
                                          amount_pence=5_000)
             community = pledges.create_community_pledge(session=s, team=team, author=person["resident"],
                                                         title="Litter pick", promise="I will pick litter monthly.")
@@ -165,7 +166,7 @@ def _funded_idea_with_a_step(served: Served, s, team, person: dict, approver: st
     votes.close_round(session=s, round_id=rnd.id, actor_id=person[approver].id, force=True)
     photo = images.store_photo(served.workdir / "uploads" / "photos", tiny_png())
     step = delivery.add_milestone(session=s, team=team, idea_id=idea.id, actor_id=person[approver].id,
-                                  title="Order the planters", planned_on=dt.date.today(), photo=photo)
+                                  title="Order the planters", planned_on=today(), photo=photo)
     return idea, step
 
 

@@ -2,7 +2,6 @@
 then ``restore FILE``: the restored database passes ``ledger verify`` with the same balances and
 chain head. PostgreSQL: the commands refuse and print the pg_dump / pg_restore commands."""
 
-import datetime as dt
 import subprocess
 import uuid
 
@@ -12,6 +11,7 @@ from sqlalchemy import select
 from community.db import make_engine, open_session
 from tests.date_parts import date_parts
 from tests.prove.harness import ROOT, SECRET, fund, verify
+from tests.support.clock import today
 from wsgi import create_app
 
 
@@ -39,7 +39,7 @@ def _virement(served, amount="12.50"):
     finance.csrf("/finance/virement")
     response = finance.post("/finance/virement", {
         "from_team_id": served.world.team_a_id, "to_team_id": served.world.team_b_id, "amount": amount,
-        "reason": "backup drill", **date_parts("effective_date", dt.date.today()),
+        "reason": "backup drill", **date_parts("effective_date", today()),
         "idempotency_key": uuid.uuid4().hex})
     assert response.status_code == 302, response.text
 

@@ -4,7 +4,6 @@ whose request got a success response is there exactly once, nothing is half-writ
 of the unanswered requests with the same idempotency key land at most once, ``ledger verify``
 is green and (SQLite) ``PRAGMA integrity_check`` is ok."""
 
-import datetime as dt
 import sqlite3
 import threading
 import time
@@ -18,6 +17,7 @@ from community.db import make_engine, open_session
 from tests.date_parts import date_parts
 from tests.prove.conftest import serve
 from tests.prove.harness import verify
+from tests.support.clock import today
 
 KILLS = 3
 CLIENTS = 4
@@ -25,7 +25,7 @@ RUN_BETWEEN_KILLS = 1.5  # seconds of traffic before each kill
 
 
 def _allocation(served, key: str) -> dict:
-    return {"team_id": served.world.team_a_id, "amount": "1.00", **date_parts("effective_date", dt.date.today()),
+    return {"team_id": served.world.team_a_id, "amount": "1.00", **date_parts("effective_date", today()),
             "cost_centre": "", "gl_code": "R1000", "description": f"crash stream {key[:8]}", "idempotency_key": key}
 
 

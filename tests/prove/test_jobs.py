@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
-from community.db import make_engine, open_session, utcnow
+from community.db import london_today, make_engine, open_session, utcnow
 from tests.prove.harness import ROOT, World, open_round, seed, verify
 
 pytestmark = pytest.mark.prove_heavy
@@ -66,7 +66,7 @@ def _prepare(database_url: str) -> tuple[World, int, list[int], list[int], list[
     world = seed(database_url)
     round_ids = [open_round(database_url, world, ideas=2, title=f"Round {i}")[0] for i in range(ROUNDS)]
     now = utcnow()
-    today = dt.date.today()
+    today = london_today()
     last_month = (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
     engine = make_engine(database_url)
     try:

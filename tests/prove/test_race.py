@@ -10,7 +10,6 @@ quick spend merges, add a target for its approval route (20 pending requests pre
 """
 
 import copy
-import datetime as dt
 import re
 import uuid
 from collections.abc import Callable
@@ -22,6 +21,7 @@ import pytest
 from tests.date_parts import date_parts
 from tests.prove.conftest import Served, serve
 from tests.prove.harness import Browser, Outcome, error_messages, fire_together, fund, verify
+from tests.support.clock import today
 
 ATTEMPTS = 20
 AMOUNT = "15.00"
@@ -51,7 +51,7 @@ def _at(value, served: Served, i: int) -> str:
 
 def _virement_form(served: Served, i: int, key: str) -> dict:
     return {"from_team_id": served.world.team_a_id, "to_team_id": served.world.team_b_id,
-            "amount": AMOUNT, "reason": f"race attempt {i}", **date_parts("effective_date", dt.date.today()),
+            "amount": AMOUNT, "reason": f"race attempt {i}", **date_parts("effective_date", today()),
             "idempotency_key": key}
 
 
@@ -132,11 +132,11 @@ def _pledge_fund(served: Served) -> None:
             team = s.get(Team, served.world.team_a_id)
             resident = s.get(Person, served.world.actors["resident"].person_id)
             pledge = pledges.make_pledge(session=s, team=team, made_by=resident, kind="money",
-                                         description="For the community garden", today=dt.date.today(),
+                                         description="For the community garden", today=today(),
                                          amount_pence=AVAILABLE)
             pledges.record_money(session=s, team=team, pledge_id=pledge.id, amount_pence=AVAILABLE,
-                                 effective_date=dt.date.today(), actor_id=served.world.actors["enabler"].person_id,
-                                 idempotency_key=f"race-pledge-{uuid.uuid4().hex}", today=dt.date.today())
+                                 effective_date=today(), actor_id=served.world.actors["enabler"].person_id,
+                                 idempotency_key=f"race-pledge-{uuid.uuid4().hex}", today=today())
             s.commit()
             served.world.objects["race_fund"] = pledge.restricted_account_id
     finally:

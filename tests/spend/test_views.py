@@ -20,12 +20,11 @@ from ledger.models import Hold, JournalEntry
 from spend import services as spend
 from spend.models import SpendRequest
 from tests.date_parts import date_parts
+from tests.support.clock import today
 from tests.support.factories import PASSWORD
 
 from . import receipt_files as files
 from .test_services import HTML, PDF
-
-TODAY = dt.date.today()
 
 
 def count(engine, model) -> int:
@@ -70,7 +69,7 @@ def w(app, engine, session, place_and_team, make_person):  # noqa: F811
         "rita": make_person("rita@example.org"),
     }
     ledger.allocate(gl_code="R1000", session=session, team=team, amount_pence=100_000, actor_id=people["fran"].id,
-                    effective_date=TODAY, idempotency_key="fund")
+                    effective_date=today(), idempotency_key="fund")
     session.commit()
     clients = {}
 
@@ -122,7 +121,7 @@ def pay(w, request_id, data=b"", filename="receipt.png", amount="42.00", who="as
     client = w["as"](who)
     page = client.get(f"/teams/shirebrook/spend/{request_id}/pay").get_data(as_text=True)
     found = re.search(r'name="idempotency_key"[^>]*value="([^"]*)"', page)
-    form = {"amount": amount, **date_parts("effective_date", TODAY), "method": "purchase card",
+    form = {"amount": amount, **date_parts("effective_date", today()), "method": "purchase card",
             "idempotency_key": found.group(1) if found else uuid.uuid4().hex, **extra}
     if data is not None:
         form["receipt"] = (io.BytesIO(data), filename)
@@ -525,7 +524,7 @@ def funded_idea(w, session):
     from votes.models import Idea
 
     ledger.allocate(gl_code="R1000", session=session, team=w["team"], amount_pence=100_000, actor_id=w["fran"].id,
-                    effective_date=TODAY, idempotency_key="fund-more")
+                    effective_date=today(), idempotency_key="fund-more")
     held = ledger.hold(session=session, team=w["team"], amount_pence=150_000, category="equipment",
                        description="Funded idea: youth space", actor_id=w["erin"].id, idempotency_key="idea-hold")
     idea = Idea(team_id=w["team"].id, title="Youth space", description="A room for teenagers",

@@ -21,10 +21,8 @@ from ledger.models import PeriodBalance
 from spend import services as quick_spend
 from spend.models import SpendRequest
 from statements import figures, render, store
+from tests.support.clock import end_of_last_month, this_month, today
 
-TODAY = dt.date.today()
-THIS_MONTH = TODAY.replace(day=1)
-LAST_MONTH = THIS_MONTH - dt.timedelta(days=1)
 HOSTILE = '<img src="file:///etc/passwd"> see http://evil.example/x.png'
 
 
@@ -53,16 +51,16 @@ def history(session, engine, team, make_person):  # noqa: F811
     (one over £500 with no approver), a reversal, an open hold, and a hostile payee."""
     fran = make_person("fran@example.org", role="finance")
     services.allocate(gl_code="R1000", session=session, team=team, amount_pence=100_000, actor_id=fran.id,
-                      effective_date=LAST_MONTH, idempotency_key=_key())
+                      effective_date=end_of_last_month(), idempotency_key=_key())
     services.allocate(session=session, team=team, amount_pence=50_000, actor_id=fran.id,
-                      effective_date=TODAY, idempotency_key=_key(), gl_code="4100")
+                      effective_date=today(), idempotency_key=_key(), gl_code="4100")
 
     def spend(pence, category, description, payee, receipt=None, approver=None, individual=False):
         held = services.hold(session=session, team=team, amount_pence=pence, category=category,
                              description=description, actor_id=fran.id, idempotency_key=_key(),
                              payee=payee, payee_is_individual=individual)
         return services.settle_hold(session=session, hold_id=held.id, actual_pence=pence, actor_id=fran.id,
-                                    effective_date=TODAY, idempotency_key=_key(), method="p-card",
+                                    effective_date=today(), idempotency_key=_key(), method="p-card",
                                     receipt_ref=receipt, gl_code="5200", proposer_id=fran.id,
                                     approver_id=approver)
 
@@ -70,20 +68,20 @@ def history(session, engine, team, make_person):  # noqa: F811
     big = spend(60_000, "venue", "Hall hire for the year", "Village Hall", approver=None)
     spend(1_234, "printing", HOSTILE, HOSTILE, receipt="R-3", approver=fran.id)
     services.reverse(session=session, entry_id=big.id, reason="Booked twice", actor_id=fran.id,
-                     effective_date=TODAY, idempotency_key=_key())
+                     effective_date=today(), idempotency_key=_key())
     services.hold(session=session, team=team, amount_pence=3_000, category="venue",
                   description="Room for the AGM", actor_id=fran.id, idempotency_key=_key())
     # A money pledge actually received into a restricted fund, part spent without a receipt.
     fund = services.open_restricted_fund(session=session, team=team, label="Friends of the Park pledge")
     services.receive_into_fund(session=session, team=team, account_id=fund.id, amount_pence=20_000,
-                               actor_id=fran.id, effective_date=TODAY, idempotency_key=_key(),
+                               actor_id=fran.id, effective_date=today(), idempotency_key=_key(),
                                description="Pledge paid: Friends of the Park", payee="Friends of the Park",
                                method="bank transfer", receipt_ref="BANK-1")
     paint = services.hold(session=session, team=team, amount_pence=5_000, category="equipment",
                           description="Paint for the park benches", actor_id=fran.id, idempotency_key=_key(),
                           account_id=fund.id)
     services.settle_hold(session=session, hold_id=paint.id, actual_pence=4_500, actor_id=fran.id,
-                         effective_date=TODAY, idempotency_key=_key(), method="invoice")
+                         effective_date=today(), idempotency_key=_key(), method="invoice")
     session.commit()
     # A quick-spend approval refused for lack of money (£200 asked of the fund's £155), logged
     # as the spend views do it, in a request's own session: roll the approval back, record the
@@ -107,7 +105,7 @@ def history(session, engine, team, make_person):  # noqa: F811
 
 
 def test_statement_figures_equal_the_ledger(app, session, team, history):
-    st = figures.build_statement(session=session, team=team, month=TODAY)
+    st = figures.build_statement(session=session, team=team, month=today())
     balance = services.balance_of(session=session, team=team)
     available = services.available_of(session=session, team=team)
     assert st.opening_pence == 100_000
@@ -119,7 +117,7 @@ def test_statement_figures_equal_the_ledger(app, session, team, history):
     assert (st.reversals_count, st.reversals_pence) == (1, 60_000)
     assert st.opening_pence + sum(line.amount_pence for line in st.lines) == st.closing_pence
     assert st.lines[-1].balance_after_pence == st.closing_pence
-    assert st.ytd_net_pence == balance if LAST_MONTH.month != 3 else True
+    assert st.ytd_net_pence == balance if end_of_last_month().month != 3 else True
     assert not st.closed and st.status == "OPEN"
     assert st.verify_ok and st.chain_head_entry_id == len(st.lines) + 1 + len(st.restricted_lines)
     payees = {line.payee for line in st.lines}
@@ -162,7 +160,7 @@ def amount_after(text: str, label: str) -> int:
 
 
 def test_csv_parses_and_its_totals_equal_the_pdfs(app, session, team, history):
-    st = figures.build_statement(session=session, team=team, month=TODAY)
+    st = figures.build_statement(session=session, team=team, month=today())
     with app.test_request_context():
         files = store.team_files(st)
     text = files.csv.decode("utf-8")
@@ -203,10 +201,10 @@ def test_csv_parses_and_its_totals_equal_the_pdfs(app, session, team, history):
 
 def test_figures_equal_the_ledger_computed_independently(app, session, engine, team, history):
     """Recompute the month from the raw posting table with plain SQL, not the services."""
-    st = figures.build_statement(session=session, team=team, month=TODAY)
+    st = figures.build_statement(session=session, team=team, month=today())
     budget = services.budget_account_id(session=session, team=team)
     session.commit()
-    start, end = THIS_MONTH, (THIS_MONTH + dt.timedelta(days=32)).replace(day=1)
+    start, end = this_month(), (this_month() + dt.timedelta(days=32)).replace(day=1)
     with engine.connect() as conn:
         def total(where, **params):
             return int(conn.execute(text(
@@ -232,7 +230,7 @@ def test_figures_equal_the_ledger_computed_independently(app, session, engine, t
 
 
 def test_pdf_shows_opening_and_closing_balances_and_draft(app, session, team, history):
-    st = figures.build_statement(session=session, team=team, month=TODAY)
+    st = figures.build_statement(session=session, team=team, month=today())
     with app.test_request_context():
         text = pdf_text(render.render_pdf(st))
     assert "£1,000.00" in text  # opening
@@ -249,7 +247,7 @@ def test_pdf_shows_opening_and_closing_balances_and_draft(app, session, team, hi
 
 
 def test_hostile_text_is_printed_as_text_and_nothing_is_fetched(app, session, team, history):
-    st = figures.build_statement(session=session, team=team, month=TODAY)
+    st = figures.build_statement(session=session, team=team, month=today())
     with app.test_request_context():
         fetcher = render.SafeURLFetcher(app.static_folder)
         text = pdf_text(render.render_pdf(st, fetcher=fetcher))
@@ -274,15 +272,15 @@ def test_fetcher_refuses_everything_but_static_css(app, tmp_path):
 
 
 def test_closed_month_opens_at_the_sealed_closing_balance(app, session, team, history):
-    period = services.close_month(session=session, month=LAST_MONTH, actor_id=history.id)
+    period = services.close_month(session=session, month=end_of_last_month(), actor_id=history.id)
     session.commit()
     budget = services.budget_account_id(session=session, team=team)
     sealed = session.get(PeriodBalance, 1) and session.exec(
         PeriodBalance.__table__.select().where(PeriodBalance.account_id == budget,
                                                PeriodBalance.month_start == period.month_start)
     ).one().balance_pence
-    last = figures.build_statement(session=session, team=team, month=LAST_MONTH)
-    this = figures.build_statement(session=session, team=team, month=TODAY)
+    last = figures.build_statement(session=session, team=team, month=end_of_last_month())
+    this = figures.build_statement(session=session, team=team, month=today())
     assert last.closed and last.status == "CLOSED"
     assert last.closing_pence == sealed == this.opening_pence
     with app.test_request_context():
@@ -301,7 +299,7 @@ def _other_team(session, team) -> Team:
 
 
 def test_finance_lists_teams_and_downloads_pdf_and_csv(client, session, team, history, sign_in):  # noqa: F811
-    month = TODAY.strftime("%Y-%m")
+    month = today().strftime("%Y-%m")
     assert sign_in(history).status_code == 302
     page = client.get(f"/finance/statements?month={month}")
     assert page.status_code == 200
@@ -318,7 +316,7 @@ def test_finance_lists_teams_and_downloads_pdf_and_csv(client, session, team, hi
 def test_members_download_their_own_team_only(client, session, team, history, make_person, sign_in):  # noqa: F811
     other = _other_team(session, team)
     member = make_person("mo@example.org", role="member", team=team)
-    month = TODAY.strftime("%Y-%m")
+    month = today().strftime("%Y-%m")
     assert sign_in(member).status_code == 302
     own = client.get(f"/teams/{team.slug}/statements/{month}.pdf")
     assert own.status_code == 200 and own.data.startswith(b"%PDF")
@@ -329,7 +327,7 @@ def test_members_download_their_own_team_only(client, session, team, history, ma
 
 
 def test_residents_and_anonymous_are_refused(client, session, team, history, make_person, sign_in):  # noqa: F811
-    month = TODAY.strftime("%Y-%m")
+    month = today().strftime("%Y-%m")
     urls = (f"/teams/{team.slug}/statements/{month}.pdf", f"/finance/statements?month={month}",
             f"/finance/statements/{team.slug}/{month}.csv")
     for url in urls:
@@ -341,7 +339,7 @@ def test_residents_and_anonymous_are_refused(client, session, team, history, mak
 
 
 def test_cli_builds_pdf_and_csv(app, runner, session, team, history, tmp_path):
-    month = TODAY.strftime("%Y-%m")
+    month = today().strftime("%Y-%m")
     result = runner.invoke(args=["statements", "build", "--month", month, "--team", team.slug,
                                  "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
@@ -353,20 +351,20 @@ def test_cli_builds_pdf_and_csv(app, runner, session, team, history, tmp_path):
 def test_prior_period_adjustments_and_released_holds(app, session, team, make_person):  # noqa: F811
     fran = make_person("fran@example.org", role="finance")
     services.allocate(gl_code="R1000", session=session, team=team, amount_pence=100_000, actor_id=fran.id,
-                      effective_date=LAST_MONTH, idempotency_key=_key())
+                      effective_date=end_of_last_month(), idempotency_key=_key())
     held = services.hold(session=session, team=team, amount_pence=9_000, category="venue", description="Hall",
                          actor_id=fran.id, idempotency_key=_key())
     paid = services.settle_hold(session=session, hold_id=held.id, actual_pence=8_000, actor_id=fran.id,
-                                effective_date=LAST_MONTH, idempotency_key=_key(), method="invoice",
+                                effective_date=end_of_last_month(), idempotency_key=_key(), method="invoice",
                                 receipt_ref="R-9", proposer_id=fran.id, approver_id=fran.id)
     services.reverse(session=session, entry_id=paid.id, reason="Refunded", actor_id=fran.id,
-                     effective_date=TODAY, idempotency_key=_key())
+                     effective_date=today(), idempotency_key=_key())
     cancelled = services.hold(session=session, team=team, amount_pence=2_000, category="food",
                               description="Buffet", actor_id=fran.id, idempotency_key=_key())
     services.void_hold(session=session, hold_id=cancelled.id, actor_id=fran.id, idempotency_key=_key())
     session.commit()
-    this = figures.build_statement(session=session, team=team, month=TODAY)
-    last = figures.build_statement(session=session, team=team, month=LAST_MONTH)
+    this = figures.build_statement(session=session, team=team, month=today())
+    last = figures.build_statement(session=session, team=team, month=end_of_last_month())
     assert [(line.reverses_entry_id, line.prior_period) for line in this.reversals] == [(paid.id, True)]
     assert [(r.hold_id, r.released_pence, r.reason) for r in this.released] == [
         (cancelled.id, 2_000, "voided (cancelled)")]
@@ -386,14 +384,14 @@ def test_statements_and_the_county_pack_are_english_for_a_polish_finance_person(
     history.language = "pl"
     session.add(history)
     session.commit()
-    month = TODAY.strftime("%Y-%m")
+    month = today().strftime("%Y-%m")
     assert sign_in(history).status_code == 302
     assert '<html lang="pl"' in client.get(f"/finance/statements?month={month}&lang=pl").get_data(as_text=True)
     for url in (f"/finance/statements/{team.slug}/{month}.pdf?lang=pl", f"/finance/county-pack/{month}.pdf?lang=pl"):
         response = client.get(url)
         assert response.status_code == 200, url
         text = " ".join(pdf_text(response.data).split())
-        assert f"1 {THIS_MONTH:%B %Y}" in text, url  # English month names, not "1 listopada 2026"
+        assert f"1 {this_month():%B %Y}" in text, url  # English month names, not "1 listopada 2026"
         assert not any(name in text for name in POLISH_MONTHS), url
     csv_response = client.get(f"/finance/statements/{team.slug}/{month}.csv?lang=pl")
     assert csv_response.data.startswith(b"Body,")

@@ -20,11 +20,7 @@ from ledger import services
 from statements import figures, freeze, render, store
 from statements.models import COUNTY_SCOPE, FrozenStatement, team_scope
 from tests.statements.test_statements import HOSTILE, amount_after, pdf_text
-
-TODAY = dt.date.today()
-THIS_MONTH = TODAY.replace(day=1)
-LAST_MONTH = (THIS_MONTH - dt.timedelta(days=1)).replace(day=1)
-TWO_AGO = (LAST_MONTH - dt.timedelta(days=1)).replace(day=1)
+from tests.support.clock import last_month, this_month, today, two_months_ago
 
 
 def _key() -> str:
@@ -47,30 +43,30 @@ def fran(session, teams, make_person):  # noqa: F811
     fran = make_person("fran@example.org", role="finance")
     for t, pence in ((team, 100_000), (other, 40_000)):
         services.allocate(gl_code="R1000", session=session, team=t, amount_pence=pence, actor_id=fran.id,
-                          effective_date=TWO_AGO, idempotency_key=_key())
+                          effective_date=two_months_ago(), idempotency_key=_key())
         held = services.hold(session=session, team=t, amount_pence=1_234, category="printing",
                              description=HOSTILE, payee=HOSTILE, actor_id=fran.id, idempotency_key=_key())
         services.settle_hold(session=session, hold_id=held.id, actual_pence=1_234, actor_id=fran.id,
-                             effective_date=LAST_MONTH, idempotency_key=_key(), method="invoice", receipt_ref="R1")
+                             effective_date=last_month(), idempotency_key=_key(), method="invoice", receipt_ref="R1")
     services.allocate(gl_code="R1000", session=session, team=team, amount_pence=5_000, actor_id=fran.id,
-                      effective_date=TODAY, idempotency_key=_key())
+                      effective_date=today(), idempotency_key=_key())
     session.commit()
     return fran
 
 
-def _rows(engine, month=LAST_MONTH):
+def _rows(engine, month=None):
     with open_session(engine, write=False) as s:
         return s.execute(
             select(FrozenStatement.scope, FrozenStatement.statement_id, FrozenStatement.pdf_sha256,
                    FrozenStatement.csv_sha256, FrozenStatement.frozen_at_close)
-            .where(FrozenStatement.month_start == month).order_by(FrozenStatement.scope)
+            .where(FrozenStatement.month_start == (month or last_month())).order_by(FrozenStatement.scope)
         ).all()
 
 
 def test_closing_a_month_freezes_every_statement_and_downloads_are_byte_identical(
         client, session, engine, teams, fran, sign_in):  # noqa: F811
     team, other = teams
-    month = LAST_MONTH.strftime("%Y-%m")
+    month = last_month().strftime("%Y-%m")
     assert sign_in(fran).status_code == 302
     # buffered: the test client closes the response as a server does once it has sent it, which
     # starts the freeze (STATEMENT_FREEZE is "after_response" in testing).
@@ -81,7 +77,7 @@ def test_closing_a_month_freezes_every_statement_and_downloads_are_byte_identica
     assert [r.scope for r in rows] == [COUNTY_SCOPE, team_scope(team.id), team_scope(other.id)]
     assert all(r.frozen_at_close for r in rows)
     stored = {r.scope: r for r in rows}[team_scope(team.id)]
-    assert stored.statement_id == f"TCS-{team.id:04d}-{LAST_MONTH:%Y%m}"  # stable, no build time
+    assert stored.statement_id == f"TCS-{team.id:04d}-{last_month():%Y%m}"  # stable, no build time
 
     first = client.get(f"/finance/statements/{team.slug}/{month}.pdf")
     second = client.get(f"/finance/statements/{team.slug}/{month}.pdf")
@@ -102,7 +98,7 @@ def test_closing_a_month_freezes_every_statement_and_downloads_are_byte_identica
     # Still identical after the ledger moves on (a new entry this month, open).
     with open_session(engine, write=True) as s:
         services.allocate(gl_code="R1000", session=s, team=s.get(Team, team.id), amount_pence=700, actor_id=fran.id,
-                          effective_date=TODAY, idempotency_key=_key())
+                          effective_date=today(), idempotency_key=_key())
         s.commit()
     assert client.get(f"/finance/statements/{team.slug}/{month}.pdf").data == first.data
     # The county pack is frozen too.
@@ -118,9 +114,9 @@ def stored_pack_hash(rows) -> str:
 def test_months_closed_before_freezing_existed_freeze_on_first_request_once(
         app, client, session, engine, teams, fran, sign_in, make_person):  # noqa: F811
     team, _ = teams
-    services.close_month(session=session, month=LAST_MONTH, actor_id=fran.id)  # no freezing here
+    services.close_month(session=session, month=last_month(), actor_id=fran.id)  # no freezing here
     session.commit()
-    month = LAST_MONTH.strftime("%Y-%m")
+    month = last_month().strftime("%Y-%m")
     assert _rows(engine) == []
     member = make_person("mo@example.org", role="member", team=team)
     assert sign_in(member).status_code == 302
@@ -134,15 +130,15 @@ def test_months_closed_before_freezing_existed_freeze_on_first_request_once(
     assert len(_rows(engine)) == 1
     assert rows[0].pdf_sha256 in client.get(f"/teams/{team.slug}/statements").get_data(as_text=True)
     # Months before the closed one are closed too, and freeze the same way.
-    older = client.get(f"/teams/{team.slug}/statements/{TWO_AGO:%Y-%m}.csv")
+    older = client.get(f"/teams/{team.slug}/statements/{two_months_ago():%Y-%m}.csv")
     assert older.status_code == 200 and older.data == client.get(
-        f"/teams/{team.slug}/statements/{TWO_AGO:%Y-%m}.csv").data
-    assert len(_rows(engine, TWO_AGO)) == 1
+        f"/teams/{team.slug}/statements/{two_months_ago():%Y-%m}.csv").data
+    assert len(_rows(engine, two_months_ago())) == 1
 
 
 def test_two_first_requests_racing_store_one_statement_and_both_serve_it(app, session, engine, teams, fran):
     team, _ = teams
-    services.close_month(session=session, month=LAST_MONTH, actor_id=fran.id)
+    services.close_month(session=session, month=last_month(), actor_id=fran.id)
     session.commit()
     barrier = threading.Barrier(2, timeout=60)
     results, errors = [], []
@@ -150,7 +146,7 @@ def test_two_first_requests_racing_store_one_statement_and_both_serve_it(app, se
     def download():
         try:
             with app.app_context(), open_session(engine, write=False) as s:
-                results.append(store.get_team_files(engine, s, s.get(Team, team.id), LAST_MONTH))
+                results.append(store.get_team_files(engine, s, s.get(Team, team.id), last_month()))
         except Exception as error:  # reported below
             errors.append(error)
 
@@ -171,13 +167,13 @@ def test_two_first_requests_racing_store_one_statement_and_both_serve_it(app, se
 
 def test_the_database_refuses_a_second_row_and_any_change(app, session, engine, teams, fran):
     team, _ = teams
-    services.close_month(session=session, month=LAST_MONTH, actor_id=fran.id)
+    services.close_month(session=session, month=last_month(), actor_id=fran.id)
     session.commit()
     with app.app_context(), open_session(engine, write=False) as s:
-        store.get_team_files(engine, s, s.get(Team, team.id), LAST_MONTH)
+        store.get_team_files(engine, s, s.get(Team, team.id), last_month())
     row_id = session.execute(select(FrozenStatement.id)).scalar_one()
     session.commit()
-    duplicate = dict(month_start=LAST_MONTH, scope=team_scope(team.id), statement_id="TCS-X", pdf=b"%PDF",
+    duplicate = dict(month_start=last_month(), scope=team_scope(team.id), statement_id="TCS-X", pdf=b"%PDF",
                      pdf_sha256="0" * 64, pdf_size=4, csv=b"a", csv_sha256="0" * 64, csv_size=1,
                      frozen_at_close=False, generated_at=dt.datetime.now(dt.UTC))
     with open_session(engine, write=True) as s:
@@ -195,13 +191,13 @@ def test_the_database_refuses_a_second_row_and_any_change(app, session, engine, 
 
 def test_open_month_is_a_draft_built_on_request_and_never_stored(client, session, engine, teams, fran, sign_in):  # noqa: F811
     team, _ = teams
-    month = THIS_MONTH.strftime("%Y-%m")
+    month = this_month().strftime("%Y-%m")
     sign_in(fran)
     first = client.get(f"/finance/statements/{team.slug}/{month}.pdf")
     assert first.status_code == 200 and first.headers["X-Statement-Status"] == "draft"
     assert "-DRAFT-" in first.headers["X-Statement-Id"]
     assert "DRAFT" in pdf_text(first.data)
-    assert _rows(engine, THIS_MONTH) == []
+    assert _rows(engine, this_month()) == []
     page = client.get(f"/finance/statements?month={month}").get_data(as_text=True)
     assert "statements are drafts" in page
 
@@ -209,31 +205,31 @@ def test_open_month_is_a_draft_built_on_request_and_never_stored(client, session
 def test_the_month_after_a_closed_month_is_open_and_its_statement_a_draft(
         client, session, engine, teams, fran, sign_in):  # noqa: F811
     team, _ = teams
-    services.close_month(session=session, month=LAST_MONTH, actor_id=fran.id)
+    services.close_month(session=session, month=last_month(), actor_id=fran.id)
     session.commit()
-    assert figures.is_closed(session, LAST_MONTH) and figures.is_closed(session, TWO_AGO)
-    assert not figures.is_closed(session, THIS_MONTH)
+    assert figures.is_closed(session, last_month()) and figures.is_closed(session, two_months_ago())
+    assert not figures.is_closed(session, this_month())
     # Only the closed months wait to be frozen; this month is not among them.
-    assert [s.month for s in freeze.pending_months(session)] == [TWO_AGO, LAST_MONTH]
-    assert freeze.month_status(session, THIS_MONTH) is None
-    draft = figures.build_statement(session=session, team=team, month=TODAY)
+    assert [s.month for s in freeze.pending_months(session)] == [two_months_ago(), last_month()]
+    assert freeze.month_status(session, this_month()) is None
+    draft = figures.build_statement(session=session, team=team, month=today())
     assert not draft.closed and draft.status == "OPEN" and "-DRAFT-" in draft.statement_id
     session.commit()  # end the test session's write transaction (SQLite lock) before the requests
     sign_in(fran)
-    month = THIS_MONTH.strftime("%Y-%m")
+    month = this_month().strftime("%Y-%m")
     response = client.get(f"/finance/statements/{team.slug}/{month}.pdf")
     assert response.status_code == 200 and response.headers["X-Statement-Status"] == "draft"
     assert "-DRAFT-" in response.headers["X-Statement-Id"]
-    assert _rows(engine, THIS_MONTH) == []
+    assert _rows(engine, this_month()) == []
     # And the ledger still takes entries dated this month.
     services.allocate(gl_code="R1000", session=session, team=team, amount_pence=1_000, actor_id=fran.id,
-                      effective_date=THIS_MONTH, idempotency_key=_key())
+                      effective_date=this_month(), idempotency_key=_key())
     session.commit()
 
 
 def test_county_pack_summarises_every_team_then_their_statements(app, session, engine, teams, fran):
     team, other = teams
-    services.close_month(session=session, month=LAST_MONTH, actor_id=fran.id)
+    services.close_month(session=session, month=last_month(), actor_id=fran.id)
     session.commit()
     with app.test_request_context():
         fetcher_seen = []
@@ -245,7 +241,7 @@ def test_county_pack_summarises_every_team_then_their_statements(app, session, e
 
         render.SafeURLFetcher.fetch = spy
         try:
-            files = store.freeze_month(engine, month=LAST_MONTH, at_close=True)
+            files = store.freeze_month(engine, month=last_month(), at_close=True)
         finally:
             render.SafeURLFetcher.fetch = original
     assert fetcher_seen == []  # the hostile <img src="file:///etc/passwd"> and URL fetched nothing
@@ -254,9 +250,9 @@ def test_county_pack_summarises_every_team_then_their_statements(app, session, e
     assert pdf.index(f"{other.name}: monthly statement") < pdf.index(f"{team.name}: monthly statement")
     assert '<img src="file:///etc/passwd">' in pdf.replace("\n", " ")
     with open_session(engine, write=False) as s:
-        singles = {t.id: figures.build_statement(session=s, team=s.get(Team, t.id), month=LAST_MONTH)
+        singles = {t.id: figures.build_statement(session=s, team=s.get(Team, t.id), month=last_month())
                    for t in (team, other)}
-        stored = store.frozen_hashes(s, LAST_MONTH)
+        stored = store.frozen_hashes(s, last_month())
     closing = sum(st.closing_pence for st in singles.values())
     assert amount_after(pdf, "County total (2 teams)") == sum(st.opening_pence for st in singles.values())
     assert f"{Decimal(closing) / 100:,.2f}" in pdf
@@ -266,12 +262,12 @@ def test_county_pack_summarises_every_team_then_their_statements(app, session, e
     assert {r["Statement id"] for r in rows} == {stored[team_scope(t.id)][0] for t in (team, other)}
     assert sum(int(Decimal(r["Amount"]) * 100) for r in rows) == sum(
         st.closing_pence - st.opening_pence for st in singles.values())
-    assert files.statement_id == f"TCP-{LAST_MONTH:%Y%m}" and "Page 1 of" in pdf
+    assert files.statement_id == f"TCP-{last_month():%Y%m}" and "Page 1 of" in pdf
 
 
 def test_only_finance_downloads_the_county_pack(client, session, teams, fran, make_person, sign_in):  # noqa: F811
     team, _ = teams
-    month = THIS_MONTH.strftime("%Y-%m")
+    month = this_month().strftime("%Y-%m")
     member = make_person("mo@example.org", role="enabler", team=team)
     sign_in(member)
     assert client.get(f"/finance/county-pack/{month}.pdf").status_code == 403
@@ -285,9 +281,9 @@ def test_only_finance_downloads_the_county_pack(client, session, teams, fran, ma
 def test_cli_builds_every_statement_and_the_pack_with_a_process_pool(app, runner, session, engine, teams, fran,
                                                                      tmp_path):
     team, other = teams
-    services.close_month(session=session, month=LAST_MONTH, actor_id=fran.id)
+    services.close_month(session=session, month=last_month(), actor_id=fran.id)
     session.commit()
-    month = LAST_MONTH.strftime("%Y-%m")
+    month = last_month().strftime("%Y-%m")
     result = runner.invoke(args=["statements", "build", "--month", month, "--out", str(tmp_path), "--jobs", "2"])
     assert result.exit_code == 0, result.output
     assert "using 2 process(es)" in result.output and "closed: frozen files" in result.output

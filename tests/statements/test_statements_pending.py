@@ -17,14 +17,20 @@ from community.models import Team
 from ledger import services
 from statements import freeze, render, store
 from statements.models import COUNTY_SCOPE, FrozenStatement, team_scope
-from tests.statements.test_statements_freeze import LAST_MONTH, TWO_AGO, _rows, fran, teams  # noqa: F401 - fixtures
-
-MONTH = LAST_MONTH.strftime("%Y-%m")
-CLOSED_FLASH = f"{LAST_MONTH:%B %Y} and every month before it are closed. Its statements are being prepared"
+from tests.statements.test_statements_freeze import _rows, fran, teams  # noqa: F401 - fixtures
+from tests.support.clock import last_month, two_months_ago
 
 
-def _close(client, month=MONTH, **kwargs):
-    return client.post("/finance/close-month", data={"month": month, "confirm": "y"}, **kwargs)
+def _month() -> str:
+    return f"{last_month():%Y-%m}"
+
+
+def _closed_flash() -> str:
+    return f"{last_month():%B %Y} and every month before it are closed. Its statements are being prepared"
+
+
+def _close(client, month=None, **kwargs):
+    return client.post("/finance/close-month", data={"month": month or _month(), "confirm": "y"}, **kwargs)
 
 
 def _finance_home(client) -> str:
@@ -33,10 +39,11 @@ def _finance_home(client) -> str:
     return response.get_data(as_text=True)
 
 
-def _preparing(page: str, month=LAST_MONTH) -> str | None:
+def _preparing(page: str, month=None) -> str | None:
     """The finance home's line for ``month`` under "Statements being prepared", or None."""
     if "Statements being prepared" not in page:
         return None
+    month = month or last_month()
     for line in page[page.index("Statements being prepared"):].split("</li>")[:-1]:
         if f"{month:%B %Y}" in line:
             return " ".join(line.split("</a>:", 1)[1].split())
@@ -47,8 +54,8 @@ def _freeze_pending_freezes_both_months(runner) -> None:
     result = runner.invoke(args=["statements", "freeze-pending"])
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
-        f"{TWO_AGO:%Y-%m}: frozen: 2 of 2 team statements and the county pack.",
-        f"{MONTH}: frozen: 2 of 2 team statements and the county pack.",
+        f"{two_months_ago():%Y-%m}: frozen: 2 of 2 team statements and the county pack.",
+        f"{_month()}: frozen: 2 of 2 team statements and the county pack.",
     ]
 
 
@@ -82,22 +89,22 @@ def test_after_response_freezes_in_the_background_once_the_response_is_closed(
     # close() came back while the freeze is still running (held at the gate): it does not wait.
     assert _rows(engine) == []
     page = _finance_home(client)
-    assert CLOSED_FLASH in page
+    assert _closed_flash() in page
     assert _preparing(page) == "being prepared (0 of 2 teams ready)"
     # The month before was closed with it (it has entries), and is being prepared by the same thread.
-    assert _preparing(page, TWO_AGO) == "being prepared (0 of 2 teams ready)"
+    assert _preparing(page, two_months_ago()) == "being prepared (0 of 2 teams ready)"
     # The packs' downloads wait for the freeze under way and do not start a second one.
     thread = list(freeze._threads.values())[0]
-    assert client.get(f"/finance/county-pack/{MONTH}.csv").status_code == 503
-    assert client.get(f"/finance/county-pack/{TWO_AGO:%Y-%m}.pdf").status_code == 503
+    assert client.get(f"/finance/county-pack/{_month()}.csv").status_code == 503
+    assert client.get(f"/finance/county-pack/{two_months_ago():%Y-%m}.pdf").status_code == 503
     assert list(freeze._threads.values()) == [thread]
     gate.set()
     assert freeze.wait_for_background_freezes(timeout=300)
     expected = [(COUNTY_SCOPE, True), (team_scope(team.id), True), (team_scope(other.id), True)]
-    for month in (TWO_AGO, LAST_MONTH):
+    for month in (two_months_ago(), last_month()):
         assert [(r.scope, r.frozen_at_close) for r in _rows(engine, month)] == expected
     page = _finance_home(client)
-    assert _preparing(page) is None and _preparing(page, TWO_AGO) is None
+    assert _preparing(page) is None and _preparing(page, two_months_ago()) is None
     # Closing the same month again (the service returns the first close) freezes nothing more.
     before = _snapshot(engine)
     assert _close(client, buffered=True).status_code == 302
@@ -109,37 +116,37 @@ def test_cron_mode_freezes_nothing_in_the_request_and_the_cli_freezes_every_pend
         app, client, runner, session, engine, teams, fran, sign_in):  # noqa: F811 - fixtures
     team, other = teams
     app.config["STATEMENT_FREEZE"] = "cron"
-    services.close_month(session=session, month=TWO_AGO, actor_id=fran.id)  # an earlier close, not frozen
+    services.close_month(session=session, month=two_months_ago(), actor_id=fran.id)  # an earlier close, not frozen
     session.commit()
     assert sign_in(fran).status_code == 302
     assert _close(client, buffered=True).status_code == 302  # closed by the client, as a server would
     assert freeze._threads == {}
     assert _snapshot(engine) == []
     page = _finance_home(client)
-    assert CLOSED_FLASH in page
-    assert _preparing(page, TWO_AGO) == _preparing(page) == "being prepared (0 of 2 teams ready)"
+    assert _closed_flash() in page
+    assert _preparing(page, two_months_ago()) == _preparing(page) == "being prepared (0 of 2 teams ready)"
     # A download does not wait for cron: the team's statement freezes on first download.
-    first = client.get(f"/finance/statements/{team.slug}/{MONTH}.pdf")
+    first = client.get(f"/finance/statements/{team.slug}/{_month()}.pdf")
     assert first.status_code == 200 and first.headers["X-Statement-Status"] == "frozen"
     assert _preparing(_finance_home(client)) == "being prepared (1 of 2 teams ready)"
     # The county pack is not built in a request while its month is being frozen (it needs every
     # team's statement): the download says how far the freeze is, and nothing is written.
     before = _snapshot(engine)
-    waiting = client.get(f"/finance/county-pack/{MONTH}.pdf")
+    waiting = client.get(f"/finance/county-pack/{_month()}.pdf")
     assert waiting.status_code == 503 and waiting.headers["Retry-After"] == "60"
     assert "1 of 2 team statements are ready" in " ".join(waiting.get_data(as_text=True).split())
     assert _snapshot(engine) == before and freeze._threads == {}  # cron mode: no thread
-    listing = " ".join(client.get(f"/finance/statements?month={MONTH}").get_data(as_text=True).split())
+    listing = " ".join(client.get(f"/finance/statements?month={_month()}").get_data(as_text=True).split())
     assert "Being prepared: 1 of 2 team statements are ready" in listing
 
     _freeze_pending_freezes_both_months(runner)
-    for month in (TWO_AGO, LAST_MONTH):
+    for month in (two_months_ago(), last_month()):
         assert {r.scope for r in _rows(engine, month)} == {COUNTY_SCOPE, team_scope(team.id), team_scope(other.id)}
     kept = {r.scope: r for r in _rows(engine)}[team_scope(team.id)]
     assert kept.pdf_sha256 == render.sha256(first.data) and not kept.frozen_at_close  # the download's row
     assert all(r.frozen_at_close for r in _rows(engine) if r.scope != team_scope(team.id))
-    assert _preparing(_finance_home(client)) is None and _preparing(_finance_home(client), TWO_AGO) is None
-    pack = client.get(f"/finance/county-pack/{MONTH}.pdf")  # frozen now: the stored bytes
+    assert _preparing(_finance_home(client)) is None and _preparing(_finance_home(client), two_months_ago()) is None
+    pack = client.get(f"/finance/county-pack/{_month()}.pdf")  # frozen now: the stored bytes
     assert pack.status_code == 200 and render.sha256(pack.data) == {r.scope: r for r in _rows(engine)}[
         COUNTY_SCOPE].pdf_sha256
 
@@ -166,15 +173,15 @@ def test_months_closed_by_closing_a_later_one_are_pending_too(
     assert _close(client, buffered=True).status_code == 302
     with open_session(engine, write=False) as s:
         assert [(m.month, m.teams_total, m.frozen) for m in freeze.month_statuses(s)] == [
-            (TWO_AGO, 2, False), (LAST_MONTH, 2, False)]  # none before the first entry
-    assert _preparing(_finance_home(client), TWO_AGO) == "being prepared (0 of 2 teams ready)"
-    waiting = client.get(f"/finance/county-pack/{TWO_AGO:%Y-%m}.pdf")
+            (two_months_ago(), 2, False), (last_month(), 2, False)]  # none before the first entry
+    assert _preparing(_finance_home(client), two_months_ago()) == "being prepared (0 of 2 teams ready)"
+    waiting = client.get(f"/finance/county-pack/{two_months_ago():%Y-%m}.pdf")
     assert waiting.status_code == 503 and _snapshot(engine) == []
-    listing = " ".join(client.get(f"/finance/statements?month={TWO_AGO:%Y-%m}").get_data(as_text=True).split())
+    listing = " ".join(client.get(f"/finance/statements?month={two_months_ago():%Y-%m}").get_data(as_text=True).split())
     assert "Being prepared: 0 of 2 team statements are ready" in listing
 
     _freeze_pending_freezes_both_months(runner)
-    assert client.get(f"/finance/county-pack/{TWO_AGO:%Y-%m}.pdf").status_code == 200
+    assert client.get(f"/finance/county-pack/{two_months_ago():%Y-%m}.pdf").status_code == 200
     # A team created after the close (it has no entries in those months) leaves them frozen.
     with open_session(engine, write=True) as s:
         s.add(Team(slug="newcomers", name="Newcomers", place_id=teams[0].place_id, cost_centre="TC77"))
@@ -188,45 +195,45 @@ def test_a_month_closed_while_the_background_freeze_runs_is_frozen_by_it_too(
     assert sign_in(fran).status_code == 302
     reached, gate = threading.Event(), threading.Event()
     store._BEFORE_STORE = lambda: (reached.set(), gate.wait(120))
-    _close(client, month=f"{TWO_AGO:%Y-%m}").close()  # the thread starts on TWO_AGO, the one pending month
+    _close(client, month=f"{two_months_ago():%Y-%m}").close()  # the thread starts on the month before last, the one pending month
     assert reached.wait(120)
     thread = list(freeze._threads.values())[0]
     _close(client).close()  # last month is closed while that pass runs: no second thread
     assert list(freeze._threads.values()) == [thread]
     gate.set()
     assert freeze.wait_for_background_freezes(timeout=300)
-    assert len(_rows(engine, TWO_AGO)) == len(_rows(engine)) == 3  # the next pass froze last month
+    assert len(_rows(engine, two_months_ago())) == len(_rows(engine)) == 3  # the next pass froze last month
 
 
 def test_a_month_that_fails_to_freeze_is_reported_and_stays_pending(
         app, runner, session, engine, teams, fran, monkeypatch):  # noqa: F811 - fixtures
-    services.close_month(session=session, month=TWO_AGO, actor_id=fran.id)
-    services.close_month(session=session, month=LAST_MONTH, actor_id=fran.id)
+    services.close_month(session=session, month=two_months_ago(), actor_id=fran.id)
+    services.close_month(session=session, month=last_month(), actor_id=fran.id)
     session.commit()
     real = store.freeze_month
 
     def broken_for_two_ago(engine, *, month, **kwargs):
-        if month == TWO_AGO:
+        if month == two_months_ago():
             raise RuntimeError("WeasyPrint fell over")
         return real(engine, month=month, **kwargs)
 
     monkeypatch.setattr(store, "freeze_month", broken_for_two_ago)
     result = runner.invoke(args=["statements", "freeze-pending"])
     assert result.exit_code == 1
-    assert f"{TWO_AGO:%Y-%m}: not frozen, will be tried again: RuntimeError: WeasyPrint fell over" in result.output
-    assert f"{MONTH}: frozen: 2 of 2 team statements and the county pack." in result.output
-    assert _rows(engine, TWO_AGO) == [] and len(_rows(engine)) == 3
+    assert f"{two_months_ago():%Y-%m}: not frozen, will be tried again: RuntimeError: WeasyPrint fell over" in result.output
+    assert f"{_month()}: frozen: 2 of 2 team statements and the county pack." in result.output
+    assert _rows(engine, two_months_ago()) == [] and len(_rows(engine)) == 3
     with open_session(engine, write=False) as s:
-        assert [p.month for p in freeze.pending_months(s)] == [TWO_AGO]
+        assert [p.month for p in freeze.pending_months(s)] == [two_months_ago()]
     monkeypatch.setattr(store, "freeze_month", real)
     assert runner.invoke(args=["statements", "freeze-pending"]).exit_code == 0
-    assert len(_rows(engine, TWO_AGO)) == 3
+    assert len(_rows(engine, two_months_ago())) == 3
 
 
 def _overlapping_freezes(app, session, engine, fran, monkeypatch, kinds):  # noqa: F811 - fixtures
     """Start a freeze of every pending month per kind ("cron": ``freeze_pending``; "background":
     the thread the close-month response starts) together; returns the renders per statement."""
-    services.close_month(session=session, month=LAST_MONTH, actor_id=fran.id)
+    services.close_month(session=session, month=last_month(), actor_id=fran.id)
     session.commit()
     renders, lock = Counter(), threading.Lock()
 
@@ -268,7 +275,7 @@ def test_overlapping_freezes_render_each_statement_once(
         app, session, engine, teams, fran, monkeypatch, kinds):  # noqa: F811 - fixtures
     renders = _overlapping_freezes(app, session, engine, fran, monkeypatch, kinds)
     # Closing last month closed the month before it too (it has entries): both are frozen.
-    assert len(_rows(engine)) == len(_rows(engine, TWO_AGO)) == 3
+    assert len(_rows(engine)) == len(_rows(engine, two_months_ago())) == 3
     assert len(renders) == 6 and set(renders.values()) == {1}, renders
     with open_session(engine, write=False) as s:
         assert freeze.pending_months(s) == []

@@ -19,16 +19,15 @@ from ledger.models import JournalEntry
 from statements import figures, store
 from tests.conftest import scratch_pg_database
 from tests.spend.test_views import approve, make_request, new_request, pay, w  # noqa: F401 - w is a fixture
+from tests.support.clock import today
 
 from .test_statements import pdf_text
 
-TODAY = dt.date.today()
 
-
-def _statement(engine, team_id: int, month: dt.date = TODAY):
+def _statement(engine, team_id: int, month: dt.date | None = None):
     with open_session(engine, write=False) as s:
         team = s.get(Team, team_id)
-        return figures.build_statement(session=s, team=team, month=month)
+        return figures.build_statement(session=s, team=team, month=month or today())
 
 
 def _files(app, st):
@@ -42,7 +41,7 @@ def _pledge_fund(w, pence: int) -> int:  # noqa: F811 - the fixture's value
         team = s.get(Team, w["team"].id)
         fund = services.open_restricted_fund(session=s, team=team, label="Friends of the Park pledge")
         services.receive_into_fund(session=s, team=team, account_id=fund.id, amount_pence=pence,
-                                   actor_id=w["fran"].id, effective_date=TODAY, idempotency_key=uuid.uuid4().hex,
+                                   actor_id=w["fran"].id, effective_date=today(), idempotency_key=uuid.uuid4().hex,
                                    description="Pledge paid: Friends of the Park", payee="Friends of the Park",
                                    method="bank transfer", receipt_ref="BANK-1")
         s.commit()
@@ -73,7 +72,7 @@ def test_refused_approvals_are_listed_on_their_teams_statement(w, app, engine): 
     assert [e.team_id for e in events] == [w["team"].id, w["team"].id]
     # Another team's statement, and the next month's, do not list them.
     assert _statement(engine, w["other"].id).overspend_refused == []
-    next_month = (TODAY.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+    next_month = (today().replace(day=1) + dt.timedelta(days=32)).replace(day=1)
     assert _statement(engine, w["team"].id, next_month).overspend_refused == []
     pdf = _files(app, st).pdf
     page = pdf_text(pdf)
@@ -121,7 +120,7 @@ def test_payment_methods_group_under_one_code_whatever_the_spelling(w, app, engi
                                  description="Tools", actor_id=w["fran"].id,
                                  idempotency_key=uuid.uuid4().hex)
             services.settle_hold(session=s, hold_id=held.id, actual_pence=1_000, actor_id=w["fran"].id,
-                                 effective_date=TODAY, idempotency_key=uuid.uuid4().hex, method=method,
+                                 effective_date=today(), idempotency_key=uuid.uuid4().hex, method=method,
                                  receipt_ref=f"R-{method}")
         s.commit()
 

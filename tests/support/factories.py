@@ -27,6 +27,7 @@ from community import services
 from community.db import open_session, utcnow
 from community.models import Membership, Person, Place, PostcodeDistrict, Team
 from ledger import services as ledger
+from tests.support.clock import today
 from votes import services as votes
 
 PASSWORD = "correct horse battery"
@@ -121,7 +122,7 @@ def votes_world(session, place_and_team, make_person):
     outsider.place_id = elsewhere.id
     session.add(outsider)
     ledger.allocate(gl_code="R1000", session=session, team=team, amount_pence=500_000, actor_id=finance.id,
-                    effective_date=dt.date.today(), idempotency_key="alloc-1")
+                    effective_date=today(), idempotency_key="alloc-1")
     session.commit()
     return dict(place=place, team=team, finance=finance, member=member, enabler=enabler,
                 residents=residents, outsider=outsider)

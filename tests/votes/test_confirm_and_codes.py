@@ -17,6 +17,7 @@ from community.errors import EmailNotConfirmed, Forbidden, VotingCodeInvalid
 from community.models import AuditEvent, MailMessage, Person, VotingCode
 from pledges import services as pledges
 from pledges.models import Pledge, PledgeSignature
+from tests.support.clock import today
 from tests.support.factories import SECRET, feasible_idea, open_round
 from votes import services
 from votes.models import Ballot, Idea, IdeaSupport
@@ -79,7 +80,7 @@ def test_an_unconfirmed_resident_cannot_support_propose_pledge_or_sign(session, 
     for kind, extra in (("money", {"amount_pence": 5_000}), ("time", {"minutes": 60, "frequency": "once"})):
         with pytest.raises(EmailNotConfirmed):
             pledges.make_pledge(session=session, team=team, made_by=person, kind=kind, description="For the hall",
-                                today=dt.date.today(), **extra)
+                                today=today(), **extra)
     cp = pledges.create_community_pledge(session=session, team=team, author=world["member"], title="Litter-free",
                                          promise="We pick up litter")
     with pytest.raises(EmailNotConfirmed):

@@ -9,6 +9,7 @@ from community.formatting import london_datetime
 from pledges import services as pledges
 from spend import services as spend
 from spend.models import SpendRequest
+from tests.support.clock import today
 from tests.support.factories import feasible_idea, open_round
 from votes import services
 
@@ -76,8 +77,8 @@ def test_staff_land_on_a_to_do_list(client, session, world, sign_in):
     spend.approve(session=session, team=team, request_id=approved.id, approver=member, auth_session=None,
                   idempotency_key="ap-1", fresh_above_pence=10**9)
     pledges.make_pledge(session=session, team=team, made_by=world["residents"][0], kind="goods",
-                        description="Ten chairs", quantity=10, today=dt.date.today(),
-                        due_on=dt.date.today() + dt.timedelta(days=2))
+                        description="Ten chairs", quantity=10, today=today(),
+                        due_on=today() + dt.timedelta(days=2))
     session.commit()
     page = client.get("/staff").get_data(as_text=True)
     assert "Nothing waiting" not in page
