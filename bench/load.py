@@ -323,8 +323,9 @@ def same_template_app():
 
     from flask import render_template
 
+    from community.i18n import labels
     from votes import search
-    from votes.models import IDEA_CATEGORIES
+    from votes.models import IDEA_CATEGORIES, STATUS_LABELS
     from wsgi import create_app
 
     app = create_app()
@@ -351,8 +352,9 @@ def same_template_app():
         listed = SimpleNamespace(rows=rows, page=1, pages=max(-(-total // search.PER_PAGE), 1), total=total,
                                  per_page=search.PER_PAGE)
         return render_template("votes/ideas.html", team=team, found=listed, asked=asked, notes=[], ideas=rows,
-                               open_rounds=rounds, is_team_staff=False, categories=IDEA_CATEGORIES,
-                               statuses=search.FILTER_STATUSES, can_propose=False)
+                               open_rounds=rounds, is_team_staff=False, categories=labels(IDEA_CATEGORIES),
+                               status_labels=labels(STATUS_LABELS), statuses=search.FILTER_STATUSES,
+                               can_propose=False)
 
     def wsgi(environ, start_response):
         with app.request_context(environ):

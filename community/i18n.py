@@ -18,7 +18,7 @@ A language that does not exist (``?lang=xx``) is ignored, never an error.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import wraps
 from typing import ParamSpec, TypeVar
 from urllib.parse import urlencode
@@ -102,6 +102,20 @@ def select_locale() -> str:
     return DEFAULT
 
 
+_LABELS: dict[tuple[int, str], tuple[Mapping, dict[str, str]]] = {}
+
+
+def labels(mapping: Mapping[str, object]) -> dict[str, str]:
+    """A module's fixed labels (``lazy_gettext`` values) in the active language, as plain text:
+    made once per language, not translated again for each of a page's 50 rows (a lazy string
+    used as a dict key or rendered translates itself every time)."""
+    key = (id(mapping), language())
+    found = _LABELS.get(key)
+    if found is None or found[0] is not mapping:
+        found = _LABELS[key] = (mapping, {code: str(label) for code, label in mapping.items()})
+    return found[1]
+
+
 def language() -> str:
     """The active language's code ("en", "pl" or "ro")."""
     locale = get_locale()
@@ -162,12 +176,18 @@ def _translate_field_error_prefix() -> None:
 
 
 CATALOGUE = "_thriving_catalogue"  # the template context's key for the catalogue of this render
+LANGUAGE = "_thriving_language"  # and for its language's code (the date filters read it)
 
 
 def _bind_catalogue() -> dict:
     """Once per ``render_template``: the catalogue of the locale the page renders in (so an email
     rendered inside ``force_locale`` gets the recipient's, a statement English)."""
-    return {CATALOGUE: _translations()}
+    return {CATALOGUE: _translations(), LANGUAGE: language()}
+
+
+def bound_language(context: Context) -> str:
+    """The language this render was bound to (see above), or the active one."""
+    return context.get(LANGUAGE) or language()
 
 
 def _catalogue(context: Context):

@@ -3,11 +3,12 @@ category, restricted funds (one per pledge received) and outside contributions; 
 (sealed closing balance of the last closed month + later postings) and what is still
 available (balance − open holds, TigerBeetle's pending transfers)."""
 
+import datetime as dt
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import Date, bindparam, func, literal, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
@@ -50,6 +51,15 @@ def budget_account_id(*, session: Session, team: Team) -> int:
     return _account_id(session, f"team:{team.id}:budget", AccountKind.BUDGET, team.id, f"{team.name} budget")
 
 
+_ACCOUNT_BY_CODE = select(LedgerAccount.id).where(LedgerAccount.code == bindparam("code"))
+
+
+def existing_budget_account_id(*, session: Session, team: Team) -> int | None:
+    """The id of the team's budget account, or None before its first allocation (a page that
+    only reads must not create it)."""
+    return session.execute(_ACCOUNT_BY_CODE, {"code": f"team:{team.id}:budget"}).scalar_one_or_none()
+
+
 def spend_account_id(*, session: Session, team_id: int, category: str) -> int:
     slug = category.strip().lower()
     return _account_id(session, f"team:{team_id}:spend:{slug}", AccountKind.SPEND, team_id, f"Spend: {slug}")
@@ -80,30 +90,49 @@ def contributions_account_id(*, session: Session, team: Team) -> int:
     )
 
 
+def balance_columns(account_id) -> tuple:
+    """SQL for an account's balance and its open holds, for ``account_id`` (a bound parameter, or
+    a column to correlate with): the sealed closing balance of the last closed month plus the
+    postings dated after it (before any close, every posting), and the sum of its open holds."""
+    newest = select(LedgerPeriod).order_by(LedgerPeriod.month_start.desc()).limit(1).subquery()
+    opening = (
+        select(PeriodBalance.balance_pence)
+        .where(PeriodBalance.account_id == account_id,
+               PeriodBalance.month_start == select(newest.c.month_start).scalar_subquery())
+        .scalar_subquery()
+    )
+    since = select(func.coalesce(select(newest.c.next_month_start).scalar_subquery(),
+                                 literal(dt.date.min, Date))).scalar_subquery()
+    posted = (
+        select(func.coalesce(func.sum(Posting.amount_pence), 0))
+        .where(Posting.account_id == account_id, Posting.effective_date >= since)
+        .scalar_subquery()
+    )
+    committed = (
+        select(func.coalesce(func.sum(Hold.amount_pence), 0))
+        .where(Hold.account_id == account_id, Hold.status == HoldStatus.OPEN.value)
+        .scalar_subquery()
+    )
+    return func.coalesce(opening, 0) + posted, committed
+
+
+# Built once (every ledger page and every spend asks; SQLAlchemy reuses the compiled SQL).
+_BALANCE_SQL, _COMMITTED_SQL = balance_columns(bindparam("account_id"))
+_BALANCE = select(_BALANCE_SQL)
+_COMMITTED = select(_COMMITTED_SQL)
+_BALANCE_AND_COMMITTED = select(_BALANCE_SQL, _COMMITTED_SQL)
+
+
 def balance_in(*, session: Session, account_id: int) -> int:
     """Sealed closing balance of the last closed month + postings dated after it."""
-    period = session.execute(
-        select(LedgerPeriod.month_start, LedgerPeriod.next_month_start)
-        .order_by(LedgerPeriod.month_start.desc())
-        .limit(1)
-    ).first()
-    if period is None:
-        opening, since = 0, None
-    else:
-        opening = (
-            session.execute(
-                select(PeriodBalance.balance_pence).where(
-                    PeriodBalance.month_start == period.month_start,
-                    PeriodBalance.account_id == account_id,
-                )
-            ).scalar_one_or_none()
-            or 0
-        )
-        since = period.next_month_start
-    query = select(func.coalesce(func.sum(Posting.amount_pence), 0)).where(Posting.account_id == account_id)
-    if since is not None:
-        query = query.where(Posting.effective_date >= since)
-    return int(opening) + int(session.execute(query).scalar_one())
+    return int(session.execute(_BALANCE, {"account_id": account_id}).scalar_one())
+
+
+def balance_and_committed(*, session: Session, account_id: int) -> tuple[int, int]:
+    """The account's balance (as ``balance_in``) and its open holds (as ``committed_in``), in
+    one round trip: what a ledger page shows as balance and available."""
+    balance, committed = session.execute(_BALANCE_AND_COMMITTED, {"account_id": account_id}).one()
+    return int(balance), int(committed)
 
 
 def balance_of(*, session: Session, team: Team | None = None, account_id: int | None = None) -> int:
@@ -117,34 +146,58 @@ def balance_of(*, session: Session, team: Team | None = None, account_id: int | 
 
 def committed_in(*, session: Session, account_id: int) -> int:
     """Money committed (open holds) against one budget or restricted account."""
-    total = session.execute(
-        select(func.coalesce(func.sum(Hold.amount_pence), 0)).where(
-            Hold.account_id == account_id, Hold.status == HoldStatus.OPEN.value
-        )
-    ).scalar_one()
-    return int(total)
+    return int(session.execute(_COMMITTED, {"account_id": account_id}).scalar_one())
 
 
 def available_of(*, session: Session, team: Team) -> int:
     """What the team can still commit from its budget: balance minus open holds, in pence."""
-    budget = budget_account_id(session=session, team=team)
-    return balance_in(session=session, account_id=budget) - committed_in(session=session, account_id=budget)
+    return available_in(session=session, account_id=budget_account_id(session=session, team=team))
 
 
 def available_in(*, session: Session, account_id: int) -> int:
     """What can still be committed from one budget or restricted account, in pence."""
-    return balance_in(session=session, account_id=account_id) - committed_in(session=session, account_id=account_id)
+    balance, committed = balance_and_committed(session=session, account_id=account_id)
+    return balance - committed
+
+
+_RESTRICTED_FUNDS = (
+    select(LedgerAccount)
+    .where(LedgerAccount.team_id == bindparam("team_id"), LedgerAccount.kind == AccountKind.RESTRICTED.value)
+    .order_by(LedgerAccount.id)
+)
 
 
 def restricted_funds(*, session: Session, team: Team) -> list[LedgerAccount]:
     """The team's restricted funds (one per pledge received), oldest first."""
-    return list(
-        session.execute(
-            select(LedgerAccount)
-            .where(LedgerAccount.team_id == team.id, LedgerAccount.kind == AccountKind.RESTRICTED.value)
-            .order_by(LedgerAccount.id)
-        ).scalars()
-    )
+    return list(session.execute(_RESTRICTED_FUNDS, {"team_id": team.id}).scalars())
+
+
+_TEAM_ACCOUNTS = (
+    select(LedgerAccount.id, LedgerAccount.kind, LedgerAccount.label, *balance_columns(LedgerAccount.id))
+    .where(LedgerAccount.team_id == bindparam("team_id"),
+           LedgerAccount.kind.in_((AccountKind.BUDGET.value, AccountKind.RESTRICTED.value)))
+    .order_by(LedgerAccount.id)
+)
+
+
+@dataclass(frozen=True)
+class AccountBalance:
+    account_id: int
+    kind: str  # AccountKind.BUDGET or .RESTRICTED
+    label: str
+    balance_pence: int
+    committed_pence: int
+
+    @property
+    def available_pence(self) -> int:
+        return self.balance_pence - self.committed_pence
+
+
+def team_accounts(*, session: Session, team: Team) -> list[AccountBalance]:
+    """The team's budget account (when it has one) and restricted funds, oldest first, each with
+    its balance and open holds: one round trip for the spend dashboard's "money available"."""
+    return [AccountBalance(int(i), kind, label, int(balance), int(committed))
+            for i, kind, label, balance, committed in session.execute(_TEAM_ACCOUNTS, {"team_id": team.id})]
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ movements, and every team's balance (public pages withhold individuals as WITHHE
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from community.i18n import _
@@ -12,15 +13,14 @@ from community.models import Team
 from ledger import codes
 from ledger.accounts import (
     FundSummary,
-    available_of,
-    balance_in,
-    balance_of,
+    balance_and_committed,
+    balance_columns,
     budget_account_id,
-    committed_in,
+    existing_budget_account_id,
     restricted_funds,
 )
 from ledger.journal import reference
-from ledger.models import JournalEntry, LedgerAccount, Posting
+from ledger.models import AccountKind, JournalEntry, LedgerAccount, Posting
 
 # The marker of a payee who is a person, in the council's records (statements, their CSVs, the open
 # data files): English always, as those files are. A page shows it through ``shown_payee``.
@@ -34,16 +34,17 @@ def shown_payee(payee: str | None) -> str:
 
 def team_balances(*, session: Session) -> list[dict]:
     """Every team with its balance and available pence, by name (0 for a team with no budget
-    account yet: reading must not create one)."""
-    budgets = set(session.execute(select(LedgerAccount.code).where(LedgerAccount.code.like("team:%:budget"))).scalars())
-    rows = []
-    for team in session.execute(select(Team).order_by(Team.name)).scalars():
-        if f"team:{team.id}:budget" in budgets:
-            rows.append({"team": team, "balance": balance_of(session=session, team=team),
-                         "available": available_of(session=session, team=team)})
-        else:
-            rows.append({"team": team, "balance": 0, "available": 0})
-    return rows
+    account yet: reading must not create one). One query, however many teams."""
+    return [{"team": team, "balance": int(balance), "available": int(balance) - int(committed)}
+            for team, balance, committed in session.execute(_TEAM_BALANCES)]
+
+
+_BUDGET = aliased(LedgerAccount)
+_TEAM_BALANCES = (
+    select(Team, *(func.coalesce(column, 0) for column in balance_columns(_BUDGET.id)))
+    .outerjoin(_BUDGET, (_BUDGET.team_id == Team.id) & (_BUDGET.kind == AccountKind.BUDGET.value))
+    .order_by(Team.name, Team.id)
+)
 
 
 @dataclass(frozen=True)
@@ -87,34 +88,48 @@ def list_entries(*, session: Session, team: Team, page: int = 1, per_page: int =
     return _account_page(session, budget_account_id(session=session, team=team), page, per_page)
 
 
+def budget_page(*, session: Session, team: Team, page: int = 1, per_page: int = 50) -> LedgerPage | None:
+    """As ``list_entries``, or None before the team's first allocation (nothing is created)."""
+    account_id = existing_budget_account_id(session=session, team=team)
+    return None if account_id is None else _account_page(session, account_id, page, per_page)
+
+
+_NEWEST_FIRST = (Posting.effective_date.desc(), Posting.entry_id.desc(), Posting.id.desc())
+# Built once (SQLAlchemy then reuses the compiled SQL): the page's postings with their entries'
+# columns, not entities (50 rows build no objects for the identity map).
+_PAGE_ROWS = (
+    select(Posting.amount_pence, JournalEntry.id, JournalEntry.effective_date, JournalEntry.kind,
+           JournalEntry.description, JournalEntry.payee, JournalEntry.payee_is_individual, JournalEntry.reason,
+           JournalEntry.category, JournalEntry.reverses_entry_id, JournalEntry.proposer_id, JournalEntry.approver_id,
+           JournalEntry.method, JournalEntry.receipt_ref)
+    .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+    .where(Posting.account_id == bindparam("account_id"))
+    .order_by(*_NEWEST_FIRST)
+    .limit(bindparam("limit"))
+    .offset(bindparam("offset"))
+)
+
+
 def _account_page(session: Session, account_id: int, page: int, per_page: int) -> LedgerPage:
     """A page of one account's entries, newest first, with running balances."""
     page = max(int(page), 1)
     per_page = min(max(int(per_page), 1), 200)
-    balance = balance_in(session=session, account_id=account_id)
-    available = balance - committed_in(session=session, account_id=account_id)
+    balance, committed = balance_and_committed(session=session, account_id=account_id)
     offset = (page - 1) * per_page
-    order = (Posting.effective_date.desc(), Posting.entry_id.desc(), Posting.id.desc())
     running = balance
     if offset:
         newer = (
             select(Posting.amount_pence)
             .where(Posting.account_id == account_id)
-            .order_by(*order)
+            .order_by(*_NEWEST_FIRST)
             .limit(offset)
             .subquery()
         )
         running -= int(session.execute(select(func.coalesce(func.sum(newer.c.amount_pence), 0))).scalar_one())
-    result = session.execute(
-        select(Posting.amount_pence, JournalEntry)
-        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
-        .where(Posting.account_id == account_id)
-        .order_by(*order)
-        .limit(per_page + 1)
-        .offset(offset)
-    ).all()
+    result = session.execute(_PAGE_ROWS, {"account_id": account_id, "limit": per_page + 1, "offset": offset}).all()
     rows = []
-    for amount, entry in result[:per_page]:
+    for entry in result[:per_page]:  # a Row: entry.kind, entry.amount_pence (the posting's)
+        amount = entry.amount_pence
         rows.append(
             LedgerRow(
                 entry_id=entry.id,
@@ -142,7 +157,7 @@ def _account_page(session: Session, account_id: int, page: int, per_page: int) -
         per_page=per_page,
         has_next=len(result) > per_page,
         balance_pence=balance,
-        available_pence=available,
+        available_pence=balance - committed,
     )
 
 

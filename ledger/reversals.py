@@ -195,15 +195,18 @@ class Waiting:
     requested_by: str
 
 
+_PENDING = (  # built once: the finance home asks on every visit
+    select(ReversalRequest, JournalEntry.description, Team.name, Person.name)
+    .join(JournalEntry, JournalEntry.id == ReversalRequest.entry_id)
+    .outerjoin(Team, Team.id == JournalEntry.team_id)
+    .join(Person, Person.id == ReversalRequest.requested_by_id)
+    .where(ReversalRequest.status == ReversalStatus.PENDING.value)
+    .order_by(ReversalRequest.requested_at, ReversalRequest.id)
+)
+
+
 def list_pending(*, session: Session) -> list[Waiting]:
     """Reversals waiting for a second finance person, oldest first."""
-    rows = session.execute(
-        select(ReversalRequest, JournalEntry.description, Team.name, Person.name)
-        .join(JournalEntry, JournalEntry.id == ReversalRequest.entry_id)
-        .outerjoin(Team, Team.id == JournalEntry.team_id)
-        .join(Person, Person.id == ReversalRequest.requested_by_id)
-        .where(ReversalRequest.status == ReversalStatus.PENDING.value)
-        .order_by(ReversalRequest.requested_at, ReversalRequest.id)
-    ).all()
+    rows = session.execute(_PENDING).all()
     return [Waiting(request=r, reference=services.reference(r.entry_id), description=d, team_name=t or "the council",
                     requested_by=p) for r, d, t, p in rows]

@@ -28,6 +28,7 @@ from community.models import Team
 from ledger import codes, journal
 from ledger.accounts import (  # noqa: F401 - the public API (see the docstring)
     COUNCIL_FUND_CODE,
+    AccountBalance,
     FundSummary,
     available_in,
     available_of,
@@ -37,12 +38,14 @@ from ledger.accounts import (  # noqa: F401 - the public API (see the docstring)
     committed_in,
     contributions_account_id,
     council_fund_id,
+    existing_budget_account_id,
     fund_summaries,
     funding_account,
     guard_outflows,
     open_restricted_fund,
     restricted_funds,
     spend_account_id,
+    team_accounts,
 )
 from ledger.errors import (
     HoldNotOpen,
@@ -81,6 +84,7 @@ from ledger.queries import (  # noqa: F401 - the public API
     FundMovements,
     LedgerPage,
     LedgerRow,
+    budget_page,
     list_entries,
     list_fund_movements,
     team_balances,

@@ -34,7 +34,6 @@ from ledger.forms import (
     VirementForm,
     parse_month,
 )
-from ledger.models import LedgerAccount
 from ledger.money import parse_pence
 from ledger.queries import shown_payee
 
@@ -62,12 +61,6 @@ def _sees_detail(team: Team) -> bool:
     return bool(current_user.person.is_finance or current_user.role_in(team.id))
 
 
-def _has_budget(session, team: Team) -> bool:
-    """Whether the team has a budget account yet (a GET must not create one)."""
-    code = f"team:{team.id}:budget"
-    return session.execute(select(LedgerAccount.id).where(LedgerAccount.code == code)).first() is not None
-
-
 # --------------------------------------------------------------------------- public
 
 
@@ -88,9 +81,8 @@ def team_ledger(slug: str):
 
 def _ledger_page(session, team: Team, number: int):
     """One page of the team's ledger (empty before its first allocation); 404 past the last page."""
-    if _has_budget(session, team):
-        page = services.list_entries(session=session, team=team, page=number, per_page=PER_PAGE)
-    else:
+    page = services.budget_page(session=session, team=team, page=number, per_page=PER_PAGE)
+    if page is None:  # no budget account yet (a GET must not create one)
         page = services.LedgerPage(rows=[], page=number, per_page=PER_PAGE, has_next=False,
                                    balance_pence=0, available_pence=0)
     if number > 1 and not page.rows:

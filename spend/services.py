@@ -104,7 +104,7 @@ def _idea_hold(session: Session, team: Team, request: SpendRequest) -> tuple[vot
         return None
     # The idea's hold is on one of the team's own funds, so equal ids mean the same fund; the
     # budget is looked up without creating it (this also runs when a page is only shown).
-    fund = request.account_id if request.account_id is not None else _budget_id_if_any(session, team)
+    fund = request.account_id if request.account_id is not None else ledger.existing_budget_account_id(session=session, team=team)
     if held.account_id != fund:
         return None
     return idea, held
@@ -233,19 +233,12 @@ class Fund:
     available_pence: int
 
 
-def _budget_id_if_any(session: Session, team: Team) -> int | None:
-    return session.execute(
-        select(LedgerAccount.id).where(LedgerAccount.code == f"team:{team.id}:budget")
-    ).scalar_one_or_none()
-
-
 def funds(*, session: Session, team: Team) -> list[Fund]:
     """The team budget and each restricted fund, with what is available now (no writes)."""
-    budget = _budget_id_if_any(session, team)
-    result = [Fund(None, "Team budget", ledger.available_in(session=session, account_id=budget) if budget else 0)]
-    for account in ledger.restricted_funds(session=session, team=team):
-        result.append(Fund(account.id, account.label, ledger.available_in(session=session, account_id=account.id)))
-    return result
+    accounts = ledger.team_accounts(session=session, team=team)
+    budget = next((a.available_pence for a in accounts if a.kind == AccountKind.BUDGET.value), 0)
+    return [Fund(None, "Team budget", budget),
+            *(Fund(a.account_id, a.label, a.available_pence) for a in accounts if a.kind == AccountKind.RESTRICTED.value)]
 
 
 def funding_choices(*, session: Session, team: Team) -> list[Fund]:

@@ -20,7 +20,7 @@ from flask import (
 )
 from flask import session as cookie
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from community import images, mail
@@ -31,7 +31,7 @@ from community.errors import DomainError as CommunityError
 from community.errors import VotingCodeInvalid
 from community.formatting import gbp
 from community.forms import VotingCodeForm
-from community.i18n import _, lazy_gettext
+from community.i18n import _, labels, lazy_gettext
 from community.limits import VOTING_CODE_PER_ADDRESS, limiter
 from community.models import Person, Place, Team
 from community.numbers import is_ascii_digits
@@ -86,11 +86,15 @@ def _round(session, team: Team, round_id: int) -> Round:
     return _closed_if_due(session, rnd)
 
 
+_TEAM_ROUND = (  # built once: every round page and every ballot starts here
+    select(Team, Round).join(Round, Round.team_id == Team.id)
+    .where(Team.slug == bindparam("slug"), Round.id == bindparam("round_id"))
+)
+
+
 def _team_round(session, slug: str, round_id: int) -> tuple[Team, Round]:
     """The team with this slug and its round, in one query, or 404 (a round of another team too)."""
-    row = session.execute(
-        select(Team, Round).join(Round, Round.team_id == Team.id).where(Team.slug == slug, Round.id == round_id)
-    ).first()
+    row = session.execute(_TEAM_ROUND, {"slug": slug, "round_id": round_id}).first()
     if row is None:
         abort(404)
     return row[0], _closed_if_due(session, row[1])
@@ -127,7 +131,8 @@ def ideas(slug: str):
     open_rounds = [r for r in services.rounds_of(session=session, team=team) if r.status == "open"]
     return render_template("votes/ideas.html", team=team, found=found, asked=asked, notes=notes,
                            ideas=found.rows, open_rounds=open_rounds, is_team_staff=_is_team_staff(team),
-                           categories=IDEA_CATEGORIES, statuses=search.FILTER_STATUSES,
+                           categories=labels(IDEA_CATEGORIES), status_labels=labels(STATUS_LABELS),
+                           statuses=search.FILTER_STATUSES,
                            can_propose=_is_team_staff(team) or services.is_resident(_me(), team))
 
 

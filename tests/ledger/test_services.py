@@ -411,3 +411,53 @@ def test_demo_history_is_thirteen_verified_months(session, people):
     with pytest.raises(PeriodClosed):
         _fund(session, teams[0], finance, key="late", day=dt.date(2026, 10, 31))
     assert all(services.available_of(session=session, team=t) >= 0 for t in teams)
+
+
+def _sum_of_postings(session, account_id: int) -> int:
+    from sqlalchemy import func, select
+
+    from ledger.models import Posting
+
+    return int(session.execute(select(func.coalesce(func.sum(Posting.amount_pence), 0))
+                               .where(Posting.account_id == account_id)).scalar_one())
+
+
+def test_every_way_of_reading_a_balance_agrees_before_and_after_a_close(session, people):
+    """The ledger page, the finance home's list of teams and the spend checks read balances by
+    different queries (one round trip each): they must agree with each other and with the plain
+    sum of the postings, with open holds, before any close and after one, and for a team with no
+    budget account yet (0, and nothing created)."""
+    from ledger.accounts import balance_and_committed, existing_budget_account_id
+    from ledger.queries import budget_page, team_balances
+
+    first, second = people["teams"]
+    finance = people["finance"]
+    lonely = type(first)(slug="team-3", name="Team 3", place_id=first.place_id, cost_centre="CC003")
+    session.add(lonely)
+    session.commit()
+
+    def agree(expected: dict):
+        listed = {row["team"].slug: (row["balance"], row["available"]) for row in team_balances(session=session)}
+        assert listed == expected
+        for team in (first, second):
+            account = existing_budget_account_id(session=session, team=team)
+            balance, committed = balance_and_committed(session=session, account_id=account)
+            page = budget_page(session=session, team=team)
+            assert (balance, balance - committed) == expected[team.slug] == (page.balance_pence, page.available_pence)
+            assert balance == services.balance_of(session=session, team=team) == _sum_of_postings(session, account)
+            assert balance - committed == services.available_of(session=session, team=team)
+        assert existing_budget_account_id(session=session, team=lonely) is None
+        assert budget_page(session=session, team=lonely) is None
+
+    _fund(session, first, finance, pence=10_000, key="a1", day=dt.date(2026, 9, 4))
+    _fund(session, second, finance, pence=2_500, key="a2", day=dt.date(2026, 9, 9))
+    services.hold(session=session, team=first, amount_pence=4_000, category="Equipment", description="Pickers",
+                  actor_id=finance.id, idempotency_key="h1")
+    session.commit()
+    agree({"team-1": (10_000, 6_000), "team-2": (2_500, 2_500), "team-3": (0, 0)})
+    services.close_month(session=session, month=dt.date(2026, 9, 1), actor_id=finance.id, today=TODAY)
+    session.commit()
+    _fund(session, first, finance, pence=7, key="a3", day=dt.date(2026, 10, 1))  # the first day after the close
+    _fund(session, second, finance, pence=11, key="a4", day=dt.date(2026, 11, 1))
+    agree({"team-1": (10_007, 6_007), "team-2": (2_511, 2_511), "team-3": (0, 0)})
+    assert existing_budget_account_id(session=session, team=lonely) is None
