@@ -731,8 +731,8 @@ def _checked_cast(session: Session, rnd_id: int, person: Person | None, secret: 
             "is not in this place (change it on your account page if you have moved).")
         )
     if not is_open_for_voting(rnd, now):
-        raise RoundClosed("This round is closed." if rnd.status == "closed" or now >= rnd.closes_at
-                          else "This round is not open for voting yet.")
+        raise RoundClosed(_("This round is closed.") if rnd.status == "closed" or now >= rnd.closes_at
+                          else _("This round is not open for voting yet."))
     chosen, _total = _check(rules, idea_ids)
     encoded = ",".join(map(str, chosen))
     return rnd, {"round_id": rnd.id, "voter_key": voter_key(secret, rnd.id, person.id), "choices": encoded,

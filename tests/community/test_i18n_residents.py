@@ -4,6 +4,7 @@ language of the request (or of the email's recipient); the council's records sta
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 import re
 from pathlib import Path
@@ -18,6 +19,7 @@ from sqlmodel import select
 
 from community import services
 from community.dates import DateError, DateInputField, parse_date_parts
+from community.db import open_session, utcnow
 from community.i18n import force_locale
 from community.models import MailMessage
 from ledger import services as ledger
@@ -25,7 +27,7 @@ from tests.support.clock import today
 from tests.support.factories import SECRET, feasible_idea, open_round
 from votes import services as votes
 from votes.explanations import update_text
-from votes.models import IdeaUpdate
+from votes.models import Ballot, IdeaUpdate, Round
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -103,6 +105,46 @@ def test_the_ballots_rules_refuse_in_the_voters_language_with_plurals(app, sessi
         assert _refusal(cast(ideas)) == "Wybierz najwyżej 1 pomysł; wybrano: 2."
     with app.test_request_context("/"):
         assert _refusal(cast(ideas)) == "Choose no more than 1 idea; you chose 2."
+
+
+def _move_round(engine, round_id, **times):
+    with open_session(engine, write=True) as s:
+        rnd = s.get(Round, round_id)
+        for name, value in times.items():
+            setattr(rnd, name, value)
+        s.commit()
+
+
+@pytest.mark.parametrize(
+    ("lang", "when", "message"),
+    [("pl", "closed", "Ta runda jest zamknięta."),
+     ("ro", "closed", "Această rundă este încheiată."),
+     ("pl", "not_yet", "Głosowanie w tej rundzie jeszcze się nie rozpoczęło."),
+     ("ro", "not_yet", "Votul în această rundă nu a început încă.")],
+)
+def test_a_vote_in_a_round_that_is_not_open_is_refused_in_the_voters_language(
+    client, session, world, sign_in, engine, lang, when, message
+):
+    """votes.services._checked_cast's RoundClosed, posted through the ballot page: the voter opened the
+    ballot while the round was open; it closed (or was moved to open later) before they sent it."""
+    ideas = [feasible_idea(session, world, "Bench", 10_000), feasible_idea(session, world, "Mural", 20_000)]
+    rnd = open_round(session, world, ideas)
+    session.commit()
+    sign_in(world["residents"][1])
+    base = f"/teams/{world['team'].slug}/rounds/{rnd.id}"
+    assert client.get(f"{base}?lang={lang}").status_code == 200
+    now = utcnow()
+    if when == "closed":
+        _move_round(engine, rnd.id, closes_at=now - dt.timedelta(minutes=1))
+    else:
+        _move_round(engine, rnd.id, opens_at=now + dt.timedelta(days=1), closes_at=now + dt.timedelta(days=8))
+    response = client.post(f"{base}/ballot?lang={lang}", data={"idea": [ideas[0].id], "action": "submit"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert message in html, html
+    assert "This round is" not in html
+    with open_session(engine, write=False) as s:
+        assert s.execute(select(Ballot)).first() is None
 
 
 def test_residents_only_and_confirm_first_are_translated(app, session, world):
