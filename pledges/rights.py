@@ -14,7 +14,7 @@ from sqlalchemy import or_
 from sqlmodel import Session, func, select
 
 from community.db import utcnow
-from community.i18n import _
+from community.i18n import _, lazy_gettext
 from community.models import Person, Team
 from community.rights import DELETED_NAME, Effect, PersonalData, record
 from pledges import services
@@ -116,4 +116,8 @@ PLEDGES = PersonalData(
     export=_export,
     effects=_effects,
     erase=_erase,
+    headings={"pledges": lazy_gettext("Your pledges"),
+              "community_pledges_signed": lazy_gettext("Community pledges you signed"),
+              "community_pledges_started": lazy_gettext("Community pledges you started"),
+              "pledges_team_work": lazy_gettext("Your work for a team: pledges")},
 )
