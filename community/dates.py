@@ -11,15 +11,18 @@ ranges that do (an open month) stay in the services, shown beside the same field
 """
 
 import datetime as dt
+import unicodedata
 from collections.abc import Callable
+from functools import lru_cache
 
+from babel.dates import get_month_names
 from flask import render_template
 from markupsafe import Markup
 from wtforms import Field
 from wtforms.utils import unset_value
 from wtforms.validators import ValidationError
 
-from community.i18n import _, lazy_gettext
+from community.i18n import _, language, lazy_gettext
 from community.numbers import DIGITS_MESSAGE, has_other_digits, is_ascii_digits
 
 PARTS = ("day", "month", "year")
@@ -28,6 +31,31 @@ _MONTHS = {name: number for number, names in enumerate(
     [("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",), ("june", "jun"),
      ("july", "jul"), ("august", "aug"), ("september", "sep", "sept"), ("october", "oct"),
      ("november", "nov"), ("december", "dec")], start=1) for name in names}
+
+
+def _month_key(text: str) -> str:
+    """A typed month name as looked up: lower case, without a full stop ("nov."), accents or the
+    Polish ł ("paź" and "paz", "września" and "wrzesnia" are one key: a phone without a Polish or
+    Romanian keyboard types them plain)."""
+    plain = unicodedata.normalize("NFKD", text.strip().rstrip(".").casefold().replace("ł", "l"))
+    return "".join(c for c in plain if not unicodedata.combining(c))
+
+
+@lru_cache(maxsize=8)
+def month_numbers(lang: str) -> dict[str, int]:
+    """Month names a person may type in ``lang`` → the month's number: English always (as before),
+    and the language's own from the CLDR (Babel): wide and abbreviated, in both the "format" form
+    ("listopada", the genitive of a date) and the "stand-alone" one ("listopad"). English wins a
+    clash (none today: a test checks every shared spelling names the same month)."""
+    numbers = dict(_MONTHS)
+    if lang != "en":
+        for context in ("format", "stand-alone"):
+            for width in ("wide", "abbreviated"):
+                for number, name in get_month_names(width, context, lang).items():
+                    numbers.setdefault(_month_key(name), number)
+    return numbers
+
+
 EXAMPLE_HINT = lazy_gettext("For example, 27 3 2026")
 # The boxes' labels and the messages are looked up when a form is shown or checked (lazy): in the
 # language of that request, not of the import.
@@ -57,8 +85,9 @@ class DateError(ValueError):
 
 def parse_date_parts(day: str | None, month: str | None, year: str | None, *, called: str = THE_DATE) -> dt.date | None:
     """Three typed parts → a date; None when all three are empty; DateError (a ValueError) with a
-    GOV.UK message and the parts to highlight otherwise. A month may be a number or its English
-    name ("Feb", "february"); the year has four digits."""
+    GOV.UK message and the parts to highlight otherwise. A month may be a number, its English name
+    ("Feb", "february") or its name in the page's language (:func:`month_numbers`: "listopada",
+    "lis", "noiembrie", "nov."); the year has four digits."""
     typed = {"day": (day or "").strip(), "month": (month or "").strip(), "year": (year or "").strip()}
     if not any(typed.values()):
         return None
@@ -68,7 +97,7 @@ def parse_date_parts(day: str | None, month: str | None, year: str | None, *, ca
     missing = [part for part in PARTS if not typed[part]]
     if missing:
         raise DateError(_MISSING[tuple(missing)] % {"called": called}, missing)
-    month_number = _MONTHS.get(typed["month"].lower()) or (
+    month_number = month_numbers(language()).get(_month_key(typed["month"])) or (
         int(typed["month"]) if is_ascii_digits(typed["month"]) and len(typed["month"]) <= 2 else None)
     wrong = [part for part, ok in (
         ("day", is_ascii_digits(typed["day"]) and len(typed["day"]) <= 2 and 1 <= int(typed["day"]) <= 31),

@@ -25,7 +25,7 @@ from sqlmodel import Session, select
 from community import passwords, services
 from community.db import utcnow
 from community.errors import Forbidden, InvalidCredentials, NotFound
-from community.i18n import _
+from community.i18n import DEFAULT, LANGUAGES, _, force_locale, lazy_gettext
 from community.models import (
     AuditEvent,
     AuthSession,
@@ -52,7 +52,7 @@ DELETED = "account.delete"
 # Foreign keys to person.id that no export covers, each with the reason (the test reads this).
 EXCLUDED: dict[str, str] = {}
 
-BALLOTS = (
+BALLOTS = lazy_gettext(
     "Ballots are not linked to people. Each online ballot is stored under a one-way code made "
     "from the round and your account with a secret key, never under your name or account number, "
     "so that nobody can list how a named person voted; this file does not contain your ballots "
@@ -61,6 +61,29 @@ BALLOTS = (
     "copies. Deleting your account leaves your ballots counted, as every result must stay "
     "checkable."
 )
+# The download's notes and headings are in the person's language (Person.language, as their emails
+# are); its section and field names stay English identifiers, the same in every language, so that a
+# program (or another service the person moves to) can read the file. "about" → "contents" gives each
+# section's heading in the person's language. Each source names its own sections (PersonalData.headings).
+_ABOUT_HEADINGS = {
+    "about": lazy_gettext("About this file"),
+    "ballots": lazy_gettext("Your ballots"),
+}
+_COMMUNITY_HEADINGS = {
+    "account": lazy_gettext("Your account"),
+    "sign_in_sessions": lazy_gettext("Places you signed in"),
+    "recovery_codes": lazy_gettext("Recovery codes"),
+    "password_reset_links": lazy_gettext("Password-reset links"),
+    "email_confirmation_links": lazy_gettext("Email-confirmation links"),
+    "voting_codes": lazy_gettext("Your voting codes"),
+    "voting_codes_you_printed": lazy_gettext("Voting codes you printed for residents"),
+    "invitations": lazy_gettext("Invitations"),
+    "audit_events": lazy_gettext("Entries in our audit log about your account"),
+    "mail_sent_to_you": lazy_gettext("Our copies of emails we sent you"),
+    "notification_choices": lazy_gettext("What you chose to be told about"),
+    "notifications_sent": lazy_gettext("What we told you about"),
+    "links_and_codes_note": lazy_gettext("About links and codes"),
+}
 
 
 @dataclass(frozen=True)
@@ -90,7 +113,9 @@ class PersonalData:
     """What one domain holds about a person.
 
     ``columns`` are the ``table.column`` foreign keys to ``person.id`` the export covers;
-    ``export`` returns sections (name → JSON-ready data); ``effects`` describes what deleting the
+    ``export`` returns sections (name → JSON-ready data; it runs in the person's language, so a
+    note in it is written with ``_()``); ``headings`` gives each of those sections its heading
+    (lazy_gettext: shown in the person's language); ``effects`` describes what deleting the
     account does; ``refusal`` gives a reason the account may not be deleted (or None); ``erase``
     erases or pseudonymises the domain's personal data (it runs before the person row is
     pseudonymised, so it still sees the name and email)."""
@@ -101,7 +126,8 @@ class PersonalData:
     effects: Callable[[Session, Person], list[Effect]] = _nothing
     refusal: Callable[[Session, Person], str | None] = _no_refusal
     erase: Callable[[Session, Person], None] = _no_erase
-    notes: dict[str, str] = field(default_factory=dict)
+    notes: dict[str, Any] = field(default_factory=dict)
+    headings: dict[str, Any] = field(default_factory=dict)
 
 
 _EXTENSION = "thriving.personal_data"
@@ -221,7 +247,7 @@ def _community_export(session: Session, person: Person) -> dict[str, Any]:
         "account": account,
         "sign_in_sessions": [record(s, omit=("token_hash", "person_id")) for s in sessions],
         "recovery_codes": {"made": len(codes), "unused": sum(c.used_at is None for c in codes),
-                           "note": "Only a one-way digest of each code is stored; the codes cannot be shown."},
+                           "note": _("Only a one-way digest of each code is stored; the codes cannot be shown.")},
         "password_reset_links": [record(r, omit=("token_hash", "person_id")) for r in resets],
         "email_confirmation_links": [record(c, omit=("token_hash", "person_id")) for c in confirmations],
         "voting_codes": [record(c, omit=("code_hash", "request_key", "person_id")) for c in voting_codes],
@@ -237,9 +263,9 @@ def _community_export(session: Session, person: Person) -> dict[str, Any]:
         "notifications_sent": [record(n, omit=("id", "person_id")) for n in session.exec(
             select(NotificationSent).where(NotificationSent.person_id == person.id)
             .order_by(NotificationSent.id)).all()],
-        "links_and_codes_note": "Only a one-way digest of each link and code is stored; none can be shown. "
-                                "A voting code's used_at is the day it was used, never the time, so it "
-                                "cannot be matched to a ballot.",
+        "links_and_codes_note": _("Only a one-way digest of each link and code is stored; none can be shown. "
+                                  "A voting code's used_at is the day it was used, never the time, so it "
+                                  "cannot be matched to a ballot."),
     }
 
 
@@ -328,6 +354,7 @@ COMMUNITY = PersonalData(
     effects=_community_effects,
     refusal=_community_refusal,
     erase=_community_erase,
+    headings=_COMMUNITY_HEADINGS,
 )
 
 
@@ -349,28 +376,42 @@ def _account_first(sources: Iterable[PersonalData]) -> list[PersonalData]:
 
 def export_personal_data(*, session: Session, person_id: int, sources: Iterable[PersonalData],
                          privacy_url: str = "/privacy") -> dict[str, Any]:
-    """Everything we hold about the person, as one JSON-ready document. Audited
+    """Everything we hold about the person, as one JSON-ready document, its notes and headings in
+    the person's language (``about.contents``: each section's heading). Audited
     ("account.export"); NotFound for an unknown or deleted account."""
     person = session.get(Person, person_id)
     if person is None or not person.is_active:
         raise NotFound(_("There is no such account."))
-    document: dict[str, Any] = {
-        "about": {
-            "service": "Thriving Communities",
-            "controller": "Derbyshire County Council",
-            "generated_at": value(utcnow()),
-            "times": "UTC, ISO 8601; money in pence (fields ending _pence)",
-            "privacy_notice": privacy_url,
-        },
+    lang = person.language if person.language in LANGUAGES else DEFAULT
+    with force_locale(lang):
+        document = _document(session, person, _account_first(sources), privacy_url, lang)
+    session.add(AuditEvent(actor_id=person.id, action=EXPORTED, subject=f"person:{person.id}"))
+    session.flush()
+    return document
+
+
+def _document(session: Session, person: Person, sources: list[PersonalData], privacy_url: str,
+              lang: str) -> dict[str, Any]:
+    about: dict[str, Any] = {
+        "service": "Thriving Communities",
+        "controller": _("Derbyshire County Council"),
+        "generated_at": value(utcnow()),
+        "language": lang,
+        "times": _("Times are in UTC (ISO 8601); money is in pence (fields ending _pence)."),
+        "names": _("The names of the sections and fields are in English, the same in every language, so that "
+                   "programs can read this file; \"contents\" gives each section's heading."),
+        "privacy_notice": privacy_url,
     }
-    for source in _account_first(sources):
+    document: dict[str, Any] = {"about": about}
+    headings = dict(_ABOUT_HEADINGS)
+    for source in sources:
+        headings |= source.headings
         for key, data in source.export(session, person).items():
             document[key] = data
         for key, note in source.notes.items():
-            document[key] = note
-    document["ballots"] = BALLOTS
-    session.add(AuditEvent(actor_id=person.id, action=EXPORTED, subject=f"person:{person.id}"))
-    session.flush()
+            document[key] = str(note)
+    document["ballots"] = str(BALLOTS)
+    about["contents"] = {key: str(headings[key]) if key in headings else key for key in document}
     return document
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import or_
 from sqlmodel import Session, func, select
 
-from community.i18n import ngettext
+from community.i18n import lazy_gettext, ngettext
 from community.models import Person
 from community.rights import PersonalData, record
 from ledger.models import Hold, JournalEntry, LedgerPeriod, ReversalRequest
@@ -73,4 +73,5 @@ LEDGER = PersonalData(
              "reversal_request.decided_by_id"),
     export=_export,
     refusal=_refusal,
+    headings={"ledger_records": lazy_gettext("The council's financial records that name you")},
 )

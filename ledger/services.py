@@ -47,6 +47,7 @@ from ledger.accounts import (  # noqa: F401 - the public API (see the docstring)
     spend_account_id,
     team_accounts,
 )
+from ledger.descriptions import DESCRIPTIONS
 from ledger.errors import (
     HoldNotOpen,
     InsufficientFunds,
@@ -174,7 +175,7 @@ def allocate(
     actor_id: int,
     effective_date: dt.date,
     idempotency_key: str,
-    description: str = "Budget allocation",
+    description: str = DESCRIPTIONS.english("allocation"),
     gl_code: str,
     cost_centre: str | None = None,
 ) -> JournalEntry:
@@ -272,7 +273,7 @@ def transfer(
             request_hash=operation.request_hash,
             team_id=from_team.id,
             reason=reason,
-            description=f"Virement from {from_team.name} to {to_team.name}",
+            description=DESCRIPTIONS.english("virement", from_team=from_team.name, to_team=to_team.name),
             cost_centre=from_team.cost_centre,
         ),
         postings=postings,
@@ -550,7 +551,7 @@ def reverse(
             team_id=original.team_id,
             reason=reason,
             reverses_entry_id=entry_id,
-            description=f"Reversal of {reference(entry_id)}: {original.description}"[:500],
+            description=DESCRIPTIONS.english("reversal", reference=reference(entry_id), original=original.description)[:500],
             payee=original.payee,
             payee_is_individual=original.payee_is_individual,
             cost_centre=original.cost_centre,

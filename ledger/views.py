@@ -19,6 +19,7 @@ from community.numbers import query_int
 from community.web import act, attempt
 from ledger import reversals, services, signals
 from ledger.codes import shown_category
+from ledger.descriptions import description_text
 from ledger.errors import (
     DomainError,
     InsufficientFunds,
@@ -40,6 +41,7 @@ from ledger.queries import shown_payee
 bp = Blueprint("ledger", __name__)
 bp.add_app_template_filter(shown_payee, "payee")
 bp.add_app_template_filter(shown_category, "category")
+bp.add_app_template_filter(description_text, "ledger_description")  # ledger/descriptions.py
 PER_PAGE = 50
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import or_
 from sqlmodel import Session, func, select
 
 from community.db import utcnow
-from community.i18n import _
+from community.i18n import _, lazy_gettext
 from community.models import Person, Team
 from community.rights import DELETED_NAME, Effect, PersonalData, record
 from pledges import services
@@ -27,8 +27,9 @@ from pledges.models import (
     PledgeSignature,
     SocialValueRate,
 )
+from pledges.reasons import REASONS
 
-WITHDRAWN_REASON = "The pledger deleted their account."
+WITHDRAWN_REASON = REASONS.english("account_deleted")
 
 
 def _own(session: Session, person: Person) -> list[Pledge]:
@@ -81,7 +82,7 @@ def _effects(session: Session, person: Person) -> list[Effect]:
         Effect(_("Pledges you have not yet fulfilled"), len(open_), "withdrawn",
                _("Marked withdrawn (“%(reason)s”), so the team stops counting on them and sends no reminders. "
                  "Anything you have already given stays recorded, and money received stays in the fund it was "
-                 "given to.", reason=WITHDRAWN_REASON)),
+                 "given to.", reason=REASONS.in_language(WITHDRAWN_REASON))),
         Effect(_("Your name and contact details on your pledges"), len(own), "erased",
                _("Your pledges show “%(name)s”; the email and phone number on them are removed.",
                  name=DELETED_NAME)),
@@ -116,4 +117,8 @@ PLEDGES = PersonalData(
     export=_export,
     effects=_effects,
     erase=_erase,
+    headings={"pledges": lazy_gettext("Your pledges"),
+              "community_pledges_signed": lazy_gettext("Community pledges you signed"),
+              "community_pledges_started": lazy_gettext("Community pledges you started"),
+              "pledges_team_work": lazy_gettext("Your work for a team: pledges")},
 )

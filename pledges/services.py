@@ -29,6 +29,7 @@ from community.models import Person, Team
 from community.numbers import has_other_digits
 from community.services import audit, require_confirmed
 from ledger import services as ledger
+from ledger.descriptions import DESCRIPTIONS
 from ledger.errors import NotFound
 from ledger.models import JournalEntry
 from ledger.money import format_gbp
@@ -47,6 +48,7 @@ from pledges.models import (
     SocialValueRate,
     Visibility,
 )
+from pledges.reasons import REASONS
 from votes.models import Idea, IdeaStatus
 
 # The National Living Wage from 1 April 2026 (21 and over), in pence per hour.
@@ -218,7 +220,7 @@ def make_pledge(
     session.add(pledge)
     session.flush()
     session.add(PledgeEvent(pledge_id=pledge.id, action="made", actor_id=made_by.id,
-                            reason=f"Recorded by {made_by.name} on their behalf" if on_behalf_name else None))
+                            reason=REASONS.english("on_behalf", name=made_by.name) if on_behalf_name else None))
     if on_behalf_name:
         audit(session, actor_id=made_by.id, action="pledge_on_behalf",
               subject=f"{pledge.reference} for {pledge.pledger_name}")
@@ -355,11 +357,11 @@ def record_money(
     rows = []
     if amount_pence - extra > 0:
         rows.append(_receive(session, team, pledge, amount_pence - extra, effective_date, actor_id,
-                             idempotency_key, f"Pledge {pledge.reference} received", payee, individual,
+                             idempotency_key, DESCRIPTIONS.english("pledge_received", reference=pledge.reference), payee, individual,
                              method, receipt_ref))
     if extra:
         gift = Pledge(team_id=team.id, idea_id=pledge.idea_id, kind=PledgeKind.MONEY.value,
-                      description=f"Extra gift beyond pledge {pledge.reference}: {pledge.description}"[:500],
+                      description=REASONS.english("extra_gift", reference=pledge.reference, description=pledge.description)[:500],
                       pledger_person_id=pledge.pledger_person_id, pledger_name=pledge.pledger_name,
                       pledger_is_organisation=pledge.pledger_is_organisation,
                       contact_email=pledge.contact_email, contact_phone=pledge.contact_phone,
@@ -369,10 +371,10 @@ def record_money(
         session.add(gift)
         session.flush()
         session.add(PledgeEvent(pledge_id=gift.id, action="made", actor_id=actor_id,
-                                reason=f"Received beyond pledge {pledge.reference}, recorded as a separate gift"))
+                                reason=REASONS.english("separate_gift", reference=pledge.reference)))
         key = f"{idempotency_key}:gift" if rows else idempotency_key
         rows.append(_receive(session, team, gift, extra, effective_date, actor_id, key,
-                             f"Gift beyond pledge {pledge.reference} received", payee, individual,
+                             DESCRIPTIONS.english("gift_received", reference=pledge.reference), payee, individual,
                              method, receipt_ref))
         _set_status(session, gift, PledgeStatus.FULFILLED.value, None, actor_id)
     _refresh_status(session, pledge, actor_id)
@@ -522,8 +524,7 @@ def due_to_lapse(today: dt.date, team_id: int | None = None) -> Select:
 def lapse(*, session: Session, pledge_id: int) -> Pledge:
     """Lapse one pledge whose date has passed, with the reason."""
     pledge = session.get(Pledge, pledge_id)
-    _set_status(session, pledge, PledgeStatus.LAPSED.value,
-                f"Its date, {pledge.due_on:%-d %B %Y}, passed before it was fulfilled.", None)
+    _set_status(session, pledge, PledgeStatus.LAPSED.value, REASONS.english("lapsed", date=pledge.due_on), None)
     return pledge
 
 
@@ -589,7 +590,7 @@ def send_reminder(*, session: Session, team: Team, pledge_id: int, actor_id: int
     with force_locale(pledger.language if pledger is not None else DEFAULT):
         subject, body = reminder_message(pledge, team)
     session.add(PledgeEvent(pledge_id=pledge.id, action="reminded", actor_id=actor_id,
-                            reason="A reminder was emailed"))
+                            reason=REASONS.english("reminded")))
     session.flush()
     send(to=pledge.contact_email, subject=subject, body=body)
     return pledge

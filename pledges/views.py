@@ -18,7 +18,7 @@ from community.models import Team
 from community.web import act, attempt
 from ledger.errors import DomainError, InvalidAmount, NotFound
 from ledger.money import parse_pence
-from pledges import services
+from pledges import reasons, services
 from pledges.forms import (
     NO_IDEA,
     CommunityPledgeForm,
@@ -35,6 +35,9 @@ from pledges.forms import (
 from pledges.models import CommunityPledge, Pledge, PledgeKind, PledgeStatus, Visibility
 
 bp = Blueprint("pledges", __name__)
+# The reasons and actions the app wrote into a pledge's history, in the reader's language (pledges/reasons.py).
+bp.add_app_template_filter(reasons.reason_text, "pledge_reason")
+bp.add_app_template_filter(lambda action: reasons.action_names().get(action, action), "pledge_action")
 
 KIND_LABELS = {
     "money": (lazy_gettext("Money"), lazy_gettext("An amount of money, for example £200 towards the youth space.")),

@@ -4,7 +4,7 @@ random name outside the web root (security.md F2). Quick spend's payment records
 from pathlib import Path
 
 from community import images
-from community.i18n import lazy_gettext as _l
+from community.i18n import lazy_gettext
 from community.images import ImageRefused
 from spend.errors import InvalidReceipt
 
@@ -16,12 +16,13 @@ RECEIPT_MAX_PIXELS = images.MAX_PIXELS
 RECEIPT_MAX_SIDE = images.MAX_SIDE  # longer side kept; a receipt is readable far below this, a 12 MP photo fits
 RECEIPT_REF = images.REF
 
-_UNREADABLE = _l("The photo could not be opened: it may be damaged or only partly uploaded. Take the photo again, or upload a PDF.")
-_TOO_MANY_PIXELS = _l("The photo is too large in pixels. Take it at a lower resolution, or upload a PDF.")
+_UNREADABLE = lazy_gettext("The photo could not be opened: it may be damaged or only partly uploaded. "
+                           "Take the photo again, or upload a PDF.")
+_TOO_MANY_PIXELS = lazy_gettext("The photo is too large in pixels. Take it at a lower resolution, or upload a PDF.")
 _MESSAGES = {
-    "empty": _l("The receipt file is empty. Choose the photo or PDF again."),
-    "too_big": _l("The receipt must be 10 MB or smaller."),
-    "type": _l("The receipt must be a photo (JPEG or PNG) or a PDF."),
+    "empty": lazy_gettext("The receipt file is empty. Choose the photo or PDF again."),
+    "too_big": lazy_gettext("The receipt must be 10 MB or smaller."),
+    "type": lazy_gettext("The receipt must be a photo (JPEG or PNG) or a PDF."),
     "unreadable": _UNREADABLE,
     "pixels": _TOO_MANY_PIXELS,
 }

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import or_
 from sqlmodel import Session, func, select
 
-from community.i18n import ngettext
+from community.i18n import lazy_gettext, ngettext
 from community.models import Person
 from community.rights import PersonalData, record
 from spend.models import SpendLimitChange, SpendRequest
@@ -59,4 +59,6 @@ SPEND = PersonalData(
              "spend_limit_change.requested_by_id", "spend_limit_change.decided_by_id"),
     export=_export,
     refusal=_refusal,
+    headings={"spend_requests": lazy_gettext("Quick-spend requests"),
+              "approval_limit_changes": lazy_gettext("Approval-limit changes")},
 )

@@ -328,7 +328,7 @@ def _pay(session, team: Team, request_id: int, form: PayForm):
     amount = parse_pence(form.amount.data)
     data = _read_upload(form.receipt.data)
     if data is None:
-        raise spend.InvalidReceipt("Upload the receipt: a photo or a PDF.", field="receipt")
+        raise spend.InvalidReceipt(_("Upload the receipt: a photo or a PDF."), field="receipt")
     folder = receipts_dir()
     ref, content_type = receipts.store_receipt(folder, data)
     try:

@@ -35,6 +35,7 @@ from community.i18n import _, lazy_gettext, ngettext
 from community.models import Membership, Person, Team
 from community.services import check_voting_code, require_confirmed, use_voting_code
 from ledger import services as ledger
+from ledger.descriptions import DESCRIPTIONS
 from votes import signals
 from votes.errors import BrokenRule, NoIdeas, NotEligible, OverBudget, RoundClosed, TooManyIdeas, VotesError
 from votes.models import (
@@ -463,7 +464,7 @@ def open_round(
     for idea in ideas:
         session.add(RoundIdea(round_id=rnd.id, idea_id=idea.id, cost_pence=idea.team_cost_pence))
     commitment = ledger.hold(session=session, team=team, amount_pence=budget_pence, category=HOLD_CATEGORY,
-                             description=f"Voting round: {title}", actor_id=actor_id,
+                             description=DESCRIPTIONS.english("round_hold", title=title), actor_id=actor_id,
                              idempotency_key=idempotency_key)
     rnd.hold_id = commitment.id
     _audit(session, actor_id, "round.opened", f"round {rnd.id}: {title} ({gbp(budget_pence)})")
@@ -731,8 +732,8 @@ def _checked_cast(session: Session, rnd_id: int, person: Person | None, secret: 
             "is not in this place (change it on your account page if you have moved).")
         )
     if not is_open_for_voting(rnd, now):
-        raise RoundClosed("This round is closed." if rnd.status == "closed" or now >= rnd.closes_at
-                          else "This round is not open for voting yet.")
+        raise RoundClosed(_("This round is closed.") if rnd.status == "closed" or now >= rnd.closes_at
+                          else _("This round is not open for voting yet."))
     chosen, _total = _check(rules, idea_ids)
     encoded = ",".join(map(str, chosen))
     return rnd, {"round_id": rnd.id, "voter_key": voter_key(secret, rnd.id, person.id), "choices": encoded,
@@ -1046,7 +1047,7 @@ def close_round(*, session: Session, round_id: int, actor_id: int, now: dt.datet
             spent += ri.cost_pence
             if rnd.hold_id is not None:
                 commitment = ledger.hold(session=session, team=team, amount_pence=ri.cost_pence,
-                                         category=HOLD_CATEGORY, description=f"Funded idea: {idea.title}",
+                                         category=HOLD_CATEGORY, description=DESCRIPTIONS.english("funded_idea", title=idea.title),
                                          actor_id=actor_id, idempotency_key=f"votes:round:{rnd.id}:idea:{idea.id}")
                 idea.hold_id = commitment.id
             idea.status = IdeaStatus.FUNDED.value

@@ -4,6 +4,7 @@ language of the request (or of the email's recipient); the council's records sta
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 import re
 from pathlib import Path
@@ -11,21 +12,24 @@ from pathlib import Path
 import pytest
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
+from babel.dates import get_month_names
 from flask import url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import text
 from sqlmodel import select
 
 from community import services
-from community.dates import DateError, DateInputField, parse_date_parts
+from community.dates import _MONTHS, DateError, DateInputField, month_numbers, parse_date_parts
+from community.db import open_session, utcnow
 from community.i18n import force_locale
 from community.models import MailMessage
 from ledger import services as ledger
+from pledges.models import Pledge
 from tests.support.clock import today
 from tests.support.factories import SECRET, feasible_idea, open_round
 from votes import services as votes
 from votes.explanations import update_text
-from votes.models import IdeaUpdate
+from votes.models import Ballot, IdeaUpdate, Round
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -105,6 +109,46 @@ def test_the_ballots_rules_refuse_in_the_voters_language_with_plurals(app, sessi
         assert _refusal(cast(ideas)) == "Choose no more than 1 idea; you chose 2."
 
 
+def _move_round(engine, round_id, **times):
+    with open_session(engine, write=True) as s:
+        rnd = s.get(Round, round_id)
+        for name, value in times.items():
+            setattr(rnd, name, value)
+        s.commit()
+
+
+@pytest.mark.parametrize(
+    ("lang", "when", "message"),
+    [("pl", "closed", "Ta runda jest zamknięta."),
+     ("ro", "closed", "Această rundă este încheiată."),
+     ("pl", "not_yet", "Głosowanie w tej rundzie jeszcze się nie rozpoczęło."),
+     ("ro", "not_yet", "Votul în această rundă nu a început încă.")],
+)
+def test_a_vote_in_a_round_that_is_not_open_is_refused_in_the_voters_language(
+    client, session, world, sign_in, engine, lang, when, message
+):
+    """votes.services._checked_cast's RoundClosed, posted through the ballot page: the voter opened the
+    ballot while the round was open; it closed (or was moved to open later) before they sent it."""
+    ideas = [feasible_idea(session, world, "Bench", 10_000), feasible_idea(session, world, "Mural", 20_000)]
+    rnd = open_round(session, world, ideas)
+    session.commit()
+    sign_in(world["residents"][1])
+    base = f"/teams/{world['team'].slug}/rounds/{rnd.id}"
+    assert client.get(f"{base}?lang={lang}").status_code == 200
+    now = utcnow()
+    if when == "closed":
+        _move_round(engine, rnd.id, closes_at=now - dt.timedelta(minutes=1))
+    else:
+        _move_round(engine, rnd.id, opens_at=now + dt.timedelta(days=1), closes_at=now + dt.timedelta(days=8))
+    response = client.post(f"{base}/ballot?lang={lang}", data={"idea": [ideas[0].id], "action": "submit"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert message in html, html
+    assert "This round is" not in html
+    with open_session(engine, write=False) as s:
+        assert s.execute(select(Ballot)).first() is None
+
+
 def test_residents_only_and_confirm_first_are_translated(app, session, world):
     with app.test_request_context("/?lang=pl"):
         bench = feasible_idea(session, world, "Bench", 10_000)
@@ -178,6 +222,74 @@ def test_a_pledge_forms_date_is_refused_in_polish(client, world, sign_in):
     )
     html = page.get_data(as_text=True)
     assert "Data musi zawierać miesiąc" in html and "Dzień" in html
+
+
+@pytest.mark.parametrize(
+    ("lang", "typed", "month"),
+    [("pl", "listopada", 11), ("pl", "Listopad", 11), ("pl", "lis", 11), ("pl", "września", 9),
+     ("pl", "wrzesnia", 9), ("pl", "paź", 10), ("pl", "PAZDZIERNIKA", 10), ("pl", "lutego", 2), ("pl", "maj", 5),
+     ("pl", "maja", 5), ("pl", "November", 11), ("pl", "3", 3),
+     ("ro", "noiembrie", 11), ("ro", "nov.", 11), ("ro", "Nov", 11), ("ro", "sept.", 9), ("ro", "iunie", 6),
+     ("ro", "iul", 7), ("ro", "mai", 5), ("ro", "December", 12),
+     ("en", "november", 11), ("en", "Sept", 9)],
+)
+def test_a_month_may_be_typed_in_the_pages_language(app, lang, typed, month):
+    with app.test_request_context(f"/?lang={lang}"):
+        assert parse_date_parts("11", typed, "2031") == dt.date(2031, month, 11)
+
+
+@pytest.mark.parametrize(
+    ("lang", "typed", "message"),
+    [("pl", "listopadx", "Data musi być prawdziwą datą"), ("pl", "noiembrie", "Data musi być prawdziwą datą"),
+     ("ro", "listopada", "Data trebuie să fie o dată reală"), ("ro", "lis", "Data trebuie să fie o dată reală"),
+     ("en", "listopada", "The date must be a real date"), ("en", "noiembrie", "The date must be a real date")],
+)
+def test_another_languages_month_or_a_misspelt_one_is_not_a_real_date(app, lang, typed, message):
+    with app.test_request_context(f"/?lang={lang}"):
+        with pytest.raises(DateError) as caught:
+            parse_date_parts("11", typed, "2031")
+    assert str(caught.value) == message and caught.value.parts == {"month"}
+
+
+@pytest.mark.parametrize("lang", ["pl", "ro"])
+def test_every_month_name_of_a_language_is_read_and_none_means_another_month_in_english(app, lang):
+    names = 0
+    with app.test_request_context(f"/?lang={lang}"):
+        for context in ("format", "stand-alone"):
+            for width in ("wide", "abbreviated"):
+                for number, name in get_month_names(width, context, lang).items():
+                    assert parse_date_parts("1", name, "2031") == dt.date(2031, number, 1), name
+                    names += 1
+    assert names == 48
+    numbers = month_numbers(lang)
+    for key, number in numbers.items():
+        assert _MONTHS.get(key, number) == number, key
+
+
+def _pledge_time(client, lang, month, year):
+    return client.post(
+        f"/teams/shirebrook/pledges/new/time?lang={lang}",
+        data={"description": "Gardening", "hours": "2", "frequency": "once", "visibility": "public_named",
+              "due_on-day": "11", "due_on-month": month, "due_on-year": str(year)},
+    )
+
+
+@pytest.mark.parametrize(("lang", "month", "refused"),
+                         [("pl", "listopada", "Data musi być prawdziwą datą"),
+                          ("ro", "noiembrie", "Data trebuie să fie o dată reală")])
+def test_a_pledge_by_a_date_typed_in_polish_or_romanian(client, session, world, sign_in, engine, lang, month, refused):
+    sign_in(world["residents"][0])
+    year = today().year + 1
+    wrong = _pledge_time(client, lang, month + "x", year)
+    html = wrong.get_data(as_text=True)
+    assert wrong.status_code == 200  # the form again (pledges/views.py answers a refused form so)
+    assert re.search(r'id="due_on-error"[^>]*>.*?' + re.escape(refused), html, re.S), html
+    assert f'value="{month}x"' in html  # what was typed stays in the box
+    with open_session(engine, write=False) as s:
+        assert s.execute(select(Pledge)).first() is None
+    assert _pledge_time(client, lang, month, year).status_code == 302
+    with open_session(engine, write=False) as s:
+        assert [p.due_on for p in s.execute(select(Pledge)).scalars()] == [dt.date(year, 11, 11)]
 
 
 # ---- the staff invitation ----------------------------------------------------------------

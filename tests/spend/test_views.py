@@ -435,6 +435,35 @@ def test_a_refused_photo_shows_its_message_beside_the_receipt_field(w, app, engi
     assert read(engine, SpendRequest, approved).status == "approved" and receipts(app) == []
 
 
+@pytest.mark.parametrize(
+    ("lang", "data", "message"),
+    [("pl", b"", "Plik pokwitowania jest pusty."),
+     ("pl", HTML, "Pokwitowanie musi być zdjęciem (JPEG lub PNG) albo plikiem PDF."),
+     ("ro", files.png_bomb(), "Fotografia are prea mulți pixeli."),
+     ("ro", files.truncated_jpeg(), "Fotografia nu a putut fi deschisă"),
+     ("pl", None, "Dodaj pokwitowanie: zdjęcie lub PDF.")],
+    ids=["pl-empty", "pl-html", "ro-bomb", "ro-truncated", "pl-none"],
+)
+def test_a_refused_receipt_is_explained_in_the_language_of_the_page(w, app, engine, approved, lang, data, message):
+    """spend/receipts.py's refusals are in the catalogue (lazy_gettext, which pybabel extracts), shown beside
+    the receipt field in the language asked for, and nothing is written."""
+    client = w["as"]("asha")
+    page = client.get(f"/teams/shirebrook/spend/{approved}/pay").get_data(as_text=True)
+    key = re.search(r'name="idempotency_key"[^>]*value="([^"]*)"', page).group(1)
+    form = {"amount": "42.00", **date_parts("effective_date", today()), "method": "purchase card",
+            "idempotency_key": key}
+    if data is not None:
+        form["receipt"] = (io.BytesIO(data), "receipt.jpg")
+    response = client.post(f"/teams/shirebrook/spend/{approved}/pay?lang={lang}", data=form,
+                           content_type="multipart/form-data")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert re.search(r'id="receipt-error"[^>]*>.*?' + re.escape(message), page, re.S), page
+    assert f'<html lang="{lang}"' in page
+    assert read(engine, SpendRequest, approved).status == "approved"
+    assert count(engine, JournalEntry) == 1 and receipts(app) == []
+
+
 def test_a_phone_photo_is_stored_and_served_without_its_metadata(w, app, engine, approved):
     assert pay(w, approved, files.phone_photo(), "IMG_0042.jpg").status_code == 302
     paid = read(engine, SpendRequest, approved)
