@@ -68,7 +68,7 @@ def month_year(value: dt.date | None, language: str | None = None) -> str:
     return _format_date(value, "LLLL y", language or i18n.language())
 
 
-def _in_render_language(format_value):
+def in_render_language(format_value):
     """``format_value`` as a filter, in the language the render was bound to: a ledger page's 50
     dates ask Flask-Babel for the locale once, not 50 times."""
     @pass_context
@@ -80,6 +80,6 @@ def _in_render_language(format_value):
 
 def init_app(app: Flask) -> None:
     app.add_template_filter(gbp, "gbp")
-    app.add_template_filter(_in_render_language(london_datetime), "london")
-    app.add_template_filter(_in_render_language(long_date), "long_date")
-    app.add_template_filter(_in_render_language(month_year), "month_year")
+    app.add_template_filter(in_render_language(london_datetime), "london")
+    app.add_template_filter(in_render_language(long_date), "long_date")
+    app.add_template_filter(in_render_language(month_year), "month_year")

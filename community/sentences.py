@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from functools import cached_property
 
 from community.formatting import long_date
-from community.i18n import DEFAULT, force_locale
+from community.i18n import DEFAULT, force_locale, language
 
 _PART = re.compile(r"%\((\w+)\)s")
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
@@ -65,6 +65,7 @@ class Sentences:
         self._templates = templates
         self._dates = frozenset(dates)
         self._nested = frozenset(nested)
+        self._shown: dict[tuple[str, str], str] = {}  # (language, stored text) → shown text
 
     @cached_property
     def _english(self) -> dict[str, tuple[str, re.Pattern]]:
@@ -85,10 +86,26 @@ class Sentences:
                 return kind, found.groupdict()
         return None
 
-    def in_language(self, text: str | None) -> str:
-        """A stored text in the active language: one of the sentences written again, else as stored."""
+    def in_language(self, text: str | None, lang: str | None = None) -> str:
+        """A stored text in the active language (or ``lang``): one of the sentences written
+        again, else as stored. English is the stored text itself; other languages' answers are
+        kept (a ledger page shows the same few sentences on many rows, and the catalogues do not
+        change while the app runs)."""
         if not text:
             return text or ""
+        lang = lang or language()
+        if lang == DEFAULT:
+            return text  # stored as the English template writes it
+        key = (lang, text)
+        shown = self._shown.get(key)
+        if shown is None:
+            if len(self._shown) > 4096:
+                self._shown.clear()
+            with force_locale(lang):
+                shown = self._shown[key] = self._written_again(text)
+        return shown
+
+    def _written_again(self, text: str) -> str:
         found = self.match(text)
         if found is None:
             return text

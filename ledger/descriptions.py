@@ -19,6 +19,7 @@ DESCRIPTIONS = Sentences(lambda: {
 }, nested=("original",))
 
 
-def description_text(description: str | None) -> str:
-    """A stored description in the active language (the ``ledger_description`` filter)."""
-    return DESCRIPTIONS.in_language(description)
+def description_text(description: str | None, language: str | None = None) -> str:
+    """A stored description in the active language, or ``language`` (the ``ledger_description``
+    filter gives the page's)."""
+    return DESCRIPTIONS.in_language(description, language)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from community.auth import finance_only, public, team_or_404
 from community.cache import public_page
 from community.db import get_session
-from community.formatting import gbp
+from community.formatting import gbp, in_render_language
 from community.i18n import _
 from community.models import Person, Team
 from community.numbers import query_int
@@ -41,7 +41,7 @@ from ledger.queries import shown_payee
 bp = Blueprint("ledger", __name__)
 bp.add_app_template_filter(shown_payee, "payee")
 bp.add_app_template_filter(shown_category, "category")
-bp.add_app_template_filter(description_text, "ledger_description")  # ledger/descriptions.py
+bp.add_app_template_filter(in_render_language(description_text), "ledger_description")  # ledger/descriptions.py
 PER_PAGE = 50
 
 
