@@ -66,11 +66,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "pabulib")
     parser.add_argument("--file", default=FILE, help=f"a .pb file name in --data, or a path (default {FILE})")
     parser.add_argument(
-        "--rule", action="append", choices=[rule for rule, _ in RULES], help="rules to run (default: all three)"
+        "--rule",
+        action="append",
+        choices=[rule for rule, _ in RULES],
+        help="rules to run (default: all three)",
     )
     parser.add_argument("--repeat", type=int, default=3, help="runs of our engine per rule (best is kept)")
     parser.add_argument(
-        "--run-pabutools-add1", action="store_true", help="really run pabutools' add1 (minutes on large files)"
+        "--run-pabutools-add1",
+        action="store_true",
+        help="really run pabutools' add1 (minutes on large files)",
     )
     args = parser.parse_args(argv)
 
@@ -78,11 +83,15 @@ def main(argv: list[str] | None = None) -> int:
 
     path = Path(args.file) if Path(args.file).is_file() else args.data / args.file
     expected_file = args.data / "expected.json"
-    instances = json.loads(expected_file.read_text(encoding="utf-8"))["instances"] if expected_file.is_file() else {}
+    instances = (
+        json.loads(expected_file.read_text(encoding="utf-8"))["instances"] if expected_file.is_file() else {}
+    )
     expected = instances.get(path.name, {}).get("outcomes", {})
     election = read_pb(path)
     instance, profile = parse_pabulib(str(path))
-    print(f"{path.name}: {len(election.ballots):,} voters, {len(election.projects)} projects (parsing excluded)")
+    print(
+        f"{path.name}: {len(election.ballots):,} voters, {len(election.projects)} projects (parsing excluded)"
+    )
     print(f"{'rule':<17} {'ours':>9} {'pabutools':>22} {'speed-up':>9}  outcome")
     ok = True
     for rule, method in RULES:
