@@ -104,6 +104,13 @@ def mes_add1(prep: Prepared, kind: str) -> tuple[list[str], MesInput, MesRun, in
         a, width = 0, _BLOCK
         while True:
             b = a + width
+            middle = b - 1
+            lower = None
+            if pool is not None and width == _BLOCK and b - a > 3:
+                # The helper starts on the lower half at once: its result is
+                # only used if the block is not skipped whole.
+                middle = (a + b) // 2
+                lower = pool.apply_async(_chain_in_helper, (a + 1, middle))
             top = mes_run(mi, base, b, reference=run_a, explain=False)
             if width > 1 and status(top.selected) is None and certified(mi, run_a, top):
                 # Every step in [a, b] gives the same, non-stopping outcome.
@@ -113,12 +120,6 @@ def mes_add1(prep: Prepared, kind: str) -> tuple[list[str], MesInput, MesRun, in
                 width = _BLOCK  # a wide jump failed: try a normal block instead
                 continue
             outcomes = {b: top.selected}
-            middle = b - 1
-            if pool is not None and b - a > 3:
-                middle = (a + b) // 2
-                lower = pool.apply_async(_chain_in_helper, (a + 1, middle))
-            else:
-                lower = None
             run = top
             for k in range(b - 1, middle, -1):
                 run = mes_run(mi, base, k, hint=run, explain=False)

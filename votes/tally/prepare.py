@@ -34,8 +34,15 @@ class Prepared:
         # are; anything else goes through _content.
         self._plain = self.vote_type == "approval" and all(type(b) is Ballot for b in self.ballots)
         self._contents: list[tuple | frozenset] | None = None
+        self._bits: dict[str, int] | None = None
         if self._plain:
-            listed_ids = set().union(*map(_choices_of, self.ballots))
+            # Every rule needs the voter bitsets of plain approval ballots:
+            # building them checks the ids too (an unknown one is a KeyError).
+            try:
+                self.listing_bits()
+                listed_ids: set[str] = set()
+            except KeyError:
+                listed_ids = set().union(*map(_choices_of, self.ballots))
         else:
             listed_ids = set().union(*map(self.listed, set(self.contents)))
         if not self.cost.keys() >= listed_ids:
@@ -43,7 +50,6 @@ class Prepared:
             raise ValueError(f"ballots vote for unknown project(s) {', '.join(map(repr, unknown))}")
         self._groups: list[tuple[int, tuple | frozenset]] | None = None
         self._votes: dict[str, int] | None = None
-        self._bits: dict[str, int] | None = None
         self._sat_cache: dict[str, list[dict[str, int | Fraction]]] = {}
         self._total_cache: dict[str, dict[str, int | Fraction]] = {}
 
