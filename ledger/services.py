@@ -175,7 +175,7 @@ def allocate(
     actor_id: int,
     effective_date: dt.date,
     idempotency_key: str,
-    description: str = DESCRIPTIONS.english("allocation"),
+    description: str | None = None,
     gl_code: str,
     cost_centre: str | None = None,
 ) -> JournalEntry:
@@ -186,6 +186,7 @@ def allocate(
     """
     check_amount(amount_pence)
     check_key(idempotency_key)
+    description = description or DESCRIPTIONS.english("allocation")  # not at import: no catalogue yet
     gl_code = _check_gl_code(gl_code)
     cost_centre = cost_centre or team.cost_centre
     operation = journal.Operation.start(

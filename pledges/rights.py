@@ -29,8 +29,6 @@ from pledges.models import (
 )
 from pledges.reasons import REASONS
 
-WITHDRAWN_REASON = REASONS.english("account_deleted")
-
 
 def _own(session: Session, person: Person) -> list[Pledge]:
     """Pledges the person made for themselves."""
@@ -82,7 +80,7 @@ def _effects(session: Session, person: Person) -> list[Effect]:
         Effect(_("Pledges you have not yet fulfilled"), len(open_), "withdrawn",
                _("Marked withdrawn (“%(reason)s”), so the team stops counting on them and sends no reminders. "
                  "Anything you have already given stays recorded, and money received stays in the fund it was "
-                 "given to.", reason=REASONS.in_language(WITHDRAWN_REASON))),
+                 "given to.", reason=REASONS.in_language(REASONS.english("account_deleted")))),
         Effect(_("Your name and contact details on your pledges"), len(own), "erased",
                _("Your pledges show “%(name)s”; the email and phone number on them are removed.",
                  name=DELETED_NAME)),
@@ -97,7 +95,7 @@ def _erase(session: Session, person: Person) -> None:
     for pledge in _own(session, person):
         if pledge.status in OPEN_STATUSES:
             services.withdraw(session=session, team=session.get(Team, pledge.team_id), pledge_id=pledge.id,
-                              actor=person, reason=WITHDRAWN_REASON, is_team_staff=False)
+                              actor=person, reason=REASONS.english("account_deleted"), is_team_staff=False)
         pledge.pledger_name = DELETED_NAME  # 0019_gdpr allows this one change of a fixed column
         pledge.contact_email = pledge.contact_phone = None
         session.add(pledge)

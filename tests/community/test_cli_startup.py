@@ -96,6 +96,18 @@ def test_a_chosen_command_runs_on_the_built_app():
     assert "votes." in done.stdout and "spend." in done.stdout and "/teams/<slug>" in done.stdout
 
 
+def test_make_runs_first_commands_work_in_fresh_processes(tmp_path):
+    """``make run`` starts with ``flask db upgrade``: a module that translated a sentence when
+    imported (a default argument ``DESCRIPTIONS.english(...)``) broke every such command with
+    KeyError: 'babel', while ``flask routes`` (Flask's own) still worked."""
+    env = {**_env(), "THRIVING_DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.sqlite3'}"}
+    for args in (["db", "upgrade"], ["ledger", "verify"]):
+        done = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, (args, done.stderr[-2000:])
+        assert "Traceback" not in done.stderr
+
+
 def test_a_deferred_build_runs_once_and_a_second_thread_waits_for_it():
     app = wsgi.App(__name__)
     built: list[str] = []
