@@ -37,6 +37,7 @@ def _photo(path) -> None:
 
 
 def _fits(page) -> None:
+    page.wait_for_load_state("load")  # evaluating mid-navigation finds no document to measure
     scroll, inner = page.evaluate(WIDTH)
     assert scroll <= inner, f"{page.url} is {scroll} px wide in a {inner} px window"
 
@@ -51,6 +52,7 @@ def test_a_funded_ideas_steps_are_followed_on_a_phone(browser, live_server, tmp_
     staff = _signed_in(browser, live_server, f"asha.shirebrook@{DEMO_DOMAIN}").new_page()
     staff.goto(idea_url)
     staff.get_by_role("link", name="Add a step").click()
+    expect(staff.get_by_label("What the step is")).to_be_visible()  # the form's page, not the idea's
     _fits(staff)
     staff.get_by_label("What the step is").fill("Deliver the planters to Main Street")
     today = london_today()
