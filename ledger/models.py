@@ -154,6 +154,10 @@ class Hold(SQLModel, table=True):
     expires_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     settled_entry_id: int | None = Field(default=None, foreign_key="journal_entry.id")
     resolved_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    # Of a voided hold, how much was committed again, to new holds made in the same transaction
+    # (spend drawing on a funded idea, a round's budget becoming its funded ideas, cancelled spend
+    # going back to its idea); the rest was released. Set only by the void (the transition trigger).
+    recommitted_pence: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
 
 
 class LedgerPeriod(SQLModel, table=True):

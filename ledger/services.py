@@ -464,6 +464,45 @@ def release_hold(*, session: Session, hold_id: int, actor_id: int, idempotency_k
 
 RELEASE = "release"  # the operation name a release is recorded under (ledger_request.operation)
 
+# Why a hold was moved (``move_hold``): its operation is recorded as ``move:<reason>``.
+MOVE_REASONS = ("drawn", "round", "returned")
+
+
+def move_hold(*, session: Session, hold_id: int, actor_id: int, idempotency_key: str, recommitted_pence: int,
+              reason: str) -> Hold:
+    """End a hold whose money is committed again, in this transaction, to new holds the caller
+    makes next: ``recommitted_pence`` of it (0 … its amount) is re-committed and the rest released.
+    Statements show it as moved, not cancelled (``reason``: one of MOVE_REASONS). The database
+    refuses a re-committed amount outside 0 … the hold's amount, or on a hold not being voided.
+    Raises NotFound, HoldNotOpen, InvalidRequest, IdempotencyConflict."""
+    if reason not in MOVE_REASONS or not 0 <= recommitted_pence:
+        raise InvalidRequest(_("That is not a way to move a commitment."))
+    check_key(idempotency_key)
+    operation = journal.Operation.start(session, idempotency_key, f"move:{reason}",
+                                        dict(hold=hold_id, actor=actor_id, recommitted=recommitted_pence))
+    if operation.first is not None:
+        return operation.first
+    commitment = _open_hold(session, hold_id)
+    commitment.status = HoldStatus.VOIDED.value
+    commitment.recommitted_pence = min(recommitted_pence, int(commitment.amount_pence))
+    commitment.resolved_at = utcnow()
+    session.flush()
+    operation.done(hold_id=commitment.id)
+    return commitment
+
+
+def end_reasons(*, session: Session, hold_ids) -> dict[int, str]:
+    """How each of these ended holds ended, by the operation that ended it: "void" (cancelled),
+    "release" (left over), "move:<reason>", "settle". Holds with no record are left out."""
+    ids = list(hold_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(LedgerRequest.hold_id, LedgerRequest.operation)
+        .where(LedgerRequest.hold_id.in_(ids), LedgerRequest.operation != "hold")
+    ).all()
+    return {hold_id: operation for hold_id, operation in rows}
+
 
 def _end_hold(session: Session, hold_id: int, actor_id: int, idempotency_key: str, name: str) -> Hold:
     check_key(idempotency_key)

@@ -57,6 +57,18 @@ class ActionForm(MoneyForm):
     submit = SubmitField(lazy_gettext("Confirm"), widget=GovSubmitInput())
 
 
+class CancelForm(ActionForm):
+    """Cancel an approval: ``to_idea`` is what the page said would go back to a funded idea, so a
+    change since (the idea done meanwhile) is shown rather than done."""
+
+    to_idea = HiddenField()
+
+    @property
+    def expected_to_idea_pence(self) -> int | None:
+        value = (self.to_idea.data or "").strip()
+        return int(value) if value.isdigit() and len(value) < 16 else None
+
+
 class RejectForm(AppForm):
     reason = TextAreaField(lazy_gettext("Reason for rejecting (the person who asked will see it)"), widget=GovTextArea(),
                            validators=[DataRequired(lazy_gettext("Give a reason, so the person who asked knows why")),

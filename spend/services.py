@@ -444,6 +444,9 @@ def approve(
     session.refresh(team)  # the limits as they are now, not when the page was loaded
     limit = _limit_for(team, role)
     # Money the residents already voted for (the idea's commitment) needs no quick-spend limit.
+    # Its hold is locked first, as it is once the lock is held: cancelled spend going back to the
+    # idea, or other spend drawing on it, may have re-pointed the idea meanwhile.
+    _lock_idea_hold(session, team, request)
     voted = _idea_hold(session, team, request)
     in_vote = voted is not None and request.amount_pence <= voted[1].amount_pence
     if not _covers(team, role, request.amount_pence, in_vote):
@@ -463,8 +466,8 @@ def approve(
     if voted is not None:
         # Draw on the idea's commitment: release it, commit this spend, re-commit the rest.
         idea, held = voted
-        ledger.void_hold(session=session, hold_id=held.id, actor_id=approver.id,
-                         idempotency_key=f"spend:{request.id}:idea-release")
+        ledger.move_hold(session=session, hold_id=held.id, actor_id=approver.id,
+                         idempotency_key=_drawn_key(request.id), recommitted_pence=held.amount_pence, reason="drawn")
     commitment = ledger.hold(
         session=session, team=team, amount_pence=request.amount_pence, category=request.category,
         description=request.purpose, actor_id=approver.id, idempotency_key=idempotency_key,
@@ -517,25 +520,113 @@ def reject(*, session: Session, team: Team, request_id: int, approver: Person, r
     return request
 
 
-def cancel(*, session: Session, team: Team, request_id: int, actor: Person, idempotency_key: str) -> SpendRequest:
-    """Cancel an approved, unpaid commitment: the hold is voided and the money released. The same
-    idempotency key again returns the cancelled request; a key used for anything else is
-    refused (IdempotencyConflict) and nothing is written."""
+def _drawn_key(request_id: int) -> str:
+    """The key approval records the funded idea's commitment moving under (what it drew on)."""
+    return f"spend:{request_id}:idea-release"
+
+
+@dataclass(frozen=True)
+class Return:
+    """Where cancelling an approved request sends its money: back to the funded idea it drew on
+    (``to_idea_pence`` of it, to the idea titled ``idea_title``) and the rest to the team's
+    budget, available again."""
+
+    amount_pence: int
+    to_idea_pence: int
+    idea_id: int | None
+    idea_title: str | None
+
+    @property
+    def to_budget_pence(self) -> int:
+        return self.amount_pence - self.to_idea_pence
+
+
+def cancel_return(*, session: Session, team: Team, request: SpendRequest) -> Return:
+    """What :func:`cancel` would do with the money now, shown before it is done: what approval
+    drew from a funded idea's commitment goes back to it while the idea is still being delivered
+    (not once it is done: its leftover went back to the budget then); the rest to the budget."""
+    amount = int(request.amount_pence)
+    drawn = session.get(LedgerRequest, _drawn_key(request.id)) if request.idea_id is not None else None
+    if drawn is None or drawn.operation not in ("move:drawn", "void"):  # "void": approved before moves were told apart
+        return Return(amount, 0, None, None)
+    idea = votes.idea_for_return(session=session, team_id=team.id, idea_id=request.idea_id)
+    if idea is None:
+        return Return(amount, 0, None, None)
+    source = session.get(Hold, drawn.hold_id)
+    return Return(amount, min(amount, int(source.amount_pence)), idea.id, idea.title)
+
+
+def cancel(*, session: Session, team: Team, request_id: int, actor: Person, idempotency_key: str,
+           expected_to_idea_pence: int | None = None) -> SpendRequest:
+    """Cancel an approved, unpaid commitment: the hold is voided and the money released, or, when
+    approval drew it from a funded idea's commitment, given back to that idea (its commitment is
+    made again with this added: :func:`cancel_return` says how much, before). The same idempotency
+    key again returns the cancelled request; a key used for anything else is refused
+    (IdempotencyConflict) and nothing is written. ``expected_to_idea_pence`` is what the page
+    showed would go back to the idea: if that changed since, nothing is done (WrongState).
+
+    Locks: the request's hold, then the idea's (the order approval and "mark done" take the
+    idea's in, after nothing else of this request's)."""
     ledger.check_key(idempotency_key)
     request = _load(session, team, request_id)
     _require_member(session, team, actor, "cancel")
     row = session.get(LedgerRequest, idempotency_key)
     if row is not None:
-        if row.operation == "void" and row.hold_id == request.hold_id and request.status == SpendStatus.CANCELLED:
+        if (row.operation in ("void", "move:returned") and row.hold_id == request.hold_id
+                and request.status == SpendStatus.CANCELLED):
             return request
         raise IdempotencyConflict(str(USED_FOR_ANOTHER))
     if request.status != SpendStatus.APPROVED:
         raise WrongState(state_message(session=session, request=request))
-    ledger.void_hold(session=session, hold_id=request.hold_id, actor_id=actor.id, idempotency_key=idempotency_key)
+    ledger.lock_hold(session=session, hold_id=request.hold_id)
+    rest = _lock_idea_hold(session, team, request)
+    back = cancel_return(session=session, team=team, request=request)
+    if expected_to_idea_pence is not None and expected_to_idea_pence != back.to_idea_pence:
+        raise WrongState(_("Where the money goes changed while the page was open. Check it below, then cancel again."))
+    _pause()
+    if not back.to_idea_pence:
+        ledger.void_hold(session=session, hold_id=request.hold_id, actor_id=actor.id, idempotency_key=idempotency_key)
+    else:
+        _return_to_idea(session, team, request, actor, idempotency_key, back, rest)
     _move(session, request, SpendStatus.APPROVED, status=SpendStatus.CANCELLED.value,
           closed_at=utcnow(), closed_by_id=actor.id)
     _audit(session, actor.id, "spend.cancel", team, request, request.amount_pence)
     return request
+
+
+def _lock_idea_hold(session: Session, team: Team, request: SpendRequest) -> Hold | None:
+    """Lock what is left of the funded idea's commitment, the one the idea points at once the
+    lock is held (approval of other spend may re-point it while this waits)."""
+    if request.idea_id is None:
+        return None
+    while True:
+        idea = votes.idea_for_return(session=session, team_id=team.id, idea_id=request.idea_id)
+        if idea is None or idea.hold_id is None:
+            return None
+        held = ledger.lock_hold(session=session, hold_id=idea.hold_id)
+        again = votes.idea_for_return(session=session, team_id=team.id, idea_id=request.idea_id)
+        if again is not None and again.hold_id == idea.hold_id:
+            return held
+
+
+def _return_to_idea(session: Session, team: Team, request: SpendRequest, actor: Person, key: str,
+                    back: Return, rest: Hold | None) -> None:
+    """End the request's hold and the idea's (what is left of it), and commit their sum again
+    to the idea: one new hold, the idea pointed at it."""
+    ledger.move_hold(session=session, hold_id=request.hold_id, actor_id=actor.id, idempotency_key=key,
+                     recommitted_pence=back.to_idea_pence, reason="returned")
+    idea = votes.idea_for_return(session=session, team_id=team.id, idea_id=back.idea_id)
+    total = back.to_idea_pence
+    if rest is not None and rest.status == HoldStatus.OPEN.value:
+        ledger.move_hold(session=session, hold_id=rest.id, actor_id=actor.id, idempotency_key=f"{key}:idea-rest",
+                         recommitted_pence=rest.amount_pence, reason="returned")
+        total += int(rest.amount_pence)
+    source = session.get(Hold, session.get(LedgerRequest, _drawn_key(request.id)).hold_id)
+    again = ledger.hold(
+        session=session, team=team, amount_pence=total, category=source.category, description=source.description,
+        actor_id=actor.id, idempotency_key=f"{key}:idea", account_id=source.account_id,
+    )
+    votes.recommit_idea(session=session, idea_id=idea.id, hold_id=again.id)
 
 
 # --------------------------------------------------------------------------- paying

@@ -42,6 +42,7 @@ from spend import services as spend
 from spend.forms import (
     BUDGET,
     ActionForm,
+    CancelForm,
     ConfirmIdentityForm,
     DecideLimitsForm,
     LimitsForm,
@@ -173,8 +174,10 @@ def _render_detail(team: Team, request_id: int, reject_form=None):
     pending = spend_request.status == SpendStatus.PENDING
     approvers = spend.approvers_of(session=session, team=team, request=spend_request) if pending else []
     voted = spend.within_vote(session=session, team=team, request=spend_request)
+    approved = spend_request.status == SpendStatus.APPROVED
+    back = spend.cancel_return(session=session, team=team, request=spend_request) if approved else None
     return render_template(
-        "spend/detail.html", team=team, r=spend_request, action=action, reject_form=reject_form or RejectForm(),
+        "spend/detail.html", team=team, r=spend_request, action=action, back=back, reject_form=reject_form or RejectForm(),
         is_requester=spend_request.requester_id == me, limit=limit, within_vote=voted,
         can_approve=any(p.id == me for p in approvers),
         approver_names=spend.either([p.name for p in approvers]) if approvers else "",
@@ -274,11 +277,33 @@ def withdraw(team: Team, request_id: int):
 @spend_bp.post("/teams/<slug>/spend/<int:request_id>/cancel")
 @team_staff
 def cancel(team: Team, request_id: int):
-    return _simple_action(
-        team, request_id,
-        lambda s, key: spend.cancel(session=s, team=team, request_id=request_id, actor=_person(),
-                                    idempotency_key=key),
-        "The approval was cancelled and the money released.")
+    _request_or_404(team, request_id)
+    form = CancelForm()
+    if not form.validate_on_submit():
+        flash(_("The form expired. Try again."), "error")
+    else:
+        act(lambda s: _cancel(s, team, request_id, form), done=_cancelled_message)
+    return _detail(team, request_id)
+
+
+def _cancel(session, team: Team, request_id: int, form: CancelForm) -> spend.Return:
+    spend_request = _request_or_404(team, request_id)
+    back = spend.cancel_return(session=session, team=team, request=spend_request)
+    shown = form.expected_to_idea_pence
+    spend.cancel(session=session, team=team, request_id=request_id, actor=_person(),
+                 idempotency_key=form.idempotency_key.data or "",
+                 expected_to_idea_pence=back.to_idea_pence if shown is None else shown)  # what the message says
+    return back
+
+
+def _cancelled_message(back: spend.Return) -> str:
+    if not back.to_idea_pence:
+        return _("The approval was cancelled and %(amount)s released to the team’s budget.", amount=gbp(back.amount_pence))
+    if not back.to_budget_pence:
+        return _("The approval was cancelled: %(amount)s went back to the idea “%(title)s”.",
+                 amount=gbp(back.to_idea_pence), title=back.idea_title)
+    return _("The approval was cancelled: %(to_idea)s went back to the idea “%(title)s” and %(to_budget)s to the "
+             "team’s budget.", to_idea=gbp(back.to_idea_pence), title=back.idea_title, to_budget=gbp(back.to_budget_pence))
 
 
 def _read_upload(storage) -> bytes | None:

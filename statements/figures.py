@@ -92,9 +92,29 @@ class Released:
     description: str
     held_pence: int
     paid_pence: int
-    released_pence: int
+    recommitted_pence: int  # committed again, to new holds made with it (a move, not a release)
+    released_pence: int  # available to spend again
     reason: str
     resolved: dt.date
+
+
+@dataclass
+class CommitmentMoves:
+    """The budget's commitments from the month's start to its end: open at the start, plus the
+    holds made in the month, less what the holds that ended in it became (paid, committed again
+    to new holds, or released), is what is open at its end (the commitments register)."""
+
+    opening_pence: int = 0
+    made_pence: int = 0
+    paid_pence: int = 0
+    recommitted_pence: int = 0
+    released_pence: int = 0
+    closing_pence: int = 0
+
+    @property
+    def adds_up(self) -> bool:
+        return (self.opening_pence + self.made_pence - self.paid_pence - self.recommitted_pence
+                - self.released_pence == self.closing_pence)
 
 
 @dataclass(frozen=True)
@@ -204,6 +224,7 @@ class Statement:
     restricted_lines: list[Line] = field(default_factory=list)
     commitments: list[Commitment] = field(default_factory=list)
     released: list[Released] = field(default_factory=list)
+    commitment_moves: CommitmentMoves = field(default_factory=CommitmentMoves)
     no_receipt: list[Line] = field(default_factory=list)
     reversals: list[Line] = field(default_factory=list)
     over_500_one_approval: list[Line] = field(default_factory=list)
@@ -610,24 +631,58 @@ def _fill_chart(st: Statement, by_category: dict[str, int]) -> None:
     st.chart_height = len(items) * 22
 
 
+# How an ended hold is described in "Holds released or moved this month", by the operation that
+# ended it (ledger.end_reasons); a hold paid for less than it held says so.
+END_REASONS = {
+    "void": "voided (cancelled)",
+    services.RELEASE: "left over when its idea was done",
+    "move:drawn": "spend drew on it: re-committed",
+    "move:round": "round closed: re-committed to its funded ideas",
+    "move:returned": "spend cancelled: re-committed to its idea",
+}
+PAID_LESS = "paid for less than held"
+
+
 def _fill_commitments(session, st: Statement, team: Team, budget: int | None, start, end, names) -> None:
-    """Budget holds open at the end of the month (made before it, not resolved before it),
-    and holds resolved in the month that released money."""
+    """The budget's commitments: the holds open at the end of the month, those that ended in it
+    without becoming spend in full (released, or moved into new holds), and the movement from the
+    month's start to its end. A hold is open from when it was made until it was voided, or until
+    the date its payment is dated (a payment is spend of that day, so its commitment ends then:
+    not counting it twice when the payment was recorded after the month's end)."""
     if budget is None:
         return
     end_at, start_at = london_midnight(end), london_midnight(start)  # the council's month, in UTC
-    holds = session.execute(
-        select(Hold)
+    paid_entry = aliased(JournalEntry)
+    rows = session.execute(
+        select(Hold, paid_entry.effective_date, Posting.amount_pence)
+        .outerjoin(paid_entry, paid_entry.id == Hold.settled_entry_id)
+        .outerjoin(Posting, (Posting.entry_id == paid_entry.id) & (Posting.account_id == budget))
         .where(
             Hold.account_id == budget,
             Hold.created_at < end_at,
-            or_(Hold.status == HoldStatus.OPEN.value, Hold.resolved_at >= end_at),
+            or_(Hold.status == HoldStatus.OPEN.value, Hold.resolved_at >= start_at),
         )
         .order_by(Hold.created_at, Hold.id)
-    ).scalars().all()
-    names.load(h.actor_id for h in holds)
+    ).all()
+    ended_at: dict[int, dt.datetime | None] = {}
+    paid: dict[int, int] = {}
+    for h, paid_on, posted in rows:
+        if h.status == HoldStatus.OPEN.value:
+            ended_at[h.id] = None
+        elif h.status == HoldStatus.SETTLED.value:
+            ended_at[h.id] = max(london_midnight(paid_on), h.created_at)
+            paid[h.id] = -int(posted or 0)
+        else:
+            ended_at[h.id] = h.resolved_at
+    holds = [h for h, _, _ in rows]
+
+    def open_at(h: Hold, moment: dt.datetime) -> bool:
+        return h.created_at < moment and (ended_at[h.id] is None or ended_at[h.id] >= moment)
+
+    still_open = [h for h in holds if open_at(h, end_at)]
+    names.load(h.actor_id for h in still_open)
     as_of = min(end - dt.timedelta(days=1), london_today())  # an open month's holds age until today
-    for h in holds:
+    for h in still_open:
         created = h.created_at.astimezone(LONDON).date()
         st.commitments.append(
             Commitment(
@@ -644,39 +699,35 @@ def _fill_commitments(session, st: Statement, team: Team, budget: int | None, st
         )
     st.commitments_count = len(st.commitments)
     st.commitments_pence = sum(c.amount_pence for c in st.commitments)
-    # Released in the month: voided in it, or paid (settlement dated in it) for less than held.
-    voided = session.execute(
-        select(Hold).where(
-            Hold.account_id == budget,
-            Hold.status == HoldStatus.VOIDED.value,
-            Hold.resolved_at >= start_at,
-            Hold.resolved_at < end_at,
-        )
-    ).scalars().all()
-    settled = session.execute(
-        select(Hold, Posting.amount_pence, JournalEntry.effective_date)
-        .join(JournalEntry, JournalEntry.id == Hold.settled_entry_id)
-        .join(Posting, (Posting.entry_id == JournalEntry.id) & (Posting.account_id == budget))
-        .where(Hold.account_id == budget, JournalEntry.effective_date >= start, JournalEntry.effective_date < end)
-    ).all()
-    given_back = services.released_among(session=session, hold_ids=[h.id for h in voided])
-    released = [(h, 0, "left over when its idea was done" if h.id in given_back else "voided (cancelled)",
-                 h.resolved_at.astimezone(LONDON).date()) for h in voided]
-    released += [(h, -int(amount), "paid for less than held", day) for h, amount, day in settled]
-    for h, amount_paid, reason, day in sorted(released, key=lambda r: (r[3], r[0].id)):
+    ended = [h for h in holds if ended_at[h.id] is not None and start_at <= ended_at[h.id] < end_at]
+    reasons = services.end_reasons(session=session, hold_ids=[h.id for h in ended if h.status == HoldStatus.VOIDED.value])
+    moves = CommitmentMoves(
+        opening_pence=sum(int(h.amount_pence) for h in holds if open_at(h, start_at)),
+        made_pence=sum(int(h.amount_pence) for h in holds if start_at <= h.created_at < end_at),
+    )
+    for h in sorted(ended, key=lambda h: (ended_at[h.id], h.id)):
         held = int(h.amount_pence)
+        amount_paid = paid.get(h.id, 0)
+        recommitted = int(h.recommitted_pence or 0)
+        moves.paid_pence += amount_paid
+        moves.recommitted_pence += recommitted
+        moves.released_pence += held - amount_paid - recommitted
         if amount_paid < held:
+            settled = h.status == HoldStatus.SETTLED.value
             st.released.append(
                 Released(
                     hold_id=h.id,
                     description=h.description,
                     held_pence=held,
                     paid_pence=amount_paid,
-                    released_pence=held - amount_paid,
-                    reason=reason,
-                    resolved=day,
+                    recommitted_pence=recommitted,
+                    released_pence=held - amount_paid - recommitted,
+                    reason=PAID_LESS if settled else END_REASONS.get(reasons.get(h.id, "void"), END_REASONS["void"]),
+                    resolved=ended_at[h.id].astimezone(LONDON).date(),
                 )
             )
+    moves.closing_pence = st.commitments_pence
+    st.commitment_moves = moves
 
 
 def _fill_refused(session, st: Statement, team: Team, start, end, names: _NameCache) -> None:

@@ -388,6 +388,16 @@ def idea_commitment(*, session: Session, team_id: int, idea_id: int) -> FundedId
     return FundedIdea(idea.id, idea.title, idea.hold_id)
 
 
+def idea_for_return(*, session: Session, team_id: int, idea_id: int) -> FundedIdea | None:
+    """The team's idea ``idea_id`` as it is now (read afresh), if it is still being delivered
+    (funded or in delivery): cancelled spend that drew on its commitment goes back to it then."""
+    idea = session.execute(select(Idea).where(Idea.id == idea_id, Idea.team_id == team_id)
+                           .execution_options(populate_existing=True)).scalar_one_or_none()
+    if idea is None or idea.status not in (IdeaStatus.FUNDED.value, IdeaStatus.IN_DELIVERY.value):
+        return None
+    return FundedIdea(idea.id, idea.title, idea.hold_id)
+
+
 def recommit_idea(*, session: Session, idea_id: int, hold_id: int | None) -> None:
     """Point the idea at its new commitment (what is left after spend drew on it), or at none."""
     idea = session.get(Idea, idea_id)
@@ -1034,8 +1044,11 @@ def close_round(*, session: Session, round_id: int, actor_id: int, now: dt.datet
     rnd.paper_ballots = counts["paper"]
     session.flush()  # the trigger now refuses further ballots
     if rnd.hold_id is not None:
-        ledger.void_hold(session=session, hold_id=rnd.hold_id, actor_id=actor_id,
-                         idempotency_key=f"votes:round:{rnd.id}:release")
+        # The budget's hold becomes the funded ideas' holds; what they leave is released.
+        funded_cost = sum(ri.cost_pence for ri, idea in rows if tally_id(idea.id) in order)
+        ledger.move_hold(session=session, hold_id=rnd.hold_id, actor_id=actor_id,
+                         idempotency_key=f"votes:round:{rnd.id}:release", recommitted_pence=funded_cost,
+                         reason="round")
     spent = 0
     for ri, idea in rows:
         pid = tally_id(idea.id)

@@ -390,7 +390,7 @@ def test_withdraw_and_cancel(w, engine):
     assert "was withdrawn" in post_action(w, "asha", first, "withdraw").get_data(as_text=True)
     second = make_request(w)
     approve(w, second)
-    assert "money released" in post_action(w, "asha", second, "cancel").get_data(as_text=True)
+    assert "released to the team’s budget" in post_action(w, "asha", second, "cancel").get_data(as_text=True)
     assert read(engine, SpendRequest, second).status == "cancelled"
     with open_session(engine, write=False) as s:
         assert ledger.available_of(session=s, team=s.get(Team, w["team"].id)) == 100_000

@@ -76,6 +76,12 @@ def check_statement(app, st: figures.Statement) -> None:
         f"{where}: the year-to-date block does not add up")
     assert ytd_closing - ytd_figures["Committed at month end"] == ytd_figures["Available at month end"], where
 
+    moves = dict(block(text, "Open at the start of the month", "Open at month end"))
+    moved_in = [v for k, v in moves.items() if not k.startswith("Open at month end")]
+    moved_out = next(v for k, v in moves.items() if k.startswith("Open at month end"))
+    assert sum(moved_in) == moved_out == commitments, f"{where}: the commitments block does not add up"
+    _check_released_table(text, moves, where)
+
     budget_rows = [r for r in rows if r["Fund"] == "budget"]
     in_pence = sum(pence_of(r["Amount"]) for r in budget_rows)
     assert opening + in_pence == closing, f"{where}: the CSV's budget rows do not add up to the closing balance"
@@ -96,6 +102,33 @@ def check_statement(app, st: figures.Statement) -> None:
     assert codes_used, f"{where}: no GL codes used on the page"
     printed = set() if codes_used[1] == "none" else {c.strip() for c in codes_used[1].split(",")}
     assert printed == {r["GL code"] for r in rows if r["GL code"]}, f"{where}: GL codes used are not the month's"
+
+
+FOUR = re.compile(rf"({MONEY})\s+({MONEY})\s+({MONEY})\s+({MONEY})\s*$")
+
+
+def _check_released_table(text: str, moves: dict[str, int], where: str) -> None:
+    """Each row of "Holds released or moved this month": held = paid + moved + released; the
+    Total row is their sum; its moved and released are the commitments block's."""
+    if "Holds released or moved this month" not in text:
+        assert not moves["Less: committed again to new holds (moved)"], f"{where}: moves with no table"
+        return
+    table = text.split("Holds released or moved this month", 1)[1].split("Pledges (memorandum", 1)[0]
+    rows, total = [], None
+    for raw in table.splitlines():
+        match = FOUR.search(raw)
+        if match:
+            amounts = [pence(a) for a in match.groups()]
+            if raw.strip().startswith("Total ("):
+                total = amounts
+            else:
+                rows.append(amounts)
+    assert rows and total, f"{where}: no rows or total in the released table"
+    for held, paid, moved, released in rows:
+        assert held == paid + moved + released, f"{where}: a released row does not add up"
+    assert [sum(column) for column in zip(*rows, strict=True)] == total, f"{where}: the released table's total is not its rows'"
+    assert total[2] == -moves["Less: committed again to new holds (moved)"], where
+    assert total[3] == -moves["Less: released, available to spend again"], where
 
 
 def pence_of(amount: str) -> int:

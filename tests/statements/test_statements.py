@@ -366,12 +366,16 @@ def test_prior_period_adjustments_and_released_holds(app, session, team, make_pe
     this = figures.build_statement(session=session, team=team, month=today())
     last = figures.build_statement(session=session, team=team, month=end_of_last_month())
     assert [(line.reverses_entry_id, line.prior_period) for line in this.reversals] == [(paid.id, True)]
+    # The hall's hold was made this month and its payment dated last month: the commitment lived
+    # (and ended) this month, so this month's statement lists it; last month's never saw it.
     assert [(r.hold_id, r.released_pence, r.reason) for r in this.released] == [
-        (cancelled.id, 2_000, "voided (cancelled)")]
-    assert [(r.hold_id, r.paid_pence, r.released_pence) for r in last.released] == [(held.id, 8_000, 1_000)]
+        (held.id, 1_000, "paid for less than held"), (cancelled.id, 2_000, "voided (cancelled)")]
+    assert [(r.hold_id, r.paid_pence, r.released_pence) for r in this.released][0] == (held.id, 8_000, 1_000)
+    assert last.released == [] and last.commitments == []
+    assert this.commitment_moves.adds_up and last.commitment_moves.adds_up
     with app.test_request_context():
         text = pdf_text(render.render_pdf(this))
-    assert "(prior-period adjustment)" in text and "Holds released this month" in text
+    assert "(prior-period adjustment)" in text and "Holds released or moved this month" in text
 
 
 POLISH_MONTHS = ("stycznia", "lutego", "marca", "kwietnia", "maja", "czerwca", "lipca", "sierpnia", "września",

@@ -25,26 +25,11 @@ from ledger.models import Hold, LedgerRequest
 from spend import services as spend
 from statements import figures
 from tests.statements.test_statement_arithmetic import check_statement
-from tests.support.factories import SECRET, feasible_idea, open_round
 from tests.support.race import race
-from votes import delivery, services
+from tests.votes.conftest import COST  # the funded idea's cost (the ``funded`` fixture)
+from votes import delivery
 from votes.errors import VotesError
 from votes.models import Idea, IdeaUpdate
-
-COST = 40_000
-
-
-@pytest.fixture
-def funded(session, world):
-    """A £400 idea funded by a closed round (resident 0 voted for it)."""
-    idea = feasible_idea(session, world, "Benches by the pond", COST)
-    rnd = open_round(session, world, [idea])
-    services.cast_ballot(
-        session=session, rnd_id=rnd.id, person=world["residents"][0], secret=SECRET, idea_ids=[idea.id]
-    )
-    services.close_round(session=session, round_id=rnd.id, actor_id=world["member"].id, force=True)
-    session.commit()
-    return session.get(Idea, idea.id)
 
 
 def _fresh(session, person):
