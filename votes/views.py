@@ -156,8 +156,10 @@ def propose(slug: str):
 
 
 def _idea_form_page(form: IdeaForm, **context):
-    """The propose or change form: 400 when it shows what to correct (an over-limit photo too)."""
-    photos.refuse_too_large(form)
+    """The propose or change form: 400 when it shows what to correct (an over-limit photo too,
+    beside its field: not for a visitor who may not propose, whose page has no field to show it by)."""
+    if context.get("eligible", True):
+        photos.refuse_too_large(form)
     return render_template("votes/propose.html", form=form, **context), 400 if form.errors or form.form_errors else 200
 
 

@@ -469,3 +469,18 @@ def test_demo_load_gives_a_few_ideas_and_steps_a_generated_photo(runner, app, en
     assert 'alt="Photo of the idea: Planters on Main Street"' in page
     assert 'alt="Photo of the step: Order the planters from the garden centre"' in page
     assert "/photo" not in client.get("/").get_data(as_text=True)  # the home page stays as light as it was
+
+
+def test_a_visitor_who_may_not_propose_is_told_why_not_sent_to_a_field_that_is_not_there(client, app, world, sign_in):
+    """The over-limit redirect lands on the propose page; for someone outside the team's place it
+    shows no photo field, so it says only that they cannot propose here: no error that links to
+    nothing."""
+    sign_in(world["outsider"])
+    url = f"/teams/{world['team'].slug}/ideas/new"
+    huge = b"\xff\xd8\xff" + b"\x00" * (app.config["MAX_CONTENT_LENGTH"] + 1024 * 1024)
+    answer = client.post(url, content_type="multipart/form-data", data={**FORM, "photo": (io.BytesIO(huge), "huge.jpg")})
+    assert answer.status_code == 302 and answer.headers["Location"] == f"{url}?too_large=1"
+    page = client.get(answer.headers["Location"])
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Only residents of" in html
+    assert "govuk-error-summary" not in html and 'name="photo"' not in html
