@@ -34,11 +34,6 @@ from votes.models import Ballot, IdeaUpdate, Round
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def world(votes_world):
-    return votes_world
-
-
 def _refusal(action) -> str:
     with pytest.raises(votes.VotesError) as caught:
         action()

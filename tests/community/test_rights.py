@@ -30,17 +30,6 @@ from votes import services as votes
 from votes.models import Ballot, Idea, IdeaSupport
 
 
-@pytest.fixture
-def world(votes_world):
-    """A place, its team with £5,000, residents, staff (tests/support/factories.py)."""
-    return votes_world
-
-
-@pytest.fixture
-def sources(app):
-    return rights.registered(app)
-
-
 def _full_life(session, world):
     """A resident who proposed, supported, voted, pledged (money, partly received: a ledger
     entry), pledged time (open), signed a community pledge, was mailed and asked for a reset."""

@@ -25,16 +25,6 @@ POLISH_BALLOTS = "Karty do głosowania nie są powiązane z osobami."
 ROMANIAN_BALLOTS = "Buletinele de vot nu sunt legate de persoane."
 
 
-@pytest.fixture
-def world(votes_world):
-    return votes_world
-
-
-@pytest.fixture
-def sources(app):
-    return rights.registered(app)
-
-
 def _set_language(session, person, lang):
     person.language = lang
     session.add(person)
