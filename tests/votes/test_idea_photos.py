@@ -15,7 +15,6 @@ from sqlalchemy.exc import IntegrityError
 
 from community.db import london_today, open_session
 from tests.spend.receipt_files import SCRIPT, phone_photo
-from tests.support.factories import SECRET, feasible_idea, open_round
 from tests.votes.test_delivery_views import _step_form
 from votes import photos, services
 from votes.models import Idea, Milestone
@@ -28,16 +27,9 @@ FORM = {
 
 
 @pytest.fixture
-def funded_idea(session, world):
-    """A funded idea (resident 0 voted for it), so the team has its step forms."""
-    idea = feasible_idea(session, world, "Benches by the pond", 40_000)
-    rnd = open_round(session, world, [idea])
-    services.cast_ballot(
-        session=session, rnd_id=rnd.id, person=world["residents"][0], secret=SECRET, idea_ids=[idea.id]
-    )
-    services.close_round(session=session, round_id=rnd.id, actor_id=world["member"].id, force=True)
-    session.commit()
-    return session.get(Idea, idea.id)
+def funded_idea(funded):
+    """A funded idea (tests/votes/conftest.py), so the team has its step forms."""
+    return funded
 
 
 def _photos(app) -> list[str]:
