@@ -477,18 +477,7 @@ def move_hold(*, session: Session, hold_id: int, actor_id: int, idempotency_key:
     Raises NotFound, HoldNotOpen, InvalidRequest, IdempotencyConflict."""
     if reason not in MOVE_REASONS or not 0 <= recommitted_pence:
         raise InvalidRequest(_("That is not a way to move a commitment."))
-    check_key(idempotency_key)
-    operation = journal.Operation.start(session, idempotency_key, f"move:{reason}",
-                                        dict(hold=hold_id, actor=actor_id, recommitted=recommitted_pence))
-    if operation.first is not None:
-        return operation.first
-    commitment = _open_hold(session, hold_id)
-    commitment.status = HoldStatus.VOIDED.value
-    commitment.recommitted_pence = min(recommitted_pence, int(commitment.amount_pence))
-    commitment.resolved_at = utcnow()
-    session.flush()
-    operation.done(hold_id=commitment.id)
-    return commitment
+    return _end_hold(session, hold_id, actor_id, idempotency_key, f"move:{reason}", recommitted_pence=recommitted_pence)
 
 
 def end_reasons(*, session: Session, hold_ids) -> dict[int, str]:
@@ -504,13 +493,19 @@ def end_reasons(*, session: Session, hold_ids) -> dict[int, str]:
     return {hold_id: operation for hold_id, operation in rows}
 
 
-def _end_hold(session: Session, hold_id: int, actor_id: int, idempotency_key: str, name: str) -> Hold:
+def _end_hold(session: Session, hold_id: int, actor_id: int, idempotency_key: str, name: str, *,
+              recommitted_pence: int | None = None) -> Hold:
     check_key(idempotency_key)
-    operation = journal.Operation.start(session, idempotency_key, name, dict(hold=hold_id, actor=actor_id))
+    arguments = dict(hold=hold_id, actor=actor_id)
+    if recommitted_pence is not None:  # only for a move, so keys recorded by voids and releases still replay
+        arguments["recommitted"] = recommitted_pence
+    operation = journal.Operation.start(session, idempotency_key, name, arguments)
     if operation.first is not None:
         return operation.first
     commitment = _open_hold(session, hold_id)
     commitment.status = HoldStatus.VOIDED.value
+    if recommitted_pence is not None:
+        commitment.recommitted_pence = min(recommitted_pence, int(commitment.amount_pence))
     commitment.resolved_at = utcnow()
     session.flush()
     operation.done(hold_id=commitment.id)
