@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Flask, current_app, url_for
+from sqlalchemy import bindparam
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import select
 
 from community.models import Team
@@ -46,6 +48,20 @@ def nudges(session, user, team: Team) -> list[Step]:
     if not getattr(user, "is_authenticated", False):
         return []
     return [step for provider in _registry(current_app)["nudge"] for step in provider(session, user, team)]
+
+
+_TEAMS_BY_ID = select(Team).where(Team.id.in_(bindparam("ids", expanding=True))).order_by(Team.id)
+
+
+def my_teams(session, user) -> list[Team]:
+    """The teams this person has a role in, by id: one query for those the session has not
+    loaded yet, then the identity map (the staff home and each to-do provider ask)."""
+    ids = sorted(user.team_roles)
+    found = {team_id: session.identity_map.get(identity_key(Team, team_id)) for team_id in ids}
+    missing = [team_id for team_id, team in found.items() if team is None]
+    if missing:
+        found.update((team.id, team) for team in session.execute(_TEAMS_BY_ID, {"ids": missing}).scalars())
+    return [team for team in found.values() if team is not None]
 
 
 def todo(session, user) -> list[Step]:

@@ -776,6 +776,6 @@ def dev_outbox():
 @staff
 def staff_home():
     session = get_session()
-    teams = {s.team.id: s for s in services.list_teams(session)}
+    teams = {team.id: team for team in next_steps.my_teams(session, current_user)}
     return render_template("community/staff_home.html", teams=teams,
                            todo=next_steps.todo(session, current_user))

@@ -5,8 +5,7 @@ from flask import url_for
 
 from community.db import london_today
 from community.i18n import _
-from community.models import Team
-from community.next_steps import Step
+from community.next_steps import Step, my_teams
 from pledges import services
 
 
@@ -15,10 +14,7 @@ def staff_todo(session, user) -> list[Step]:
         return []
     many = len(user.team_roles) > 1
     steps = []
-    for team_id in sorted(user.team_roles):
-        team = session.get(Team, team_id)
-        if team is None:
-            continue
+    for team in my_teams(session, user):
         suffix = f" ({team.name})" if many else ""
         steps.append(Step(_("Pledges due this week or overdue") + suffix, url_for("pledges.reminders", slug=team.slug),
                           services.due_soon_count(session=session, team=team, today=london_today())))

@@ -5,8 +5,7 @@ from flask import url_for
 from sqlalchemy import bindparam, func, select
 
 from community.i18n import _
-from community.models import Team
-from community.next_steps import Step
+from community.next_steps import Step, my_teams
 from spend import services as spend
 from spend.models import SpendRequest, SpendStatus
 
@@ -20,12 +19,9 @@ def staff_todo(session, user) -> list[Step]:
     me = user.person
     many = len(user.team_roles) > 1
     steps = []
-    for team_id in sorted(user.team_roles):
-        team = session.get(Team, team_id)
-        if team is None:
-            continue
+    for team in my_teams(session, user):
         suffix = f" ({team.name})" if many else ""
-        mine = spend.awaiting_approval_by(session=session, team=team, person=me, role=user.team_roles[team_id])
+        mine = spend.awaiting_approval_by(session=session, team=team, person=me, role=user.team_roles[team.id])
         unpaid = session.execute(_UNPAID, {"team_id": team.id}).scalar_one()
         href = url_for("spend.dashboard", slug=team.slug)
         steps += [Step(_("Approvals waiting for me") + suffix, href, mine),

@@ -8,11 +8,10 @@ from sqlalchemy import bindparam, func, select
 from community.formatting import london_datetime
 from community.i18n import _
 from community.models import Team
-from community.next_steps import Step
+from community.next_steps import Step, my_teams
 from votes import services
 from votes.models import Idea, IdeaStatus, Round
 
-_TEAMS_BY_ID = select(Team).where(Team.id.in_(bindparam("ids", expanding=True))).order_by(Team.id)
 _TO_REVIEW = (select(Idea.team_id, func.count()).where(Idea.team_id.in_(bindparam("ids", expanding=True)),
                                                        Idea.status == IdeaStatus.PROPOSED.value)
               .group_by(Idea.team_id))
@@ -23,7 +22,7 @@ _OPEN_ROUNDS = (select(Round).where(Round.team_id.in_(bindparam("ids", expanding
 def _staff_teams(session, user) -> list[Team]:
     if not user.has_second_factor or not user.team_roles:
         return []
-    return list(session.execute(_TEAMS_BY_ID, {"ids": sorted(user.team_roles)}).scalars())
+    return my_teams(session, user)
 
 
 def vote_now(session, user, team: Team) -> list[Step]:

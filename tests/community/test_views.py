@@ -340,3 +340,36 @@ def test_sign_out_by_get_is_not_allowed(client, make_person, sign_in, session):
     assert client.get("/sign-out").status_code == 405
     with open_session(session.get_bind().engine, write=False) as reader:
         assert reader.exec(select(AuthSession)).one().revoked_at is None
+
+
+def test_the_staff_home_lists_my_teams_and_reads_them_once(client, session, engine, make_person, place_and_team,
+                                                           sign_in):
+    from sqlalchemy import event
+
+    from community import services as community_services
+    from community.models import Membership
+
+    place, first = place_and_team
+    second = community_services.create_team(session, actor_id=None, name="Bolsover Connected Team", slug="bolsover",
+                                            place_id=place.id, cost_centre="TC1002")
+    other = community_services.create_team(session, actor_id=None, name="Not mine", slug="not-mine",
+                                           place_id=place.id, cost_centre="TC1003")
+    person = make_person("m@example.org", role="member", team=first)
+    session.add(Membership(team_id=second.id, person_id=person.id, role="enabler"))
+    session.commit()
+    assert sign_in(person).status_code == 302
+    team_selects = []
+
+    def listener(_conn, _cursor, statement, *_args):
+        if re.search(r"\bFROM team\b", statement):
+            team_selects.append(statement)
+
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        page = client.get("/staff").get_data(as_text=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert len(team_selects) == 1  # the view and the three to-do providers share one read
+    assert f'href="/teams/{first.slug}"' in page and f'href="/teams/{second.slug}"' in page
+    assert "Bolsover Connected Team</a> – enabler" in page and "Shirebrook Connected Team</a> – member" in page
+    assert other.name not in page
