@@ -12,10 +12,9 @@ from pledges import services
 def staff_todo(session, user) -> list[Step]:
     if not user.has_second_factor:
         return []
+    teams = my_teams(session, user)
+    due = services.due_soon_counts(session=session, team_ids=[team.id for team in teams], today=london_today())
     many = len(user.team_roles) > 1
-    steps = []
-    for team in my_teams(session, user):
-        suffix = f" ({team.name})" if many else ""
-        steps.append(Step(_("Pledges due this week or overdue") + suffix, url_for("pledges.reminders", slug=team.slug),
-                          services.due_soon_count(session=session, team=team, today=london_today())))
-    return steps
+    return [Step(_("Pledges due this week or overdue") + (f" ({team.name})" if many else ""),
+                 url_for("pledges.reminders", slug=team.slug), due.get(team.id, 0))
+            for team in teams]

@@ -555,14 +555,18 @@ def reminders(*, session: Session, team: Team, today: dt.date) -> Reminders:
                      overdue=[p for p in rows if p.due_on <= today])
 
 
-_DUE_SOON = (select(func.count()).select_from(Pledge).where(
-    Pledge.team_id == bindparam("team_id"), Pledge.status.in_(OPEN_STATUSES), Pledge.due_on.is_not(None),
-    Pledge.due_on <= bindparam("until")))
+_DUE_SOON = (select(Pledge.team_id, func.count()).where(
+    Pledge.team_id.in_(bindparam("team_ids", expanding=True)), Pledge.status.in_(OPEN_STATUSES),
+    Pledge.due_on.is_not(None), Pledge.due_on <= bindparam("until")).group_by(Pledge.team_id))
 
 
-def due_soon_count(*, session: Session, team: Team, today: dt.date) -> int:
-    """How many pledges :func:`reminders` lists (due this week or overdue), counted in the database."""
-    return session.execute(_DUE_SOON, {"team_id": team.id, "until": today + dt.timedelta(days=7)}).scalar_one()
+def due_soon_counts(*, session: Session, team_ids, today: dt.date) -> dict[int, int]:
+    """Per team (by id), how many pledges :func:`reminders` lists (due this week or overdue),
+    counted in the database in one query; teams with none are left out."""
+    ids = list(team_ids)
+    if not ids:
+        return {}
+    return dict(session.execute(_DUE_SOON, {"team_ids": ids, "until": today + dt.timedelta(days=7)}).all())
 
 
 def reminder_message(pledge: Pledge, team: Team) -> tuple[str, str]:

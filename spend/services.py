@@ -195,6 +195,14 @@ def person_name(*, session: Session, person_id: int | None) -> str:
     return person.name if person else "someone"
 
 
+def person_names(*, session: Session, ids) -> dict[int, str]:
+    """The names of these people, by id: one query of two columns (none for nobody)."""
+    ids = {i for i in ids if i}
+    if not ids:
+        return {}
+    return dict(session.execute(select(Person.id, Person.name).where(Person.id.in_(ids))).all())
+
+
 _STATE_MESSAGES = {
     SpendStatus.APPROVED: lazy_gettext("This request was already approved by %(who)s. Nothing more was committed."),
     SpendStatus.REJECTED: lazy_gettext("This request was already rejected by %(who)s."),
@@ -367,21 +375,39 @@ def approvers_of(*, session: Session, team: Team, request: SpendRequest) -> list
     return [person for person, role in rows if _covers(team, role, request.amount_pence, voted)]
 
 
-_PENDING_BY_OTHERS = (select(SpendRequest).where(
-    SpendRequest.team_id == bindparam("team_id"), SpendRequest.status == SpendStatus.PENDING.value,
-    SpendRequest.requester_id != bindparam("person_id")))
+_OPEN_OF_TEAMS = (select(SpendRequest).where(
+    SpendRequest.team_id.in_(bindparam("team_ids", expanding=True)),
+    SpendRequest.status.in_((SpendStatus.PENDING.value, SpendStatus.APPROVED.value))))
 
 
-def awaiting_approval_by(*, session: Session, team: Team, person: Person, role: str | None) -> int:
-    """How many pending requests ``person`` (of ``role`` in the team) may approve now: those
-    :func:`approvers_of` would list them for, counted without listing every approver of each
-    (the staff to-do list). The vote's commitment is only looked up for amounts over their limit."""
-    if role is None or not person.is_active or person.is_finance:
-        return 0
-    pending = session.execute(_PENDING_BY_OTHERS, {"team_id": team.id, "person_id": person.id}).scalars()
-    return sum(1 for request in pending
-               if request.amount_pence <= _limit_for(team, role)
-               or within_vote(session=session, team=team, request=request))
+@dataclass(frozen=True)
+class WaitingOn:
+    """A team's quick spend waiting on a person: requests they may approve now, and approved
+    spend not yet paid (its receipt missing)."""
+
+    approvals: int
+    unpaid: int
+
+
+def waiting_on(*, session: Session, teams: list[Team], person: Person, roles: dict[int, str]) -> dict[int, WaitingOn]:
+    """Per team (by id), what :class:`WaitingOn` counts, for ``person`` of ``roles`` (team id →
+    role): one query whatever the number of teams (the staff to-do list). Requests they may
+    approve are those :func:`approvers_of` would list them for, counted without listing every
+    approver of each; the vote's commitment is only looked up for amounts over their limit."""
+    if not teams:
+        return {}
+    by_id = {team.id: team for team in teams}
+    approvals, unpaid = dict.fromkeys(by_id, 0), dict.fromkeys(by_id, 0)
+    may_approve = person.is_active and not person.is_finance
+    for request in session.execute(_OPEN_OF_TEAMS, {"team_ids": list(by_id)}).scalars():
+        team, role = by_id[request.team_id], roles.get(request.team_id)
+        if request.status == SpendStatus.APPROVED:
+            unpaid[team.id] += 1
+        elif (may_approve and role is not None and request.requester_id != person.id
+              and (request.amount_pence <= _limit_for(team, role) or within_vote(session=session, team=team,
+                                                                                   request=request))):
+            approvals[team.id] += 1
+    return {team_id: WaitingOn(approvals[team_id], unpaid[team_id]) for team_id in by_id}
 
 
 def either(names: list[str]) -> str:
@@ -960,9 +986,10 @@ class Dashboard:
     names: dict[int, str]
 
 
-def dashboard(*, session: Session, team: Team, now: dt.datetime | None = None) -> Dashboard:
+def dashboard(*, session: Session, team: Team, now: dt.datetime | None = None, also_named=()) -> Dashboard:
     """Money available, requests waiting (with how long), approvals to pay, recent spend, and
-    the median time from request to decision this month."""
+    the median time from request to decision this month; ``names`` has everyone the requests
+    name and the people in ``also_named`` (the page's other names), read in one query."""
     now = now or utcnow()
     rows = list(session.execute(
         select(SpendRequest).where(SpendRequest.team_id == team.id).order_by(SpendRequest.id.desc())
@@ -974,8 +1001,8 @@ def dashboard(*, session: Session, team: Team, now: dt.datetime | None = None) -
         if r.decided_at is not None and r.decided_at >= month_start
     ]
     median = dt.timedelta(seconds=statistics.median(durations)) if durations else None
-    people = {r.requester_id for r in rows} | {r.decided_by_id for r in rows if r.decided_by_id}
-    names = {p.id: p.name for p in session.execute(select(Person).where(Person.id.in_(people))).scalars()}
+    names = person_names(session=session,
+                         ids={*(r.requester_id for r in rows), *(r.decided_by_id for r in rows), *also_named})
     return Dashboard(
         funds=funds(session=session, team=team),
         pending=[(r, now - r.created_at) for r in reversed(rows) if r.status == SpendStatus.PENDING],

@@ -106,14 +106,14 @@ def _too_large(_error):
 @team_staff
 def dashboard(team: Team):
     session = get_session()
-    board = spend.dashboard(session=session, team=team)
     role = current_user.role_in(team.id)
     history = spend.limit_history(session=session, team=team)
-    people = {c.requested_by_id for c in history} | {c.decided_by_id for c in history if c.decided_by_id}
+    board = spend.dashboard(session=session, team=team,
+                            also_named=[i for c in history for i in (c.requested_by_id, c.decided_by_id)])
     return render_template("spend/dashboard.html", team=team, board=board, role=role,
                            categories=dict(CATEGORIES), limit_history=history,
                            pending_limits=next((c for c in history if c.status == "pending"), None),
-                           limit_names={i: spend.person_name(session=session, person_id=i) for i in people})
+                           limit_names=board.names)
 
 
 def _request_form(session, team: Team) -> tuple[RequestForm, list]:

@@ -10,13 +10,11 @@ from community.i18n import _
 from community.models import Team
 from community.next_steps import Step, my_teams
 from votes import services
-from votes.models import Idea, IdeaStatus, Round
+from votes.models import Idea, IdeaStatus
 
 _TO_REVIEW = (select(Idea.team_id, func.count()).where(Idea.team_id.in_(bindparam("ids", expanding=True)),
                                                        Idea.status == IdeaStatus.PROPOSED.value)
               .group_by(Idea.team_id))
-_OPEN_ROUNDS = (select(Round).where(Round.team_id.in_(bindparam("ids", expanding=True)), Round.status == "open")
-                .order_by(Round.team_id, Round.closes_at.desc(), Round.id.desc()))
 
 
 def _staff_teams(session, user) -> list[Team]:
@@ -41,15 +39,14 @@ def vote_now(session, user, team: Team) -> list[Step]:
 
 def staff_todo(session, user) -> list[Step]:
     """Ideas waiting for review, and mismatched paper ballots waiting for a decision, per team:
-    three queries whatever the number of teams and rounds (the staff home is every staff
+    two queries whatever the number of teams and rounds (the staff home is every staff
     member's landing page)."""
     teams = _staff_teams(session, user)
     if not teams:
         return []
     ids = {"ids": [team.id for team in teams]}
     to_review = dict(session.execute(_TO_REVIEW, ids).all())
-    rounds = list(session.execute(_OPEN_ROUNDS, ids).scalars())
-    mismatches = services.mismatch_counts(session=session, round_ids=[rnd.id for rnd in rounds])
+    rounds = services.open_rounds_of(session=session, team_ids=ids["ids"])
     many = len(user.team_roles) > 1
     steps = []
     for team in teams:
@@ -57,6 +54,6 @@ def staff_todo(session, user) -> list[Step]:
         steps.append(Step(_("Ideas to review") + suffix, url_for("votes.ideas", slug=team.slug),
                           to_review.get(team.id, 0)))
         steps += [Step(_("Paper ballots to decide — %(round)s", round=rnd.title) + suffix,
-                       url_for("votes.paper", slug=team.slug, round_id=rnd.id), mismatches.get(rnd.id, 0))
+                       url_for("votes.paper", slug=team.slug, round_id=rnd.id), rnd.mismatches)
                   for rnd in rounds if rnd.team_id == team.id]
     return steps

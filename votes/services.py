@@ -939,20 +939,41 @@ def paper_status(*, session: Session, round_id: int) -> PaperStatus:
 
 
 _K1, _K2 = aliased(PaperKeying), aliased(PaperKeying)
-_MISMATCHES_BY_ROUND = (
-    select(_K1.round_id, func.count())
+
+
+# Per open round, the paper ballots keyed twice differently and not decided yet (what
+# paper_status lists as mismatches).
+_MISMATCHES = (
+    select(func.count()).select_from(_K1)
     .join(_K2, (_K2.round_id == _K1.round_id) & (_K2.serial == _K1.serial) & (_K2.pass_no == 2))
-    .where(_K1.round_id.in_(bindparam("round_ids", expanding=True)), _K1.pass_no == 1, _K1.choices != _K2.choices,
+    .where(_K1.round_id == Round.id, _K1.pass_no == 1, _K1.choices != _K2.choices,
            ~select(PaperDecision.id).where(PaperDecision.round_id == _K1.round_id,
                                            PaperDecision.serial == _K1.serial).exists())
-    .group_by(_K1.round_id))
+    .scalar_subquery())
 
 
-def mismatch_counts(*, session: Session, round_ids: Iterable[int]) -> dict[int, int]:
-    """Per round, the paper ballots keyed twice differently and not decided yet (what
-    :func:`paper_status` lists as mismatches), counted in one query for the staff to-do list."""
-    ids = list(round_ids)
-    return dict(session.execute(_MISMATCHES_BY_ROUND, {"round_ids": ids}).all()) if ids else {}
+@dataclass(frozen=True)
+class OpenRound:
+    id: int
+    team_id: int
+    title: str
+    mismatches: int  # paper ballots keyed twice differently, not decided yet
+
+
+_OPEN_ROUNDS_OF_TEAMS = (
+    select(Round.id, Round.team_id, Round.title, _MISMATCHES)
+    .where(Round.team_id.in_(bindparam("team_ids", expanding=True)), Round.status == "open")
+    .order_by(Round.team_id, Round.closes_at.desc(), Round.id.desc()))
+
+
+def open_rounds_of(*, session: Session, team_ids: Iterable[int]) -> list[OpenRound]:
+    """The open rounds of these teams with their undecided paper mismatches, in one query (the
+    staff to-do list, on every staff member's landing page)."""
+    ids = list(team_ids)
+    if not ids:
+        return []
+    return [OpenRound(int(i), int(t), title, int(n or 0))
+            for i, t, title, n in session.execute(_OPEN_ROUNDS_OF_TEAMS, {"team_ids": ids})]
 
 
 def decide_mismatch(*, session: Session, rnd_id: int, serial: str, decider_id: int, accept_pass: int | None,

@@ -373,3 +373,34 @@ def test_the_staff_home_lists_my_teams_and_reads_them_once(client, session, engi
     assert f'href="/teams/{first.slug}"' in page and f'href="/teams/{second.slug}"' in page
     assert "Bolsover Connected Team</a> – enabler" in page and "Shirebrook Connected Team</a> – member" in page
     assert other.name not in page
+
+
+def test_the_staff_home_reads_as_much_for_two_teams_as_for_one(client, session, engine, make_person, place_and_team,
+                                                               sign_in):
+    """The to-do providers read every team of the person at once, not a query or two a team."""
+    from sqlalchemy import event
+
+    from community import services as community_services
+    from community.models import Membership
+
+    place, first = place_and_team
+    second = community_services.create_team(session, actor_id=None, name="Bolsover Connected Team", slug="bolsover",
+                                            place_id=place.id, cost_centre="TC1002")
+    person = make_person("m@example.org", role="member", team=first)
+    session.commit()
+    assert sign_in(person).status_code == 302
+
+    def statements() -> int:
+        seen = []
+        listener = lambda *args: seen.append(args[2])  # noqa: E731
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            assert client.get("/staff").status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+        return len(seen)
+
+    one = statements()
+    session.add(Membership(team_id=second.id, person_id=person.id, role="enabler"))
+    session.commit()
+    assert statements() == one

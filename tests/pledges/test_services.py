@@ -252,6 +252,9 @@ def test_pledges_past_their_date_lapse_with_a_reason(session, world):
     assert services.lapse_due(session=session, today=TODAY) == []
     due_now = services.reminders(session=session, team=world["team"], today=TODAY)
     assert [p.id for p in due_now.overdue] == [kept.id] and due_now.due_this_week == []
+    team_id = world["team"].id  # the staff to-do list counts what reminders lists
+    assert services.due_soon_counts(session=session, team_ids=[team_id], today=TODAY) \
+        == {team_id: len(due_now.overdue) + len(due_now.due_this_week)} == {team_id: 1}
 
 
 # --------------------------------------------------------------------------- community pledges

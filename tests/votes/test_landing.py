@@ -115,11 +115,13 @@ def test_the_to_do_counts_agree_with_the_pages_they_link_to(client, session, wor
                             payee_is_individual=False, purpose=f"Tea {amount}", category="equipment")
     session.commit()
     mismatches = len(services.paper_status(session=session, round_id=rnd.id).mismatches)
-    assert services.mismatch_counts(session=session, round_ids=[rnd.id]) == {rnd.id: mismatches} == {rnd.id: 1}
+    assert [(r.id, r.mismatches) for r in services.open_rounds_of(session=session, team_ids=[team.id])] \
+        == [(rnd.id, mismatches)] == [(rnd.id, 1)]
     pending = session.exec(select(SpendRequest).where(SpendRequest.team_id == team.id)).all()
     mine = sum(any(p.id == member.id for p in spend.approvers_of(session=session, team=team, request=r))
                for r in pending)
-    assert spend.awaiting_approval_by(session=session, team=team, person=member, role="member") == mine == 2
+    waiting = spend.waiting_on(session=session, teams=[team], person=member, roles={team.id: "member"})
+    assert waiting[team.id].approvals == mine == 2
     session.rollback()  # end the read: a write session holds SQLite's lock
     page = client.get("/staff").get_data(as_text=True)
     assert re.search(r'>Paper ballots to decide — Spring round[^<]*</a> <strong[^>]*data-count="1"', page)
