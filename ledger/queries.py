@@ -129,29 +129,16 @@ def _account_page(session: Session, account_id: int, page: int, per_page: int) -
         running -= int(session.execute(select(func.coalesce(func.sum(newer.c.amount_pence), 0))).scalar_one())
     result = session.execute(_PAGE_ROWS, {"account_id": account_id, "limit": per_page + 1, "offset": offset}).all()
     rows = []
-    for entry in result[:per_page]:  # a Row: entry.kind, entry.amount_pence (the posting's)
-        amount = entry.amount_pence
-        rows.append(
-            LedgerRow(
-                entry_id=entry.id,
-                reference=reference(entry.id),
-                effective_date=entry.effective_date,
-                kind=entry.kind,
-                description=entry.description,
-                payee=entry.payee,
-                public_payee=WITHHELD if entry.payee_is_individual else entry.payee,
-                reason=entry.reason,
-                category=entry.category,
-                reverses_entry_id=entry.reverses_entry_id,
-                amount_pence=int(amount),
-                balance_after_pence=running,
-                proposer_id=entry.proposer_id,
-                approver_id=entry.approver_id,
-                method=codes.method_code(entry.method) or None,
-                receipt_ref=entry.receipt_ref,
-            )
-        )
-        running -= int(amount)
+    # Unpacked in _PAGE_ROWS's column order, and built positionally: a page's 50–200 rows are
+    # half of what building it costs in Python otherwise (attribute look-ups on each Row).
+    for (amount, entry_id, effective_date, kind, description, payee, payee_is_individual, reason, category,
+         reverses_entry_id, proposer_id, approver_id, method, receipt_ref) in result[:per_page]:
+        amount = int(amount)
+        rows.append(LedgerRow(entry_id, reference(entry_id), effective_date, kind, description, payee,
+                              WITHHELD if payee_is_individual else payee, reason, category, reverses_entry_id,
+                              amount, running, proposer_id, approver_id,
+                              (codes.method_code(method) or None) if method else None, receipt_ref))
+        running -= amount
     return LedgerPage(
         rows=rows,
         page=page,
