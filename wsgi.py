@@ -341,11 +341,12 @@ def _choose_totp_keys(app: Flask, development: bool) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    """Static files, the page chrome, database, sign-in, CSRF, rate limits, security headers, mail delivery, page cache."""
-    from community import assets, auth, cache, chrome, db, mail, security
+    """Static files, the session cookie, the page chrome, database, sign-in, CSRF, rate limits, security headers, mail delivery, page cache."""
+    from community import assets, auth, cache, chrome, db, mail, security, sessions
     from community.limits import limiter
 
     assets.init_app(app)
+    sessions.init_app(app)
     chrome.init_app(app)
     db.init_app(app)
     auth.init_app(app)
