@@ -24,6 +24,7 @@ from votes.tally.prepare import Prepared
 _BLOCK = 16  # add1: steps run per block (at most _BLOCK - 1 runs past the stopping step)
 _MAX_JUMP = 1 << 20  # add1: widest interval tried with a certificate
 _HELPER_MIN_WORK = 50_000  # add1: total supporters from which a helper process is used
+_RENUMBER_MIN_WORK = 20_000  # add1: total supporters from which voters are renumbered after step 0
 
 
 def certified(mi: MesInput, low: MesRun, high: MesRun) -> bool:
@@ -93,14 +94,19 @@ def mes_add1(prep: Prepared, kind: str) -> tuple[list[str], MesInput, MesRun, in
             return "done"
         return None
 
+    fast = mi
+
     def answer(step: int) -> tuple[list[str], MesInput, MesRun, int]:
-        run = mes_run(mi, base, step)  # again, with the facts for the explanations
+        run = mes_run(fast, base, step)  # again, with the facts for the explanations
         return mi.free + run.selected, mi, run, step
 
     run_a = mes_run(mi, base, 0, explain=False)
     if status(run_a.selected) is not None:  # MES at budget / n never overspends
         return answer(0)
-    with _helper_pool(mi, base) as pool:
+    if sum(p.supp.bit_count() for p in mi.projects) >= _RENUMBER_MIN_WORK:
+        # Same runs with shorter bitsets (see MesInput.renumbered).
+        fast = mi.renumbered(run_a)
+    with _helper_pool(fast, base) as pool:
         a, width = 0, _BLOCK
         while True:
             b = a + width
@@ -111,7 +117,7 @@ def mes_add1(prep: Prepared, kind: str) -> tuple[list[str], MesInput, MesRun, in
                 # only used if the block is not skipped whole.
                 middle = (a + b) // 2
                 lower = pool.apply_async(_chain_in_helper, (a + 1, middle))
-            top = mes_run(mi, base, b, reference=run_a, explain=False)
+            top = mes_run(fast, base, b, reference=run_a, explain=False)
             if width > 1 and status(top.selected) is None and certified(mi, run_a, top):
                 # Every step in [a, b] gives the same, non-stopping outcome.
                 a, run_a, width = b, top, min(2 * width, _MAX_JUMP)
@@ -122,13 +128,13 @@ def mes_add1(prep: Prepared, kind: str) -> tuple[list[str], MesInput, MesRun, in
             outcomes = {b: top.selected}
             run = top
             for k in range(b - 1, middle, -1):
-                run = mes_run(mi, base, k, hint=run, explain=False)
+                run = mes_run(fast, base, k, hint=run, explain=False)
                 outcomes[k] = run.selected
             if lower is not None:
                 outcomes.update(lower.get())
             else:
                 for k in range(middle, a, -1):
-                    run = mes_run(mi, base, k, hint=run, explain=False)
+                    run = mes_run(fast, base, k, hint=run, explain=False)
                     outcomes[k] = run.selected
             for k in range(a + 1, b + 1):
                 state = status(outcomes[k])

@@ -97,6 +97,67 @@ class MesInput:
         # Supporters of both j and s, filled in on demand and kept across runs.
         self.pairs: list[dict[int, int]] = [{} for _ in self.projects]
 
+    def renumbered(self, run: MesRun) -> MesInput:
+        """The same input with the voters renumbered: those in play longest in ``run`` first.
+
+        MES does not depend on how voters are numbered (ties go by project
+        id, and voters of equal budget are interchangeable), so the copy
+        gives the same runs, round for round.  Its bitsets are shorter where
+        it matters: a voter who leaves play (no money left, or no remaining
+        project supported) tends to do so in the same round at nearby
+        budgets, so in later rounds, when there are many budget classes, the
+        voters still in play hold the low bits and every AND is short.
+        Voters who support no project are left out.
+        """
+        order: list[int] = []
+        seen = 0
+        for bits in reversed(run.in_play):
+            order += _indices(bits & ~seen)
+            seen |= bits
+        order += _indices(self.everyone & ~seen)
+        new_of = {old: new for new, old in enumerate(order)}
+        copy = object.__new__(MesInput)
+        copy.__dict__.update(self.__dict__)
+        copy.projects = []
+        for p in self.projects:
+            levels = [(u, _bits_of(new_of, bits)) for u, bits in p.levels]
+            q = object.__new__(MesProject)
+            for name in MesProject.__slots__:
+                setattr(q, name, getattr(p, name))
+            q.levels = levels
+            supp = 0
+            for _, bits in levels:
+                supp |= bits
+            q.supp = supp
+            copy.projects.append(q)
+        copy.everyone = (1 << len(order)) - 1 if order else 0
+        copy.pairs = [{} for _ in self.projects]
+        return copy
+
+
+# Bit positions set in each byte value.
+_BYTE_BITS = [tuple(i for i in range(8) if byte >> i & 1) for byte in range(256)]
+
+
+def _indices(bits: int) -> list[int]:
+    """Positions of the set bits of ``bits``, in increasing order."""
+    out: list[int] = []
+    table = _BYTE_BITS
+    for at, byte in enumerate(bits.to_bytes((bits.bit_length() + 7) // 8, "little")):
+        if byte:
+            base = at << 3
+            out += [base + i for i in table[byte]]
+    return out
+
+
+def _bits_of(new_of: dict[int, int], bits: int) -> int:
+    """The bitset of the new numbers of the voters in ``bits``."""
+    buf = bytearray(len(new_of) // 8 + 1)
+    for old in _indices(bits):
+        i = new_of[old]
+        buf[i >> 3] |= 1 << (i & 7)
+    return int.from_bytes(buf, "little")
+
 
 class Round:
     """One MES round as needed to certify runs: the pick, its rho, and how far the scan went."""
@@ -129,6 +190,9 @@ class MesRun:
         self.trace: list[Round] = []
         self.rounds: dict[str, dict] = {}  # funded project -> facts
         self.dropped: dict[str, dict] = {}  # unaffordable project -> facts
+        # Voters in play (money left, a remaining project supported) at the
+        # start and after each round, as bitsets.
+        self.in_play: list[int] = []
 
 
 KEY_SCALE = 1 << 64  # integer sort keys for rho: floor(rho * KEY_SCALE)
@@ -161,11 +225,13 @@ def mes_run(
     costq = [p.cost.numerator * (q // p.cost.denominator) for p in projects]
     b0 = base.numerator * (q // base.denominator) + q * step
     # Voters with equal budgets are interchangeable: (budget, voter bitset)
-    # classes sorted by budget.  Voters with nothing left are dropped, and so,
-    # from time to time, are voters who support no remaining project.
+    # classes sorted by budget.  Only voters in play are kept, in the classes
+    # and in ``alive``: after each round, voters with nothing left and voters
+    # who support no remaining project are dropped (the latter never count
+    # again: every count is over a remaining project's supporters).
     classes: list[tuple[int, int]] = [(b0, mi.everyone)] if b0 > 0 else []
     alive = mi.everyone if b0 > 0 else 0
-    relevant_count = alive.bit_count()
+    run.in_play.append(alive)
     # Funded (project, payment per voter) so far.  A voter who still has money
     # always paid the full share, so their budget is b0 minus the shares of
     # the funded projects they approve: this gives any project's available
@@ -323,6 +389,10 @@ def mes_run(
             q *= f
             b0 *= f
             costq = [c * f for c in costq]
+        # Voters who support no remaining project no longer matter.
+        relevant = 0
+        for j in remaining:
+            relevant |= projects[j].supp
         if fast:
             # Every supporter owes the same share.  Classes are sorted by
             # budget: those at or below the share pay all they have (and
@@ -332,6 +402,7 @@ def mes_run(
             low = list(filter(None, touched[:split]))
             if low:
                 alive ^= reduce(or_, low)
+            alive &= relevant
             if explain:
                 for (v, _), t in zip(classes[:split], touched[:split], strict=True):
                     if t and v * den < num:  # could not pay the share: paid everything left
@@ -340,21 +411,23 @@ def mes_run(
                         poor_paid += v * f * w
             if f > 1:
                 kept = [
-                    (v * f, cb ^ t if t else cb)
+                    (v * f, x)
                     for (v, cb), t in zip(classes, touched, strict=True)
-                    if cb != t
+                    if (x := (cb ^ t) & relevant)
                 ]
                 kept += [
-                    (v * f - pay, t) for (v, _), t in zip(classes[split:], touched[split:], strict=True) if t
+                    (v * f - pay, x)
+                    for (v, _), t in zip(classes[split:], touched[split:], strict=True)
+                    if t and (x := t & relevant)
                 ]
             else:
                 kept = [
-                    c if not t else (c[0], c[1] ^ t)
-                    for c, t in zip(classes, touched, strict=True)
-                    if c[1] != t
+                    (v, x) for (v, cb), t in zip(classes, touched, strict=True) if (x := (cb ^ t) & relevant)
                 ]
                 kept += [
-                    (v - pay, t) for (v, _), t in zip(classes[split:], touched[split:], strict=True) if t
+                    (v - pay, x)
+                    for (v, _), t in zip(classes[split:], touched[split:], strict=True)
+                    if t and (x := t & relevant)
                 ]
         else:
             kept = []
@@ -378,19 +451,12 @@ def mes_run(
                         w = part.bit_count()
                         poor += w
                         poor_paid += v * w
+            alive &= relevant
+            kept = [(v, x) for v, cb in kept if (x := cb & relevant)]
         # Equal budgets may sit in separate classes: the scans treat them alike.
         kept.sort(key=budget_of)
-        # Voters who support no remaining project no longer matter: drop
-        # them once there are noticeably fewer of them.
-        relevant = 0
-        for j in remaining:
-            relevant |= projects[j].supp
-        relevant &= alive
-        count = relevant.bit_count()
-        if 4 * count < 3 * relevant_count:
-            relevant_count = count
-            kept = [(v, x) for v, cb in kept if (x := cb & relevant)]
         classes = kept
+        run.in_play.append(alive)
         run.selected.append(sp.id)
         run.rounds[sp.id] = {
             "round": rnd,
