@@ -461,10 +461,20 @@ def test_renumbered_voters_give_the_same_runs_and_add1_outcome(generated: Electi
         )
         above = {"ours": ours, "theirs": theirs}
     plain = add1.mes_add1(prep, "cost")
-    saved = add1._RENUMBER_MIN_WORK
-    add1._RENUMBER_MIN_WORK = 0
+    saved = add1._RENUMBER_MIN_WORK, add1._RENUMBER_EVERY
+    add1._RENUMBER_MIN_WORK, add1._RENUMBER_EVERY = 0, 1  # renumbered after step 0 and at every block
     try:
         fast = add1.mes_add1(Prepared(generated), "cost")
     finally:
-        add1._RENUMBER_MIN_WORK = saved
+        add1._RENUMBER_MIN_WORK, add1._RENUMBER_EVERY = saved
     assert (fast[0], fast[3], fast[2].rounds) == (plain[0], plain[3], plain[2].rounds)
+    # The helper's chains (run in-process here) renumber their own copy as they go.
+    saved_helper = add1._HELPER_STATE, add1._HELPER_RENUMBERED_AT, add1._RENUMBER_EVERY
+    add1._HELPER_STATE, add1._HELPER_RENUMBERED_AT, add1._RENUMBER_EVERY = (mi, base), 0, 1
+    try:
+        chains = [add1._chain_in_helper(1, 4, renumber=True) for _ in range(3)]
+        assert add1._HELPER_STATE[0] is not mi
+    finally:
+        add1._HELPER_STATE, add1._HELPER_RENUMBERED_AT, add1._RENUMBER_EVERY = saved_helper
+    want = {k: mes_run(mi, base, k).selected for k in range(1, 5)}
+    assert chains == [want, want, want]

@@ -115,12 +115,22 @@ class MesInput:
             order += _indices(bits & ~seen)
             seen |= bits
         order += _indices(self.everyone & ~seen)
-        new_of = {old: new for new, old in enumerate(order)}
+        # New voter i is old voter order[i]: read the bits as a string (most
+        # significant first) and pick the characters in the new order.
+        width = max((p.supp.bit_length() for p in self.projects), default=0)
+        size = len(order)
+        pick = itemgetter(*[width - 1 - order[size - 1 - k] for k in range(size)]) if size else None
+
+        def moved(bits: int) -> int:
+            if pick is None:
+                return 0
+            return int("".join(pick(format(bits, f"0{width}b"))) or "0", 2)
+
         copy = object.__new__(MesInput)
         copy.__dict__.update(self.__dict__)
         copy.projects = []
         for p in self.projects:
-            levels = [(u, _bits_of(new_of, bits)) for u, bits in p.levels]
+            levels = [(u, moved(bits)) for u, bits in p.levels]
             q = object.__new__(MesProject)
             for name in MesProject.__slots__:
                 setattr(q, name, getattr(p, name))
@@ -148,15 +158,6 @@ def _indices(bits: int) -> list[int]:
             base = at << 3
             out += [base + i for i in table[byte]]
     return out
-
-
-def _bits_of(new_of: dict[int, int], bits: int) -> int:
-    """The bitset of the new numbers of the voters in ``bits``."""
-    buf = bytearray(len(new_of) // 8 + 1)
-    for old in _indices(bits):
-        i = new_of[old]
-        buf[i >> 3] |= 1 << (i & 7)
-    return int.from_bytes(buf, "little")
 
 
 class Round:
