@@ -478,3 +478,27 @@ def test_renumbered_voters_give_the_same_runs_and_add1_outcome(generated: Electi
         add1._HELPER_STATE, add1._HELPER_RENUMBERED_AT, add1._RENUMBER_EVERY = saved_helper
     want = {k: mes_run(mi, base, k).selected for k in range(1, 5)}
     assert chains == [want, want, want]
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(generated=approval_elections(), step=st.integers(0, 4))
+def test_voters_out_of_play_may_stay_in_the_budget_classes(generated: Election, step: int) -> None:
+    """MES runs are the same whether voters out of play leave the classes at once or never."""
+    import importlib
+
+    from votes.tally.mes import MesInput, mes_run
+    from votes.tally.prepare import Prepared
+
+    mes_module = importlib.import_module("votes.tally.mes")
+    prep = Prepared(generated)
+    mi = MesInput(prep, "cost")
+    base = prep.budget / prep.n
+    saved = mes_module._STALE_SHARE
+    facts = []
+    try:
+        for share in (1, saved, 10**9):  # filtered whenever one is out of play, by default, never
+            mes_module._STALE_SHARE = share
+            facts.append(_run_facts(mes_run(mi, base, step)))
+    finally:
+        mes_module._STALE_SHARE = saved
+    assert facts[0] == facts[1] == facts[2]

@@ -196,6 +196,7 @@ class MesRun:
         self.in_play: list[int] = []
 
 
+_STALE_SHARE = 4  # voters out of play still in the classes: at most alive / this
 KEY_SCALE = 1 << 64  # integer sort keys for rho: floor(rho * KEY_SCALE)
 
 
@@ -232,6 +233,7 @@ def mes_run(
     # again: every count is over a remaining project's supporters).
     classes: list[tuple[int, int]] = [(b0, mi.everyone)] if b0 > 0 else []
     alive = mi.everyone if b0 > 0 else 0
+    stale = 0  # voters out of play still in the classes (binary case)
     run.in_play.append(alive)
     # Funded (project, payment per voter) so far.  A voter who still has money
     # always paid the full share, so their budget is b0 minus the shares of
@@ -243,7 +245,6 @@ def mes_run(
     lkey = {p.idx: p.lb0_key for p in projects}
     hint_ok = hint is not None
     budget_of = itemgetter(0)
-    bits_of = itemgetter(1)
 
     def eval_binary(p: MesProject) -> tuple[tuple[int, int] | None, int]:
         """((cost - paid by the poor, number of rich), available money) or (None, money)."""
@@ -399,32 +400,39 @@ def mes_run(
             # budget: those at or below the share pay all they have (and
             # leave), the others keep the difference, in the same order.
             split = bisect_right(classes, num // den, key=budget_of)
-            touched = list(map(supp.__and__, map(bits_of, classes)))
+            touched = [cb & supp for _, cb in classes]
             low = list(filter(None, touched[:split]))
             if low:
                 alive ^= reduce(or_, low)
-            alive &= relevant
+            # Voters out of play who support no remaining project are taken
+            # out of alive at once, but out of the classes (one AND each)
+            # only once there are enough of them; payers of s are checked
+            # below.  Till then they are never counted (they support no
+            # remaining project) nor touched (s was a remaining project).
+            gone = alive & ~relevant
+            if gone:
+                alive ^= gone
+                stale += (gone & ~supp).bit_count()
             if explain:
                 for (v, _), t in zip(classes[:split], touched[:split], strict=True):
                     if t and v * den < num:  # could not pay the share: paid everything left
                         w = t.bit_count()
                         poor += w
                         poor_paid += v * f * w
+            if _STALE_SHARE * stale > alive.bit_count():
+                stale = 0
+                rest = [(cb ^ t) & alive for (_, cb), t in zip(classes, touched, strict=True)]
+            else:
+                rest = [cb ^ t if t else cb for (_, cb), t in zip(classes, touched, strict=True)]
             if f > 1:
-                kept = [
-                    (v * f, x)
-                    for (v, cb), t in zip(classes, touched, strict=True)
-                    if (x := (cb ^ t) & relevant)
-                ]
+                kept = [(v * f, x) for (v, _), x in zip(classes, rest, strict=True) if x]
                 kept += [
                     (v * f - pay, x)
                     for (v, _), t in zip(classes[split:], touched[split:], strict=True)
                     if t and (x := t & relevant)
                 ]
             else:
-                kept = [
-                    (v, x) for (v, cb), t in zip(classes, touched, strict=True) if (x := (cb ^ t) & relevant)
-                ]
+                kept = [(v, x) for (v, _), x in zip(classes, rest, strict=True) if x]
                 kept += [
                     (v - pay, x)
                     for (v, _), t in zip(classes[split:], touched[split:], strict=True)
