@@ -502,3 +502,24 @@ def test_voters_out_of_play_may_stay_in_the_budget_classes(generated: Election, 
     finally:
         mes_module._STALE_SHARE = saved
     assert facts[0] == facts[1] == facts[2]
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(generated=approval_elections(), repeat_first=st.booleans())
+def test_listing_bits_hold_every_ballot_once_in_some_voter_order(generated: Election, repeat_first: bool) -> None:
+    """Prepared.listing_bits numbers voters its own way: each ballot is still one voter's column."""
+    from collections import Counter
+
+    from votes.tally.prepare import Prepared
+
+    ballots = list(generated.ballots)
+    if repeat_first and ballots and ballots[0].choices:
+        ballots[0] = Ballot(ballots[0].id, ballots[0].choices + ballots[0].choices[:1])
+    election = Election(generated.meta, generated.budget, "approval", generated.projects, ballots)
+    bits = Prepared(election).listing_bits()
+    assert set(bits) == set(generated.projects)
+    columns = Counter(
+        frozenset(pid for pid, b in bits.items() if b >> voter & 1) for voter in range(len(ballots))
+    )
+    assert max(b.bit_length() for b in bits.values()) <= len(ballots)
+    assert columns == Counter(frozenset(b.choices) for b in ballots)
