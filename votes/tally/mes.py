@@ -419,25 +419,22 @@ def mes_run(
                         w = t.bit_count()
                         poor += w
                         poor_paid += v * f * w
+            pairs_now = zip(classes, touched, strict=True)
             if _STALE_SHARE * stale > alive.bit_count():
                 stale = 0
-                rest = [(cb ^ t) & alive for (_, cb), t in zip(classes, touched, strict=True)]
+                if f > 1:
+                    kept = [(v * f, x) for (v, cb), t in pairs_now if (x := (cb ^ t) & alive)]
+                else:
+                    kept = [(v, x) for (v, cb), t in pairs_now if (x := (cb ^ t) & alive)]
+            elif f > 1:
+                kept = [(v * f, cb ^ t if t else cb) for (v, cb), t in pairs_now if cb != t]
             else:
-                rest = [cb ^ t if t else cb for (_, cb), t in zip(classes, touched, strict=True)]
+                kept = [c if not t else (c[0], c[1] ^ t) for c, t in pairs_now if c[1] != t]
+            moved = zip(classes[split:], touched[split:], strict=True)
             if f > 1:
-                kept = [(v * f, x) for (v, _), x in zip(classes, rest, strict=True) if x]
-                kept += [
-                    (v * f - pay, x)
-                    for (v, _), t in zip(classes[split:], touched[split:], strict=True)
-                    if t and (x := t & relevant)
-                ]
+                kept += [(v * f - pay, x) for (v, _), t in moved if t and (x := t & relevant)]
             else:
-                kept = [(v, x) for (v, _), x in zip(classes, rest, strict=True) if x]
-                kept += [
-                    (v - pay, x)
-                    for (v, _), t in zip(classes[split:], touched[split:], strict=True)
-                    if t and (x := t & relevant)
-                ]
+                kept += [(v - pay, x) for (v, _), t in moved if t and (x := t & relevant)]
         else:
             kept = []
             for v, cb in classes:
