@@ -34,7 +34,7 @@ class Prepared:
         self.n = len(self.ballots)
         # Approval Ballot objects (the common, large case) are read as they
         # are; anything else goes through _content.
-        self._plain = self.vote_type == "approval" and all(type(b) is Ballot for b in self.ballots)
+        self._plain = self.vote_type == "approval" and set(map(type, self.ballots)) <= {Ballot}
         self._contents: list[tuple | frozenset] | None = None
         self._bits: dict[str, int] | None = None
         if self._plain:
