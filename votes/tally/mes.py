@@ -227,10 +227,11 @@ def mes_run(
     costq = [p.cost.numerator * (q // p.cost.denominator) for p in projects]
     b0 = base.numerator * (q // base.denominator) + q * step
     # Voters with equal budgets are interchangeable: (budget, voter bitset)
-    # classes sorted by budget.  Only voters in play are kept, in the classes
-    # and in ``alive``: after each round, voters with nothing left and voters
-    # who support no remaining project are dropped (the latter never count
-    # again: every count is over a remaining project's supporters).
+    # classes sorted by budget.  ``alive`` holds exactly the voters in play:
+    # after each round, voters with nothing left and voters who support no
+    # remaining project leave it (the latter never count again: every count
+    # is over a remaining project's supporters).  The classes drop the former
+    # at once and the latter every round (generic) or in batches (binary).
     classes: list[tuple[int, int]] = [(b0, mi.everyone)] if b0 > 0 else []
     alive = mi.everyone if b0 > 0 else 0
     stale = 0  # voters out of play still in the classes (binary case)
