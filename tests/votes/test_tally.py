@@ -409,3 +409,117 @@ def test_rule_table_is_complete() -> None:
     assert set(RULES) == set(RULE_METHODS["approval"])
     for column in ("cumulative", "ordinal"):
         assert set(RULE_METHODS[column]) == {"greedy", "greedy-per-cost", "mes", "mes-approval"}
+
+
+# --- Property test: renumbering voters changes nothing (votes.tally.mes.MesInput.renumbered) --
+
+
+@st.composite
+def approval_elections(draw) -> Election:
+    """Approval elections large enough for many budget classes and voters leaving play."""
+    ids = draw(st.lists(st.sampled_from(IDS), min_size=1, max_size=7, unique=True))
+    costs = [Fraction(draw(st.integers(1, 60)), draw(st.sampled_from([1, 1, 3]))) for _ in ids]
+    projects = {pid: Project(pid, cost, f"P{pid}") for pid, cost in zip(ids, costs, strict=True)}
+    ballots = [
+        Ballot(str(voter), tuple(draw(st.lists(st.sampled_from(ids), unique=True))))
+        for voter in range(draw(st.integers(1, 40)))
+    ]
+    budget = Fraction(draw(st.integers(1, 200)))
+    return Election({"description": "generated"}, budget, "approval", projects, ballots)
+
+
+def _run_facts(run) -> tuple:
+    trace = [(r.s, r.theta, r.theta_key, r.limit, r.rhos, r.keys) for r in run.trace]
+    counts = [bits.bit_count() for bits in run.in_play]
+    return run.selected, trace, run.rounds, run.dropped, counts
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(generated=approval_elections(), source_step=st.integers(0, 3))
+def test_renumbered_voters_give_the_same_runs_and_add1_outcome(generated: Election, source_step: int) -> None:
+    import importlib
+
+    from votes.tally.mes import MesInput, mes_run
+    from votes.tally.prepare import Prepared
+
+    add1 = importlib.import_module("votes.tally.add1")
+    prep = Prepared(generated)
+    base = prep.budget / prep.n
+    mi = MesInput(prep, "cost")
+    renumbered = mi.renumbered(mes_run(mi, base, source_step))
+    assert sorted(p.supp.bit_count() for p in renumbered.projects) == sorted(
+        p.supp.bit_count() for p in mi.projects
+    )
+    above = {}
+    for step in range(6, -1, -1):  # from the top down, each hinted by the run above, as add1 does
+        ours = mes_run(mi, base, step, hint=above.get("ours"))
+        theirs = mes_run(renumbered, base, step, hint=above.get("theirs"))
+        assert _run_facts(ours) == _run_facts(theirs), step
+        reference = mes_run(mi, base, 0)
+        assert _run_facts(mes_run(mi, base, step, reference=reference)) == _run_facts(
+            mes_run(renumbered, base, step, reference=reference)
+        )
+        above = {"ours": ours, "theirs": theirs}
+    plain = add1.mes_add1(prep, "cost")
+    saved = add1._RENUMBER_MIN_WORK, add1._RENUMBER_EVERY
+    add1._RENUMBER_MIN_WORK, add1._RENUMBER_EVERY = 0, 1  # renumbered after step 0 and at every block
+    try:
+        fast = add1.mes_add1(Prepared(generated), "cost")
+    finally:
+        add1._RENUMBER_MIN_WORK, add1._RENUMBER_EVERY = saved
+    assert (fast[0], fast[3], fast[2].rounds) == (plain[0], plain[3], plain[2].rounds)
+    # The helper's chains (run in-process here) renumber their own copy as they go.
+    saved_helper = add1._HELPER_STATE, add1._HELPER_RENUMBERED_AT, add1._RENUMBER_EVERY
+    add1._HELPER_STATE, add1._HELPER_RENUMBERED_AT, add1._RENUMBER_EVERY = (mi, base), 0, 1
+    try:
+        chains = [add1._chain_in_helper(1, 4, renumber=True) for _ in range(3)]
+        assert add1._HELPER_STATE[0] is not mi
+    finally:
+        add1._HELPER_STATE, add1._HELPER_RENUMBERED_AT, add1._RENUMBER_EVERY = saved_helper
+    want = {k: mes_run(mi, base, k).selected for k in range(1, 5)}
+    assert chains == [want, want, want]
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(generated=approval_elections(), step=st.integers(0, 4))
+def test_voters_out_of_play_may_stay_in_the_budget_classes(generated: Election, step: int) -> None:
+    """MES runs are the same whether voters out of play leave the classes at once or never."""
+    import importlib
+
+    from votes.tally.mes import MesInput, mes_run
+    from votes.tally.prepare import Prepared
+
+    mes_module = importlib.import_module("votes.tally.mes")
+    prep = Prepared(generated)
+    mi = MesInput(prep, "cost")
+    base = prep.budget / prep.n
+    saved = mes_module._STALE_SHARE
+    facts = []
+    try:
+        for share in (1, saved, 10**9):  # filtered whenever one is out of play, by default, never
+            mes_module._STALE_SHARE = share
+            facts.append(_run_facts(mes_run(mi, base, step)))
+    finally:
+        mes_module._STALE_SHARE = saved
+    assert facts[0] == facts[1] == facts[2]
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(generated=approval_elections(), repeat_first=st.booleans())
+def test_listing_bits_hold_every_ballot_once_in_some_voter_order(generated: Election, repeat_first: bool) -> None:
+    """Prepared.listing_bits numbers voters its own way: each ballot is still one voter's column."""
+    from collections import Counter
+
+    from votes.tally.prepare import Prepared
+
+    ballots = list(generated.ballots)
+    if repeat_first and ballots and ballots[0].choices:
+        ballots[0] = Ballot(ballots[0].id, ballots[0].choices + ballots[0].choices[:1])
+    election = Election(generated.meta, generated.budget, "approval", generated.projects, ballots)
+    bits = Prepared(election).listing_bits()
+    assert set(bits) == set(generated.projects)
+    columns = Counter(
+        frozenset(pid for pid, b in bits.items() if b >> voter & 1) for voter in range(len(ballots))
+    )
+    assert max(b.bit_length() for b in bits.values()) <= len(ballots)
+    assert columns == Counter(frozenset(b.choices) for b in ballots)

@@ -24,6 +24,8 @@ from votes.tally.prepare import Prepared
 _BLOCK = 16  # add1: steps run per block (at most _BLOCK - 1 runs past the stopping step)
 _MAX_JUMP = 1 << 20  # add1: widest interval tried with a certificate
 _HELPER_MIN_WORK = 50_000  # add1: total supporters from which a helper process is used
+_RENUMBER_MIN_WORK = 20_000  # add1: total supporters from which voters are renumbered after step 0
+_RENUMBER_EVERY = 32  # add1: steps after which voters are renumbered again (from the latest run)
 
 
 def certified(mi: MesInput, low: MesRun, high: MesRun) -> bool:
@@ -93,14 +95,21 @@ def mes_add1(prep: Prepared, kind: str) -> tuple[list[str], MesInput, MesRun, in
             return "done"
         return None
 
+    fast = mi
+
     def answer(step: int) -> tuple[list[str], MesInput, MesRun, int]:
-        run = mes_run(mi, base, step)  # again, with the facts for the explanations
+        run = mes_run(fast, base, step)  # again, with the facts for the explanations
         return mi.free + run.selected, mi, run, step
 
     run_a = mes_run(mi, base, 0, explain=False)
     if status(run_a.selected) is not None:  # MES at budget / n never overspends
         return answer(0)
-    with _helper_pool(mi, base) as pool:
+    renumber = sum(p.supp.bit_count() for p in mi.projects) >= _RENUMBER_MIN_WORK
+    renumbered_at = 0
+    if renumber:
+        # Same runs with shorter bitsets (see MesInput.renumbered).
+        fast = mi.renumbered(run_a)
+    with _helper_pool(fast, base) as pool:
         a, width = 0, _BLOCK
         while True:
             b = a + width
@@ -110,8 +119,12 @@ def mes_add1(prep: Prepared, kind: str) -> tuple[list[str], MesInput, MesRun, in
                 # The helper starts on the lower half at once: its result is
                 # only used if the block is not skipped whole.
                 middle = (a + b) // 2
-                lower = pool.apply_async(_chain_in_helper, (a + 1, middle))
-            top = mes_run(mi, base, b, reference=run_a, explain=False)
+                lower = pool.apply_async(_chain_in_helper, (a + 1, middle, renumber))
+            top = mes_run(fast, base, b, reference=run_a, explain=False)
+            if renumber and b - renumbered_at >= _RENUMBER_EVERY:
+                # Who stays in play drifts with the budget: number voters
+                # by the latest run (``top`` is a run of ``fast``).
+                fast, renumbered_at = fast.renumbered(top), b
             if width > 1 and status(top.selected) is None and certified(mi, run_a, top):
                 # Every step in [a, b] gives the same, non-stopping outcome.
                 a, run_a, width = b, top, min(2 * width, _MAX_JUMP)
@@ -122,13 +135,13 @@ def mes_add1(prep: Prepared, kind: str) -> tuple[list[str], MesInput, MesRun, in
             outcomes = {b: top.selected}
             run = top
             for k in range(b - 1, middle, -1):
-                run = mes_run(mi, base, k, hint=run, explain=False)
+                run = mes_run(fast, base, k, hint=run, explain=False)
                 outcomes[k] = run.selected
             if lower is not None:
                 outcomes.update(lower.get())
             else:
                 for k in range(middle, a, -1):
-                    run = mes_run(mi, base, k, hint=run, explain=False)
+                    run = mes_run(fast, base, k, hint=run, explain=False)
                     outcomes[k] = run.selected
             for k in range(a + 1, b + 1):
                 state = status(outcomes[k])
@@ -141,10 +154,16 @@ def mes_add1(prep: Prepared, kind: str) -> tuple[list[str], MesInput, MesRun, in
 
 # State a forked helper inherits: (MES input, base budget per voter).
 _HELPER_STATE: tuple[MesInput, Fraction] | None = None
+_HELPER_RENUMBERED_AT = 0  # in the helper: the step its voters were last renumbered at
 
 
-def _chain_in_helper(low: int, high: int) -> dict[int, list[str]]:
-    """In the helper process: run steps high down to low, each hinted by the one above."""
+def _chain_in_helper(low: int, high: int, renumber: bool = False) -> dict[int, list[str]]:
+    """In the helper process: run steps high down to low, each hinted by the one above.
+
+    With ``renumber``, the helper renumbers its own copy of the voters by its
+    latest run every _RENUMBER_EVERY steps, as the parent does with its own.
+    """
+    global _HELPER_STATE, _HELPER_RENUMBERED_AT
     if _HELPER_STATE is None:  # pragma: no cover - only reached in a forked helper
         raise RuntimeError("helper state missing")
     mi, base = _HELPER_STATE
@@ -153,6 +172,8 @@ def _chain_in_helper(low: int, high: int) -> dict[int, list[str]]:
     for k in range(high, low - 1, -1):
         run = mes_run(mi, base, k, hint=run, explain=False)
         out[k] = run.selected
+    if renumber and run is not None and high - _HELPER_RENUMBERED_AT >= _RENUMBER_EVERY:
+        _HELPER_STATE, _HELPER_RENUMBERED_AT = (mi.renumbered(run), base), high
     return out
 
 

@@ -97,6 +97,68 @@ class MesInput:
         # Supporters of both j and s, filled in on demand and kept across runs.
         self.pairs: list[dict[int, int]] = [{} for _ in self.projects]
 
+    def renumbered(self, run: MesRun) -> MesInput:
+        """The same input with the voters renumbered: those in play longest in ``run`` first.
+
+        MES does not depend on how voters are numbered (ties go by project
+        id, and voters of equal budget are interchangeable), so the copy
+        gives the same runs, round for round.  Its bitsets are shorter where
+        it matters: a voter who leaves play (no money left, or no remaining
+        project supported) tends to do so in the same round at nearby
+        budgets, so in later rounds, when there are many budget classes, the
+        voters still in play hold the low bits and every AND is short.
+        Voters who support no project are left out.
+        """
+        order: list[int] = []
+        seen = 0
+        for bits in reversed(run.in_play):
+            order += _indices(bits & ~seen)
+            seen |= bits
+        order += _indices(self.everyone & ~seen)
+        # New voter i is old voter order[i]: read the bits as a string (most
+        # significant first) and pick the characters in the new order.
+        width = max((p.supp.bit_length() for p in self.projects), default=0)
+        size = len(order)
+        pick = itemgetter(*[width - 1 - order[size - 1 - k] for k in range(size)]) if size else None
+
+        def moved(bits: int) -> int:
+            if pick is None:
+                return 0
+            return int("".join(pick(format(bits, f"0{width}b"))) or "0", 2)
+
+        copy = object.__new__(MesInput)
+        copy.__dict__.update(self.__dict__)
+        copy.projects = []
+        for p in self.projects:
+            levels = [(u, moved(bits)) for u, bits in p.levels]
+            q = object.__new__(MesProject)
+            for name in MesProject.__slots__:
+                setattr(q, name, getattr(p, name))
+            q.levels = levels
+            supp = 0
+            for _, bits in levels:
+                supp |= bits
+            q.supp = supp
+            copy.projects.append(q)
+        copy.everyone = (1 << len(order)) - 1 if order else 0
+        copy.pairs = [{} for _ in self.projects]
+        return copy
+
+
+# Bit positions set in each byte value.
+_BYTE_BITS = [tuple(i for i in range(8) if byte >> i & 1) for byte in range(256)]
+
+
+def _indices(bits: int) -> list[int]:
+    """Positions of the set bits of ``bits``, in increasing order."""
+    out: list[int] = []
+    table = _BYTE_BITS
+    for at, byte in enumerate(bits.to_bytes((bits.bit_length() + 7) // 8, "little")):
+        if byte:
+            base = at << 3
+            out += [base + i for i in table[byte]]
+    return out
+
 
 class Round:
     """One MES round as needed to certify runs: the pick, its rho, and how far the scan went."""
@@ -129,8 +191,12 @@ class MesRun:
         self.trace: list[Round] = []
         self.rounds: dict[str, dict] = {}  # funded project -> facts
         self.dropped: dict[str, dict] = {}  # unaffordable project -> facts
+        # Voters in play (money left, a remaining project supported) at the
+        # start and after each round, as bitsets.
+        self.in_play: list[int] = []
 
 
+_STALE_SHARE = 4  # voters out of play still in the classes: at most alive / this
 KEY_SCALE = 1 << 64  # integer sort keys for rho: floor(rho * KEY_SCALE)
 
 
@@ -161,11 +227,15 @@ def mes_run(
     costq = [p.cost.numerator * (q // p.cost.denominator) for p in projects]
     b0 = base.numerator * (q // base.denominator) + q * step
     # Voters with equal budgets are interchangeable: (budget, voter bitset)
-    # classes sorted by budget.  Voters with nothing left are dropped, and so,
-    # from time to time, are voters who support no remaining project.
+    # classes sorted by budget.  ``alive`` holds exactly the voters in play:
+    # after each round, voters with nothing left and voters who support no
+    # remaining project leave it (the latter never count again: every count
+    # is over a remaining project's supporters).  The classes drop the former
+    # at once and the latter every round (generic) or in batches (binary).
     classes: list[tuple[int, int]] = [(b0, mi.everyone)] if b0 > 0 else []
     alive = mi.everyone if b0 > 0 else 0
-    relevant_count = alive.bit_count()
+    stale = 0  # voters out of play still in the classes (binary case)
+    run.in_play.append(alive)
     # Funded (project, payment per voter) so far.  A voter who still has money
     # always paid the full share, so their budget is b0 minus the shares of
     # the funded projects they approve: this gives any project's available
@@ -176,7 +246,6 @@ def mes_run(
     lkey = {p.idx: p.lb0_key for p in projects}
     hint_ok = hint is not None
     budget_of = itemgetter(0)
-    bits_of = itemgetter(1)
 
     def eval_binary(p: MesProject) -> tuple[tuple[int, int] | None, int]:
         """((cost - paid by the poor, number of rich), available money) or (None, money)."""
@@ -323,39 +392,50 @@ def mes_run(
             q *= f
             b0 *= f
             costq = [c * f for c in costq]
+        # Voters who support no remaining project no longer matter.
+        relevant = 0
+        for j in remaining:
+            relevant |= projects[j].supp
         if fast:
             # Every supporter owes the same share.  Classes are sorted by
             # budget: those at or below the share pay all they have (and
             # leave), the others keep the difference, in the same order.
             split = bisect_right(classes, num // den, key=budget_of)
-            touched = list(map(supp.__and__, map(bits_of, classes)))
+            touched = [cb & supp for _, cb in classes]
             low = list(filter(None, touched[:split]))
             if low:
                 alive ^= reduce(or_, low)
+            # Voters out of play who support no remaining project are taken
+            # out of alive at once, but out of the classes (one AND each)
+            # only once there are enough of them; payers of s are checked
+            # below.  Till then they are never counted (they support no
+            # remaining project) nor touched (s was a remaining project).
+            gone = alive & ~relevant
+            if gone:
+                alive ^= gone
+                stale += (gone & ~supp).bit_count()
             if explain:
                 for (v, _), t in zip(classes[:split], touched[:split], strict=True):
                     if t and v * den < num:  # could not pay the share: paid everything left
                         w = t.bit_count()
                         poor += w
                         poor_paid += v * f * w
-            if f > 1:
-                kept = [
-                    (v * f, cb ^ t if t else cb)
-                    for (v, cb), t in zip(classes, touched, strict=True)
-                    if cb != t
-                ]
-                kept += [
-                    (v * f - pay, t) for (v, _), t in zip(classes[split:], touched[split:], strict=True) if t
-                ]
+            pairs_now = zip(classes, touched, strict=True)
+            if _STALE_SHARE * stale > alive.bit_count():
+                stale = 0
+                if f > 1:
+                    kept = [(v * f, x) for (v, cb), t in pairs_now if (x := (cb ^ t) & alive)]
+                else:
+                    kept = [(v, x) for (v, cb), t in pairs_now if (x := (cb ^ t) & alive)]
+            elif f > 1:
+                kept = [(v * f, cb ^ t if t else cb) for (v, cb), t in pairs_now if cb != t]
             else:
-                kept = [
-                    c if not t else (c[0], c[1] ^ t)
-                    for c, t in zip(classes, touched, strict=True)
-                    if c[1] != t
-                ]
-                kept += [
-                    (v - pay, t) for (v, _), t in zip(classes[split:], touched[split:], strict=True) if t
-                ]
+                kept = [c if not t else (c[0], c[1] ^ t) for c, t in pairs_now if c[1] != t]
+            moved = zip(classes[split:], touched[split:], strict=True)
+            if f > 1:
+                kept += [(v * f - pay, x) for (v, _), t in moved if t and (x := t & relevant)]
+            else:
+                kept += [(v - pay, x) for (v, _), t in moved if t and (x := t & relevant)]
         else:
             kept = []
             for v, cb in classes:
@@ -378,19 +458,12 @@ def mes_run(
                         w = part.bit_count()
                         poor += w
                         poor_paid += v * w
+            alive &= relevant
+            kept = [(v, x) for v, cb in kept if (x := cb & relevant)]
         # Equal budgets may sit in separate classes: the scans treat them alike.
         kept.sort(key=budget_of)
-        # Voters who support no remaining project no longer matter: drop
-        # them once there are noticeably fewer of them.
-        relevant = 0
-        for j in remaining:
-            relevant |= projects[j].supp
-        relevant &= alive
-        count = relevant.bit_count()
-        if 4 * count < 3 * relevant_count:
-            relevant_count = count
-            kept = [(v, x) for v, cb in kept if (x := cb & relevant)]
         classes = kept
+        run.in_play.append(alive)
         run.selected.append(sp.id)
         run.rounds[sp.id] = {
             "round": rnd,
