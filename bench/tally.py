@@ -3,7 +3,9 @@
 Runs ``greedy``, ``mes`` and ``mes-add1-greedy`` (or the ``--rule`` ones) with
 our engine (best of a few runs, parsing excluded) and the matching pabutools
 call (one run, parsing excluded, as in expected.json), checks the outcomes are
-identical and prints both times and the speed-up.  pabutools' add1 rule takes
+identical and prints both times and the speed-up; then the same count through
+``flask --app wsgi votes tally`` in a new process (start-up included, as issue 18's
+"end to end" row measures it) against the same pabutools time.  pabutools' add1 rule takes
 minutes on large files (about 190 s on Białołęka, not done in 150 s on Łódź
 2022), so for it the outcome and time are taken from expected.json unless
 ``--run-pabutools-add1``; a file expected.json has no add1 outcome for is
@@ -20,6 +22,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
+import sys
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -60,6 +65,20 @@ def run_pabutools(method: str, instance, profile) -> set[str]:
     return {p.name for p in outcome}
 
 
+def end_to_end(path: Path, rule: str, repeat: int) -> tuple[float, list[str]]:
+    """``flask --app wsgi votes tally FILE --rule RULE`` as a user runs it (a new process: start-up,
+    reading the file, counting, printing), best wall time of ``repeat``, and the ids it printed."""
+    env = {**os.environ, "THRIVING_ENV": os.environ.get("THRIVING_ENV", "development")}
+    times, printed = [], []
+    for _ in range(max(1, repeat)):
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "votes", "tally", str(path), "--rule", rule],
+                              cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+        times.append(time.perf_counter() - start)
+        printed = done.stdout.split()
+    return min(times), printed
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the figures; exit 1 if any outcome differs."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -77,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="really run pabutools' add1 (minutes on large files)",
     )
+    parser.add_argument("--end-to-end", action=argparse.BooleanOptionalAction, default=True,
+                        help="also time the command line as a user runs it, start-up included (default on)")
     args = parser.parse_args(argv)
 
     from pabutools.election import parse_pabulib
@@ -125,6 +146,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{rule:<17} {ours:>8.3f}s {theirs:>9.2f}s ({source:>13}) {theirs / ours:>8.1f}x  "
             f"{'identical' if same else 'DIFFERENT'}"
         )
+        if args.end_to_end:
+            wall, printed = end_to_end(path, rule, args.repeat)
+            same_printed = printed == list(result.selected)
+            ok = ok and same_printed
+            print(f"  … end to end, `flask --app wsgi votes tally` (start-up included): {wall:.3f}s, "
+                  f"{theirs / wall:.1f}x pabutools  {'identical' if same_printed else 'DIFFERENT'}")
     return 0 if ok else 1
 
 

@@ -16,7 +16,7 @@ LAS = "Poland_Warszawa_2019_Las.pb"
 
 def _lines(out: str) -> dict[str, str]:
     """The figure lines of the benchmark's output, by rule."""
-    return {line.split()[0]: line for line in out.splitlines()[2:] if line.strip()}
+    return {line.split()[0]: line for line in out.splitlines()[2:] if line.strip() and "…" not in line}
 
 
 @pytest.mark.usefixtures("pabulib")
@@ -28,6 +28,8 @@ def test_chosen_rules_on_a_named_file_match_pabutools(capsys) -> None:
     assert set(lines) == {"mes", "mes-add1-greedy"}
     assert lines["mes"].endswith("identical") and "measured" in lines["mes"]
     assert lines["mes-add1-greedy"].endswith("identical") and "expected.json" in lines["mes-add1-greedy"]
+    command_line = [line for line in out.splitlines() if "end to end" in line]  # the CLI in a new process
+    assert len(command_line) == 2 and all(line.endswith("x pabutools  identical") for line in command_line), out
 
 
 def test_a_file_without_reference_outcomes_is_compared_where_it_can_be(tmp_path: Path, capsys) -> None:
