@@ -165,6 +165,16 @@ def get_session() -> Session:
     return g.db_session
 
 
+def read_columns(session: Session, statement, params: dict | None = None):
+    """Run a select of columns (no entities) through Core on the session's connection: the
+    ORM's execution path costs 40–100 µs a statement on top and gives such a read nothing. The
+    session's pending changes are flushed first when it autoflushes, as ``session.execute``
+    would do, so the read sees them; it is the session's transaction either way."""
+    if session.autoflush:
+        session.flush()  # nothing to do, and cheap, when nothing is pending
+    return session.connection().execute(statement, params or {})
+
+
 def close_session(_exc: BaseException | None = None) -> None:
     """Close the session; anything not committed is rolled back."""
     session = g.pop("db_session", None)

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
-from community.db import utcnow
+from community.db import read_columns, utcnow
 from community.i18n import _
 from community.models import Team
 from ledger.errors import InsufficientFunds, InvalidRequest, NotFound
@@ -57,7 +57,7 @@ _ACCOUNT_BY_CODE = select(LedgerAccount.id).where(LedgerAccount.code == bindpara
 def existing_budget_account_id(*, session: Session, team: Team) -> int | None:
     """The id of the team's budget account, or None before its first allocation (a page that
     only reads must not create it)."""
-    return session.execute(_ACCOUNT_BY_CODE, {"code": f"team:{team.id}:budget"}).scalar_one_or_none()
+    return read_columns(session, _ACCOUNT_BY_CODE, {"code": f"team:{team.id}:budget"}).scalar_one_or_none()
 
 
 def spend_account_id(*, session: Session, team_id: int, category: str) -> int:
@@ -131,7 +131,7 @@ def balance_in(*, session: Session, account_id: int) -> int:
 def balance_and_committed(*, session: Session, account_id: int) -> tuple[int, int]:
     """The account's balance (as ``balance_in``) and its open holds (as ``committed_in``), in
     one round trip: what a ledger page shows as balance and available."""
-    balance, committed = session.execute(_BALANCE_AND_COMMITTED, {"account_id": account_id}).one()
+    balance, committed = read_columns(session, _BALANCE_AND_COMMITTED, {"account_id": account_id}).one()
     return int(balance), int(committed)
 
 
@@ -197,7 +197,7 @@ def team_accounts(*, session: Session, team: Team) -> list[AccountBalance]:
     """The team's budget account (when it has one) and restricted funds, oldest first, each with
     its balance and open holds: one round trip for the spend dashboard's "money available"."""
     return [AccountBalance(int(i), kind, label, int(balance), int(committed))
-            for i, kind, label, balance, committed in session.execute(_TEAM_ACCOUNTS, {"team_id": team.id})]
+            for i, kind, label, balance, committed in read_columns(session, _TEAM_ACCOUNTS, {"team_id": team.id})]
 
 
 @dataclass(frozen=True)

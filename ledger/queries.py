@@ -9,6 +9,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
+from community.db import read_columns
 from community.i18n import _
 from community.models import Team
 from ledger import codes
@@ -127,7 +128,7 @@ def _account_page(session: Session, account_id: int, page: int, per_page: int) -
             .subquery()
         )
         running -= int(session.execute(select(func.coalesce(func.sum(newer.c.amount_pence), 0))).scalar_one())
-    result = session.execute(_PAGE_ROWS, {"account_id": account_id, "limit": per_page + 1, "offset": offset}).all()
+    result = read_columns(session, _PAGE_ROWS, {"account_id": account_id, "limit": per_page + 1, "offset": offset}).all()
     rows = []
     # Unpacked in _PAGE_ROWS's column order, and built positionally: a page's 50–200 rows are
     # half of what building it costs in Python otherwise (attribute look-ups on each Row).
