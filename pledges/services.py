@@ -22,7 +22,7 @@ from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from community.db import london_midnight, utcnow
+from community.db import london_midnight, read_columns, utcnow
 from community.formatting import long_date
 from community.i18n import DEFAULT, _, force_locale
 from community.models import Person, Team
@@ -566,7 +566,7 @@ def due_soon_counts(*, session: Session, team_ids, today: dt.date) -> dict[int, 
     ids = list(team_ids)
     if not ids:
         return {}
-    return dict(session.execute(_DUE_SOON, {"team_ids": ids, "until": today + dt.timedelta(days=7)}).all())
+    return dict(read_columns(session, _DUE_SOON, {"team_ids": ids, "until": today + dt.timedelta(days=7)}).all())
 
 
 def reminder_message(pledge: Pledge, team: Team) -> tuple[str, str]:

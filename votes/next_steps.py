@@ -5,6 +5,7 @@ to-do list. Everything is read through :mod:`votes.services` and the votes table
 from flask import current_app, url_for
 from sqlalchemy import bindparam, func, select
 
+from community.db import read_columns
 from community.formatting import london_datetime
 from community.i18n import _
 from community.models import Team
@@ -45,7 +46,7 @@ def staff_todo(session, user) -> list[Step]:
     if not teams:
         return []
     ids = {"ids": [team.id for team in teams]}
-    to_review = dict(session.execute(_TO_REVIEW, ids).all())
+    to_review = dict(read_columns(session, _TO_REVIEW, ids).all())
     rounds = services.open_rounds_of(session=session, team_ids=ids["ids"])
     many = len(user.team_roles) > 1
     steps = []

@@ -29,7 +29,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
-from community.db import utcnow
+from community.db import read_columns, utcnow
 from community.formatting import gbp, london_datetime
 from community.i18n import _, lazy_gettext, ngettext
 from community.models import Membership, Person, Team
@@ -973,7 +973,7 @@ def open_rounds_of(*, session: Session, team_ids: Iterable[int]) -> list[OpenRou
     if not ids:
         return []
     return [OpenRound(int(i), int(t), title, int(n or 0))
-            for i, t, title, n in session.execute(_OPEN_ROUNDS_OF_TEAMS, {"team_ids": ids})]
+            for i, t, title, n in read_columns(session, _OPEN_ROUNDS_OF_TEAMS, {"team_ids": ids})]
 
 
 def decide_mismatch(*, session: Session, rnd_id: int, serial: str, decider_id: int, accept_pass: int | None,
