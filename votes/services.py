@@ -513,6 +513,17 @@ def rounds_of(*, session: Session, team: Team) -> list[Round]:
     return list(session.execute(_ROUNDS_OF, {"team_id": team.id}).scalars())
 
 
+_OPEN_ROUNDS_OF = (select(Round.id, Round.title, Round.closes_at)
+                   .where(Round.team_id == bindparam("team_id"), Round.status == "open")
+                   .order_by(Round.closes_at.desc(), Round.id.desc()))
+
+
+def open_rounds_listed(*, session: Session, team: Team) -> list:
+    """The team's open rounds as rows of id, title and closes_at, in :func:`rounds_of`'s order
+    (the idea list's "Voting is open" lines: three columns, not every round's entity)."""
+    return read_columns(session, _OPEN_ROUNDS_OF, {"team_id": team.id}).all()
+
+
 def is_open_for_voting(rnd: Round, now: dt.datetime | None = None) -> bool:
     now = now or utcnow()
     return rnd.status == "open" and rnd.opens_at <= now < rnd.closes_at

@@ -128,7 +128,7 @@ def ideas(slug: str):
     session = get_session()
     team = team_or_404(session, slug)
     found, asked, notes = search.find_ideas_page(session=session, team=team, args=request.args)
-    open_rounds = [r for r in services.rounds_of(session=session, team=team) if r.status == "open"]
+    open_rounds = services.open_rounds_listed(session=session, team=team)
     return render_template("votes/ideas.html", team=team, found=found, asked=asked, notes=notes,
                            ideas=found.rows, open_rounds=open_rounds, is_team_staff=_is_team_staff(team),
                            categories=labels(IDEA_CATEGORIES), status_labels=labels(STATUS_LABELS),

@@ -387,3 +387,20 @@ def test_a_resident_gives_their_idea_a_category_and_the_list_finds_it_by_it(clie
     assert "Parks and green spaces" in client.get(f"/teams/{slug}/ideas/{idea.id}").get_data(as_text=True)
     assert "Bench by the pond" in client.get(f"/teams/{slug}/ideas?category=green_spaces").get_data(as_text=True)
     assert "Bench by the pond" not in client.get(f"/teams/{slug}/ideas?category=streets").get_data(as_text=True)
+
+
+def test_the_idea_list_names_the_open_rounds_only_soonest_to_close_last(client, session, world):
+    ideas = [feasible_idea(session, world, title, 40_000) for title in ("Bench", "Mural", "Planters")]
+    spring = open_round(session, world, ideas[:1], closes_in=dt.timedelta(days=1))
+    services.close_round(session=session, round_id=spring.id, actor_id=world["member"].id,
+                         now=spring.closes_at + dt.timedelta(seconds=1))
+    now = utcnow()
+    for title, days, idea in (("Summer round", 3, ideas[1]), ("Autumn round", 10, ideas[2])):
+        services.open_round(session=session, team=world["team"], actor_id=world["member"].id, title=title,
+                            budget_pence=50_000, opens_at=now - dt.timedelta(hours=1),
+                            closes_at=now + dt.timedelta(days=days), idea_ids=[idea.id], ballot_type="approval",
+                            rule="greedy", max_choices=None, idempotency_key=f"round-{title}")
+    session.commit()
+    page = client.get(f"/teams/{world['team'].slug}/ideas").get_data(as_text=True)
+    shown = re.findall(r"Voting is open: <a [^>]*>([^<]+)</a>", page)
+    assert shown == ["Autumn round", "Summer round"]  # the closed Spring round is not offered
