@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--voters", type=int, default=600)
     parser.add_argument("--ideas", type=int, default=50)
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--dump", help="write the cProfile statistics to this file too")
     parser.add_argument("--callers", help="also print the callers of the functions matching this pattern")
     parser.add_argument("--rate-limits", action="store_true", help="as production: limiter on (memory storage)")
     parser.add_argument("--pg", help="a PostgreSQL URL to create a scratch database next to")
@@ -136,6 +137,8 @@ def main(argv: list[str] | None = None) -> None:
         profile.disable()
         wall = time.perf_counter() - began
         print(f"\n{n} ballots under cProfile, {wall / n * 1000:.2f} ms each")
+        if args.dump:
+            profile.dump_stats(args.dump)
         out = io.StringIO()
         stats = pstats.Stats(profile, stream=out)
         stats.sort_stats("cumulative").print_stats(args.top)

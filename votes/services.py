@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from sqlalchemy import Select, bindparam, delete, func, select
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
@@ -749,13 +749,15 @@ def plan_ballot(*, session: Session, rnd_id: int, person: Person, secret: str, i
     return PlannedBallot(rnd.id, params["voter_key"], params["choices"], _new_reference(), now)
 
 
-def write_ballot(*, writer: Session, planned: PlannedBallot) -> CastBallot:
-    """Write a :func:`plan_ballot` ballot in ``writer``: the one upsert of :func:`cast_ballot`
-    (on SQLite the write lock is taken here, if ``writer`` does not hold it yet). The returned
-    reference is the planned one for a first ballot, the ballot's own for a replaced one."""
+def write_ballot(*, writer: Session | Connection, planned: PlannedBallot) -> CastBallot:
+    """Write a :func:`plan_ballot` ballot in ``writer`` (a session, or the connection of a
+    ``community.db.write_transaction``): the one upsert of :func:`cast_ballot` (on SQLite the
+    write lock is taken here, if ``writer`` does not hold it yet). The returned reference is
+    the planned one for a first ballot, the ballot's own for a replaced one."""
     params = {"round_id": planned.round_id, "voter_key": planned.voter_key, "choices": planned.choices,
               "cast_at": planned.cast_at, "reference": planned.reference}
-    ballot_id, reference = _write_ballot(writer.connection(), params)
+    connection = writer if isinstance(writer, Connection) else writer.connection()
+    ballot_id, reference = _write_ballot(connection, params)
     return CastBallot(id=ballot_id, round_id=planned.round_id, reference=reference, choices=planned.choices,
                       cast_at=planned.cast_at)
 

@@ -26,7 +26,14 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from community import images, mail
 from community.auth import public, signed_in, team_or_404, team_staff
 from community.cache import public_page
-from community.db import SAFE_METHODS, get_engine, get_session, open_session, writes_in_short_transactions
+from community.db import (
+    SAFE_METHODS,
+    get_engine,
+    get_session,
+    open_session,
+    write_transaction,
+    writes_in_short_transactions,
+)
 from community.errors import DomainError as CommunityError
 from community.errors import VotingCodeInvalid
 from community.formatting import gbp
@@ -575,12 +582,11 @@ def _cast_with_receipt(session, team: Team, rnd: Round) -> None:
     link = url_for("votes.receipt", slug=team.slug, round_id=rnd.id, _external=True)
     subject = _("Your vote in %(round)s", round=rnd.title)
     body = services.receipt_email(session=session, rnd=rnd, team=team, ballot=planned, link=link)
-    with open_session(get_engine(), write=True) as writer:
+    with write_transaction(get_engine()) as writer:  # commits at the end of the block
         ballot = services.write_ballot(writer=writer, planned=planned)
         if ballot.reference != planned.reference:  # a replaced ballot: its receipt keeps its reference
             body = services.receipt_email(session=session, rnd=rnd, team=team, ballot=ballot, link=link)
         mail.send(to=me.email, subject=subject, body=body, session=writer)
-        writer.commit()
 
 
 # --------------------------------------------------------------------------- vote with a code
