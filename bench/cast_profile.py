@@ -1,15 +1,20 @@
 """In-process profile of casting a ballot over HTTP (issue 18): the real view, CSRF on.
 
     .venv/bin/python -m bench.cast_profile [--voters 600] [--top 40] [--rate-limits] [--pg URL]
+                                           [--callers PATTERN] [--dump FILE]
 
 A fresh database (as ``bench.load`` makes it: two teams, a person per role, an open approval
 round of ``--ideas`` ideas), ``--voters`` residents of team A's place each signed in with a
 session row and a signed cookie, then each POSTs ``…/rounds/<id>/ballot`` once through the
 Flask test client (the 302 is not followed, as ``bench.load`` does not follow it). Prints:
 
+* wall and CPU time per ballot, the commit's time, the WAL's size and how long the write lock
+  is held (SQLite: from ``BEGIN IMMEDIATE`` to the end of ``COMMIT``);
 * the SQL statements per ballot, by text (counted with a ``before_cursor_execute`` listener on
   the app's engine), with the time spent in each (cursor execute to after execute);
-* wall time per ballot, then the top functions of a cProfile of the casts (cumulative).
+* the top functions of a cProfile of the casts (cumulative, then own time; ``--dump FILE`` keeps
+  the statistics for ``pstats``), then the same figures as the first without any listener but
+  the commit and lock timers.
 """
 
 from __future__ import annotations
@@ -148,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
         print(out.getvalue())
 
         people[:n] = minted_residents("http://localhost", database_url, world, n)
-        phase("nothing attached", 0, n)
+        phase("without the statement listeners or cProfile", 0, n)
         get_engine(app).dispose()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
