@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import DateTime, TypeDecorator
 from sqlmodel import Session, create_engine
@@ -132,11 +133,26 @@ def get_engine(app: Flask | None = None) -> Engine:
     return (app or current_app).extensions[_ENGINE_KEY]
 
 
+def _writing(engine: Engine) -> Engine:
+    """The engine whose transactions take SQLite's write lock at BEGIN: made once per engine."""
+    writing = engine.__dict__.get("_thriving_writing")
+    if writing is None:
+        writing = engine.__dict__["_thriving_writing"] = engine.execution_options(sqlite_write=True)
+    return writing
+
+
 def open_session(engine: Engine, *, write: bool) -> Session:
     """A new session; ``write=True`` makes SQLite take the write lock at BEGIN
     (``session.info["write"]`` says which kind it is)."""
-    bind = engine.execution_options(sqlite_write=True) if write else engine
-    return Session(bind, expire_on_commit=False, info={"write": write})
+    return Session(_writing(engine) if write else engine, expire_on_commit=False, info={"write": write})
+
+
+def write_transaction(engine: Engine) -> AbstractContextManager[Connection]:
+    """A short write transaction on a plain connection, no ORM session (a third of the cost):
+    ``with write_transaction(engine) as connection:`` begins (SQLite: ``BEGIN IMMEDIATE``),
+    commits at the end of the block, rolls back if it raises. For the few statements of a
+    :func:`writes_in_short_transactions` view (a ballot and its receipt)."""
+    return _writing(engine).begin()
 
 
 def writes_in_short_transactions(view: Callable) -> Callable:

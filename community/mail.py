@@ -33,7 +33,7 @@ from pathlib import Path
 
 from flask import Flask, current_app, g, has_request_context
 from sqlalchemy import insert, or_, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 from community import jobs
@@ -68,10 +68,10 @@ def undeliverable(address: str) -> bool:
 _QUEUE = insert(MailMessage.__table__).returning(MailMessage.__table__.c.id)
 
 
-def send(*, to: str, subject: str, body: str, session: Session | None = None,
+def send(*, to: str, subject: str, body: str, session: Session | Connection | None = None,
          list_unsubscribe: str | None = None) -> int | None:
-    """Queue one plain-text message in ``session`` (the request's by default); it goes out once
-    the caller commits. Cheap: one INSERT, no message building, no network. Returns its row id,
+    """Queue one plain-text message in ``session`` (the request's by default, or a connection's
+    transaction); it goes out once the caller commits. Cheap: one INSERT, no message building, no network. Returns its row id,
     or None when ``to`` can never receive mail (a resident without email): nothing is queued.
     ``list_unsubscribe`` (a notification's, community/notify.py) becomes its ``List-Unsubscribe``
     header, with ``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` (RFC 8058)."""

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from sqlalchemy import Select, bindparam, delete, func, select
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
@@ -658,7 +658,7 @@ def review_choices(*, session: Session, rnd: Round, person: Person | None, idea_
     return check_ballot(session=session, rnd=rnd, idea_ids=idea_ids)
 
 
-def receipt_email(*, session: Session, rnd: Round, team: Team, ballot: CastBallot, link: str) -> str:
+def receipt_email(*, session: Session, rnd: Round, team: Team, ballot: CastBallot | PlannedBallot, link: str) -> str:
     """The body of the receipt emailed after a vote, in the active language (the voter's own
     request): the ideas chosen, the reference, the link."""
     lines = chosen_titles(session=session, rnd=rnd, idea_ids=decode(ballot.choices))
@@ -730,12 +730,47 @@ def cast_ballot(*, session: Session, rnd_id: int, person: Person, secret: str, i
     ``writer``, when given, is the session the upsert runs in (the reads stay in ``session``):
     the ballot view reads in its request session and writes in a short transaction of its own.
     Nothing read here can change while the round is open except its status, which the
-    closed-round trigger re-checks at the write."""
+    closed-round trigger re-checks at the write. The two halves are :func:`plan_ballot` and
+    :func:`write_ballot`, for a caller with work to do between them (the view builds the
+    receipt email before it takes the write lock)."""
+    planned = plan_ballot(session=session, rnd_id=rnd_id, person=person, secret=secret, idea_ids=idea_ids, now=now)
+    return write_ballot(writer=writer or session, planned=planned)
+
+
+@dataclass(frozen=True)
+class PlannedBallot:
+    """A ballot that passed every check of :func:`cast_ballot`, not written yet: the row's
+    values, with the receipt reference a first ballot will get (a replaced ballot keeps its own)."""
+
+    round_id: int
+    voter_key: str
+    choices: str
+    reference: str
+    cast_at: dt.datetime
+
+
+def plan_ballot(*, session: Session, rnd_id: int, person: Person, secret: str, idea_ids: Iterable[int],
+                now: dt.datetime | None = None) -> PlannedBallot:
+    """The reads and checks of :func:`cast_ballot` (the voter's place, the round open, the
+    ideas, k, the budget, a confirmed email), in ``session``; nothing is written. VotesError
+    (or EmailNotConfirmed) for a ballot the round refuses."""
     now = now or utcnow()
     rnd, params = _checked_cast(session, rnd_id, person, secret, idea_ids, now)
     require_confirmed(person, "vote")
-    ballot_id, reference = _write_ballot((writer or session).connection(), params)
-    return CastBallot(id=ballot_id, round_id=rnd.id, reference=reference, choices=params["choices"], cast_at=now)
+    return PlannedBallot(rnd.id, params["voter_key"], params["choices"], _new_reference(), now)
+
+
+def write_ballot(*, writer: Session | Connection, planned: PlannedBallot) -> CastBallot:
+    """Write a :func:`plan_ballot` ballot in ``writer`` (a session, or the connection of a
+    ``community.db.write_transaction``): the one upsert of :func:`cast_ballot` (on SQLite the
+    write lock is taken here, if ``writer`` does not hold it yet). The returned reference is
+    the planned one for a first ballot, the ballot's own for a replaced one."""
+    params = {"round_id": planned.round_id, "voter_key": planned.voter_key, "choices": planned.choices,
+              "cast_at": planned.cast_at, "reference": planned.reference}
+    connection = writer if isinstance(writer, Connection) else writer.connection()
+    ballot_id, reference = _write_ballot(connection, params)
+    return CastBallot(id=ballot_id, round_id=planned.round_id, reference=reference, choices=planned.choices,
+                      cast_at=planned.cast_at)
 
 
 def _checked_cast(session: Session, rnd_id: int, person: Person | None, secret: str, idea_ids: Iterable[int],
@@ -822,8 +857,9 @@ def _write_ballot(connection, params: dict, *, pause: bool = True) -> tuple[int,
     stmt = _upsert_statement(connection.dialect.name)
     if pause and _BETWEEN_READ_AND_WRITE is not None:
         _BETWEEN_READ_AND_WRITE()
-    for _attempt in range(3):
-        params["reference"] = _new_reference()
+    for attempt in range(3):
+        if attempt or "reference" not in params:  # a reference drawn by the caller is tried first
+            params["reference"] = _new_reference()
         try:
             if connection.dialect.name == "postgresql":  # a failed statement there aborts the transaction
                 with connection.begin_nested():

@@ -26,7 +26,14 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from community import images, mail
 from community.auth import public, signed_in, team_or_404, team_staff
 from community.cache import public_page
-from community.db import SAFE_METHODS, get_engine, get_session, open_session, writes_in_short_transactions
+from community.db import (
+    SAFE_METHODS,
+    get_engine,
+    get_session,
+    open_session,
+    write_transaction,
+    writes_in_short_transactions,
+)
 from community.errors import DomainError as CommunityError
 from community.errors import VotingCodeInvalid
 from community.formatting import gbp
@@ -560,19 +567,28 @@ def cast(slug: str, round_id: int):
 
 
 def _cast_with_receipt(session, team: Team, rnd: Round) -> None:
-    """Cast the signed-in resident's ballot and queue its receipt, in one short write transaction."""
-    with open_session(get_engine(), write=True) as writer:
-        ballot = services.cast_ballot(session=session, writer=writer, rnd_id=rnd.id, person=_me(),
-                                      secret=current_app.config["SECRET_KEY"], idea_ids=_chosen_ids())
-        _send_receipt(session, writer, team, rnd, ballot)
-        writer.commit()
+    """Cast the signed-in resident's ballot and queue its receipt, in one short write transaction.
+
+    Everything but the two inserts happens before the write lock is taken: the checks (in the
+    request session, whose read transaction then ends) and the receipt email, built for the
+    reference a first ballot gets (rebuilt, under the lock, only when a replaced ballot keeps
+    its own). On SQLite the lock is then held for BEGIN IMMEDIATE, the upsert, the insert into
+    the outbox and COMMIT alone, and no read transaction of this request keeps the WAL from
+    being checkpointed."""
+    me = _me()
+    planned = services.plan_ballot(session=session, rnd_id=rnd.id, person=me,
+                                   secret=current_app.config["SECRET_KEY"], idea_ids=_chosen_ids())
+    session.commit()  # only ends the read transaction: nothing was written, nothing is expired
+    link = url_for("votes.receipt", slug=team.slug, round_id=rnd.id, _external=True)
+    subject = _("Your vote in %(round)s", round=rnd.title)
+    body = services.receipt_email(session=session, rnd=rnd, team=team, ballot=planned, link=link)
+    with write_transaction(get_engine()) as writer:  # commits at the end of the block
+        ballot = services.write_ballot(writer=writer, planned=planned)
+        if ballot.reference != planned.reference:  # a replaced ballot: its receipt keeps its reference
+            body = services.receipt_email(session=session, rnd=rnd, team=team, ballot=ballot, link=link)
+        mail.send(to=me.email, subject=subject, body=body, session=writer)
 
 
-def _send_receipt(session, writer, team: Team, rnd: Round, ballot) -> None:
-    """Queued in the ballot's own transaction: sent after it commits, never lost once it has."""
-    body = services.receipt_email(session=session, rnd=rnd, team=team, ballot=ballot,
-                                  link=url_for("votes.receipt", slug=team.slug, round_id=rnd.id, _external=True))
-    mail.send(to=_me().email, subject=_("Your vote in %(round)s", round=rnd.title), body=body, session=writer)
 # --------------------------------------------------------------------------- vote with a code
 
 

@@ -57,10 +57,12 @@ def create_app():
         votes._write_ballot = _read_then_write_ballot
     plain = community.db.open_session
     community.db.open_session = lambda engine, *, write: plain(engine, write=False)
-    # Views that open a write session of their own imported the name: point them at the same.
+    community.db.write_transaction = lambda engine: engine.begin()  # a deferred BEGIN on SQLite
+    # Views that open a write session (or transaction) of their own imported the name: point them at the same.
     import votes.views
 
     votes.views.open_session = community.db.open_session
+    votes.views.write_transaction = community.db.write_transaction
     return app
 
 
