@@ -9,6 +9,7 @@ from sqlmodel import func, select
 from community.db import open_session
 from community.models import AuthSession, Person
 from tests.support.factories import PASSWORD
+from tests.support.statements import statements_run
 
 
 def count(session, model):
@@ -344,8 +345,6 @@ def test_sign_out_by_get_is_not_allowed(client, make_person, sign_in, session):
 
 def test_the_staff_home_lists_my_teams_and_reads_them_once(client, session, engine, make_person, place_and_team,
                                                            sign_in):
-    from sqlalchemy import event
-
     from community import services as community_services
     from community.models import Membership
 
@@ -358,17 +357,9 @@ def test_the_staff_home_lists_my_teams_and_reads_them_once(client, session, engi
     session.add(Membership(team_id=second.id, person_id=person.id, role="enabler"))
     session.commit()
     assert sign_in(person).status_code == 302
-    team_selects = []
-
-    def listener(_conn, _cursor, statement, *_args):
-        if re.search(r"\bFROM team\b", statement):
-            team_selects.append(statement)
-
-    event.listen(engine, "before_cursor_execute", listener)
-    try:
+    with statements_run(engine) as seen:
         page = client.get("/staff").get_data(as_text=True)
-    finally:
-        event.remove(engine, "before_cursor_execute", listener)
+    team_selects = [s for s in seen if re.search(r"\bFROM team\b", s)]
     assert len(team_selects) == 1  # the view and the three to-do providers share one read
     assert f'href="/teams/{first.slug}"' in page and f'href="/teams/{second.slug}"' in page
     assert "Bolsover Connected Team</a> – enabler" in page and "Shirebrook Connected Team</a> – member" in page
@@ -378,8 +369,6 @@ def test_the_staff_home_lists_my_teams_and_reads_them_once(client, session, engi
 def test_the_staff_home_reads_as_much_for_two_teams_as_for_one(client, session, engine, make_person, place_and_team,
                                                                sign_in):
     """The to-do providers read every team of the person at once, not a query or two a team."""
-    from sqlalchemy import event
-
     from community import services as community_services
     from community.models import Membership
 
@@ -391,13 +380,8 @@ def test_the_staff_home_reads_as_much_for_two_teams_as_for_one(client, session, 
     assert sign_in(person).status_code == 302
 
     def statements() -> int:
-        seen = []
-        listener = lambda *args: seen.append(args[2])  # noqa: E731
-        event.listen(engine, "before_cursor_execute", listener)
-        try:
+        with statements_run(engine) as seen:
             assert client.get("/staff").status_code == 200
-        finally:
-            event.remove(engine, "before_cursor_execute", listener)
         return len(seen)
 
     one = statements()

@@ -22,6 +22,7 @@ from spend.models import SpendRequest
 from tests.date_parts import date_parts
 from tests.support.clock import today
 from tests.support.factories import PASSWORD
+from tests.support.statements import statements_run
 
 from . import receipt_files as files
 from .test_services import HTML, PDF
@@ -658,24 +659,15 @@ def test_a_50_mb_file_with_csrf_on_still_gets_the_form_error(w, app, engine, app
 
 
 def test_the_dashboard_reads_every_name_on_it_in_one_query(w, engine):
-    from sqlalchemy import event
-
     make_request(w)  # asked by Asha
     erin = w["as"]("erin")  # a rise waits for finance: the page names Erin as its asker
     assert erin.post("/teams/shirebrook/spend/limits",
                      data={"member_limit": "300", "enabler_limit": "900", "confirmed": "yes"}).status_code == 302
-    ben, person_selects = w["as"]("ben"), []
-
-    def listener(_conn, _cursor, statement, *_args):
-        if re.search(r"\bFROM person\b", statement):  # not the sign-in's join from auth_session
-            person_selects.append(statement)
-
-    event.listen(engine, "before_cursor_execute", listener)
-    try:
+    ben = w["as"]("ben")
+    with statements_run(engine) as seen:
         page = ben.get("/teams/shirebrook/spend").get_data(as_text=True)
-    finally:
-        event.remove(engine, "before_cursor_execute", listener)
     assert "Waiting for finance:" in page
     assert f"asked by {w['erin'].name}" in page
     assert f"Asked by {w['asha'].name}" in page
+    person_selects = [s for s in seen if re.search(r"\bFROM person\b", s)]  # not the sign-in's join
     assert len(person_selects) == 1, person_selects  # the requests' and the limits' names together

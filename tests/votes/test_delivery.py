@@ -5,12 +5,13 @@ import datetime as dt
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from community import services as community
 from community.models import MailMessage
 from ledger.models import Hold
 from tests.support.factories import SECRET, feasible_idea, open_round
+from tests.support.statements import statements_run
 from votes import delivery, services
 from votes.errors import VotesError
 from votes.models import Idea, IdeaUpdate, Milestone
@@ -217,16 +218,8 @@ def test_progress_counts_steps_done_and_planned_for_many_ideas_in_one_query(sess
 
 def _selects(engine, call):
     """``call()``'s result and the SELECT statements it ran."""
-    statements = []
-
-    def listener(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", listener)
-    try:
+    with statements_run(engine) as statements:
         result = call()
-    finally:
-        event.remove(engine, "before_cursor_execute", listener)
     return result, [s for s in statements if s.lstrip().upper().startswith("SELECT")]
 
 
