@@ -36,7 +36,7 @@ from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from community.db import is_sqlite, london_today, utcnow
+from community.db import is_sqlite, london_today, read_columns, utcnow
 from community.i18n import _, lazy_gettext
 from community.models import AuditEvent, AuthSession, Membership, Person, Team, TeamRole
 from community.services import reconfirm_identity
@@ -200,7 +200,7 @@ def person_names(*, session: Session, ids) -> dict[int, str]:
     ids = {i for i in ids if i}
     if not ids:
         return {}
-    return dict(session.execute(select(Person.id, Person.name).where(Person.id.in_(ids))).all())
+    return dict(read_columns(session, select(Person.id, Person.name).where(Person.id.in_(ids))).all())
 
 
 _STATE_MESSAGES = {

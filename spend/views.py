@@ -498,7 +498,8 @@ def _finance_or_admin() -> None:
 
 def _render_limit_changes(errors: dict | None = None, status: int = 200):
     waiting = spend.list_pending_limit_changes(session=get_session())
-    names = {c.requested_by_id: spend.person_name(session=get_session(), person_id=c.requested_by_id) for c, _ in waiting}
+    found = spend.person_names(session=get_session(), ids=[c.requested_by_id for c, _ in waiting])  # one query
+    names = {c.requested_by_id: found.get(c.requested_by_id, "someone") for c, _ in waiting}
     return render_template("spend/limit_changes.html", waiting=waiting, names=names, form=DecideLimitsForm(),
                            errors=errors or {}, defaults=_limit_defaults(), title=_("Approval limits waiting")), status
 

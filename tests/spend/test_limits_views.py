@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from community.db import open_session
 from community.models import AuditEvent, Team
+from tests.support.statements import statements_run
 
 from . import test_views as test_spend_views
 from .test_views import login, outbox
@@ -152,3 +153,20 @@ def test_who_may_do_what(w, adam, who, what, status):
     with open_session(w["engine"], write=False) as reader:
         assert reader.execute(select(func.count()).select_from(AuditEvent)
                               .where(AuditEvent.action == "spend.limits")).scalar_one() == 0
+
+
+def test_finance_sees_every_team_waiting_with_its_asker_read_in_one_query(w, make_person, session):
+    ask_raise(w)
+    gail = make_person("gail@example.org", role="enabler", team=w["other"])
+    gail.name = "Gail Enabler"
+    session.commit()
+    gamesley = login(w["app"], w["engine"], gail)
+    data = {"member_limit": "250.00", "enabler_limit": "5000.00"}
+    assert gamesley.post("/teams/gamesley/spend/limits", data={**data, "confirmed": "yes"}).status_code == 302
+    fran = w["as"]("fran")
+    with statements_run(w["engine"]) as seen:
+        page = fran.get("/spend-limits").get_data(as_text=True)
+    assert len(change_ids(page)) == 2
+    assert w["erin"].name in page and "Gail Enabler" in page
+    person_selects = [s for s in seen if re.search(r"\bFROM person\b", s)]  # not the sign-in's join
+    assert len(person_selects) == 1, person_selects
